@@ -1,0 +1,136 @@
+//! The unit of work on the queue: one app, one run.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Action, JobId, Notice, RunId, Version};
+
+/// Current version of the job message body. Bump it when a field changes
+/// meaning; the worker rejects (to the DLQ) versions it does not know.
+pub const JOB_SCHEMA_VERSION: u32 = 1;
+
+/// Where an app lives and what it is called, captured at discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRef {
+    pub guid: String,
+    pub name: String,
+    pub space_guid: String,
+    pub space_name: String,
+    pub org_guid: String,
+    pub org_name: String,
+}
+
+/// One restage (or restart) of one app. This is the SQS message body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestageJob {
+    /// Message schema version, see [`JOB_SCHEMA_VERSION`].
+    pub v: u32,
+    pub job_id: JobId,
+    pub run_id: RunId,
+    pub notice: Notice,
+    pub action: Action,
+    pub app: AppRef,
+    /// The app's current droplet when the job was planned. If it has changed
+    /// by the time we deploy, someone else pushed and we stand back.
+    pub droplet_guid: String,
+    /// The buildpack whose version matters (buildpack notices and sweeps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buildpack: Option<String>,
+    /// The version the new droplet should carry; `None` when any fresh
+    /// staging will do (stack notices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<Version>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobDecodeError {
+    #[error("job message is not valid JSON for schema v{JOB_SCHEMA_VERSION}: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("job message has schema v{found}; this worker understands v{JOB_SCHEMA_VERSION}")]
+    UnknownVersion { found: u32 },
+}
+
+impl RestageJob {
+    pub fn new(
+        run_id: &RunId,
+        notice: Notice,
+        action: Action,
+        app: AppRef,
+        droplet_guid: String,
+        buildpack: Option<String>,
+        target_version: Option<Version>,
+    ) -> Self {
+        Self {
+            v: JOB_SCHEMA_VERSION,
+            job_id: JobId::for_app(run_id, &app.guid),
+            run_id: run_id.clone(),
+            notice,
+            action,
+            app,
+            droplet_guid,
+            buildpack,
+            target_version,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // A struct of strings and numbers always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(raw: &str) -> Result<Self, JobDecodeError> {
+        #[derive(Deserialize)]
+        struct Probe {
+            v: u32,
+        }
+        let probe: Probe = serde_json::from_str(raw)?;
+        if probe.v != JOB_SCHEMA_VERSION {
+            return Err(JobDecodeError::UnknownVersion { found: probe.v });
+        }
+        Ok(serde_json::from_str(raw)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> RestageJob {
+        let notice = Notice::Buildpack {
+            buildpack: "ruby_buildpack".into(),
+            version: Version::parse("1.10.29").expect("version"),
+            stack: None,
+        };
+        let run = RunId::for_release(&notice.release_key());
+        RestageJob::new(
+            &run,
+            notice,
+            Action::Restage,
+            AppRef {
+                guid: "app-1".into(),
+                name: "shop".into(),
+                space_guid: "space-1".into(),
+                space_name: "prod".into(),
+                org_guid: "org-1".into(),
+                org_name: "acme".into(),
+            },
+            "droplet-1".into(),
+            Some("ruby_buildpack".into()),
+            Some(Version::parse("1.10.29").expect("version")),
+        )
+    }
+
+    #[test]
+    fn round_trips_and_rejects_unknown_versions() {
+        let j = job();
+        assert_eq!(RestageJob::from_json(&j.to_json()).expect("decodes"), j);
+        let future = j.to_json().replacen("\"v\":1", "\"v\":9", 1);
+        assert!(matches!(
+            RestageJob::from_json(&future),
+            Err(JobDecodeError::UnknownVersion { found: 9 })
+        ));
+        assert!(matches!(
+            RestageJob::from_json("{"),
+            Err(JobDecodeError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,131 @@
+//! The run ledger port: what each run expected, what happened to each app,
+//! and which deliveries were already seen.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Action, AppRef, JobId, Notice, Outcome, RunId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+    #[error("ledger data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// An app discovery decided not to touch, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedApp {
+    pub app: AppRef,
+    pub reason: String,
+}
+
+/// A job the run expects an outcome for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedJob {
+    pub job_id: JobId,
+    pub app: AppRef,
+}
+
+/// What a run set out to do; written once by whoever fans it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: RunId,
+    pub notice: Notice,
+    pub action: Action,
+    pub created_at: DateTime<Utc>,
+    pub expected: Vec<ExpectedJob>,
+    pub skipped: Vec<SkippedApp>,
+}
+
+/// One job's latest state in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub job_id: JobId,
+    pub app: AppRef,
+    /// `None` until a worker reports.
+    pub outcome: Option<Outcome>,
+    pub attempts: u32,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A run as read back: the record plus every job's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    pub record: RunRecord,
+    pub jobs: Vec<JobRecord>,
+    /// Set when the last final outcome arrived.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Slack's `ts` of the run's root message, once posted.
+    pub slack_thread: Option<String>,
+}
+
+impl RunView {
+    pub fn finished_jobs(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| j.outcome.as_ref().is_some_and(Outcome::is_final))
+            .count()
+    }
+}
+
+/// Result of trying to take a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// This worker may act on the job until the lease expires.
+    Acquired,
+    /// Another delivery of the same job is working on it right now.
+    HeldElsewhere,
+    /// The job already has a final outcome; a duplicate delivery.
+    AlreadyFinal(Outcome),
+}
+
+/// Result of recording an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// This call completed the run. True for exactly one caller per run,
+    /// however many finish at the same moment.
+    pub completed_run: bool,
+}
+
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Remembers `key` for `ttl`. `true` the first time, `false` while it is remembered.
+    async fn remember(&self, key: &str, ttl: Duration) -> Result<bool, LedgerError>;
+    /// Forgets `key`, so a sender's retry is accepted after a failed fan-out.
+    async fn forget(&self, key: &str) -> Result<(), LedgerError>;
+
+    /// Stores a run and its expected jobs. Writing the same run again adds
+    /// jobs it did not have and keeps every outcome already recorded.
+    async fn put_run(&self, run: &RunRecord) -> Result<(), LedgerError>;
+    async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError>;
+    /// Newest first.
+    async fn list_runs(&self, limit: usize) -> Result<Vec<RunView>, LedgerError>;
+
+    /// Takes a job for `ttl` on behalf of `owner` (a delivery's message id).
+    async fn lease_job(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Lease, LedgerError>;
+    /// Gives the lease back early (after a deferral).
+    async fn release_job(&self, run_id: &RunId, job_id: &JobId, owner: &str)
+    -> Result<(), LedgerError>;
+
+    /// Records a job's outcome (final or not) and counts final ones.
+    async fn record_outcome(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        outcome: &Outcome,
+    ) -> Result<Recorded, LedgerError>;
+
+    /// Sets the Slack thread of a run; `false` if one was already set.
+    async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError>;
+}

@@ -1,0 +1,47 @@
+//! The notifier port: telling people what a run is doing.
+
+use async_trait::async_trait;
+
+use crate::domain::{Outcome, RestageJob};
+use crate::ledger::{RunRecord, RunView};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("notification channel unavailable: {0}")]
+    Unavailable(String),
+    #[error("notification rejected: {0}")]
+    Rejected(String),
+}
+
+/// Implementations must never make a restage fail or repeat: callers log
+/// errors and carry on.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// A run was fanned out.
+    async fn run_started(&self, run: &RunRecord) -> Result<(), NotifyError>;
+    /// One app reached an outcome (final or not).
+    async fn app_finished(&self, job: &RestageJob, outcome: &Outcome) -> Result<(), NotifyError>;
+    /// The run's last job finished; called once per run.
+    async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError>;
+}
+
+/// For deployments without Slack: results go to the ledger and logs only.
+pub struct LogNotifier;
+
+#[async_trait]
+impl Notifier for LogNotifier {
+    async fn run_started(&self, run: &RunRecord) -> Result<(), NotifyError> {
+        tracing::info!(run = %run.run_id, notice = %run.notice, queued = run.expected.len(), skipped = run.skipped.len(), "run started");
+        Ok(())
+    }
+
+    async fn app_finished(&self, job: &RestageJob, outcome: &Outcome) -> Result<(), NotifyError> {
+        tracing::info!(run = %job.run_id, app = %job.app.name, space = %job.app.space_name, %outcome, "app finished");
+        Ok(())
+    }
+
+    async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError> {
+        tracing::info!(run = %run.record.run_id, finished = run.finished_jobs(), "run completed");
+        Ok(())
+    }
+}
