@@ -2,8 +2,15 @@
 //! command share. Business logic here knows nothing of Lambda or AWS types;
 //! AWS lives only in the adapters (`queue::sqs`, `ledger::dynamo`).
 
+pub mod cf;
 pub mod config;
+pub mod discovery;
 pub mod domain;
+pub mod engine;
+pub mod intake;
 pub mod ledger;
 pub mod notify;
 pub mod queue;
+pub mod signature;
+pub mod slack;
+pub mod webhook;
