@@ -44,6 +44,15 @@ impl JobId {
         Self(Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string())
     }
 
+    /// The job for an operator's `attempt`-th retry of this job (Slack "Retry
+    /// failed"). It must differ from the failed job's id, or queue dedup and
+    /// the ledger's "already final" check would drop it; it is stable so a
+    /// double click queues the same retry twice, which dedup then absorbs.
+    pub fn retry(&self, attempt: u32) -> Self {
+        let name = format!("{}/retry/{attempt}", self.0);
+        Self(Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string())
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         Uuid::parse_str(raw.trim())
             .map(|u| Self(u.to_string()))

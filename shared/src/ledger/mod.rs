@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Action, AppRef, JobId, Notice, Outcome, RunId};
+use crate::domain::{Action, AppRef, JobId, Notice, Outcome, RestageJob, RunId, Version};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -29,6 +29,31 @@ pub struct SkippedApp {
 pub struct ExpectedJob {
     pub job_id: JobId,
     pub app: AppRef,
+    /// The rest of the job as planned, so Slack's "Retry failed" can rebuild
+    /// it; absent in records written before these fields existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub droplet_guid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buildpack: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<Version>,
+    /// 0 for the planned job, n for the n-th operator retry of the same app.
+    #[serde(default)]
+    pub retry: u32,
+}
+
+impl ExpectedJob {
+    /// The expectation for a job as fanned out (use this, so a retry can rebuild it).
+    pub fn for_job(job: &RestageJob) -> Self {
+        Self {
+            job_id: job.job_id.clone(),
+            app: job.app.clone(),
+            droplet_guid: Some(job.droplet_guid.clone()),
+            buildpack: job.buildpack.clone(),
+            target_version: job.target_version.clone(),
+            retry: 0,
+        }
+    }
 }
 
 /// What a run set out to do; written once by whoever fans it out.
