@@ -1,0 +1,573 @@
+//! [`SlackNotifier`]: the Slack side of [`Notifier`], built on an outbox.
+//!
+//! Notifier calls only queue a message and return at once, so Slack being slow
+//! or down never delays, fails or repeats a restage. A background task
+//! delivers the outbox in order per run (root message, then threaded results,
+//! then the summary edit), at most one call per `min_interval` on the channel
+//! (Slack allows about one message a second per channel), waiting out
+//! `Retry-After` on HTTP 429 and retrying transient failures with
+//! exponential back-off. Results that arrive while a reply is waiting are
+//! batched into that reply.
+//!
+//! Delivery guarantees, and what to call:
+//! - Lambda freezes a function between invocations, background task
+//!   included: call [`SlackNotifier::flush`] before returning from each
+//!   invocation. It delivers what it can within its timeout.
+//! - A message that still fails after `max_attempts` tries is logged at warn
+//!   (with its run id, never the token) and kept for the next `flush`; a
+//!   message Slack refuses for good (bad token, unknown channel, rejected
+//!   blocks) is logged at warn and dropped. The ledger keeps the truth either
+//!   way; Slack is a view of it.
+//! - The root message is posted once per run across processes: the ledger's
+//!   `slack_thread` records it, and a short-lived ledger claim
+//!   (`slack-root:<run>`) keeps two processes from posting it at once. Any
+//!   process that needs the thread (a worker reporting a result) posts the
+//!   root itself if nobody has.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::api::{SlackApi, SlackApiError};
+use super::messages::{ResultLine, pack_replies, result_line, root_message, summary_message};
+use crate::config::SlackSettings;
+use crate::domain::{Outcome, RestageJob, RunId};
+use crate::ledger::{Ledger, RunRecord, RunView};
+use crate::notify::{Notifier, NotifyError};
+
+/// Pacing and retry knobs. The defaults suit Slack; tests shrink them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Least time between two calls on the channel.
+    pub min_interval: Duration,
+    /// How long the first result of a reply waits for others to join it.
+    pub batch_window: Duration,
+    /// Tries per message per flush before it is set aside until the next flush.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a process may take to post a run's root before another may.
+    pub root_claim_ttl: Duration,
+    /// Result lines and messages held at most; beyond it new ones are dropped.
+    pub max_pending: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            min_interval: Duration::from_secs(1),
+            batch_window: Duration::from_millis(500),
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            root_claim_ttl: Duration::from_secs(120),
+            max_pending: 10_000,
+        }
+    }
+}
+
+/// What a [`SlackNotifier::flush`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Slack calls that succeeded during the flush.
+    pub delivered: u64,
+    /// Messages still in the outbox (kept for the next flush).
+    pub pending: usize,
+}
+
+/// Posts run progress to one Slack channel. Create it inside a Tokio runtime
+/// (it spawns its delivery task); dropping it stops delivery.
+pub struct SlackNotifier {
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for SlackNotifier {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SlackNotifier {
+    pub fn new(
+        api: SlackApi,
+        channel: impl Into<String>,
+        ledger: Arc<dyn Ledger>,
+        config: OutboxConfig,
+    ) -> Self {
+        let (progress, _) = watch::channel(0u64);
+        let shared = Arc::new(Shared {
+            api,
+            channel: channel.into(),
+            ledger,
+            config,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            progress,
+        });
+        let task = tokio::spawn(Arc::clone(&shared).run());
+        Self { shared, task }
+    }
+
+    /// `None` when Slack is not configured (no bot token and channel).
+    pub fn from_settings(
+        settings: &SlackSettings,
+        ledger: Arc<dyn Ledger>,
+    ) -> Result<Option<Self>, SlackApiError> {
+        let (Some(api), Some(channel)) = (SlackApi::from_settings(settings)?, &settings.channel)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self::new(
+            api,
+            channel.clone(),
+            ledger,
+            OutboxConfig::default(),
+        )))
+    }
+
+    /// Delivers the outbox for up to `timeout`. Messages set aside after
+    /// failing get a fresh set of attempts. Returns when everything is sent,
+    /// when all that is left has failed again, or at the timeout.
+    pub async fn flush(&self, timeout: Duration) -> FlushReport {
+        let deadline = Instant::now() + timeout;
+        let mut progress = self.shared.progress.subscribe();
+        let delivered_before = {
+            let mut st = self.shared.lock();
+            st.flushing += 1;
+            let now = Instant::now();
+            for e in st.entries.iter_mut() {
+                e.parked = false;
+                e.attempts = 0;
+                e.not_before = now;
+            }
+            st.delivered
+        };
+        self.shared.wake.notify_one();
+        loop {
+            // Mark the current progress seen before looking, so a delivery
+            // finishing in between still wakes the wait below.
+            progress.borrow_and_update();
+            if self.shared.lock().entries.iter().all(|e| e.parked) {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, progress.changed()).await {
+                Ok(Ok(())) => continue,
+                // Timed out, or the task is gone (cannot happen while `self` lives).
+                _ => break,
+            }
+        }
+        let mut st = self.shared.lock();
+        st.flushing = st.flushing.saturating_sub(1);
+        let pending = st.entries.len();
+        if pending > 0 {
+            let runs: HashSet<&str> = st.entries.iter().map(|e| e.run_id.as_str()).collect();
+            let runs: Vec<&str> = runs.into_iter().collect();
+            tracing::warn!(
+                pending,
+                runs = ?runs,
+                "Slack messages not delivered by the end of this flush; kept for the next one"
+            );
+        }
+        FlushReport {
+            delivered: st.delivered - delivered_before,
+            pending,
+        }
+    }
+
+    /// Messages waiting in the outbox.
+    pub fn pending(&self) -> usize {
+        self.shared.lock().entries.len()
+    }
+
+    fn enqueue(&self, run_id: &RunId, item: Item) -> Result<(), NotifyError> {
+        {
+            let mut st = self.shared.lock();
+            let held: usize = st.entries.iter().map(|e| e.item.weight()).sum();
+            if held + item.weight() > self.shared.config.max_pending {
+                tracing::warn!(run = %run_id, held, "Slack outbox is full; message dropped");
+                return Err(NotifyError::Unavailable(format!(
+                    "Slack outbox holds {held} undelivered items; is Slack reachable? (results stay in the ledger)"
+                )));
+            }
+            let now = Instant::now();
+            if let Item::Results(new_lines) = &item {
+                // Join the run's waiting reply rather than posting another.
+                let last = st.entries.iter_mut().rev().find(|e| &e.run_id == run_id);
+                if let Some(Entry {
+                    item: Item::Results(lines),
+                    ..
+                }) = last
+                {
+                    lines.extend(new_lines.iter().cloned());
+                    drop(st);
+                    self.shared.wake.notify_one();
+                    return Ok(());
+                }
+            }
+            let id = st.next_id;
+            st.next_id += 1;
+            st.entries.push_back(Entry {
+                id,
+                run_id: run_id.clone(),
+                item,
+                created: now,
+                not_before: now,
+                attempts: 0,
+                parked: false,
+            });
+        }
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Notifier for SlackNotifier {
+    async fn run_started(&self, run: &RunRecord) -> Result<(), NotifyError> {
+        if self.shared.lock().threads.contains_key(&run.run_id) {
+            return Ok(());
+        }
+        self.enqueue(&run.run_id, Item::Root(Box::new(run.clone())))
+    }
+
+    async fn app_finished(&self, job: &RestageJob, outcome: &Outcome) -> Result<(), NotifyError> {
+        self.enqueue(&job.run_id, Item::Results(vec![result_line(job, outcome)]))
+    }
+
+    async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError> {
+        self.enqueue(&run.record.run_id, Item::Summary(Box::new(run.clone())))
+    }
+}
+
+enum Item {
+    Root(Box<RunRecord>),
+    Results(Vec<ResultLine>),
+    Summary(Box<RunView>),
+}
+
+impl Item {
+    fn weight(&self) -> usize {
+        match self {
+            Item::Results(lines) => lines.len().max(1),
+            _ => 1,
+        }
+    }
+
+    fn snapshot(&self) -> Work {
+        match self {
+            Item::Root(r) => Work::Root(r.clone()),
+            Item::Results(lines) => Work::Results(lines.clone()),
+            Item::Summary(v) => Work::Summary(v.clone()),
+        }
+    }
+}
+
+/// A copy of an entry's content, delivered without holding the lock.
+enum Work {
+    Root(Box<RunRecord>),
+    Results(Vec<ResultLine>),
+    Summary(Box<RunView>),
+}
+
+struct Entry {
+    id: u64,
+    run_id: RunId,
+    item: Item,
+    created: Instant,
+    not_before: Instant,
+    attempts: u32,
+    /// Out of attempts until the next flush.
+    parked: bool,
+}
+
+#[derive(Default)]
+struct State {
+    entries: VecDeque<Entry>,
+    next_id: u64,
+    threads: HashMap<RunId, String>,
+    last_call: Option<Instant>,
+    paused_until: Option<Instant>,
+    flushing: u32,
+    delivered: u64,
+}
+
+struct Shared {
+    api: SlackApi,
+    channel: String,
+    ledger: Arc<dyn Ledger>,
+    config: OutboxConfig,
+    state: Mutex<State>,
+    wake: Notify,
+    /// Bumped after every delivery attempt so `flush` can re-check.
+    progress: watch::Sender<u64>,
+}
+
+enum Pick {
+    Deliver(u64, RunId, Work),
+    WaitUntil(Instant),
+    Idle,
+}
+
+/// How a delivery attempt went.
+enum Step {
+    /// The entry's message is sent (for results: the lines it carried).
+    Sent { lines: usize },
+    /// A call was made on the entry's behalf (its run's root) but its own
+    /// message is still to send.
+    Progressed,
+    /// Nothing to do after all (the root already exists).
+    Nothing,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error(transparent)]
+    Api(#[from] SlackApiError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error("the run's root message is being posted by another process")]
+    RootClaimed,
+    #[error("the run is not in the ledger, so its root message cannot be posted")]
+    RunUnknown,
+}
+
+impl DeliveryError {
+    fn is_permanent(&self) -> bool {
+        matches!(self, DeliveryError::Api(e) if e.is_permanent())
+    }
+}
+
+/// `Posted` means a call was just spent posting the root, so the caller's
+/// own message waits for its turn.
+enum Thread {
+    Known(String),
+    Posted,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across an await or a panic-prone call; a
+        // poisoned lock still holds consistent data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn run(self: Arc<Self>) {
+        loop {
+            let pick = self.pick(Instant::now());
+            match pick {
+                Pick::Deliver(id, run_id, work) => {
+                    let result = self.deliver(&run_id, work).await;
+                    self.settle(id, &run_id, result);
+                    self.progress.send_modify(|n| *n += 1);
+                }
+                Pick::WaitUntil(at) => {
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                Pick::Idle => self.wake.notified().await,
+            }
+        }
+    }
+
+    /// The next entry to send: the first ready one whose run has nothing older waiting.
+    fn pick(&self, now: Instant) -> Pick {
+        let st = self.lock();
+        let mut gate = now;
+        if let Some(last) = st.last_call {
+            gate = gate.max(last + self.config.min_interval);
+        }
+        if let Some(paused) = st.paused_until {
+            gate = gate.max(paused);
+        }
+        let mut seen_runs: HashSet<&RunId> = HashSet::new();
+        let mut earliest: Option<Instant> = None;
+        for e in &st.entries {
+            if !seen_runs.insert(&e.run_id) || e.parked {
+                continue;
+            }
+            let mut ready_at = e.not_before;
+            if matches!(e.item, Item::Results(_)) && st.flushing == 0 {
+                ready_at = ready_at.max(e.created + self.config.batch_window);
+            }
+            let ready_at = ready_at.max(gate);
+            if ready_at <= now {
+                return Pick::Deliver(e.id, e.run_id.clone(), e.item.snapshot());
+            }
+            earliest = Some(earliest.map_or(ready_at, |t: Instant| t.min(ready_at)));
+        }
+        match earliest {
+            Some(at) => Pick::WaitUntil(at),
+            None => Pick::Idle,
+        }
+    }
+
+    async fn deliver(&self, run_id: &RunId, work: Work) -> Result<Step, DeliveryError> {
+        match work {
+            Work::Root(record) => Ok(match self.thread(run_id, Some(&record)).await? {
+                Thread::Known(_) => Step::Nothing,
+                Thread::Posted => Step::Sent { lines: 0 },
+            }),
+            Work::Results(lines) => {
+                let ts = match self.thread(run_id, None).await? {
+                    Thread::Known(ts) => ts,
+                    Thread::Posted => return Ok(Step::Progressed),
+                };
+                let Some(reply) = pack_replies(&lines).into_iter().next() else {
+                    return Ok(Step::Nothing);
+                };
+                self.api
+                    .post_message(&self.channel, &reply.message, Some(&ts))
+                    .await?;
+                Ok(Step::Sent { lines: reply.lines })
+            }
+            Work::Summary(view) => {
+                let ts = match self.thread(run_id, Some(&view.record)).await? {
+                    Thread::Known(ts) => ts,
+                    Thread::Posted => return Ok(Step::Progressed),
+                };
+                let message = summary_message(&view, Utc::now());
+                self.api
+                    .update_message(&self.channel, &ts, &message)
+                    .await?;
+                Ok(Step::Sent { lines: 0 })
+            }
+        }
+    }
+
+    /// The run's root message ts, posting the root if no process has.
+    async fn thread(
+        &self,
+        run_id: &RunId,
+        record: Option<&RunRecord>,
+    ) -> Result<Thread, DeliveryError> {
+        if let Some(ts) = self.lock().threads.get(run_id) {
+            return Ok(Thread::Known(ts.clone()));
+        }
+        let view = self.ledger.get_run(run_id).await?;
+        if let Some(ts) = view.as_ref().and_then(|v| v.slack_thread.clone()) {
+            self.lock().threads.insert(run_id.clone(), ts.clone());
+            return Ok(Thread::Known(ts));
+        }
+        let record = match (record, &view) {
+            (Some(r), _) => r,
+            (None, Some(v)) => &v.record,
+            (None, None) => return Err(DeliveryError::RunUnknown),
+        };
+        let claim = format!("slack-root:{run_id}");
+        if !self
+            .ledger
+            .remember(&claim, self.config.root_claim_ttl)
+            .await?
+        {
+            return Err(DeliveryError::RootClaimed);
+        }
+        let posted = match self
+            .api
+            .post_message(&self.channel, &root_message(record), None)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                // Let the next attempt (ours or another process's) post it.
+                if let Err(forget) = self.ledger.forget(&claim).await {
+                    tracing::warn!(run = %run_id, error = %forget, "could not release the Slack root claim; it expires on its own");
+                }
+                return Err(e.into());
+            }
+        };
+        let ts = match self.ledger.set_slack_thread(run_id, &posted.ts).await {
+            Ok(true) => posted.ts,
+            Ok(false) => {
+                // Our claim expired and someone else posted too: follow theirs.
+                let theirs = self
+                    .ledger
+                    .get_run(run_id)
+                    .await?
+                    .and_then(|v| v.slack_thread);
+                tracing::warn!(run = %run_id, "a second Slack root message was posted for this run; threading under the first");
+                theirs.unwrap_or(posted.ts)
+            }
+            Err(e) => {
+                tracing::warn!(run = %run_id, error = %e, "Slack root posted but its ts could not be stored in the ledger; other processes may post another");
+                posted.ts
+            }
+        };
+        self.lock().threads.insert(run_id.clone(), ts);
+        Ok(Thread::Posted)
+    }
+
+    fn settle(&self, id: u64, run_id: &RunId, result: Result<Step, DeliveryError>) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let Some(pos) = st.entries.iter().position(|e| e.id == id) else {
+            return;
+        };
+        match result {
+            Ok(step) => {
+                if !matches!(step, Step::Nothing) {
+                    st.last_call = Some(now);
+                    st.delivered += 1;
+                }
+                let done = match (&mut st.entries[pos].item, step) {
+                    (_, Step::Progressed) => false,
+                    (Item::Results(lines), Step::Sent { lines: sent }) => {
+                        lines.drain(..sent.min(lines.len()));
+                        lines.is_empty()
+                    }
+                    _ => true,
+                };
+                if done {
+                    st.entries.remove(pos);
+                } else {
+                    let e = &mut st.entries[pos];
+                    e.attempts = 0;
+                    e.not_before = now;
+                }
+            }
+            Err(DeliveryError::Api(SlackApiError::RateLimited { retry_after, .. })) => {
+                // Applies to the whole channel, and does not use up attempts.
+                st.last_call = Some(now);
+                st.paused_until = Some(now + retry_after);
+                tracing::info!(run = %run_id, ?retry_after, "Slack rate limit; waiting as asked");
+            }
+            Err(e) if e.is_permanent() => {
+                st.last_call = Some(now);
+                st.entries.remove(pos);
+                tracing::warn!(run = %run_id, error = %e, "Slack refused a run message; dropped (the ledger still has the results)");
+            }
+            Err(e) => {
+                if matches!(e, DeliveryError::Api(_)) {
+                    st.last_call = Some(now);
+                }
+                let max_attempts = self.config.max_attempts;
+                let delay = self.backoff(st.entries[pos].attempts);
+                let entry = &mut st.entries[pos];
+                entry.attempts += 1;
+                if entry.attempts >= max_attempts {
+                    entry.parked = true;
+                    tracing::warn!(run = %run_id, attempts = entry.attempts, error = %e, "Slack message not delivered; kept for the next flush");
+                } else {
+                    entry.not_before = now + delay;
+                    tracing::debug!(run = %run_id, error = %e, ?delay, "Slack message failed; retrying");
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1u32 << attempts.min(16);
+        self.config
+            .backoff_base
+            .saturating_mul(factor)
+            .min(self.config.backoff_max)
+    }
+}
