@@ -154,7 +154,7 @@ impl SlackNotifier {
             // Mark the current progress seen before looking, so a delivery
             // finishing in between still wakes the wait below.
             progress.borrow_and_update();
-            if self.shared.lock().entries.iter().all(|e| e.parked) {
+            if self.shared.lock().stalled() {
                 break;
             }
             match tokio::time::timeout_at(deadline, progress.changed()).await {
@@ -285,6 +285,22 @@ struct Entry {
     attempts: u32,
     /// Out of attempts until the next flush.
     parked: bool,
+}
+
+impl State {
+    /// Nothing left that this flush can send: every entry is out of attempts
+    /// or waits behind an older entry of its run that is.
+    fn stalled(&self) -> bool {
+        let mut stuck_runs: HashSet<&RunId> = HashSet::new();
+        for e in &self.entries {
+            if e.parked {
+                stuck_runs.insert(&e.run_id);
+            } else if !stuck_runs.contains(&e.run_id) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 #[derive(Default)]
