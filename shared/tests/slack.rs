@@ -303,6 +303,7 @@ fn fast() -> OutboxConfig {
         min_interval: Duration::from_millis(5),
         batch_window: Duration::from_millis(30),
         max_attempts: 3,
+        set_aside_retry: Duration::from_secs(600),
         backoff_base: Duration::from_millis(5),
         backoff_max: Duration::from_millis(40),
         root_claim_ttl: Duration::from_secs(60),
@@ -1046,4 +1047,39 @@ async fn malformed_payloads_get_400_with_the_reason() {
         assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(body));
         assert!(response.body.contains(reason), "{}", response.body);
     }
+}
+
+#[tokio::test]
+async fn a_long_running_process_retries_set_aside_messages_without_flushing() {
+    let sim = SlackSim::start().await;
+    let ledger = Arc::new(TestLedger::default());
+    let (run, _) = stored_run(&ledger, "set-aside", 1).await;
+    sim.set_outage(Some(Reply::Json(
+        json!({"ok": false, "error": "service_unavailable"}),
+    )));
+    let config = OutboxConfig {
+        set_aside_retry: Duration::from_millis(50),
+        ..fast()
+    };
+    let slack = SlackNotifier::new(sim.api(), CHANNEL, ledger.clone(), config);
+    slack.run_started(&run).await.expect("queued");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.requests().len() < 4 {
+        assert!(Instant::now() < deadline, "set-aside message never retried");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sim.set_outage(None);
+    while slack.pending() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "set-aside message never delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let view = ledger
+        .get_run(&run.run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert!(view.slack_thread.is_some());
 }

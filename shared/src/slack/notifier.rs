@@ -15,9 +15,14 @@
 //!   invocation. It delivers what it can within its timeout.
 //! - A message that still fails after `max_attempts` tries is logged at warn
 //!   (with its run id, never the token) and kept for the next `flush`; a
-//!   message Slack refuses for good (bad token, unknown channel, rejected
-//!   blocks) is logged at warn and dropped. The ledger keeps the truth either
-//!   way; Slack is a view of it.
+//!   long-running process that never flushes tries it again after
+//!   `set_aside_retry`. A message Slack refuses for good (bad token, unknown
+//!   channel, rejected blocks) is logged at warn and dropped. The ledger
+//!   keeps the truth either way; Slack is a view of it. The outbox lives in
+//!   memory: if the process (or a frozen Lambda) is discarded before a
+//!   successful flush, its undelivered messages are lost, never the results.
+//! - Call `run_started` after the run is stored in the ledger: the root's
+//!   `ts` is written there for other processes to thread under.
 //! - The root message is posted once per run across processes: the ledger's
 //!   `slack_thread` records it, and a short-lived ledger claim
 //!   (`slack-root:<run>`) keeps two processes from posting it at once. Any
@@ -50,6 +55,9 @@ pub struct OutboxConfig {
     pub batch_window: Duration,
     /// Tries per message per flush before it is set aside until the next flush.
     pub max_attempts: u32,
+    /// A long-running process (no flushes) tries a set-aside message again
+    /// this long after setting it aside.
+    pub set_aside_retry: Duration,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     /// How long a process may take to post a run's root before another may.
@@ -64,6 +72,7 @@ impl Default for OutboxConfig {
             min_interval: Duration::from_secs(1),
             batch_window: Duration::from_millis(500),
             max_attempts: 5,
+            set_aside_retry: Duration::from_secs(300),
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             root_claim_ttl: Duration::from_secs(120),
@@ -283,7 +292,7 @@ struct Entry {
     created: Instant,
     not_before: Instant,
     attempts: u32,
-    /// Out of attempts until the next flush.
+    /// Out of attempts: waits for the next flush (or `set_aside_retry`).
     parked: bool,
 }
 
@@ -407,11 +416,11 @@ impl Shared {
         let mut seen_runs: HashSet<&RunId> = HashSet::new();
         let mut earliest: Option<Instant> = None;
         for e in &st.entries {
-            if !seen_runs.insert(&e.run_id) || e.parked {
+            if !seen_runs.insert(&e.run_id) {
                 continue;
             }
             let mut ready_at = e.not_before;
-            if matches!(e.item, Item::Results(_)) && st.flushing == 0 {
+            if matches!(e.item, Item::Results(_)) && st.flushing == 0 && !e.parked {
                 ready_at = ready_at.max(e.created + self.config.batch_window);
             }
             let ready_at = ready_at.max(gate);
@@ -570,6 +579,7 @@ impl Shared {
                 entry.attempts += 1;
                 if entry.attempts >= max_attempts {
                     entry.parked = true;
+                    entry.not_before = now + self.config.set_aside_retry;
                     tracing::warn!(run = %run_id, attempts = entry.attempts, error = %e, "Slack message not delivered; kept for the next flush");
                 } else {
                     entry.not_before = now + delay;
