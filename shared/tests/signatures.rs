@@ -500,6 +500,16 @@ fn standard_webhooks_rotation_any_secret_times_any_signature() {
     assert!(tampered("msg_rot", ts, &body[1..]).is_err());
     assert!(tampered("msg_other", ts, body).is_err());
     assert!(tampered("msg_rot", ts + 1, body).is_err());
+
+    // The timestamp is signed as sent: a re-rendered equal number is a different message.
+    let padded = standard_webhooks::verify(
+        &[old.clone()],
+        &sw_signed("msg_rot", &format!("0{ts}"), &both[2].1),
+        body,
+        now,
+        DEFAULT_TOLERANCE,
+    );
+    assert!(matches!(padded, Err(SignatureError::Mismatch { .. })));
 }
 
 // ------------------------------------------------------------------ Slack

@@ -81,8 +81,8 @@ pub fn verify(
     check_freshness(TIMESTAMP_HEADER, timestamp, now, tolerance)?;
 
     let candidates = v1_signatures(signature)?;
-    let timestamp_text = timestamp.to_string();
-    let content: [&[u8]; 5] = [id.as_bytes(), b".", timestamp_text.as_bytes(), b".", body];
+    // Signed exactly as sent (the sender's rendering, e.g. leading zeros).
+    let content: [&[u8]; 5] = [id.as_bytes(), b".", raw_timestamp.as_bytes(), b".", body];
     // Every pair is checked, so timing does not reveal which key or entry matched.
     let matched = keys.iter().fold(false, |found, key| {
         candidates
