@@ -1,1 +1,17 @@
-//! (being written)
+//! Cloud Foundry v3 API + UAA client.
+//!
+//! [`CfClient`] authenticates with a client-credentials grant (token cached
+//! and shared across clones), retries only what is safe to retry, follows
+//! pagination, and offers typed endpoints for discovery and the restage
+//! engine plus generic `get`/`post`/`patch`/`list_all` building blocks.
+
+mod auth;
+mod client;
+mod endpoints;
+mod error;
+pub mod models;
+
+pub use client::{CfClient, CfClientOptions, RequestCounts};
+pub use endpoints::{AppListing, AppQuery};
+pub use error::{ApiErrorEntry, CfError, codes};
+pub use models::*;

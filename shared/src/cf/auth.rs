@@ -1,0 +1,164 @@
+//! The UAA access token, cached and shared by every clone of a client.
+//!
+//! A client-credentials grant has no refresh token, so a token is simply
+//! requested again shortly before it expires. Fetching happens under one
+//! async mutex: when fifty tasks need a token at once, one requests it and
+//! the others wait for and reuse it.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+
+use super::error::CfError;
+use crate::config::Secret;
+
+#[derive(Clone)]
+pub(crate) struct CachedToken {
+    pub value: Secret,
+    /// Identifies this token so a 401 only invalidates the token it was sent with.
+    pub generation: u64,
+    refresh_at: Instant,
+}
+
+/// A freshly granted token and how long UAA says it lives.
+pub(crate) struct Grant {
+    pub value: Secret,
+    pub lifetime: Duration,
+}
+
+pub(crate) struct TokenCache {
+    slot: Mutex<Slot>,
+    margin: Duration,
+}
+
+struct Slot {
+    token: Option<CachedToken>,
+    next_generation: u64,
+}
+
+impl TokenCache {
+    pub fn new(margin: Duration) -> Self {
+        Self {
+            slot: Mutex::new(Slot {
+                token: None,
+                next_generation: 1,
+            }),
+            margin,
+        }
+    }
+
+    /// The cached token, or a new one from `fetch` when none is cached or it
+    /// is within the refresh margin of expiry.
+    pub async fn get<F, Fut>(&self, fetch: F) -> Result<CachedToken, CfError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Grant, CfError>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some(t) = &slot.token
+            && Instant::now() < t.refresh_at
+        {
+            return Ok(t.clone());
+        }
+        let grant = fetch().await?;
+        // A token shorter-lived than twice the margin would otherwise be
+        // refreshed on every request; refresh those at half their life.
+        let margin = self.margin.min(grant.lifetime / 2);
+        let token = CachedToken {
+            value: grant.value,
+            generation: slot.next_generation,
+            refresh_at: Instant::now() + grant.lifetime.saturating_sub(margin),
+        };
+        slot.next_generation += 1;
+        slot.token = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Forgets the token with `generation` after Cloud Controller refused it.
+    /// A newer token (already fetched by another task) is kept.
+    pub async fn invalidate(&self, generation: u64) {
+        let mut slot = self.slot.lock().await;
+        if slot
+            .token
+            .as_ref()
+            .is_some_and(|t| t.generation == generation)
+        {
+            slot.token = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn grant(lifetime: Duration) -> Grant {
+        Grant {
+            value: Secret::new("t"),
+            lifetime,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_fetch() {
+        let cache = Arc::new(TokenCache::new(Duration::from_secs(60)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let cache = cache.clone();
+            let fetches = fetches.clone();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(|| async move {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok(grant(Duration::from_secs(3600)))
+                    })
+                    .await
+                    .map(|t| t.generation)
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.expect("task ran").expect("token"), 1);
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidation_only_drops_the_refused_token() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let first = cache
+            .get(|| async { Ok(grant(Duration::from_secs(3600))) })
+            .await
+            .expect("token");
+        cache.invalidate(first.generation + 5).await;
+        let same = cache
+            .get(|| async { Err(CfError::Invalid("must not fetch".into())) })
+            .await
+            .expect("cached");
+        assert_eq!(same.generation, first.generation);
+        cache.invalidate(first.generation).await;
+        let second = cache
+            .get(|| async { Ok(grant(Duration::from_secs(3600))) })
+            .await
+            .expect("token");
+        assert_eq!(second.generation, first.generation + 1);
+    }
+
+    #[tokio::test]
+    async fn short_lived_tokens_are_reused_for_half_their_life() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let first = cache
+            .get(|| async { Ok(grant(Duration::from_secs(10))) })
+            .await
+            .expect("token");
+        let again = cache
+            .get(|| async { Err(CfError::Invalid("must not fetch".into())) })
+            .await
+            .expect("still fresh");
+        assert_eq!(again.generation, first.generation);
+    }
+}

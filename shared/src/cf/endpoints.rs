@@ -1,0 +1,398 @@
+//! Typed Cloud Controller endpoints used by discovery and the restage engine.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+use serde_json::{Value, json};
+use url::form_urlencoded;
+
+use super::client::CfClient;
+use super::error::CfError;
+use super::models::{
+    App, Build, BuildState, Buildpack, Deployment, DeploymentStatusValue, Droplet, Organization,
+    Package, Process, ProcessStats, Space, Stack,
+};
+
+/// Filters for `GET /v3/apps`. Empty lists mean "no filter".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppQuery {
+    /// `buildpack`, `cnb` or `docker`.
+    pub lifecycle_type: Option<String>,
+    /// Matches the app's configured stack (case-sensitive).
+    pub stacks: Vec<String>,
+    pub space_guids: Vec<String>,
+    pub org_guids: Vec<String>,
+    pub guids: Vec<String>,
+    pub names: Vec<String>,
+    pub label_selector: Option<String>,
+}
+
+/// Apps with the spaces and orgs they live in (from `include=space.organization`).
+#[derive(Debug, Clone, Default)]
+pub struct AppListing {
+    pub apps: Vec<App>,
+    /// By GUID.
+    pub spaces: HashMap<String, Space>,
+    /// By GUID.
+    pub orgs: HashMap<String, Organization>,
+}
+
+impl AppListing {
+    pub fn space_of(&self, app: &App) -> Option<&Space> {
+        self.spaces.get(app.space_guid()?)
+    }
+
+    pub fn org_of(&self, app: &App) -> Option<&Organization> {
+        self.orgs.get(self.space_of(app)?.organization_guid()?)
+    }
+}
+
+/// Builds `path?k=v&...`, leaving out empty values and joining lists with commas.
+struct Query {
+    path: String,
+    ser: form_urlencoded::Serializer<'static, String>,
+}
+
+impl Query {
+    fn new(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            ser: form_urlencoded::Serializer::new(String::new()),
+        }
+    }
+
+    fn param(mut self, key: &str, value: impl AsRef<str>) -> Self {
+        let v = value.as_ref();
+        if !v.is_empty() {
+            self.ser.append_pair(key, v);
+        }
+        self
+    }
+
+    fn opt(self, key: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.param(key, v),
+            None => self,
+        }
+    }
+
+    fn list<S: AsRef<str>>(self, key: &str, values: &[S]) -> Self {
+        let joined = values
+            .iter()
+            .map(|v| v.as_ref())
+            .collect::<Vec<_>>()
+            .join(",");
+        self.param(key, joined)
+    }
+
+    fn build(mut self) -> String {
+        let q = self.ser.finish();
+        if q.is_empty() {
+            self.path
+        } else {
+            format!("{}?{q}", self.path)
+        }
+    }
+}
+
+fn labels_metadata(labels: &BTreeMap<String, String>) -> Option<Value> {
+    (!labels.is_empty()).then(|| json!({ "labels": labels }))
+}
+
+impl CfClient {
+    fn per_page(&self) -> String {
+        self.options().per_page.clamp(1, 5000).to_string()
+    }
+
+    /// `GET /v3/apps` with `include=space.organization`, across all pages.
+    pub async fn list_apps(&self, query: &AppQuery) -> Result<AppListing, CfError> {
+        let url = Query::new("/v3/apps")
+            .opt("lifecycle_type", query.lifecycle_type.as_deref())
+            .list("stacks", &query.stacks)
+            .list("space_guids", &query.space_guids)
+            .list("organization_guids", &query.org_guids)
+            .list("guids", &query.guids)
+            .list("names", &query.names)
+            .opt("label_selector", query.label_selector.as_deref())
+            .param("include", "space.organization")
+            // A stable order limits skips and duplicates while apps change.
+            .param("order_by", "created_at")
+            .param("per_page", self.per_page())
+            .build();
+        let (apps, included) = self.list_all_with_included::<App>(&url).await?;
+        // Offset pagination can repeat an app when others are created meanwhile.
+        let mut seen = HashSet::new();
+        let apps = apps
+            .into_iter()
+            .filter(|a| seen.insert(a.guid.clone()))
+            .collect();
+        Ok(AppListing {
+            apps,
+            spaces: included
+                .spaces
+                .into_iter()
+                .map(|s| (s.guid.clone(), s))
+                .collect(),
+            orgs: included
+                .organizations
+                .into_iter()
+                .map(|o| (o.guid.clone(), o))
+                .collect(),
+        })
+    }
+
+    pub async fn get_app(&self, app_guid: &str) -> Result<App, CfError> {
+        self.get(&format!("/v3/apps/{}", seg(app_guid))).await
+    }
+
+    /// `POST /v3/apps/:guid/actions/start`.
+    pub async fn start_app(&self, app_guid: &str) -> Result<App, CfError> {
+        self.post(
+            &format!("/v3/apps/{}/actions/start", seg(app_guid)),
+            &json!({}),
+        )
+        .await
+    }
+
+    /// `POST /v3/apps/:guid/actions/stop`.
+    pub async fn stop_app(&self, app_guid: &str) -> Result<App, CfError> {
+        self.post(
+            &format!("/v3/apps/{}/actions/stop", seg(app_guid)),
+            &json!({}),
+        )
+        .await
+    }
+
+    /// Droplets by GUID, in batches of `guid_batch_size` fetched concurrently
+    /// (at most `batch_concurrency` at once). Unknown GUIDs are simply absent.
+    pub async fn list_droplets_by_guids(&self, guids: &[String]) -> Result<Vec<Droplet>, CfError> {
+        let mut seen = HashSet::new();
+        let unique: Vec<&str> = guids
+            .iter()
+            .map(String::as_str)
+            .filter(|g| !g.is_empty() && seen.insert(*g))
+            .collect();
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = self.options().guid_batch_size.max(1);
+        let per_page = self.per_page();
+        let urls: Vec<String> = unique
+            .chunks(batch)
+            .map(|chunk| {
+                Query::new("/v3/droplets")
+                    .list("guids", chunk)
+                    .param("per_page", &per_page)
+                    .build()
+            })
+            .collect();
+        let batches: Vec<Vec<Droplet>> = futures::stream::iter(urls)
+            .map(|url| async move { self.list_all::<Droplet>(&url).await })
+            .buffer_unordered(self.options().batch_concurrency.max(1))
+            .try_collect()
+            .await?;
+        Ok(batches.into_iter().flatten().collect())
+    }
+
+    pub async fn get_droplet(&self, droplet_guid: &str) -> Result<Droplet, CfError> {
+        self.get(&format!("/v3/droplets/{}", seg(droplet_guid)))
+            .await
+    }
+
+    /// The app's current droplet; `None` when it has none (404).
+    pub async fn get_current_droplet(&self, app_guid: &str) -> Result<Option<Droplet>, CfError> {
+        self.get_optional(&format!("/v3/apps/{}/droplets/current", seg(app_guid)))
+            .await
+    }
+
+    /// `PATCH /v3/apps/:guid/relationships/current_droplet` (the stopped-app path).
+    pub async fn set_current_droplet(
+        &self,
+        app_guid: &str,
+        droplet_guid: &str,
+    ) -> Result<(), CfError> {
+        let _: Value = self
+            .patch(
+                &format!("/v3/apps/{}/relationships/current_droplet", seg(app_guid)),
+                &json!({ "data": { "guid": droplet_guid } }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get_package(&self, package_guid: &str) -> Result<Package, CfError> {
+        self.get(&format!("/v3/packages/{}", seg(package_guid)))
+            .await
+    }
+
+    /// The app's newest READY package (what `cf restage` would stage), if any.
+    pub async fn newest_ready_package(&self, app_guid: &str) -> Result<Option<Package>, CfError> {
+        let url = Query::new("/v3/packages")
+            .param("app_guids", app_guid)
+            .param("states", "READY")
+            .param("order_by", "-created_at")
+            .param("per_page", "1")
+            .build();
+        let page = self.get_page::<Package>(&url).await?;
+        Ok(page.resources.into_iter().next())
+    }
+
+    pub async fn list_buildpacks(&self) -> Result<Vec<Buildpack>, CfError> {
+        let url = Query::new("/v3/buildpacks")
+            .param("order_by", "position")
+            .param("per_page", self.per_page())
+            .build();
+        self.list_all(&url).await
+    }
+
+    pub async fn list_stacks(&self) -> Result<Vec<Stack>, CfError> {
+        let url = Query::new("/v3/stacks")
+            .param("per_page", self.per_page())
+            .build();
+        self.list_all(&url).await
+    }
+
+    /// `POST /v3/builds` for a package, with the app's own lifecycle. Never
+    /// retried after it may have reached CC: a repeat would answer
+    /// StagingInProgress (see [`CfError::is_staging_in_progress`]).
+    pub async fn create_build(
+        &self,
+        package_guid: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Build, CfError> {
+        let mut body = json!({ "package": { "guid": package_guid } });
+        if let (Some(meta), Some(obj)) = (labels_metadata(labels), body.as_object_mut()) {
+            obj.insert("metadata".into(), meta);
+        }
+        self.post("/v3/builds", &body).await
+    }
+
+    pub async fn get_build(&self, build_guid: &str) -> Result<Build, CfError> {
+        self.get(&format!("/v3/builds/{}", seg(build_guid))).await
+    }
+
+    /// Builds of an app, newest first, optionally by state and label selector.
+    pub async fn list_builds(
+        &self,
+        app_guid: &str,
+        states: &[BuildState],
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Build>, CfError> {
+        let states: Vec<&str> = states.iter().map(BuildState::as_str).collect();
+        let url = Query::new("/v3/builds")
+            .param("app_guids", app_guid)
+            .list("states", &states)
+            .opt("label_selector", label_selector)
+            .param("order_by", "-created_at")
+            .param("per_page", self.per_page())
+            .build();
+        self.list_all(&url).await
+    }
+
+    /// `POST /v3/deployments` with the rolling strategy. Without a droplet
+    /// CC redeploys the current one (a rolling restart). Never retried after
+    /// it may have reached CC: a second deployment would supersede the first.
+    pub async fn create_deployment(
+        &self,
+        app_guid: &str,
+        droplet_guid: Option<&str>,
+        max_in_flight: u32,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Deployment, CfError> {
+        let mut body = json!({
+            "strategy": "rolling",
+            "options": { "max_in_flight": max_in_flight.max(1) },
+            "relationships": { "app": { "data": { "guid": app_guid } } },
+        });
+        if let Some(obj) = body.as_object_mut() {
+            if let Some(d) = droplet_guid {
+                obj.insert("droplet".into(), json!({ "guid": d }));
+            }
+            if let Some(meta) = labels_metadata(labels) {
+                obj.insert("metadata".into(), meta);
+            }
+        }
+        self.post("/v3/deployments", &body).await
+    }
+
+    pub async fn get_deployment(&self, deployment_guid: &str) -> Result<Deployment, CfError> {
+        self.get(&format!("/v3/deployments/{}", seg(deployment_guid)))
+            .await
+    }
+
+    /// Deployments of an app, newest first, optionally by status value and label selector.
+    pub async fn list_deployments(
+        &self,
+        app_guid: &str,
+        status_values: &[DeploymentStatusValue],
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Deployment>, CfError> {
+        let values: Vec<&str> = status_values
+            .iter()
+            .map(DeploymentStatusValue::as_str)
+            .collect();
+        let url = Query::new("/v3/deployments")
+            .param("app_guids", app_guid)
+            .list("status_values", &values)
+            .opt("label_selector", label_selector)
+            .param("order_by", "-created_at")
+            .param("per_page", self.per_page())
+            .build();
+        self.list_all(&url).await
+    }
+
+    /// `POST /v3/deployments/:guid/actions/cancel`; 422 once FINALIZED.
+    pub async fn cancel_deployment(&self, deployment_guid: &str) -> Result<(), CfError> {
+        self.post_action(&format!(
+            "/v3/deployments/{}/actions/cancel",
+            seg(deployment_guid)
+        ))
+        .await
+    }
+
+    pub async fn list_processes(&self, app_guid: &str) -> Result<Vec<Process>, CfError> {
+        let url = Query::new(format!("/v3/apps/{}/processes", seg(app_guid)))
+            .param("per_page", self.per_page())
+            .build();
+        self.list_all(&url).await
+    }
+
+    /// `GET /v3/processes/:guid/stats`: per-instance state and readiness.
+    pub async fn process_stats(&self, process_guid: &str) -> Result<ProcessStats, CfError> {
+        self.get(&format!("/v3/processes/{}/stats", seg(process_guid)))
+            .await
+    }
+}
+
+/// A GUID as one path segment; anything that could change the path is escaped.
+fn seg(guid: &str) -> String {
+    form_urlencoded::byte_serialize(guid.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_skip_empty_filters_and_encode_values() {
+        let url = Query::new("/v3/apps")
+            .opt("lifecycle_type", Some("buildpack"))
+            .list::<String>("stacks", &[])
+            .list("guids", &["a", "b"])
+            .opt("label_selector", Some("team=x,env!=prod"))
+            .build();
+        assert_eq!(
+            url,
+            "/v3/apps?lifecycle_type=buildpack&guids=a%2Cb&label_selector=team%3Dx%2Cenv%21%3Dprod"
+        );
+        assert_eq!(Query::new("/v3/stacks").build(), "/v3/stacks");
+    }
+
+    #[test]
+    fn guids_cannot_escape_their_path_segment() {
+        assert_eq!(seg("abc-123"), "abc-123");
+        assert_eq!(seg("../x?y"), "..%2Fx%3Fy");
+    }
+}
