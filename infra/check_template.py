@@ -543,9 +543,20 @@ def check_function_urls(m: Model, r: Resolver) -> None:
 def check_samconfig(m: Model, r: Resolver) -> None:
     cfg, overrides, _ = read_samconfig(SAMCONFIG)
     problems = []
-    tf = cfg.get("default", {}).get("global", {}).get("parameters", {}).get("template_file")
-    if tf is None or (SAMCONFIG.parent / tf).resolve() != TEMPLATE.resolve():
-        problems.append(f"template_file is `{tf}`, expected the path of {TEMPLATE.relative_to(REPO)}")
+    env = cfg.get("default", {})
+    for command in ("build", "validate"):
+        tf = env.get(command, {}).get("parameters", {}).get("template_file")
+        if tf is None or (SAMCONFIG.parent / tf).resolve() != TEMPLATE.resolve():
+            problems.append(
+                f"[default.{command}.parameters] template_file is `{tf}`, expected the path of {TEMPLATE.name}"
+            )
+    # Given the source template, `sam deploy` would package CodeUri `../` - the whole workspace.
+    for scope in ("global", "deploy", "package"):
+        if "template_file" in env.get(scope, {}).get("parameters", {}):
+            problems.append(
+                f"[default.{scope}.parameters] sets template_file: sam deploy must use the built template "
+                f"(.aws-sam/build/template.yaml); set template_file only for build/validate/sync"
+            )
     params = m.sam.get("Parameters", {})
     for key, value in overrides.items():
         if key not in params:
