@@ -826,3 +826,45 @@ mod tests {
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }
+
+#[cfg(test)]
+mod destination_tests {
+    use super::*;
+
+    fn client(api: &str) -> CfClient {
+        let settings = CfSettings {
+            api_url: Url::parse(api).expect("url"),
+            client_id: "c".into(),
+            client_secret: Secret::new("s"),
+            skip_ssl_validation: false,
+        };
+        CfClient::new(&settings).expect("client")
+    }
+
+    #[test]
+    fn tokens_follow_links_but_never_downgrade_to_http() {
+        let c = client("https://api.sys.example.com");
+        let ok = |u: &str| c.check_token_destination(&Url::parse(u).expect("url"), "GET x");
+        assert!(ok("https://api.sys.example.com/v3/apps?page=2").is_ok());
+        assert!(ok("https://cc.internal:9024/v3/apps?page=2").is_ok());
+        let err = ok("http://api.sys.example.com/v3/apps?page=2").expect_err("downgrade");
+        assert!(err.to_string().contains("plain http"), "{err}");
+        let local = client("http://127.0.0.1:8080");
+        assert!(
+            local
+                .check_token_destination(
+                    &Url::parse("http://127.0.0.1:9090/v3").expect("url"),
+                    "GET x"
+                )
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn debug_output_redacts_the_secret() {
+        let c = client("https://api.sys.example.com");
+        let text = format!("{c:?}");
+        assert!(!text.contains("\"s\""), "{text}");
+        assert!(text.contains("redacted"), "{text}");
+    }
+}
