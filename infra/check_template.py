@@ -540,6 +540,40 @@ def check_function_urls(m: Model, r: Resolver) -> None:
         )
 
 
+ALLOWED_MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole",  # logs
+    "AWSLambdaSQSQueueExecutionRole",  # the event source's receive/delete
+}
+
+
+def check_least_privilege(m: Model, r: Resolver) -> None:
+    problems = []
+    for lid, res in m.resources("AWS::IAM::Role").items():
+        p = res.get("Properties", {})
+        for arn in p.get("ManagedPolicyArns", []):
+            name = str(r.value(arn)).rsplit("/", 1)[-1]
+            if name not in ALLOWED_MANAGED_POLICIES:
+                problems.append(f"{lid} attaches managed policy {name}")
+        for policy in p.get("Policies", []):
+            statements = policy.get("PolicyDocument", {}).get("Statement", [])
+            for st in statements if isinstance(statements, list) else [statements]:
+                if st.get("Effect") != "Allow":
+                    continue
+                actions = st.get("Action", [])
+                resources = st.get("Resource", [])
+                actions = actions if isinstance(actions, list) else [actions]
+                resources = resources if isinstance(resources, list) else [resources]
+                wild = [a for a in actions if isinstance(a, str) and (a == "*" or a.endswith(":*"))]
+                if wild:
+                    problems.append(f"{lid} ({policy.get('PolicyName')}) allows {', '.join(wild)}")
+                if "*" in resources:
+                    problems.append(f"{lid} ({policy.get('PolicyName')}) allows {actions} on every resource")
+    if problems:
+        raise CheckFailed(
+            "; ".join(problems) + " - scope each statement to the stack's queue/table and name the actions"
+        )
+
+
 def check_samconfig(m: Model, r: Resolver) -> None:
     cfg, overrides, _ = read_samconfig(SAMCONFIG)
     problems = []
@@ -599,6 +633,7 @@ INVARIANTS: list[tuple[str, Callable[[Model, Resolver], None]]] = [
     ("secrets", check_secrets),
     ("fifo", check_fifo),
     ("function-url-auth", check_function_urls),
+    ("least-privilege", check_least_privilege),
     ("samconfig", check_samconfig),
 ]
 
@@ -783,6 +818,11 @@ def mut_public_worker(t: dict) -> None:
     _res(t, "WorkerFunction")["Properties"]["FunctionUrlConfig"] = {"AuthType": "NONE"}
 
 
+def mut_wildcard_policy(t: dict) -> None:
+    statement = {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}
+    _res(t, "WebhookFunction")["Properties"]["Policies"].append({"Statement": [statement]})
+
+
 def mut_missing_env_var(t: dict) -> None:
     del _env(t)["RESTAGER_POLL_INTERVAL"]
 
@@ -801,6 +841,7 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("no-dead-letter-queue", mut_no_redrive, "dead-letter-queue"),
     ("standard-dlq-for-fifo-queue", mut_standard_dlq, "fifo"),
     ("public-worker-url", mut_public_worker, "function-url-auth"),
+    ("wildcard-iam-policy", mut_wildcard_policy, "least-privilege"),
     ("missing-env-var", mut_missing_env_var, "env-vars"),
     ("misspelled-sqs-event-property", mut_misspelled_event_property, "sam-transform"),
 ]

@@ -70,6 +70,7 @@ fn template_passes_lint_transform_and_every_invariant() {
         "secrets",
         "fifo",
         "function-url-auth",
+        "least-privilege",
         "samconfig",
     ] {
         assert!(
@@ -99,6 +100,7 @@ fn every_deliberately_broken_template_is_caught_by_its_check() {
         ("no-dead-letter-queue", "dead-letter-queue"),
         ("standard-dlq-for-fifo-queue", "fifo"),
         ("public-worker-url", "function-url-auth"),
+        ("wildcard-iam-policy", "least-privilege"),
         ("missing-env-var", "env-vars"),
         ("misspelled-sqs-event-property", "sam-transform"),
     ] {
