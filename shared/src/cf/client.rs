@@ -311,6 +311,12 @@ impl CfClient {
                 "the UAA link `{endpoint}` from GET / is not a URL: {e}"
             ))
         })?;
+        if self.inner.api.scheme() == "https" && url.scheme() != "https" {
+            return Err(CfError::Invalid(format!(
+                "GET / names the plain-{} token endpoint {endpoint}; refusing to send the client secret there while the API is https",
+                url.scheme()
+            )));
+        }
         let form = serde_urlencoded::to_string([
             ("grant_type", "client_credentials"),
             ("client_id", self.inner.client_id.as_str()),
