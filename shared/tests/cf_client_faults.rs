@@ -711,3 +711,47 @@ async fn connect_errors_are_retried_even_for_posts() {
     assert!(matches!(err, CfError::Unavailable { .. }), "{err:?}");
     assert_eq!(client.request_counts().retries, 2);
 }
+
+#[tokio::test]
+async fn long_app_guid_filters_are_split_into_batches() {
+    let server = Server::start(ServerSpec::default(), |seen, _| {
+        let query: BTreeMap<String, String> =
+            serde_urlencoded::from_str(&seen.query).expect("query");
+        let guids: Vec<&str> = query
+            .get("guids")
+            .map(|g| g.split(',').collect())
+            .unwrap_or_default();
+        assert!(
+            !guids.is_empty() && guids.len() <= 100,
+            "batch of {}",
+            guids.len()
+        );
+        assert_eq!(
+            query.get("include").map(String::as_str),
+            Some("space.organization")
+        );
+        let resources: Vec<Value> = guids.iter().map(|g| app_json(g)).collect();
+        axum::Json(json!({
+            "pagination": {"next": null}, "resources": resources,
+            "included": { "spaces": [ { "guid": "space-1", "name": "dev",
+                "relationships": { "organization": { "data": { "guid": "org-1" } } } } ],
+                "organizations": [ { "guid": "org-1", "name": "acme" } ] }
+        }))
+        .into_response()
+    })
+    .await;
+    let client = server.client(fast());
+    let guids: Vec<String> = (0..150).map(|i| format!("a{i}")).collect();
+    let listing = client
+        .list_apps(&restager_shared::cf::AppQuery {
+            guids: guids.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("listing");
+    let got: Vec<String> = listing.apps.iter().map(|a| a.guid.clone()).collect();
+    assert_eq!(got, guids, "all apps, in order");
+    assert_eq!(server.count(&Method::GET, "/v3/apps"), 2);
+    assert_eq!(listing.spaces.len(), 1);
+    assert_eq!(listing.orgs.len(), 1);
+}

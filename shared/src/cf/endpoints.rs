@@ -9,8 +9,8 @@ use url::form_urlencoded;
 use super::client::CfClient;
 use super::error::CfError;
 use super::models::{
-    App, Build, BuildState, Buildpack, Deployment, DeploymentStatusValue, Droplet, Organization,
-    Package, Process, ProcessStats, Space, Stack,
+    App, Build, BuildState, Buildpack, Deployment, DeploymentStatusValue, Droplet, Included,
+    Organization, Package, Process, ProcessStats, Space, Stack,
 };
 
 /// Filters for `GET /v3/apps`. Empty lists mean "no filter".
@@ -105,40 +105,56 @@ impl CfClient {
     }
 
     /// `GET /v3/apps` with `include=space.organization`, across all pages.
+    /// An explicit `guids` filter longer than `guid_batch_size` is split into
+    /// several listings (merged) to keep URLs short.
     pub async fn list_apps(&self, query: &AppQuery) -> Result<AppListing, CfError> {
-        let url = Query::new("/v3/apps")
-            .opt("lifecycle_type", query.lifecycle_type.as_deref())
-            .list("stacks", &query.stacks)
-            .list("space_guids", &query.space_guids)
-            .list("organization_guids", &query.org_guids)
-            .list("guids", &query.guids)
-            .list("names", &query.names)
-            .opt("label_selector", query.label_selector.as_deref())
-            .param("include", "space.organization")
-            // A stable order limits skips and duplicates while apps change.
-            .param("order_by", "created_at")
-            .param("per_page", self.per_page())
-            .build();
-        let (apps, included) = self.list_all_with_included::<App>(&url).await?;
+        let batch = self.options().guid_batch_size.max(1);
+        let guid_batches: Vec<&[String]> = if query.guids.is_empty() {
+            vec![&[]]
+        } else {
+            query.guids.chunks(batch).collect()
+        };
+        let urls: Vec<String> = guid_batches
+            .into_iter()
+            .map(|guids| {
+                Query::new("/v3/apps")
+                    .opt("lifecycle_type", query.lifecycle_type.as_deref())
+                    .list("stacks", &query.stacks)
+                    .list("space_guids", &query.space_guids)
+                    .list("organization_guids", &query.org_guids)
+                    .list("guids", guids)
+                    .list("names", &query.names)
+                    .opt("label_selector", query.label_selector.as_deref())
+                    .param("include", "space.organization")
+                    // A stable order limits skips and duplicates while apps change.
+                    .param("order_by", "created_at")
+                    .param("per_page", self.per_page())
+                    .build()
+            })
+            .collect();
+        let parts: Vec<(Vec<App>, Included)> = futures::stream::iter(urls)
+            .map(|url| async move { self.list_all_with_included::<App>(&url).await })
+            .buffered(self.options().batch_concurrency.max(1))
+            .try_collect()
+            .await?;
+        let mut listing = AppListing::default();
         // Offset pagination can repeat an app when others are created meanwhile.
         let mut seen = HashSet::new();
-        let apps = apps
-            .into_iter()
-            .filter(|a| seen.insert(a.guid.clone()))
-            .collect();
-        Ok(AppListing {
-            apps,
-            spaces: included
+        for (apps, included) in parts {
+            listing
+                .apps
+                .extend(apps.into_iter().filter(|a| seen.insert(a.guid.clone())));
+            listing
                 .spaces
-                .into_iter()
-                .map(|s| (s.guid.clone(), s))
-                .collect(),
-            orgs: included
-                .organizations
-                .into_iter()
-                .map(|o| (o.guid.clone(), o))
-                .collect(),
-        })
+                .extend(included.spaces.into_iter().map(|s| (s.guid.clone(), s)));
+            listing.orgs.extend(
+                included
+                    .organizations
+                    .into_iter()
+                    .map(|o| (o.guid.clone(), o)),
+            );
+        }
+        Ok(listing)
     }
 
     pub async fn get_app(&self, app_guid: &str) -> Result<App, CfError> {
