@@ -591,10 +591,17 @@ impl CfClient {
                 .request(call.method.clone(), call.url.clone())
                 .header(header::ACCEPT, "application/json");
             if let Some(t) = token {
-                req = req.header(
-                    header::AUTHORIZATION,
-                    format!("bearer {}", t.value.expose()),
-                );
+                let mut value =
+                    header::HeaderValue::from_str(&format!("bearer {}", t.value.expose()))
+                        .map_err(|_| {
+                            CfError::Invalid(
+                                "UAA issued a token with characters not allowed in an HTTP header"
+                                    .into(),
+                            )
+                        })?;
+                // Keeps the token out of any Debug output of the request.
+                value.set_sensitive(true);
+                req = req.header(header::AUTHORIZATION, value);
             }
             req = match &call.body {
                 Body::Empty => req,
