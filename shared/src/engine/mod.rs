@@ -1,1 +1,35 @@
-//! (being written)
+//! The restage engine shared by the worker Lambda and the local runner.
+//!
+//! - [`restage::restage_one`]: one app, one job, against Cloud Foundry.
+//! - [`batch::Engine::process_batch`]: a batch of queue deliveries, with
+//!   bounded concurrency, one job at a time per space, ledger leases and
+//!   notifications, returning what to do with each delivery.
+//! - [`runner::run`]: a pulling loop over a [`crate::queue::JobSource`].
+//! - [`deadline::Deadline`]: the Lambda clock.
+
+pub mod batch;
+mod classify;
+pub mod deadline;
+pub mod labels;
+mod locks;
+pub mod restage;
+pub mod runner;
+
+pub use batch::{BatchItem, BatchReport, Disposition, Engine, ItemResult, backoff};
+pub use deadline::{Deadline, Margins};
+pub use labels::{JOB_LABEL, RUN_LABEL};
+pub use restage::restage_one;
+
+/// A random fraction in [0, 1) for jitter. Hash seeds are random per process
+/// and per call, which is all jitter needs.
+pub(crate) fn fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -1,0 +1,576 @@
+//! Restaging one app: the eight steps of a rolling restage, written so that a
+//! redelivered job resumes the build or deployment it already started.
+//!
+//! Order on every delivery:
+//! 1. re-read the app; look for a deployment carrying this job's label and,
+//!    if there is one, follow it instead of doing anything new;
+//! 2. stand back for stopped/docker apps, apps already at the target version,
+//!    apps someone pushed since discovery, and apps someone else is deploying;
+//! 3. stage the package behind the live droplet (or resume this job's build);
+//! 4. poll the build; 5. re-check the current droplet; 6. create the rolling
+//!    deployment; 7. watch it to FINALIZED, cancelling it if it is stuck.
+//!
+//! Before creating anything the deadline is checked, and every wait ends at
+//! the deadline's stop margin with a resumable `Deferred`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::classify::{api_error, is_quota_text, quota, staging_failure};
+use super::deadline::Deadline;
+use super::labels::{JOB_LABEL, job_labels, job_selector, label_value};
+use crate::cf::{
+    App, AppState, Build, BuildState, CfClient, CfError, Deployment, DeploymentStatusReason,
+    DeploymentStatusValue, Droplet, LifecycleType, PackageState, PackageType,
+};
+use crate::config::WorkerSettings;
+use crate::domain::{Action, Outcome, RestageJob};
+
+/// How many polls in a row a deployment may report `status.details.error`
+/// before it counts as stuck (the updater clears a passing error on its next
+/// successful step).
+const ERROR_POLLS: u32 = 3;
+
+/// Either carry on, or stop with this outcome.
+type Step<T> = Result<T, Outcome>;
+
+/// Restages (or restarts) `job`'s app and says what happened. Never panics
+/// and never returns an error: every problem is an [`Outcome`].
+pub async fn restage_one(
+    cf: &CfClient,
+    settings: &WorkerSettings,
+    job: &RestageJob,
+    deadline: &Deadline,
+) -> Outcome {
+    let run = Restage {
+        cf,
+        settings,
+        job,
+        deadline,
+        selector: job_selector(job),
+        job_label: label_value(job.job_id.as_str()),
+    };
+    let outcome = match run.run().await {
+        Ok(o) | Err(o) => o,
+    };
+    tracing::info!(job = %job.job_id, app = %job.app.name, space = %job.app.space_name, %outcome, "restage ended");
+    outcome
+}
+
+struct Restage<'a> {
+    cf: &'a CfClient,
+    settings: &'a WorkerSettings,
+    job: &'a RestageJob,
+    deadline: &'a Deadline,
+    selector: String,
+    job_label: String,
+}
+
+impl Restage<'_> {
+    fn app_guid(&self) -> &str {
+        &self.job.app.guid
+    }
+
+    fn is_ours(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        labels.get(JOB_LABEL) == Some(&self.job_label)
+    }
+
+    async fn run(&self) -> Step<Outcome> {
+        if self.job.action == Action::None {
+            return Ok(skipped("the configured action is `none`: report only"));
+        }
+        let app = self.read_app().await?;
+
+        // Resume: a deployment this job created is followed to its end.
+        let ours = self.our_deployments().await?;
+        let known: HashSet<String> = ours.iter().map(|d| d.guid.clone()).collect();
+        if let Some(dep) = ours.into_iter().next() {
+            match dep.status.reason {
+                DeploymentStatusReason::Canceled => {
+                    // Only a retryable failure (a stall on quota) leads here:
+                    // permanent ones are final in the ledger and never resumed.
+                    tracing::info!(job = %self.job.job_id, deployment = %dep.guid, "this job's previous deployment was canceled; trying again");
+                }
+                _ => return self.watch_deployment(dep).await,
+            }
+        }
+
+        if app.state == AppState::Stopped {
+            return Ok(skipped(
+                "the app is STOPPED: a deployment would start it, so it is left alone",
+            ));
+        }
+        if app.lifecycle_type() == Some(&LifecycleType::Docker) {
+            return Ok(skipped(
+                "docker app: no buildpack to update (a restage would re-pull the image)",
+            ));
+        }
+        let Some(current) = self
+            .cf
+            .get_current_droplet(self.app_guid())
+            .await
+            .map_err(|e| api_error("reading the current droplet", &e))?
+        else {
+            return Ok(skipped("not restageable: the app has no current droplet"));
+        };
+        if self.already_current(&current) {
+            return Ok(Outcome::AlreadyCurrent);
+        }
+        if current.guid != self.job.droplet_guid {
+            return Ok(skipped(&format!(
+                "someone pushed: the current droplet is {} (discovery saw {})",
+                current.guid, self.job.droplet_guid
+            )));
+        }
+
+        let staging = self
+            .cf
+            .list_builds(self.app_guid(), &[BuildState::Staging], None)
+            .await
+            .map_err(|e| api_error("listing staging builds", &e))?;
+        if let Some(theirs) = staging.iter().find(|b| !self.is_ours(&b.metadata.labels)) {
+            return Err(someone_deploying(&format!(
+                "build {} is STAGING",
+                theirs.guid
+            )));
+        }
+        self.check_no_foreign_deployment().await?;
+
+        match self.job.action {
+            Action::Restart => self.deploy(None, &known).await,
+            Action::Restage | Action::None => {
+                let droplet = self.staged_droplet(&current).await?;
+                self.recheck_before_deploy(&droplet).await?;
+                self.deploy(Some(&droplet), &known).await
+            }
+        }
+    }
+
+    async fn read_app(&self) -> Step<App> {
+        match self.cf.get_app(self.app_guid()).await {
+            Ok(app) => Ok(app),
+            Err(e) if e.is_not_found() => Err(skipped("the app no longer exists")),
+            Err(e) => Err(api_error("reading the app", &e)),
+        }
+    }
+
+    fn already_current(&self, droplet: &Droplet) -> bool {
+        let (Some(target), Some(bp)) = (&self.job.target_version, &self.job.buildpack) else {
+            return false;
+        };
+        droplet
+            .buildpack(bp)
+            .and_then(|b| b.parsed_version())
+            .is_some_and(|v| v >= *target)
+    }
+
+    async fn our_deployments(&self) -> Step<Vec<Deployment>> {
+        self.cf
+            .list_deployments(self.app_guid(), &[], Some(&self.selector))
+            .await
+            .map_err(|e| api_error("looking for this job's deployment", &e))
+    }
+
+    async fn check_no_foreign_deployment(&self) -> Step<()> {
+        let active = self
+            .cf
+            .list_deployments(self.app_guid(), &[DeploymentStatusValue::Active], None)
+            .await
+            .map_err(|e| api_error("listing active deployments", &e))?;
+        match active.iter().find(|d| !self.is_ours(&d.metadata.labels)) {
+            Some(theirs) => Err(someone_deploying(&format!(
+                "deployment {} is ACTIVE",
+                theirs.guid
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The droplet to deploy: from this job's earlier build if it staged (or
+    /// is still staging), else from a new build of the live droplet's package.
+    async fn staged_droplet(&self, current: &Droplet) -> Step<String> {
+        let builds = self
+            .cf
+            .list_builds(self.app_guid(), &[], Some(&self.selector))
+            .await
+            .map_err(|e| api_error("looking for this job's build", &e))?;
+        if let Some(build) = builds.into_iter().next() {
+            match build.state {
+                BuildState::Staging | BuildState::Staged => return self.watch_build(build).await,
+                BuildState::Failed => {
+                    let failed =
+                        staging_failure(&build.guid, build.error.as_deref(), build.error_id());
+                    if failed.is_final() {
+                        return Err(failed);
+                    }
+                    // A transient failure: this delivery is the retry.
+                }
+                BuildState::Other(_) => return self.watch_build(build).await,
+            }
+        }
+        let build = self.create_build(current).await?;
+        self.watch_build(build).await
+    }
+
+    async fn create_build(&self, current: &Droplet) -> Step<Build> {
+        let Some(package_guid) = current.package_guid() else {
+            return Err(skipped(&format!(
+                "not restageable: droplet {} has no package (pushed as a droplet?)",
+                current.guid
+            )));
+        };
+        let package = match self.cf.get_package(package_guid).await {
+            Ok(p) => p,
+            Err(e) if e.is_not_found() => {
+                return Err(skipped(&format!(
+                    "not restageable: package {package_guid} behind the live droplet is gone"
+                )));
+            }
+            Err(e) => return Err(api_error("reading the live droplet's package", &e)),
+        };
+        if package.kind == PackageType::Docker {
+            return Err(skipped("docker package: nothing to restage"));
+        }
+        if package.state != PackageState::Ready {
+            return Err(skipped(&format!(
+                "not restageable: package {} behind the live droplet is {}",
+                package.guid, package.state
+            )));
+        }
+        if !self.deadline.can_start_work() {
+            return Err(self.out_of_time("staging has not started"));
+        }
+        match self
+            .cf
+            .create_build(&package.guid, &job_labels(self.job))
+            .await
+        {
+            Ok(build) => {
+                tracing::info!(job = %self.job.job_id, build = %build.guid, package = %package.guid, "staging started");
+                Ok(build)
+            }
+            Err(e) if e.is_quota() => Err(quota("staging", &e)),
+            Err(e) if is_lost(&e) || e.is_staging_in_progress() => {
+                // The POST may have created the build even though we did not
+                // hear back (or a duplicate delivery just did): find it by label.
+                let found = self
+                    .cf
+                    .list_builds(self.app_guid(), &[], Some(&self.selector))
+                    .await
+                    .map_err(|e| api_error("looking for this job's build", &e))?;
+                match found.into_iter().next() {
+                    Some(b) => Ok(b),
+                    None if e.is_staging_in_progress() => {
+                        Err(someone_deploying("a build is STAGING"))
+                    }
+                    None => Err(api_error("creating the build", &e)),
+                }
+            }
+            Err(e) if e.is_stack_disabled() => Err(Outcome::Failed {
+                reason: format!("the app's stack is DISABLED: {e}"),
+                permanent: true,
+            }),
+            Err(e) => Err(api_error("creating the build", &e)),
+        }
+    }
+
+    async fn watch_build(&self, mut build: Build) -> Step<String> {
+        let started = Instant::now();
+        loop {
+            match build.state {
+                BuildState::Staged => {
+                    return build.droplet_guid().map(str::to_string).ok_or_else(|| {
+                        Outcome::Failed {
+                            reason: format!("build {} is STAGED but names no droplet", build.guid),
+                            permanent: false,
+                        }
+                    });
+                }
+                BuildState::Failed => {
+                    return Err(staging_failure(
+                        &build.guid,
+                        build.error.as_deref(),
+                        build.error_id(),
+                    ));
+                }
+                BuildState::Staging | BuildState::Other(_) => {}
+            }
+            if age(build.created_at, started) >= self.settings.staging_timeout {
+                return Err(Outcome::Failed {
+                    reason: format!(
+                        "staging timed out: build {} still STAGING after {}",
+                        build.guid,
+                        humantime::format_duration(self.settings.staging_timeout)
+                    ),
+                    permanent: false,
+                });
+            }
+            if !self
+                .deadline
+                .sleep(jittered(self.settings.poll_interval))
+                .await
+            {
+                return Err(self.out_of_time(&format!("build {} is still STAGING", build.guid)));
+            }
+            build = self
+                .cf
+                .get_build(&build.guid)
+                .await
+                .map_err(|e| api_error("polling the build", &e))?;
+        }
+    }
+
+    /// Step 5: nobody may have pushed while we staged.
+    async fn recheck_before_deploy(&self, droplet: &str) -> Step<()> {
+        let app = self.read_app().await?;
+        let now = app.current_droplet_guid().unwrap_or("none");
+        if now != self.job.droplet_guid {
+            return Err(skipped(&format!(
+                "someone pushed while we staged: the current droplet is {now} (discovery saw {}); our droplet {droplet} was not deployed",
+                self.job.droplet_guid
+            )));
+        }
+        if app.state == AppState::Stopped {
+            return Err(skipped(
+                "the app was STOPPED while we staged: a deployment would start it",
+            ));
+        }
+        self.check_no_foreign_deployment().await
+    }
+
+    async fn deploy(&self, droplet: Option<&str>, known: &HashSet<String>) -> Step<Outcome> {
+        if !self.deadline.can_start_work() {
+            let what = match droplet {
+                Some(d) => format!("droplet {d} is staged and waits to be deployed"),
+                None => "the restart has not started".to_string(),
+            };
+            return Err(self.out_of_time(&what));
+        }
+        let created = self
+            .cf
+            .create_deployment(
+                self.app_guid(),
+                droplet,
+                self.settings.max_in_flight,
+                &job_labels(self.job),
+            )
+            .await;
+        let deployment = match created {
+            Ok(d) => d,
+            Err(e) if e.is_quota() => return Err(quota("creating the deployment", &e)),
+            Err(e) if e.is_deployments_disabled() => {
+                return Err(Outcome::Deferred {
+                    reason: format!("the operator has disabled deployments: {e}"),
+                    retry_after: Some(Duration::from_secs(15 * 60)),
+                });
+            }
+            Err(e) if is_lost(&e) => {
+                // Never POST again blindly: a second deployment would
+                // supersede the first. Find the one we may have created.
+                let found = self.our_deployments().await?;
+                match found.into_iter().find(|d| !known.contains(&d.guid)) {
+                    Some(d) => d,
+                    None => return Err(api_error("creating the deployment", &e)),
+                }
+            }
+            Err(e) => return Err(api_error("creating the deployment", &e)),
+        };
+        tracing::info!(job = %self.job.job_id, deployment = %deployment.guid, droplet = droplet.unwrap_or("current"), "deployment started");
+        self.watch_deployment(deployment).await
+    }
+
+    async fn watch_deployment(&self, mut dep: Deployment) -> Step<Outcome> {
+        let started = Instant::now();
+        let mut error_polls = 0u32;
+        let mut canceled_by_us: Option<String> = None;
+        loop {
+            if dep.is_finalized() {
+                return self.finalized(&dep, canceled_by_us.as_deref()).await;
+            }
+            if canceled_by_us.is_none() && dep.status.reason != DeploymentStatusReason::Canceling {
+                error_polls = if dep.error().is_some() {
+                    error_polls + 1
+                } else {
+                    0
+                };
+                let stuck = if error_polls >= ERROR_POLLS {
+                    Some(dep.error().unwrap_or_default().to_string())
+                } else if age(dep.created_at, started) >= self.settings.deploy_timeout {
+                    Some(format!(
+                        "not finished after {} (new instances never became healthy)",
+                        humantime::format_duration(self.settings.deploy_timeout)
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = stuck {
+                    match self.cf.cancel_deployment(&dep.guid).await {
+                        Ok(()) => {
+                            tracing::warn!(job = %self.job.job_id, deployment = %dep.guid, reason = %why, "deployment stuck; canceled");
+                            canceled_by_us = Some(why);
+                        }
+                        // 422: it finalized meanwhile; the next read says how.
+                        Err(e) if e.status() == Some(422) => {}
+                        Err(e) => return Err(api_error("canceling a stuck deployment", &e)),
+                    }
+                }
+            }
+            if let Some(why) = &canceled_by_us {
+                // Cancel restores the previous droplet at once; the updater
+                // finishes later. No need to wait for it.
+                return Ok(stuck_failure(&dep.guid, why));
+            }
+            if !self
+                .deadline
+                .sleep(jittered(self.settings.poll_interval))
+                .await
+            {
+                return Err(self.out_of_time(&format!(
+                    "deployment {} is still {}",
+                    dep.guid, dep.status.reason
+                )));
+            }
+            dep = self
+                .cf
+                .get_deployment(&dep.guid)
+                .await
+                .map_err(|e| api_error("polling the deployment", &e))?;
+        }
+    }
+
+    async fn finalized(&self, dep: &Deployment, canceled_by_us: Option<&str>) -> Step<Outcome> {
+        match &dep.status.reason {
+            DeploymentStatusReason::Deployed => {
+                let droplet_guid = dep.droplet_guid().unwrap_or_default().to_string();
+                let version = self.deployed_version(&droplet_guid).await;
+                Ok(Outcome::Restaged {
+                    droplet_guid,
+                    deployment_guid: dep.guid.clone(),
+                    version,
+                })
+            }
+            DeploymentStatusReason::Superseded => Ok(skipped(&format!(
+                "someone else deployed: our deployment {} was superseded",
+                dep.guid
+            ))),
+            DeploymentStatusReason::Canceled => Ok(match canceled_by_us {
+                Some(why) => stuck_failure(&dep.guid, why),
+                None => Outcome::Failed {
+                    reason: format!("deployment {} was canceled", dep.guid),
+                    permanent: true,
+                },
+            }),
+            other => Ok(Outcome::Failed {
+                reason: format!("deployment {} finalized as {other}", dep.guid),
+                permanent: true,
+            }),
+        }
+    }
+
+    /// The version of the job's buildpack in the deployed droplet, for the report.
+    async fn deployed_version(&self, droplet_guid: &str) -> Option<String> {
+        let bp = self.job.buildpack.as_deref()?;
+        if droplet_guid.is_empty() {
+            return None;
+        }
+        match self.cf.get_droplet(droplet_guid).await {
+            Ok(d) => d.buildpack(bp).and_then(|b| b.version.clone()),
+            Err(e) => {
+                tracing::debug!(droplet = droplet_guid, error = %e, "could not read the deployed droplet's version");
+                None
+            }
+        }
+    }
+
+    /// A resumable deferral: the message comes back soon and this job's
+    /// labels lead the next delivery to the build or deployment in flight.
+    fn out_of_time(&self, state: &str) -> Outcome {
+        Outcome::Deferred {
+            reason: format!("out of time in this invocation; {state}; resuming on redelivery"),
+            retry_after: Some(self.settings.poll_interval.min(Duration::from_secs(30))),
+        }
+    }
+}
+
+fn skipped(reason: &str) -> Outcome {
+    Outcome::Skipped {
+        reason: reason.to_string(),
+    }
+}
+
+fn someone_deploying(what: &str) -> Outcome {
+    Outcome::Deferred {
+        reason: format!("someone else is deploying ({what}); not superseding them"),
+        retry_after: None,
+    }
+}
+
+fn stuck_failure(deployment: &str, why: &str) -> Outcome {
+    Outcome::Failed {
+        reason: format!(
+            "deployment {deployment} stuck: {why}; canceled, the previous droplet is current again"
+        ),
+        // A stall on quota may pass once other restages finish; a
+        // crash-looping droplet will crash again.
+        permanent: !is_quota_text(why),
+    }
+}
+
+/// A POST whose response never arrived (timeout, reset) or was garbled: it
+/// may have been processed.
+fn is_lost(e: &CfError) -> bool {
+    matches!(e, CfError::Unavailable { .. } | CfError::Invalid(_))
+        || matches!(e, CfError::Api { status, .. } if *status >= 500)
+}
+
+/// How long ago CC created something, by CC's clock when it says (this
+/// survives redeliveries), else since this process first saw it.
+fn age(created_at: Option<DateTime<Utc>>, seen: Instant) -> Duration {
+    match created_at {
+        Some(t) => Utc::now()
+            .signed_duration_since(t)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+        None => seen.elapsed(),
+    }
+}
+
+/// The poll interval ±20 %, so many workers do not poll in lockstep.
+fn jittered(d: Duration) -> Duration {
+    d.mul_f64(0.8 + 0.4 * super::fraction())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        for _ in 0..100 {
+            let j = jittered(Duration::from_millis(1000));
+            assert!(j >= Duration::from_millis(800) && j <= Duration::from_millis(1200));
+        }
+    }
+
+    #[test]
+    fn lost_responses_are_recognised() {
+        assert!(is_lost(&CfError::Unavailable {
+            request: "POST /v3/builds".into(),
+            detail: "reset".into()
+        }));
+        assert!(!is_lost(&CfError::from_response(
+            "POST /v3/builds",
+            422,
+            b"{}"
+        )));
+    }
+
+    #[test]
+    fn stuck_quota_is_retryable_and_crashes_are_not() {
+        assert!(!stuck_failure("d", "memory quota_exceeded").is_final());
+        assert!(stuck_failure("d", "not finished after 10m").is_final());
+    }
+}
