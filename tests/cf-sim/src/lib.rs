@@ -1,1 +1,33 @@
+//! cf-sim: a Cloud Foundry Cloud Controller v3 + UAA simulator for tests,
+//! demos and benchmarks. It models the parts a rolling restager touches,
+//! including the surprising ones (cf-api.md section 6): builds that settle
+//! with the buildpack version installed at that moment, deployments that
+//! supersede each other and never FAIL, stopped apps started by a
+//! deployment, and switchable faults from staging failures to TCP resets.
 
+mod api;
+mod config;
+mod error;
+mod faults;
+mod model;
+mod net;
+mod present;
+mod record;
+mod rollout;
+mod seed;
+mod sim;
+mod snapshot;
+mod staging;
+mod world;
+
+pub use config::{RateLimit, SimConfig};
+pub use error::SimError;
+pub use faults::{Fault, FaultRule, StagingFailure, Target};
+pub use model::{AppState, BuildState, DeploymentState, InstanceState, LifecycleKind, StackState};
+pub use record::RecordedRequest;
+pub use seed::{AppSpec, BUILDPACK_VERSIONS, OPT_OUT_LABEL};
+pub use sim::{ActionError, CfSim};
+pub use snapshot::{
+    AppSnapshot, BuildSnapshot, BuildpackVersion, DeploymentSnapshot, DropletSnapshot,
+    ProcessSnapshot,
+};

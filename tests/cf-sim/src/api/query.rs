@@ -1,0 +1,258 @@
+//! Query-string handling shared by list endpoints: CC's comma-separated
+//! filters, `page`/`per_page` bounds, `order_by`, `label_selector`, and
+//! pagination links that keep the filters.
+
+use std::cmp::Ordering;
+
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::model::Labels;
+
+pub(crate) struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let pairs = match raw {
+            Some(raw) if !raw.is_empty() => {
+                serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+                    .map_err(|e| ApiError::bad_query(format!("malformed query string: {e}")))?
+            }
+            _ => Vec::new(),
+        };
+        Ok(Self { pairs })
+    }
+
+    /// CC rejects parameters an endpoint does not know.
+    pub(crate) fn allow(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        let unknown: Vec<String> = self
+            .pairs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !allowed.contains(k) && !["page", "per_page"].contains(k))
+            .map(|k| format!("'{k}'"))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let valid: Vec<String> = allowed.iter().map(|k| format!("'{k}'")).collect();
+        Err(ApiError::bad_query(format!(
+            "Unknown query parameter(s): {}. Valid parameters are: {}",
+            unknown.join(", "),
+            valid.join(", ")
+        )))
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A comma-separated filter; `None` when absent.
+    pub(crate) fn list(&self, key: &str) -> Option<Vec<String>> {
+        self.get(key).map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    /// `(page, per_page)`, 1-based, with CC's bounds and defaults.
+    pub(crate) fn page(&self, max_per_page: usize) -> Result<(usize, usize), ApiError> {
+        let page = match self.get("page") {
+            None => 1,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| ApiError::bad_query("Page must be a positive integer"))?,
+        };
+        let per_page = match self.get("per_page") {
+            None => 50,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|p| (1..=max_per_page).contains(p))
+                .ok_or_else(|| {
+                    ApiError::bad_query(format!("Per page must be between 1 and {max_per_page}"))
+                })?,
+        };
+        Ok((page, per_page))
+    }
+
+    /// `(field, descending)` from `order_by`, restricted to `allowed`.
+    pub(crate) fn order(
+        &self,
+        allowed: &[&str],
+        default: &str,
+    ) -> Result<(String, bool), ApiError> {
+        let raw = self.get("order_by").unwrap_or(default);
+        let (field, desc) = match raw.strip_prefix('-') {
+            Some(f) => (f, true),
+            None => (raw.strip_prefix('+').unwrap_or(raw), false),
+        };
+        if !allowed.contains(&field) {
+            let valid: Vec<String> = allowed.iter().map(|k| format!("'{k}'")).collect();
+            return Err(ApiError::bad_query(format!(
+                "Order by can only be: {}",
+                valid.join(", ")
+            )));
+        }
+        Ok((field.to_owned(), desc))
+    }
+
+    pub(crate) fn label_selector(&self) -> Result<Option<LabelSelector>, ApiError> {
+        match self.get("label_selector") {
+            None => Ok(None),
+            Some(raw) => LabelSelector::parse(raw).map(Some),
+        }
+    }
+
+    /// The filters to carry into pagination links (everything but paging).
+    fn carried(&self) -> Vec<(&str, &str)> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k != "page" && k != "per_page")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
+/// Kubernetes-style label requirements, as CC accepts them.
+pub(crate) struct LabelSelector {
+    reqs: Vec<Requirement>,
+}
+
+enum Requirement {
+    Exists(String),
+    NotExists(String),
+    Equals(String, String),
+    NotEquals(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+}
+
+impl LabelSelector {
+    pub(crate) fn parse(raw: &str) -> Result<Self, ApiError> {
+        let invalid = || ApiError::bad_query("Invalid label_selector value");
+        if raw.trim().is_empty() {
+            return Err(ApiError::bad_query("Missing label_selector value"));
+        }
+        let mut parts = Vec::new();
+        let mut depth = 0i32;
+        let mut current = String::new();
+        for c in raw.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    parts.push(std::mem::take(&mut current));
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(c);
+        }
+        parts.push(current);
+        let mut reqs = Vec::new();
+        for part in parts {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(invalid());
+            }
+            let set = |rest: &str| -> Option<Vec<String>> {
+                let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+                Some(inner.split(',').map(|s| s.trim().to_owned()).collect())
+            };
+            let req = if let Some(key) = part.strip_prefix('!') {
+                Requirement::NotExists(key.trim().to_owned())
+            } else if let Some((k, v)) = part.split_once(" notin ") {
+                Requirement::NotIn(k.trim().to_owned(), set(v).ok_or_else(invalid)?)
+            } else if let Some((k, v)) = part.split_once(" in ") {
+                Requirement::In(k.trim().to_owned(), set(v).ok_or_else(invalid)?)
+            } else if let Some((k, v)) = part.split_once("!=") {
+                Requirement::NotEquals(k.trim().to_owned(), v.trim().to_owned())
+            } else if let Some((k, v)) = part.split_once("==") {
+                Requirement::Equals(k.trim().to_owned(), v.trim().to_owned())
+            } else if let Some((k, v)) = part.split_once('=') {
+                Requirement::Equals(k.trim().to_owned(), v.trim().to_owned())
+            } else {
+                Requirement::Exists(part.to_owned())
+            };
+            reqs.push(req);
+        }
+        Ok(Self { reqs })
+    }
+
+    pub(crate) fn matches(&self, labels: &Labels) -> bool {
+        self.reqs.iter().all(|r| match r {
+            Requirement::Exists(k) => labels.contains_key(k),
+            Requirement::NotExists(k) => !labels.contains_key(k),
+            Requirement::Equals(k, v) => labels.get(k) == Some(v),
+            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
+            Requirement::In(k, vs) => labels.get(k).is_some_and(|l| vs.contains(l)),
+            Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|l| !vs.contains(l)),
+        })
+    }
+}
+
+/// Whether `value` passes an optional list filter.
+pub(crate) fn passes(filter: &Option<Vec<String>>, value: &str) -> bool {
+    filter.as_ref().is_none_or(|f| f.iter().any(|v| v == value))
+}
+
+/// Stable sort helper: descending flips the comparison, ties keep insertion order.
+pub(crate) fn directed(ord: Ordering, desc: bool) -> Ordering {
+    if desc { ord.reverse() } else { ord }
+}
+
+/// A page of already-filtered, already-sorted resources.
+pub(crate) struct Paged<'a> {
+    pub base: &'a str,
+    pub path: &'a str,
+    pub query: &'a Query,
+    pub page: usize,
+    pub per_page: usize,
+    pub total: usize,
+}
+
+impl Paged<'_> {
+    /// The index range of this page within the full result.
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        let start = (self.page - 1)
+            .saturating_mul(self.per_page)
+            .min(self.total);
+        let end = start.saturating_add(self.per_page).min(self.total);
+        start..end
+    }
+
+    fn href(&self, page: usize) -> Value {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("page", &page.to_string());
+        ser.append_pair("per_page", &self.per_page.to_string());
+        for (k, v) in self.query.carried() {
+            ser.append_pair(k, v);
+        }
+        json!({"href": format!("{}{}?{}", self.base, self.path, ser.finish())})
+    }
+
+    /// CC's pagination object (`PaginationPresenter`).
+    pub(crate) fn pagination(&self) -> Value {
+        let total_pages = self.total.div_ceil(self.per_page);
+        let last = total_pages.max(1);
+        json!({
+            "total_results": self.total,
+            "total_pages": total_pages,
+            "first": self.href(1),
+            "last": self.href(last),
+            "next": if self.page < total_pages { self.href(self.page + 1) } else { Value::Null },
+            "previous": if self.page > 1 { self.href(self.page - 1) } else { Value::Null },
+        })
+    }
+}

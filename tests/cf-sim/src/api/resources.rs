@@ -1,0 +1,280 @@
+//! Read-only resources: droplets, packages, buildpacks, stacks, spaces,
+//! organizations, processes and their stats.
+
+use std::collections::HashSet;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::query::{Query, directed, passes};
+use super::{S, list_body, now, ok, paginate};
+use crate::faults::Fault;
+use crate::model::{Droplet, Package};
+use crate::present;
+use crate::world::World;
+
+pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref())?;
+    q.allow(&[
+        "guids",
+        "states",
+        "app_guids",
+        "space_guids",
+        "organization_guids",
+        "label_selector",
+        "order_by",
+        "created_ats",
+        "updated_ats",
+    ])?;
+    let guids = q.list("guids");
+    let states = q.list("states");
+    let app_guids = q.list("app_guids");
+    let spaces = q.list("space_guids");
+    let orgs = q.list("organization_guids");
+    let selector = q.label_selector()?;
+    let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
+    let w = s.lock();
+    let mut list: Vec<&Droplet> = match (&guids, &app_guids) {
+        (Some(g), _) => {
+            let mut seen = HashSet::new();
+            g.iter()
+                .filter(|g| seen.insert(g.as_str()))
+                .filter_map(|g| w.droplets.get(g))
+                .collect()
+        }
+        (None, Some(apps)) => apps.iter().flat_map(|a| w.droplets.for_app(a)).collect(),
+        (None, None) => w.droplets.iter().collect(),
+    };
+    list.retain(|d| {
+        passes(&states, d.state.as_str())
+            && passes(&app_guids, &d.app_guid)
+            && selector.as_ref().is_none_or(|s| s.matches(&d.labels))
+            && (spaces.is_none() && orgs.is_none() || {
+                let space = w
+                    .apps
+                    .get(&d.app_guid)
+                    .and_then(|a| w.spaces.get(&a.space_guid));
+                space.is_some_and(|s| passes(&spaces, &s.guid) && passes(&orgs, &s.org_guid))
+            })
+    });
+    list.sort_by(|a, b| {
+        let ord = if field == "updated_at" {
+            a.updated_at.cmp(&b.updated_at)
+        } else {
+            a.created_at.cmp(&b.created_at)
+        };
+        directed(ord, desc)
+    });
+    let (pagination, page) = paginate(&w, "/v3/droplets", &q, &list)?;
+    let resources = page.iter().map(|d| present::droplet(&w, d)).collect();
+    Ok(ok(list_body(pagination, resources)))
+}
+
+pub(crate) async fn droplet(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let w = s.lock();
+    let d = w
+        .droplets
+        .get(&guid)
+        .ok_or_else(|| ApiError::not_found("Droplet"))?;
+    Ok(ok(present::droplet(&w, d)))
+}
+
+/// Packages matching the query (for `/v3/packages` and `/v3/apps/:guid/packages`).
+pub(crate) fn filter_packages<'a>(
+    w: &'a World,
+    q: &Query,
+    app_guids: Option<Vec<String>>,
+) -> Result<Vec<&'a Package>, ApiError> {
+    let guids = q.list("guids");
+    let states = q.list("states");
+    let types = q.list("types");
+    let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
+    let mut list: Vec<&Package> = match &app_guids {
+        Some(apps) => apps.iter().flat_map(|a| w.packages.for_app(a)).collect(),
+        None => w.packages.iter().collect(),
+    };
+    list.retain(|p| {
+        let kind = if p.image.is_some() { "docker" } else { "bits" };
+        passes(&guids, &p.guid) && passes(&states, p.state.as_str()) && passes(&types, kind)
+    });
+    list.sort_by(|a, b| {
+        let ord = if field == "updated_at" {
+            a.updated_at.cmp(&b.updated_at)
+        } else {
+            a.created_at.cmp(&b.created_at)
+        };
+        directed(ord, desc)
+    });
+    Ok(list)
+}
+
+pub(crate) async fn packages(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref())?;
+    q.allow(&[
+        "guids",
+        "states",
+        "types",
+        "app_guids",
+        "space_guids",
+        "organization_guids",
+        "label_selector",
+        "order_by",
+    ])?;
+    let w = s.lock();
+    let list = filter_packages(&w, &q, q.list("app_guids"))?;
+    let (pagination, page) = paginate(&w, "/v3/packages", &q, &list)?;
+    let resources = page.iter().map(|p| present::package(&w, p)).collect();
+    Ok(ok(list_body(pagination, resources)))
+}
+
+pub(crate) async fn package(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let w = s.lock();
+    let p = w
+        .packages
+        .get(&guid)
+        .ok_or_else(|| ApiError::not_found("Package"))?;
+    Ok(ok(present::package(&w, p)))
+}
+
+pub(crate) async fn buildpacks(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref())?;
+    q.allow(&["names", "stacks", "lifecycle", "label_selector", "order_by"])?;
+    let names = q.list("names");
+    let stacks = q.list("stacks");
+    let lifecycle = q.get("lifecycle");
+    let (field, desc) = q.order(&["position", "created_at", "updated_at"], "position")?;
+    let w = s.lock();
+    let mut list: Vec<_> = w
+        .buildpacks
+        .iter()
+        .filter(|b| passes(&names, &b.name) && passes(&stacks, &b.stack))
+        .filter(|_| lifecycle.is_none_or(|l| l == "buildpack"))
+        .collect();
+    list.sort_by(|a, b| {
+        let ord = match field.as_str() {
+            "created_at" => a.created_at.cmp(&b.created_at),
+            "updated_at" => a.updated_at.cmp(&b.updated_at),
+            _ => a.position.cmp(&b.position),
+        };
+        directed(ord, desc)
+    });
+    let (pagination, page) = paginate(&w, "/v3/buildpacks", &q, &list)?;
+    let resources = page.iter().map(|b| present::buildpack(&w, b)).collect();
+    Ok(ok(list_body(pagination, resources)))
+}
+
+pub(crate) async fn stacks(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref())?;
+    q.allow(&["names", "default", "label_selector", "order_by"])?;
+    let names = q.list("names");
+    let w = s.lock();
+    let list: Vec<_> = w
+        .stacks
+        .iter()
+        .filter(|s| passes(&names, &s.name))
+        .collect();
+    let (pagination, page) = paginate(&w, "/v3/stacks", &q, &list)?;
+    let resources = page.iter().map(|s| present::stack(&w, s)).collect();
+    Ok(ok(list_body(pagination, resources)))
+}
+
+pub(crate) async fn stack(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let w = s.lock();
+    let st = w
+        .stacks
+        .get(&guid)
+        .ok_or_else(|| ApiError::not_found("Stack"))?;
+    Ok(ok(present::stack(&w, st)))
+}
+
+pub(crate) async fn spaces(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref())?;
+    q.allow(&[
+        "guids",
+        "names",
+        "organization_guids",
+        "label_selector",
+        "order_by",
+        "include",
+    ])?;
+    let guids = q.list("guids");
+    let names = q.list("names");
+    let orgs = q.list("organization_guids");
+    let w = s.lock();
+    let list: Vec<_> = w
+        .spaces
+        .iter()
+        .filter(|s| {
+            passes(&guids, &s.guid) && passes(&names, &s.name) && passes(&orgs, &s.org_guid)
+        })
+        .collect();
+    let (pagination, page) = paginate(&w, "/v3/spaces", &q, &list)?;
+    let resources = page.iter().map(|s| present::space(&w, s)).collect();
+    Ok(ok(list_body(pagination, resources)))
+}
+
+pub(crate) async fn space(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let w = s.lock();
+    let sp = w
+        .spaces
+        .get(&guid)
+        .ok_or_else(|| ApiError::not_found("Space"))?;
+    Ok(ok(present::space(&w, sp)))
+}
+
+pub(crate) async fn orgs(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref())?;
+    q.allow(&["guids", "names", "label_selector", "order_by"])?;
+    let guids = q.list("guids");
+    let names = q.list("names");
+    let w = s.lock();
+    let list: Vec<_> = w
+        .orgs
+        .iter()
+        .filter(|o| passes(&guids, &o.guid) && passes(&names, &o.name))
+        .collect();
+    let (pagination, page) = paginate(&w, "/v3/organizations", &q, &list)?;
+    let resources = page.iter().map(|o| present::org(&w, o)).collect();
+    Ok(ok(list_body(pagination, resources)))
+}
+
+pub(crate) async fn org(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let w = s.lock();
+    let o = w
+        .orgs
+        .get(&guid)
+        .ok_or_else(|| ApiError::not_found("Organization"))?;
+    Ok(ok(present::org(&w, o)))
+}
+
+pub(crate) async fn process(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let w = s.lock();
+    let p = w
+        .processes
+        .get(&guid)
+        .filter(|p| !p.destroyed)
+        .ok_or_else(|| ApiError::not_found("Process"))?;
+    Ok(ok(present::process(&w, p)))
+}
+
+pub(crate) async fn process_stats(
+    State(s): S,
+    Path(guid): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut w = s.lock();
+    let app_guid = w
+        .processes
+        .get(&guid)
+        .filter(|p| !p.destroyed)
+        .map(|p| p.app_guid.clone())
+        .ok_or_else(|| ApiError::not_found("Process"))?;
+    if w.faults.fire_eq(&app_guid, &Fault::InstancesUnavailable) {
+        return Err(ApiError::instances_unavailable());
+    }
+    let p = w
+        .processes
+        .get(&guid)
+        .ok_or_else(|| ApiError::not_found("Process"))?;
+    Ok(ok(present::process_stats(&w, p, now())))
+}

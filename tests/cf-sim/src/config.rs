@@ -1,0 +1,74 @@
+//! Simulator settings. Defaults are tuned for tests: milliseconds instead of
+//! the minutes a real foundation takes, so whole rollouts finish quickly.
+
+use std::time::Duration;
+
+/// Cloud Controller's rate limiter, off unless set (CC's default is off too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per client per window (`X-RateLimit-Limit`).
+    pub limit: u32,
+    /// Window length; the counter resets at the end of each window.
+    pub window: Duration,
+}
+
+/// How the simulated foundation is seeded and how fast it moves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seed for the foundation and for probabilistic faults.
+    pub seed: u64,
+    /// Number of apps in the seeded foundation.
+    pub apps: usize,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scope string put in issued tokens.
+    pub scope: String,
+    /// `expires_in` of issued tokens; a token is refused once it has passed.
+    pub token_ttl: Duration,
+    /// How long a build stays STAGING before it settles.
+    pub staging_duration: Duration,
+    /// How long a new instance stays STARTING before it is RUNNING (or CRASHED).
+    pub instance_startup: Duration,
+    /// Deployment updater period; `Duration::ZERO` means manual `tick()` only.
+    pub tick: Duration,
+    /// Largest `per_page` accepted (CC: 5000).
+    pub max_per_page: usize,
+    pub rate_limit: Option<RateLimit>,
+    /// Optional per-org memory quota applied to staging and rolling deploys.
+    pub org_memory_quota_mb: Option<u64>,
+    /// Staging memory a build reserves unless the request says otherwise.
+    pub staging_memory_mb: u64,
+    /// `links.cloud_controller_v3.meta.version` on `GET /`.
+    pub api_version: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            apps: 20,
+            client_id: "restager".to_owned(),
+            client_secret: "restager-secret".to_owned(),
+            scope: "cloud_controller.read cloud_controller.write".to_owned(),
+            token_ttl: Duration::from_secs(43_199),
+            staging_duration: Duration::from_millis(20),
+            instance_startup: Duration::from_millis(10),
+            tick: Duration::from_millis(5),
+            max_per_page: 5000,
+            rate_limit: None,
+            org_memory_quota_mb: None,
+            staging_memory_mb: 1024,
+            api_version: "3.190.0".to_owned(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// Defaults with a given foundation size.
+    pub fn with_apps(apps: usize) -> Self {
+        Self {
+            apps,
+            ..Self::default()
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! The foundation's records, stored append-only in [`Table`]s (CC never
+//! forgets a build, droplet or deployment during a test run either).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+pub(crate) type Labels = BTreeMap<String, String>;
+
+/// A record addressable by guid and, when it belongs to one, by app guid.
+pub(crate) trait Row {
+    fn guid(&self) -> &str;
+    fn app_guid(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Insertion-ordered rows with a guid index and a per-app index.
+pub(crate) struct Table<T> {
+    rows: Vec<T>,
+    by_guid: HashMap<String, usize>,
+    by_app: HashMap<String, Vec<usize>>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            by_guid: HashMap::new(),
+            by_app: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Row> Table<T> {
+    pub(crate) fn insert(&mut self, row: T) {
+        let idx = self.rows.len();
+        self.by_guid.insert(row.guid().to_owned(), idx);
+        if let Some(app) = row.app_guid() {
+            self.by_app.entry(app.to_owned()).or_default().push(idx);
+        }
+        self.rows.push(row);
+    }
+
+    pub(crate) fn get(&self, guid: &str) -> Option<&T> {
+        self.by_guid.get(guid).map(|&i| &self.rows[i])
+    }
+
+    pub(crate) fn get_mut(&mut self, guid: &str) -> Option<&mut T> {
+        self.by_guid.get(guid).map(|&i| &mut self.rows[i])
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.rows.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Rows of one app, oldest first.
+    pub(crate) fn for_app(&self, app: &str) -> impl Iterator<Item = &T> {
+        self.by_app
+            .get(app)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.rows[i])
+    }
+
+    pub(crate) fn guids_for_app(&self, app: &str) -> Vec<String> {
+        self.for_app(app).map(|r| r.guid().to_owned()).collect()
+    }
+}
+
+pub(crate) struct Org {
+    pub guid: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+impl Row for Org {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+}
+
+pub(crate) struct Space {
+    pub guid: String,
+    pub name: String,
+    pub org_guid: String,
+    pub created_at: DateTime<Utc>,
+}
+impl Row for Space {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+}
+
+/// Stack states as `GET /v3/stacks` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackState {
+    Active,
+    Deprecated,
+    Restricted,
+    Disabled,
+}
+
+impl StackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Deprecated => "DEPRECATED",
+            Self::Restricted => "RESTRICTED",
+            Self::Disabled => "DISABLED",
+        }
+    }
+}
+
+pub(crate) struct Stack {
+    pub guid: String,
+    pub name: String,
+    pub description: String,
+    pub state: StackState,
+    pub default: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+impl Row for Stack {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+}
+
+pub(crate) struct Buildpack {
+    pub guid: String,
+    pub name: String,
+    pub stack: String,
+    /// Only ever shown inside `filename`: the API has no version field.
+    pub version: String,
+    pub position: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+impl Row for Buildpack {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+}
+
+impl Buildpack {
+    pub(crate) fn filename(&self) -> String {
+        format!("{}-{}-v{}.zip", self.name, self.stack, self.version)
+    }
+}
+
+/// An app's lifecycle type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleKind {
+    Buildpack,
+    Docker,
+}
+
+impl LifecycleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buildpack => "buildpack",
+            Self::Docker => "docker",
+        }
+    }
+}
+
+/// An app's desired state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppState {
+    Started,
+    Stopped,
+}
+
+impl AppState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "STARTED",
+            Self::Stopped => "STOPPED",
+        }
+    }
+}
+
+pub(crate) struct App {
+    pub guid: String,
+    pub name: String,
+    pub space_guid: String,
+    pub state: AppState,
+    pub lifecycle: LifecycleKind,
+    /// Buildpacks the developer asked for (often empty: auto-detect).
+    pub requested_buildpacks: Vec<String>,
+    /// What staging detects when nothing is requested.
+    pub detected_buildpack: String,
+    pub stack: String,
+    pub docker_image: Option<String>,
+    pub current_droplet: Option<String>,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+impl Row for App {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+}
+
+impl App {
+    /// The buildpacks a build of this app runs: the requested ones, else the detected one.
+    pub(crate) fn staging_buildpacks(&self) -> Vec<String> {
+        if self.requested_buildpacks.is_empty() {
+            vec![self.detected_buildpack.clone()]
+        } else {
+            self.requested_buildpacks.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DropletBuildpack {
+    pub name: String,
+    pub buildpack_name: String,
+    pub version: String,
+    pub detect_output: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropletState {
+    Staged,
+}
+
+impl DropletState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staged => "STAGED",
+        }
+    }
+}
+
+pub(crate) struct Droplet {
+    pub guid: String,
+    pub app_guid: String,
+    pub state: DropletState,
+    pub lifecycle: LifecycleKind,
+    /// `None` for docker droplets.
+    pub buildpacks: Option<Vec<DropletBuildpack>>,
+    pub stack: Option<String>,
+    pub image: Option<String>,
+    pub package_guid: Option<String>,
+    pub web_command: String,
+    pub checksum: String,
+    pub labels: Labels,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+impl Row for Droplet {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+    fn app_guid(&self) -> Option<&str> {
+        Some(&self.app_guid)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PackageState {
+    Ready,
+    Expired,
+}
+
+impl PackageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "READY",
+            Self::Expired => "EXPIRED",
+        }
+    }
+}
+
+pub(crate) struct Package {
+    pub guid: String,
+    pub app_guid: String,
+    pub state: PackageState,
+    /// `Some(image)` for docker packages, `None` for bits.
+    pub image: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+impl Row for Package {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+    fn app_guid(&self) -> Option<&str> {
+        Some(&self.app_guid)
+    }
+}
+
+/// Build states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildState {
+    Staging,
+    Staged,
+    Failed,
+}
+
+impl BuildState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staging => "STAGING",
+            Self::Staged => "STAGED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// Who made a build or deployment: the API client, or a person at the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Actor {
+    pub guid: String,
+    pub name: String,
+    pub email: String,
+    pub is_client: bool,
+}
+
+/// How a STAGING build will settle, decided when it is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BuildOutcome {
+    Succeed,
+    Fail(crate::faults::StagingFailure),
+    /// Stays STAGING for ever.
+    Stuck,
+}
+
+pub(crate) struct Build {
+    pub guid: String,
+    pub app_guid: String,
+    pub package_guid: String,
+    pub state: BuildState,
+    pub error: Option<String>,
+    pub droplet_guid: Option<String>,
+    pub lifecycle: LifecycleKind,
+    pub buildpacks: Vec<String>,
+    pub stack: String,
+    pub staging_memory_mb: u64,
+    pub staging_disk_mb: u64,
+    pub created_by: Actor,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub settles_at: Instant,
+    pub outcome: BuildOutcome,
+}
+impl Row for Build {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+    fn app_guid(&self) -> Option<&str> {
+        Some(&self.app_guid)
+    }
+}
+
+/// Internal deployment states (the `states` filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentState {
+    Deploying,
+    Deployed,
+    Canceling,
+    Canceled,
+}
+
+impl DeploymentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deploying => "DEPLOYING",
+            Self::Deployed => "DEPLOYED",
+            Self::Canceling => "CANCELING",
+            Self::Canceled => "CANCELED",
+        }
+    }
+}
+
+pub(crate) struct Deployment {
+    pub guid: String,
+    pub app_guid: String,
+    pub state: DeploymentState,
+    /// `ACTIVE` or `FINALIZED`.
+    pub status_value: &'static str,
+    /// DEPLOYING|CANCELING (ACTIVE); DEPLOYED|CANCELED|SUPERSEDED (FINALIZED).
+    pub status_reason: &'static str,
+    pub error: Option<String>,
+    pub strategy: String,
+    pub max_in_flight: u32,
+    /// The raw `options` as the response echoes them.
+    pub options: serde_json::Map<String, serde_json::Value>,
+    pub desired_instances: u32,
+    pub original_web_instances: u32,
+    pub droplet_guid: String,
+    pub previous_droplet_guid: Option<String>,
+    pub new_process_guid: Option<String>,
+    /// `status.details.error` shown while the new instances are crashing.
+    pub crash_error: Option<String>,
+    pub created_by: Actor,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_healthy_at: DateTime<Utc>,
+    pub last_status_change: DateTime<Utc>,
+    /// Set by the human-push-during-deploy fault; fires on the next tick.
+    pub pending_human_push: bool,
+}
+impl Row for Deployment {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+    fn app_guid(&self) -> Option<&str> {
+        Some(&self.app_guid)
+    }
+}
+
+impl Deployment {
+    pub(crate) fn is_active(&self) -> bool {
+        self.status_value == "ACTIVE"
+    }
+
+    pub(crate) fn set_status(
+        &mut self,
+        state: DeploymentState,
+        value: &'static str,
+        reason: &'static str,
+        now: DateTime<Utc>,
+    ) {
+        let changed = self.status_value != value || self.status_reason != reason;
+        self.state = state;
+        self.status_value = value;
+        self.status_reason = reason;
+        self.updated_at = now;
+        if changed {
+            self.last_status_change = now;
+        }
+    }
+}
+
+/// What an instance reports in process stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    Starting,
+    Running,
+    Crashed,
+    Down,
+}
+
+impl InstanceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "STARTING",
+            Self::Running => "RUNNING",
+            Self::Crashed => "CRASHED",
+            Self::Down => "DOWN",
+        }
+    }
+}
+
+pub(crate) struct Process {
+    pub guid: String,
+    pub app_guid: String,
+    pub kind: String,
+    pub command: String,
+    pub memory_mb: u64,
+    pub disk_mb: u64,
+    /// Start time of each instance; its length is the instance count.
+    pub instance_starts: Vec<Instant>,
+    /// Instances of this process crash once started (a bad new droplet).
+    pub crashing: bool,
+    /// Removed at finalize/cancel; kept so stats on a stale guid 404.
+    pub destroyed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+impl Row for Process {
+    fn guid(&self) -> &str {
+        &self.guid
+    }
+    fn app_guid(&self) -> Option<&str> {
+        Some(&self.app_guid)
+    }
+}
+
+impl Process {
+    pub(crate) fn instances(&self) -> u32 {
+        u32::try_from(self.instance_starts.len()).unwrap_or(u32::MAX)
+    }
+
+    pub(crate) fn instance_state(
+        &self,
+        index: usize,
+        app_started: bool,
+        now: Instant,
+        startup: std::time::Duration,
+    ) -> InstanceState {
+        let Some(&start) = self.instance_starts.get(index) else {
+            return InstanceState::Down;
+        };
+        if !app_started {
+            InstanceState::Down
+        } else if now < start + startup {
+            InstanceState::Starting
+        } else if self.crashing {
+            InstanceState::Crashed
+        } else {
+            InstanceState::Running
+        }
+    }
+
+    /// Grow or shrink to `n` instances; new ones start now, the highest indexes go first.
+    pub(crate) fn scale_to(&mut self, n: u32, now: Instant) {
+        let n = n as usize;
+        if n < self.instance_starts.len() {
+            self.instance_starts.truncate(n);
+        } else {
+            self.instance_starts.resize(n, now);
+        }
+    }
+
+    pub(crate) fn restart(&mut self, now: Instant) {
+        for s in &mut self.instance_starts {
+            *s = now;
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Deployments: creation (cf-api.md 1.5), the updater's rolling steps (1.6)
+//! and cancel (1.7). A deployment never becomes FAILED: crashing instances
+//! leave it ACTIVE/DEPLOYING for ever.
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::api::error::ApiError;
+use crate::faults::Fault;
+use crate::model::{
+    Actor, AppState, Deployment, DeploymentState, DropletState, InstanceState, Labels, Process,
+};
+use crate::world::World;
+
+/// A validated `POST /v3/deployments` body.
+pub(crate) struct DeploymentRequest {
+    pub app_guid: String,
+    pub droplet_guid: Option<String>,
+    pub strategy: String,
+    pub max_in_flight: u32,
+    pub web_instances: Option<u32>,
+    pub options: Map<String, Value>,
+    pub labels: Labels,
+    pub annotations: Labels,
+}
+
+impl DeploymentRequest {
+    pub(crate) fn rolling(app_guid: &str, droplet: &str) -> Self {
+        Self {
+            app_guid: app_guid.to_owned(),
+            droplet_guid: Some(droplet.to_owned()),
+            strategy: "rolling".to_owned(),
+            max_in_flight: 1,
+            web_instances: None,
+            options: Map::new(),
+            labels: Labels::new(),
+            annotations: Labels::new(),
+        }
+    }
+}
+
+const ASSIGN_FAILED: &str =
+    "Unable to assign current droplet. Ensure the droplet exists and belongs to this app.";
+
+/// Instance counts of one process as the updater sees them.
+struct Health {
+    routable: u32,
+    starting: u32,
+    unhealthy: u32,
+}
+
+impl World {
+    pub(crate) fn create_deployment(
+        &mut self,
+        req: DeploymentRequest,
+        actor: Actor,
+        now: Instant,
+    ) -> Result<String, ApiError> {
+        let app = self.apps.get(&req.app_guid).ok_or_else(|| {
+            ApiError::unprocessable(
+                "Unable to use app. Ensure that the app exists and you have access to it.",
+            )
+        })?;
+        let app_guid = app.guid.clone();
+        let stopped = app.state == AppState::Stopped;
+        let previous_droplet = app.current_droplet.clone();
+        let droplet_guid = match req
+            .droplet_guid
+            .clone()
+            .or_else(|| previous_droplet.clone())
+        {
+            Some(d) => d,
+            None => {
+                return Err(ApiError::unprocessable(
+                    "Invalid droplet. Please specify a droplet in the request or set a current droplet for the app.",
+                ));
+            }
+        };
+        let droplet_ok = self
+            .droplets
+            .get(&droplet_guid)
+            .is_some_and(|d| d.app_guid == app_guid && d.state == DropletState::Staged);
+        if !droplet_ok {
+            return Err(ApiError::unprocessable(ASSIGN_FAILED));
+        }
+        let previous = self.active_deployment_of(&app_guid).map(|d| d.guid.clone());
+        let webs = self.web_processes(&app_guid);
+        let newest_web = webs
+            .last()
+            .map(|p| (p.memory_mb, p.disk_mb, p.guid.clone()));
+        let original = match previous.as_deref().and_then(|g| self.deployments.get(g)) {
+            Some(d) => d.original_web_instances,
+            None => webs.first().map(|p| p.instances()).unwrap_or(0),
+        };
+        let desired = req.web_instances.unwrap_or(original);
+        let first_step = req.max_in_flight.min(desired);
+        let memory_mb = newest_web.as_ref().map(|w| w.0).unwrap_or(1024);
+
+        if !stopped {
+            let fault = actor.is_client
+                && self
+                    .faults
+                    .fire_eq(&app_guid, &Fault::DeploymentQuotaExceeded);
+            if fault || self.quota_exceeded(&app_guid, u64::from(first_step) * memory_mb) {
+                let org = self
+                    .apps
+                    .get(&app_guid)
+                    .and_then(|a| self.org_of_app(a))
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default();
+                return Err(ApiError::unprocessable(format!(
+                    "memory quota_exceeded for organization {org}. This organization's quota may not be large enough to support rolling deployments or your configured max-in-flight."
+                )));
+            }
+        }
+
+        let ts = Utc::now();
+        let guid = self.guid();
+        if let Some(app) = self.apps.get_mut(&app_guid) {
+            app.current_droplet = Some(droplet_guid.clone());
+            app.updated_at = ts;
+        }
+        let command = self
+            .droplets
+            .get(&droplet_guid)
+            .map(|d| d.web_command.clone())
+            .unwrap_or_default();
+
+        let mut deployment = Deployment {
+            guid: guid.clone(),
+            app_guid: app_guid.clone(),
+            state: DeploymentState::Deploying,
+            status_value: "ACTIVE",
+            status_reason: "DEPLOYING",
+            error: None,
+            strategy: req.strategy,
+            max_in_flight: req.max_in_flight,
+            options: req.options,
+            desired_instances: desired,
+            original_web_instances: original,
+            droplet_guid,
+            previous_droplet_guid: previous_droplet,
+            new_process_guid: None,
+            crash_error: None,
+            created_by: actor.clone(),
+            labels: req.labels,
+            annotations: req.annotations,
+            created_at: ts,
+            updated_at: ts,
+            last_healthy_at: ts,
+            last_status_change: ts,
+            pending_human_push: false,
+        };
+
+        if stopped {
+            // CC starts a stopped app and finalizes at once (pitfall 1).
+            if let Some(app) = self.apps.get_mut(&app_guid) {
+                app.state = AppState::Started;
+            }
+            for p in self.processes.guids_for_app(&app_guid) {
+                if let Some(p) = self.processes.get_mut(&p) {
+                    if p.kind == "web" {
+                        p.command = command.clone();
+                        if let Some(n) = req.web_instances {
+                            p.scale_to(n, now);
+                        }
+                    }
+                    p.restart(now);
+                }
+            }
+            deployment.new_process_guid = newest_web.map(|w| w.2);
+            deployment.set_status(DeploymentState::Deployed, "FINALIZED", "DEPLOYED", ts);
+            self.deployments.insert(deployment);
+            return Ok(guid);
+        }
+
+        if let Some(prev) = previous
+            .as_deref()
+            .and_then(|g| self.deployments.get_mut(g))
+        {
+            let state = if prev.state == DeploymentState::Deploying {
+                DeploymentState::Deployed
+            } else {
+                DeploymentState::Canceled
+            };
+            prev.set_status(state, "FINALIZED", "SUPERSEDED", ts);
+        }
+        let crash = if actor.is_client {
+            self.faults.fire(&app_guid, |f| match f {
+                Fault::InstancesCrash { error } => Some(error.clone()),
+                _ => None,
+            })
+        } else {
+            None
+        };
+        let process_guid = self.guid();
+        let (memory_mb, disk_mb) = newest_web.map(|w| (w.0, w.1)).unwrap_or((1024, 1024));
+        let mut process = Process {
+            guid: process_guid.clone(),
+            app_guid: app_guid.clone(),
+            kind: "web".to_owned(),
+            command,
+            memory_mb,
+            disk_mb,
+            instance_starts: Vec::new(),
+            crashing: crash.is_some(),
+            destroyed: false,
+            created_at: ts,
+            updated_at: ts,
+        };
+        process.scale_to(first_step, now);
+        self.processes.insert(process);
+        deployment.new_process_guid = Some(process_guid);
+        deployment.crash_error = crash.flatten();
+        deployment.pending_human_push = actor.is_client
+            && self
+                .faults
+                .fire_eq(&app_guid, &Fault::HumanPushDuringDeploy);
+        self.deployments.insert(deployment);
+        self.active.push(guid.clone());
+        self.active
+            .retain(|g| self.deployments.get(g).is_some_and(|d| d.is_active()));
+        self.update_peaks();
+        Ok(guid)
+    }
+
+    /// `POST /v3/deployments/:guid/actions/cancel`.
+    pub(crate) fn cancel_deployment(&mut self, guid: &str) -> Result<(), ApiError> {
+        let d = self
+            .deployments
+            .get(guid)
+            .ok_or_else(|| ApiError::not_found("Deployment"))?;
+        if !matches!(
+            d.state,
+            DeploymentState::Deploying | DeploymentState::Canceling
+        ) || !d.is_active()
+        {
+            return Err(ApiError::unprocessable(format!(
+                "Cannot cancel a deployment with status: {} and reason: {}",
+                d.status_value, d.status_reason
+            )));
+        }
+        let app_guid = d.app_guid.clone();
+        let previous = d.previous_droplet_guid.clone();
+        let ts = Utc::now();
+        if let Some(app) = self.apps.get_mut(&app_guid) {
+            if previous.is_some() {
+                app.current_droplet = previous;
+            }
+            app.updated_at = ts;
+        }
+        if let Some(d) = self.deployments.get_mut(guid) {
+            d.set_status(DeploymentState::Canceling, "ACTIVE", "CANCELING", ts);
+        }
+        Ok(())
+    }
+
+    /// One pass of the deployment updater (plus build settling).
+    pub(crate) fn tick(&mut self, now: Instant) {
+        self.settle_builds(now);
+        let active = self.active.clone();
+        for guid in active {
+            let Some(d) = self.deployments.get_mut(&guid) else {
+                continue;
+            };
+            if !d.is_active() {
+                continue;
+            }
+            if d.pending_human_push {
+                d.pending_human_push = false;
+                let app = d.app_guid.clone();
+                self.human_push(&app, now);
+                continue;
+            }
+            match d.state {
+                DeploymentState::Deploying => self.scale_step(&guid, now),
+                DeploymentState::Canceling => self.cancel_step(&guid, now),
+                DeploymentState::Deployed | DeploymentState::Canceled => {}
+            }
+        }
+        self.active
+            .retain(|g| self.deployments.get(g).is_some_and(|d| d.is_active()));
+        self.update_peaks();
+    }
+
+    fn health(&self, process: &Process, now: Instant) -> Health {
+        let mut h = Health {
+            routable: 0,
+            starting: 0,
+            unhealthy: 0,
+        };
+        for i in 0..process.instance_starts.len() {
+            match process.instance_state(i, true, now, self.cfg.instance_startup) {
+                InstanceState::Running => h.routable += 1,
+                InstanceState::Starting => h.starting += 1,
+                InstanceState::Crashed | InstanceState::Down => h.unhealthy += 1,
+            }
+        }
+        h
+    }
+
+    fn scale_step(&mut self, guid: &str, now: Instant) {
+        let Some(d) = self.deployments.get(guid) else {
+            return;
+        };
+        let app_guid = d.app_guid.clone();
+        let desired = d.desired_instances;
+        let mif = d.max_in_flight;
+        let by_client = d.created_by.is_client;
+        let crash_error = d.crash_error.clone();
+        let Some(new_guid) = d.new_process_guid.clone() else {
+            return;
+        };
+        let Some(new) = self.processes.get(&new_guid) else {
+            return;
+        };
+        let health = self.health(new, now);
+        let new_instances = new.instances();
+        let ts = Utc::now();
+
+        if new_instances >= desired && health.routable >= desired {
+            self.finalize(guid, &app_guid, &new_guid, now);
+            return;
+        }
+
+        // Old web instances shrink as new ones become routable, oldest first.
+        let mut surplus = {
+            let olds: u32 = self
+                .web_processes(&app_guid)
+                .iter()
+                .filter(|p| p.guid != new_guid)
+                .map(|p| p.instances())
+                .sum();
+            olds.saturating_sub(desired.saturating_sub(health.routable))
+        };
+        let old_guids: Vec<String> = self
+            .web_processes(&app_guid)
+            .iter()
+            .filter(|p| p.guid != new_guid)
+            .map(|p| p.guid.clone())
+            .collect();
+        for g in old_guids {
+            if surplus == 0 {
+                break;
+            }
+            if let Some(p) = self.processes.get_mut(&g) {
+                let cut = surplus.min(p.instances());
+                p.scale_to(p.instances() - cut, now);
+                p.updated_at = ts;
+                surplus -= cut;
+            }
+        }
+
+        let mut error = if health.unhealthy > 0 {
+            crash_error
+        } else {
+            None
+        };
+        let can_scale = health.starting < mif
+            && health.unhealthy == 0
+            && health.routable >= new_instances.saturating_sub(mif)
+            && new_instances < desired;
+        if can_scale {
+            let target = (health.routable + mif).min(desired);
+            let extra = u64::from(target.saturating_sub(new_instances))
+                * self
+                    .processes
+                    .get(&new_guid)
+                    .map(|p| p.memory_mb)
+                    .unwrap_or(0);
+            let fault = by_client
+                && self
+                    .faults
+                    .fire_eq(&app_guid, &Fault::MidDeployQuotaExceeded);
+            if fault || self.quota_exceeded(&app_guid, extra) {
+                error = Some("memory quota_exceeded".to_owned());
+            } else if let Some(p) = self.processes.get_mut(&new_guid) {
+                p.scale_to(target, now);
+                p.updated_at = ts;
+                if let Some(d) = self.deployments.get_mut(guid) {
+                    d.last_healthy_at = ts;
+                }
+            }
+        }
+        if let Some(d) = self.deployments.get_mut(guid) {
+            if d.error != error {
+                d.updated_at = ts;
+            }
+            d.error = error;
+        }
+    }
+
+    /// Destroy the old web processes, restart the others, mark DEPLOYED.
+    fn finalize(&mut self, guid: &str, app_guid: &str, new_guid: &str, now: Instant) {
+        let ts = Utc::now();
+        for g in self.processes.guids_for_app(app_guid) {
+            if let Some(p) = self.processes.get_mut(&g) {
+                if p.destroyed || p.guid == new_guid {
+                    continue;
+                }
+                if p.kind == "web" {
+                    p.destroyed = true;
+                } else {
+                    p.restart(now);
+                }
+                p.updated_at = ts;
+            }
+        }
+        if let Some(d) = self.deployments.get_mut(guid) {
+            d.error = None;
+            d.set_status(DeploymentState::Deployed, "FINALIZED", "DEPLOYED", ts);
+        }
+    }
+
+    /// Keep the interim (or oldest) web process at the original count, drop the rest.
+    fn cancel_step(&mut self, guid: &str, now: Instant) {
+        let Some(d) = self.deployments.get(guid) else {
+            return;
+        };
+        let app_guid = d.app_guid.clone();
+        let original = d.original_web_instances;
+        let ts = Utc::now();
+        let webs: Vec<String> = self
+            .web_processes(&app_guid)
+            .iter()
+            .map(|p| p.guid.clone())
+            .collect();
+        let interim = self
+            .deployments
+            .for_app(&app_guid)
+            .filter(|d| d.status_reason == "SUPERSEDED")
+            .filter_map(|d| d.new_process_guid.as_deref())
+            .filter(|g| webs.iter().any(|w| w == g))
+            .filter(|g| {
+                self.processes
+                    .get(g)
+                    .is_some_and(|p| self.health(p, now).routable > 0)
+            })
+            .last()
+            .map(str::to_owned);
+        let keep = interim.or_else(|| webs.first().cloned());
+        for g in webs {
+            if let Some(p) = self.processes.get_mut(&g) {
+                if Some(&g) == keep.as_ref() {
+                    p.scale_to(original, now);
+                } else {
+                    p.destroyed = true;
+                }
+                p.updated_at = ts;
+            }
+        }
+        if let Some(d) = self.deployments.get_mut(guid) {
+            d.error = None;
+            d.set_status(DeploymentState::Canceled, "FINALIZED", "CANCELED", ts);
+        }
+    }
+}

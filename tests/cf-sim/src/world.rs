@@ -1,0 +1,215 @@
+//! The whole simulated foundation behind one lock: records, tokens, faults,
+//! the request log and concurrency peaks. State-machine steps live in
+//! `staging.rs` and `rollout.rs`; this file holds the shared plumbing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::Instant;
+
+use crate::config::SimConfig;
+use crate::faults::FaultBook;
+use crate::model::{
+    Actor, App, AppState, Build, BuildState, Buildpack, Deployment, Droplet, Org, Package, Process,
+    Space, Stack, Table,
+};
+use crate::record::RecordedRequest;
+
+pub(crate) struct RateWindow {
+    pub started: Instant,
+    pub started_wall: DateTime<Utc>,
+    pub count: u32,
+}
+
+pub(crate) struct World {
+    pub cfg: SimConfig,
+    pub base_url: String,
+    pub port: u16,
+    pub rng: ChaCha8Rng,
+    pub orgs: Table<Org>,
+    pub spaces: Table<Space>,
+    pub stacks: Table<Stack>,
+    pub buildpacks: Table<Buildpack>,
+    pub apps: Table<App>,
+    pub droplets: Table<Droplet>,
+    pub packages: Table<Package>,
+    pub builds: Table<Build>,
+    pub deployments: Table<Deployment>,
+    pub processes: Table<Process>,
+    /// Builds still STAGING, so settling does not scan every build.
+    pub staging: Vec<String>,
+    /// Deployments still ACTIVE, so ticks do not scan every deployment.
+    pub active: Vec<String>,
+    pub faults: FaultBook,
+    pub tokens: HashMap<String, Instant>,
+    pub requests: Vec<RecordedRequest>,
+    pub rate: RateWindow,
+    pub peak_active: usize,
+    pub peak_per_space: usize,
+}
+
+impl World {
+    pub(crate) fn empty(cfg: SimConfig, port: u16) -> Self {
+        let seed = cfg.seed;
+        Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            port,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            orgs: Table::default(),
+            spaces: Table::default(),
+            stacks: Table::default(),
+            buildpacks: Table::default(),
+            apps: Table::default(),
+            droplets: Table::default(),
+            packages: Table::default(),
+            builds: Table::default(),
+            deployments: Table::default(),
+            processes: Table::default(),
+            staging: Vec::new(),
+            active: Vec::new(),
+            faults: FaultBook::new(seed),
+            tokens: HashMap::new(),
+            requests: Vec::new(),
+            rate: RateWindow {
+                started: Instant::now(),
+                started_wall: Utc::now(),
+                count: 0,
+            },
+            peak_active: 0,
+            peak_per_space: 0,
+            cfg,
+        }
+    }
+
+    /// A v4-shaped guid from the seeded RNG, so a seed reproduces a foundation.
+    pub(crate) fn guid(&mut self) -> String {
+        uuid::Builder::from_random_bytes(self.rng.random())
+            .into_uuid()
+            .to_string()
+    }
+
+    pub(crate) fn client_actor(&self) -> Actor {
+        Actor {
+            guid: self.cfg.client_id.clone(),
+            name: self.cfg.client_id.clone(),
+            email: String::new(),
+            is_client: true,
+        }
+    }
+
+    pub(crate) fn human_actor() -> Actor {
+        Actor {
+            guid: "0d2a6c64-5e3e-4c4b-9a51-6b1c9b1f7a11".to_owned(),
+            name: "alice".to_owned(),
+            email: "alice@example.com".to_owned(),
+            is_client: false,
+        }
+    }
+
+    pub(crate) fn org_of_app(&self, app: &App) -> Option<&Org> {
+        let space = self.spaces.get(&app.space_guid)?;
+        self.orgs.get(&space.org_guid)
+    }
+
+    /// Live web processes of an app, oldest first.
+    pub(crate) fn web_processes(&self, app: &str) -> Vec<&Process> {
+        self.processes
+            .for_app(app)
+            .filter(|p| !p.destroyed && p.kind == "web")
+            .collect()
+    }
+
+    pub(crate) fn live_processes(&self, app: &str) -> Vec<&Process> {
+        self.processes
+            .for_app(app)
+            .filter(|p| !p.destroyed)
+            .collect()
+    }
+
+    pub(crate) fn active_deployment_of(&self, app: &str) -> Option<&Deployment> {
+        self.active
+            .iter()
+            .filter_map(|g| self.deployments.get(g))
+            .find(|d| d.app_guid == app && d.is_active())
+    }
+
+    pub(crate) fn staging_build_of(&self, app: &str) -> Option<&Build> {
+        self.staging
+            .iter()
+            .filter_map(|g| self.builds.get(g))
+            .find(|b| b.app_guid == app && b.state == BuildState::Staging)
+    }
+
+    /// Installed version of a buildpack for a stack, if any.
+    pub(crate) fn installed_version(&self, name: &str, stack: &str) -> Option<String> {
+        self.buildpacks
+            .iter()
+            .find(|b| b.name == name && b.stack == stack)
+            .map(|b| b.version.clone())
+    }
+
+    /// Memory an org is using: running instances plus staging reservations.
+    pub(crate) fn org_memory_in_use(&self, org_guid: &str) -> u64 {
+        let spaces: HashSet<&str> = self
+            .spaces
+            .iter()
+            .filter(|s| s.org_guid == org_guid)
+            .map(|s| s.guid.as_str())
+            .collect();
+        let mut used = 0;
+        for app in self.apps.iter() {
+            if !spaces.contains(app.space_guid.as_str()) {
+                continue;
+            }
+            if app.state == AppState::Started {
+                used += self
+                    .live_processes(&app.guid)
+                    .iter()
+                    .map(|p| u64::from(p.instances()) * p.memory_mb)
+                    .sum::<u64>();
+            }
+            if let Some(b) = self.staging_build_of(&app.guid) {
+                used += b.staging_memory_mb;
+            }
+        }
+        used
+    }
+
+    /// Whether `extra_mb` more would exceed the app's org quota (when one is configured).
+    pub(crate) fn quota_exceeded(&self, app_guid: &str, extra_mb: u64) -> bool {
+        let Some(quota) = self.cfg.org_memory_quota_mb else {
+            return false;
+        };
+        let Some(org) = self.apps.get(app_guid).and_then(|a| self.org_of_app(a)) else {
+            return false;
+        };
+        self.org_memory_in_use(&org.guid) + extra_mb > quota
+    }
+
+    /// Recompute the peaks of apps with a client-made STAGING build or ACTIVE deployment.
+    pub(crate) fn update_peaks(&mut self) {
+        let mut apps: HashSet<&str> = HashSet::new();
+        for b in self.staging.iter().filter_map(|g| self.builds.get(g)) {
+            if b.created_by.is_client && b.state == BuildState::Staging {
+                apps.insert(&b.app_guid);
+            }
+        }
+        for d in self.active.iter().filter_map(|g| self.deployments.get(g)) {
+            if d.created_by.is_client && d.is_active() {
+                apps.insert(&d.app_guid);
+            }
+        }
+        let mut per_space: BTreeMap<&str, usize> = BTreeMap::new();
+        for app in &apps {
+            if let Some(a) = self.apps.get(app) {
+                *per_space.entry(a.space_guid.as_str()).or_default() += 1;
+            }
+        }
+        let space_peak = per_space.values().copied().max().unwrap_or(0);
+        let total = apps.len();
+        self.peak_active = self.peak_active.max(total);
+        self.peak_per_space = self.peak_per_space.max(space_peak);
+    }
+}
