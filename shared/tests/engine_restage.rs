@@ -1,0 +1,714 @@
+//! `restage_one` against the Cloud Foundry simulator: every outcome is
+//! checked against the simulator's state and its request log, not only the
+//! return value.
+
+mod engine_support;
+
+use std::time::Duration;
+
+use cf_sim::{AppState, BuildState, Fault, FaultRule, LifecycleKind, StagingFailure};
+use engine_support::*;
+use restager_shared::domain::{Action, Outcome};
+use restager_shared::engine::{Deadline, JOB_LABEL, restage_one};
+
+fn reason(o: &Outcome) -> String {
+    o.reason().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn one_instance_app_is_restaged_from_the_live_package_not_the_newest() {
+    let h = start().await;
+    let mut spec = app("shop");
+    spec.instances = 1;
+    spec.newer_package = true; // unreleased bits exist; they must not ship
+    let guid = h.sim.add_app(spec);
+    let before = h.sim.app(&guid).expect("app");
+    let old = before.current_droplet.clone().expect("droplet");
+    let live_package = h
+        .sim
+        .droplet(&old)
+        .and_then(|d| d.package)
+        .expect("package");
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    let Outcome::Restaged {
+        droplet_guid,
+        deployment_guid,
+        version,
+    } = &outcome
+    else {
+        panic!("expected restaged, got {outcome:?}");
+    };
+    assert_eq!(version.as_deref(), Some(TARGET));
+    let after = h.sim.app(&guid).expect("app");
+    assert_eq!(
+        after.current_droplet.as_deref(),
+        Some(droplet_guid.as_str())
+    );
+    assert_eq!(after.current_version(BUILDPACK), Some(TARGET));
+    assert_eq!(after.web_instances(), 1);
+    let builds = h.sim.builds_for(&guid);
+    assert_eq!(builds.len(), 1);
+    assert_eq!(
+        builds[0].package, live_package,
+        "staged the live droplet's package"
+    );
+    assert_eq!(
+        builds[0].labels.get(JOB_LABEL).map(String::as_str),
+        Some(job.job_id.as_str())
+    );
+    let deployments = h.sim.deployments_for(&guid);
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(&deployments[0].guid, deployment_guid);
+    assert_eq!(deployments[0].status_reason, "DEPLOYED");
+    assert_eq!(
+        deployments[0].labels.get(JOB_LABEL).map(String::as_str),
+        Some(job.job_id.as_str())
+    );
+    assert_eq!(build_posts(&h.sim).len(), 1);
+    let posted = deployment_posts(&h.sim);
+    assert_eq!(posted.len(), 1);
+    let body = posted[0].body.as_ref().expect("json body");
+    assert_eq!(body["strategy"], "rolling");
+    assert_eq!(body["droplet"]["guid"], droplet_guid.as_str());
+}
+
+#[tokio::test]
+async fn multi_instance_app_rolls_with_the_configured_max_in_flight() {
+    let mut h = start().await;
+    h.settings.max_in_flight = 2;
+    let mut spec = app("api");
+    spec.instances = 5;
+    let guid = h.sim.add_app(spec);
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    let deployments = h.sim.deployments_for(&guid);
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(
+        deployments[0].max_in_flight, 2,
+        "the sim rolled 2 at a time"
+    );
+    assert_eq!(deployments[0].desired_instances, 5);
+    let posted = deployment_posts(&h.sim);
+    assert_eq!(
+        posted[0].body.as_ref().expect("body")["options"]["max_in_flight"],
+        2
+    );
+    let after = h.sim.app(&guid).expect("app");
+    assert_eq!(after.web_instances(), 5);
+    assert_eq!(
+        after.processes.iter().filter(|p| p.kind == "web").count(),
+        1,
+        "old web process gone"
+    );
+    assert_eq!(after.current_version(BUILDPACK), Some(TARGET));
+}
+
+#[tokio::test]
+async fn an_app_already_at_the_target_version_is_not_built() {
+    let h = start().await;
+    let mut spec = app("current");
+    spec.buildpack_version = Some(TARGET.into());
+    let guid = h.sim.add_app(spec);
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert_eq!(outcome, Outcome::AlreadyCurrent);
+    assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
+}
+
+#[tokio::test]
+async fn permanent_staging_failure_fails_without_a_deployment() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("broken"));
+    let old = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    h.sim.set_fault(FaultRule::app(
+        &guid,
+        Fault::StagingFails(StagingFailure::BuildpackCompileFailed),
+    ));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Failed {
+                permanent: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(reason(&outcome).contains("BuildpackCompileFailed"));
+    assert_eq!(h.sim.builds_for(&guid).len(), 1);
+    assert_eq!(h.sim.builds_for(&guid)[0].state, BuildState::Failed);
+    assert!(deployment_posts(&h.sim).is_empty());
+    assert_eq!(
+        h.sim.app(&guid).and_then(|a| a.current_droplet),
+        Some(old),
+        "app untouched"
+    );
+}
+
+#[tokio::test]
+async fn transient_staging_failure_is_retried_with_a_new_build_then_succeeds() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("flaky"));
+    h.sim.set_fault(
+        FaultRule::app(
+            &guid,
+            Fault::StagingFails(StagingFailure::InsufficientResources),
+        )
+        .times(1),
+    );
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let first = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(
+        matches!(
+            first,
+            Outcome::Failed {
+                permanent: false,
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    assert!(reason(&first).contains("InsufficientResources"));
+    assert!(deployment_posts(&h.sim).is_empty());
+
+    let retry = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(matches!(retry, Outcome::Restaged { .. }), "{retry:?}");
+    assert_eq!(
+        h.sim.builds_for(&guid).len(),
+        2,
+        "one failed build, one retry"
+    );
+    assert_eq!(deployment_posts(&h.sim).len(), 1);
+}
+
+#[tokio::test]
+async fn staging_that_never_finishes_times_out() {
+    let mut h = start().await;
+    h.settings.staging_timeout = Duration::from_millis(150);
+    let guid = h.sim.add_app(app("stuck"));
+    h.sim.set_fault(FaultRule::app(&guid, Fault::StagingStuck));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Failed {
+                permanent: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(reason(&outcome).contains("timed out"), "{outcome}");
+    assert_eq!(build_posts(&h.sim).len(), 1);
+    assert!(deployment_posts(&h.sim).is_empty());
+}
+
+#[tokio::test]
+async fn crash_looping_deployment_is_canceled_after_the_deploy_timeout() {
+    let mut h = start().await;
+    h.settings.deploy_timeout = Duration::from_millis(200);
+    let guid = h.sim.add_app(app("crashy"));
+    let old = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::InstancesCrash { error: None }));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Failed {
+                permanent: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(reason(&outcome).contains("canceled"), "{outcome}");
+    let cancels = cancel_posts(&h.sim);
+    assert_eq!(cancels.len(), 1, "cancel POSTed once");
+    let deployments = h.sim.deployments_for(&guid);
+    assert_eq!(deployments.len(), 1);
+    assert!(cancels[0].path.contains(&deployments[0].guid));
+    assert_eq!(
+        h.sim.app(&guid).and_then(|a| a.current_droplet),
+        Some(old),
+        "previous droplet is current again"
+    );
+    assert_eq!(build_posts(&h.sim).len(), 1);
+}
+
+#[tokio::test]
+async fn a_persistent_deployment_error_cancels_and_reports_it() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("erroring"));
+    let old = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    let error = "An unexpected error has occurred: Diego::Error";
+    h.sim.set_fault(FaultRule::app(
+        &guid,
+        Fault::InstancesCrash {
+            error: Some(error.into()),
+        },
+    ));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Failed {
+                permanent: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(reason(&outcome).contains(error), "{outcome}");
+    assert_eq!(cancel_posts(&h.sim).len(), 1);
+    assert_eq!(h.sim.app(&guid).and_then(|a| a.current_droplet), Some(old));
+}
+
+#[tokio::test]
+async fn quota_at_build_creation_defers_without_building() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("tight"));
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::BuildQuotaExceeded));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
+    assert!(reason(&outcome).contains("quota"), "{outcome}");
+    let posts = build_posts(&h.sim);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].status, 422);
+    assert!(h.sim.builds_for(&guid).is_empty());
+    assert!(deployment_posts(&h.sim).is_empty());
+}
+
+#[tokio::test]
+async fn quota_at_deployment_defers_and_the_retry_reuses_the_staged_droplet() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("tight-deploy"));
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::DeploymentQuotaExceeded).times(1));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let first = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(matches!(first, Outcome::Deferred { .. }), "{first:?}");
+    assert!(reason(&first).contains("quota"));
+    assert_eq!(client_deployments(&h.sim, &guid), 0);
+    assert_eq!(deployment_posts(&h.sim)[0].status, 422);
+
+    let retry = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(matches!(retry, Outcome::Restaged { .. }), "{retry:?}");
+    assert_eq!(
+        build_posts(&h.sim).len(),
+        1,
+        "no second build: the staged one was reused"
+    );
+    assert_eq!(client_deployments(&h.sim, &guid), 1);
+}
+
+#[tokio::test]
+async fn quota_mid_deploy_cancels_and_fails_retryably() {
+    let h = start().await;
+    let mut spec = app("mid-quota");
+    spec.instances = 3;
+    let guid = h.sim.add_app(spec);
+    let old = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::MidDeployQuotaExceeded));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Failed {
+                permanent: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(reason(&outcome).contains("quota_exceeded"), "{outcome}");
+    assert_eq!(cancel_posts(&h.sim).len(), 1);
+    assert_eq!(client_deployments(&h.sim, &guid), 1);
+    assert_eq!(build_posts(&h.sim).len(), 1);
+    assert_eq!(h.sim.app(&guid).and_then(|a| a.current_droplet), Some(old));
+}
+
+#[tokio::test]
+async fn a_push_between_our_build_and_deploy_stops_us() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("pushed-before"));
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::HumanPushBeforeDeploy));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    assert!(reason(&outcome).contains("someone pushed"), "{outcome}");
+    assert_eq!(client_builds(&h.sim, &guid), 1);
+    assert!(
+        deployment_posts(&h.sim).is_empty(),
+        "our droplet was never deployed"
+    );
+}
+
+#[tokio::test]
+async fn a_push_during_our_deploy_supersedes_us_and_we_stand_back() {
+    let h = start().await;
+    let mut spec = app("pushed-during");
+    spec.instances = 3;
+    let guid = h.sim.add_app(spec);
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::HumanPushDuringDeploy));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    assert!(reason(&outcome).contains("superseded"), "{outcome}");
+    let ours: Vec<_> = h
+        .sim
+        .deployments_for(&guid)
+        .into_iter()
+        .filter(|d| d.by_client)
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].status_reason, "SUPERSEDED");
+    assert_eq!(deployment_posts(&h.sim).len(), 1);
+    assert!(
+        cancel_posts(&h.sim).is_empty(),
+        "the person's deployment is left alone"
+    );
+}
+
+#[tokio::test]
+async fn someone_else_staging_defers_us() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("busy"));
+    h.sim
+        .start_build_as_human(&guid)
+        .expect("human build starts");
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
+    assert!(reason(&outcome).contains("someone else"), "{outcome}");
+    assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
+}
+
+#[tokio::test]
+async fn a_build_started_just_before_ours_yields_staging_in_progress_and_defers() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("racing"));
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::ConcurrentStaging).times(1));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
+    assert_eq!(build_posts(&h.sim).len(), 1);
+    assert_eq!(build_posts(&h.sim)[0].status, 422);
+    assert_eq!(client_builds(&h.sim, &guid), 0);
+    assert!(deployment_posts(&h.sim).is_empty());
+}
+
+#[tokio::test]
+async fn rate_limits_gateway_errors_and_resets_are_absorbed() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("noisy"));
+    h.sim.set_fault(
+        FaultRule::app(
+            &guid,
+            Fault::RateLimited {
+                retry_after_secs: 1,
+            },
+        )
+        .times(1),
+    );
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::ServiceUnavailable).times(1));
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::ConnectionReset).times(1));
+    h.sim
+        .set_fault(FaultRule::app(&guid, Fault::BadGateway).times(1));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    let log = h.sim.requests();
+    assert!(log.iter().any(|r| r.status == 429));
+    assert!(log.iter().any(|r| r.status == 503));
+    assert!(log.iter().any(|r| r.status == 0), "a reset was seen");
+    assert_eq!(client_builds(&h.sim, &guid), 1);
+    assert_eq!(client_deployments(&h.sim, &guid), 1);
+    assert!(h.sim.faults().is_empty(), "every fault fired");
+}
+
+#[tokio::test]
+async fn stager_unavailable_on_build_creation_defers_without_a_build() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("stager-down"));
+    h.sim
+        .set_fault(FaultRule::all(Fault::StagerUnavailable).times(1));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
+    assert_eq!(
+        build_posts(&h.sim).len(),
+        1,
+        "a POST is never retried blindly"
+    );
+    assert_eq!(client_builds(&h.sim, &guid), 0);
+    let retry = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(matches!(retry, Outcome::Restaged { .. }), "{retry:?}");
+    assert_eq!(client_builds(&h.sim, &guid), 1);
+}
+
+#[tokio::test]
+async fn a_lost_build_response_is_found_by_label_not_posted_again() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("lost-build"));
+    let droplet = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    let package = h
+        .sim
+        .droplet(&droplet)
+        .and_then(|d| d.package)
+        .expect("package");
+    // Only the POST /v3/builds body names the package as `"package":{"guid":…}`.
+    let body_marker = format!(r#""package":{{"guid":"{package}"}}"#);
+    h.sim
+        .set_fault(FaultRule::app(body_marker, Fault::LostResponse).times(1));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    let posts = build_posts(&h.sim);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].status, 0, "its response was lost");
+    assert_eq!(client_builds(&h.sim, &guid), 1);
+    assert_eq!(client_deployments(&h.sim, &guid), 1);
+}
+
+#[tokio::test]
+async fn a_lost_deployment_response_is_found_by_label_not_posted_again() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("lost-deploy"));
+    h.sim
+        .set_fault(FaultRule::app(r#""strategy":"rolling""#, Fault::LostResponse).times(1));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    let posts = deployment_posts(&h.sim);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].status, 0);
+    assert_eq!(client_deployments(&h.sim, &guid), 1);
+}
+
+#[tokio::test]
+async fn an_expired_token_mid_restage_reauthenticates_once() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("token"));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+    h.cf.authenticate().await.expect("first token");
+    h.sim.expire_tokens();
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    let log = h.sim.requests();
+    assert_eq!(log.iter().filter(|r| r.status == 401).count(), 1);
+    assert_eq!(log.iter().filter(|r| r.path == "/oauth/token").count(), 2);
+    assert_eq!(client_builds(&h.sim, &guid), 1);
+    assert_eq!(client_deployments(&h.sim, &guid), 1);
+}
+
+#[tokio::test]
+async fn stopped_docker_and_unrestageable_apps_are_skipped_untouched() {
+    let h = start().await;
+    let mut stopped = app("stopped");
+    stopped.state = AppState::Stopped;
+    let mut docker = app("docker");
+    docker.lifecycle = LifecycleKind::Docker;
+    let mut no_package = app("droplet-only");
+    no_package.has_package = false;
+    let mut expired = app("expired");
+    expired.package_expired = true;
+    let cases = [
+        (h.sim.add_app(stopped), "STOPPED"),
+        (h.sim.add_app(docker), "docker"),
+        (h.sim.add_app(no_package), "not restageable"),
+        (h.sim.add_app(expired), "not restageable"),
+    ];
+    for (guid, why) in &cases {
+        let before = h.sim.app(guid).expect("app");
+        let job = job_for(&h.sim, guid, Action::Restage);
+        let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+        assert!(
+            matches!(outcome, Outcome::Skipped { .. }),
+            "{why}: {outcome:?}"
+        );
+        assert!(reason(&outcome).contains(why), "{why}: {outcome}");
+        let after = h.sim.app(guid).expect("app");
+        assert_eq!(after.state, before.state, "{why}: state unchanged");
+        assert_eq!(after.current_droplet, before.current_droplet);
+    }
+    assert!(build_posts(&h.sim).is_empty());
+    assert!(deployment_posts(&h.sim).is_empty());
+}
+
+#[tokio::test]
+async fn restart_redeploys_the_current_droplet_without_building() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("restart-me"));
+    let old = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    let mut job = job_for(&h.sim, &guid, Action::Restart);
+    job.target_version = None;
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    assert!(build_posts(&h.sim).is_empty());
+    let posts = deployment_posts(&h.sim);
+    assert_eq!(posts.len(), 1);
+    assert!(
+        posts[0]
+            .body
+            .as_ref()
+            .expect("body")
+            .get("droplet")
+            .is_none()
+    );
+    assert_eq!(h.sim.app(&guid).and_then(|a| a.current_droplet), Some(old));
+}
+
+#[tokio::test]
+async fn action_none_only_reports() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("report-only"));
+    let job = job_for(&h.sim, &guid, Action::None);
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    assert!(
+        h.sim
+            .requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path == "/oauth/token")
+    );
+}
+
+#[tokio::test]
+async fn no_new_work_starts_close_to_the_deadline() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("late"));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+    let late = Deadline::after(Duration::from_millis(60), margins());
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &late).await;
+
+    assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
+    assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
+}
+
+#[tokio::test]
+async fn a_deadline_mid_deployment_defers_and_redelivery_resumes_the_same_deployment() {
+    let h = start().await;
+    let mut spec = app("long-rollout");
+    spec.instances = 3;
+    let guid = h.sim.add_app(spec);
+    let job = job_for(&h.sim, &guid, Action::Restage);
+    // A frozen updater keeps the deployment ACTIVE until the deadline.
+    h.sim.set_tick(Duration::ZERO);
+
+    let first = restage_one(
+        &h.cf,
+        &h.settings,
+        &job,
+        &Deadline::after(Duration::from_millis(400), margins()),
+    )
+    .await;
+    assert!(matches!(first, Outcome::Deferred { .. }), "{first:?}");
+    assert!(reason(&first).contains("resuming"), "{first}");
+    let deployments = h.sim.deployments_for(&guid);
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0].status_value, "ACTIVE");
+
+    h.sim.set_tick(Duration::from_millis(5));
+    let resumed = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let Outcome::Restaged {
+        deployment_guid, ..
+    } = &resumed
+    else {
+        panic!("expected restaged, got {resumed:?}");
+    };
+    assert_eq!(
+        deployment_guid, &deployments[0].guid,
+        "the same deployment finished"
+    );
+    assert_eq!(build_posts(&h.sim).len(), 1);
+    assert_eq!(deployment_posts(&h.sim).len(), 1);
+    assert_eq!(
+        h.sim
+            .app(&guid)
+            .and_then(|a| a.current_version(BUILDPACK).map(String::from))
+            .as_deref(),
+        Some(TARGET)
+    );
+}

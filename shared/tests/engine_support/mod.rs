@@ -1,0 +1,153 @@
+//! Shared set-up for the engine tests: a simulator with millisecond
+//! timings, a CF client pointed at it, worker settings scaled to match, and
+//! jobs built from the simulator's own app records.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cf_sim::{AppSnapshot, AppSpec, CfSim, RecordedRequest, SimConfig};
+use restager_shared::cf::{CfClient, CfClientOptions};
+use restager_shared::config::{CfSettings, Secret, WorkerSettings};
+use restager_shared::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
+use restager_shared::engine::{Deadline, Margins};
+use url::Url;
+
+pub const BUILDPACK: &str = "ruby_buildpack";
+/// Installed by [`start`]; seeded apps run the version before it.
+pub const TARGET: &str = "1.10.30";
+
+pub struct Harness {
+    pub sim: CfSim,
+    pub cf: CfClient,
+    pub settings: WorkerSettings,
+}
+
+pub fn settings() -> WorkerSettings {
+    WorkerSettings {
+        max_concurrent_restages: 10,
+        max_in_flight: 1,
+        poll_interval: Duration::from_millis(5),
+        staging_timeout: Duration::from_secs(3),
+        deploy_timeout: Duration::from_secs(3),
+        max_attempts: 3,
+    }
+}
+
+pub fn margins() -> Margins {
+    Margins::new(Duration::from_millis(100), Duration::from_millis(20))
+}
+
+/// Plenty of time: the deadline never matters.
+pub fn roomy() -> Deadline {
+    Deadline::after(Duration::from_secs(30), margins())
+}
+
+pub fn client_for(sim: &CfSim) -> CfClient {
+    let settings = CfSettings {
+        api_url: Url::parse(&sim.url()).expect("sim url parses"),
+        client_id: sim.client_id().to_string(),
+        client_secret: Secret::new(sim.client_secret().to_string()),
+        skip_ssl_validation: false,
+    };
+    let options = CfClientOptions {
+        request_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        backoff_base: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(20),
+        max_retry_after: Duration::from_secs(2),
+        max_retries: 6,
+        ..CfClientOptions::default()
+    };
+    CfClient::with_options(&settings, options).expect("client builds")
+}
+
+/// A simulator with no seeded apps and a newer ruby buildpack installed.
+pub async fn start() -> Harness {
+    start_with(SimConfig::with_apps(0)).await
+}
+
+pub async fn start_with(config: SimConfig) -> Harness {
+    let sim = CfSim::start(config).await.expect("simulator starts");
+    sim.install_buildpack(BUILDPACK, TARGET);
+    let cf = client_for(&sim);
+    Harness {
+        sim,
+        cf,
+        settings: settings(),
+    }
+}
+
+/// A running ruby app at the previous buildpack version.
+pub fn app(name: &str) -> AppSpec {
+    let mut spec = AppSpec::new(name);
+    spec.buildpack_version = Some("1.10.29".into());
+    spec
+}
+
+pub fn notice() -> Notice {
+    Notice::Buildpack {
+        buildpack: BUILDPACK.into(),
+        version: Version::parse(TARGET).expect("version"),
+        stack: None,
+    }
+}
+
+/// The job discovery would plan for this app right now.
+pub fn job_for(sim: &CfSim, app_guid: &str, action: Action) -> RestageJob {
+    let a: AppSnapshot = sim.app(app_guid).expect("app exists");
+    let notice = notice();
+    let run = RunId::for_release(&notice.release_key());
+    RestageJob::new(
+        &run,
+        notice,
+        action,
+        AppRef {
+            guid: a.guid.clone(),
+            name: a.name.clone(),
+            space_guid: a.space_guid.clone(),
+            space_name: a.space.clone(),
+            org_guid: a.org_guid.clone(),
+            org_name: a.org.clone(),
+        },
+        a.current_droplet.clone().unwrap_or_default(),
+        Some(BUILDPACK.into()),
+        Some(Version::parse(TARGET).expect("version")),
+    )
+}
+
+/// `POST /v3/builds` requests the simulator received (whatever the answer).
+pub fn build_posts(sim: &CfSim) -> Vec<RecordedRequest> {
+    posts_to(sim, "/v3/builds")
+}
+
+/// `POST /v3/deployments` requests (creation only, not cancel).
+pub fn deployment_posts(sim: &CfSim) -> Vec<RecordedRequest> {
+    posts_to(sim, "/v3/deployments")
+}
+
+pub fn cancel_posts(sim: &CfSim) -> Vec<RecordedRequest> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/actions/cancel"))
+        .collect()
+}
+
+fn posts_to(sim: &CfSim, path: &str) -> Vec<RecordedRequest> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .collect()
+}
+
+/// Builds and deployments restager (the client) made for an app.
+pub fn client_builds(sim: &CfSim, app: &str) -> usize {
+    sim.builds_for(app).iter().filter(|b| b.by_client).count()
+}
+
+pub fn client_deployments(sim: &CfSim, app: &str) -> usize {
+    sim.deployments_for(app)
+        .iter()
+        .filter(|d| d.by_client)
+        .count()
+}
