@@ -1,0 +1,11 @@
+//! Integration tests: the simulator over real HTTP, asserting cf-api.md's
+//! shapes, state machines and fault switches.
+
+mod common;
+
+mod auth;
+mod builds;
+mod deployments;
+mod listing;
+mod network;
+mod seeding;
