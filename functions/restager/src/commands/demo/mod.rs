@@ -1,0 +1,420 @@
+//! `restager demo`: the whole flow on a simulated foundation, in one process.
+//!
+//! Nothing here is demo-only logic: the simulator stands in for Cloud
+//! Foundry, a local stand-in for Slack's Web API records what would have
+//! been posted, and everything between them is what `serve` runs — the same
+//! HTTP routes (the notice goes over real HTTP, signed), the same embedded
+//! queue and ledger, the same worker.
+
+mod foundation;
+mod progress;
+mod slack_capture;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use restager_shared::config::Secret;
+use restager_shared::domain::{Notice, Outcome, RunId};
+use restager_shared::ledger::{Ledger, RunView};
+use restager_shared::signature::standard_webhooks;
+use restager_shared::slack::OutboxConfig;
+use restager_shared::slack::latest::latest_jobs;
+use serde::Serialize;
+
+use self::foundation::{AppPhase, Foundation};
+use self::progress::{Phases, Progress};
+use self::slack_capture::SlackCapture;
+use super::CommandError;
+use crate::cli::DemoArgs;
+use crate::ports::Ports;
+use crate::render::{outcome_name, place, print_json, table};
+use crate::settings::{Layered, ServeSettings};
+use crate::shutdown;
+
+/// The buildpack the demo "releases".
+const BUILDPACK: &str = "ruby_buildpack";
+const SLACK_CHANNEL: &str = "C0DEMO00001";
+/// Give up rather than hang if something is badly wrong; a default demo takes seconds.
+const DEMO_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> {
+    let data = tempfile::tempdir()
+        .map_err(|e| CommandError::failed("cannot create a temporary directory", e))?;
+    let slack = SlackCapture::start()
+        .await
+        .map_err(|e| CommandError::failed("cannot start the Slack stand-in", e))?;
+    let foundation = Foundation::start(args.apps as usize, args.seed).await?;
+    let secret = generated_secret();
+
+    // The demo's own foundation and stores, whatever the environment says;
+    // worker tuning (poll interval, timeouts...) may still come from it.
+    env.set("CF_API_URL", foundation.api_url());
+    env.set("CF_CLIENT_ID", foundation.client_id());
+    env.set("CF_CLIENT_SECRET", foundation.client_secret());
+    env.set("CF_SKIP_SSL_VALIDATION", "false");
+    env.set("RESTAGER_LISTEN", "127.0.0.1:0");
+    env.set("RESTAGER_QUEUE_URL", "");
+    env.set("RESTAGER_LEDGER_TABLE", "");
+    env.set("RESTAGER_DATA_DIR", data.path().display().to_string());
+    env.set("RESTAGER_NOTICE_SECRETS", secret.expose());
+    env.set("SLACK_API_URL", slack.api_url());
+    env.set("SLACK_BOT_TOKEN", "xoxb-restager-demo");
+    env.set("SLACK_CHANNEL", SLACK_CHANNEL);
+    env.set(
+        "RESTAGER_MAX_CONCURRENT_RESTAGES",
+        args.concurrency.to_string(),
+    );
+    // Simulated builds take milliseconds: poll accordingly.
+    env.default_value("RESTAGER_POLL_INTERVAL", "20ms");
+    let settings = ServeSettings::read(&*env)?;
+
+    let before = foundation.snapshot().await;
+    let version = foundation.install_newer(BUILDPACK).await?;
+    let notice = Notice::Buildpack {
+        buildpack: BUILDPACK.to_string(),
+        version,
+        stack: None,
+    };
+
+    let ports = Ports::open_paced(&settings, demo_outbox()).await?;
+    let listener = crate::server::bind(settings.listen).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CommandError::failed("cannot read the listen address", e))?;
+    let (trigger, stop) = shutdown::channel();
+    let trigger = Arc::new(trigger);
+    let running = ports.start(&settings, listener, Arc::clone(&trigger), stop)?;
+    let quiet = args.quiet || args.json;
+    if !quiet {
+        eprintln!(
+            "Simulated foundation: {} apps at {}; installed {notice}.",
+            args.apps,
+            foundation.api_url()
+        );
+        eprintln!(
+            "restager listening on http://{addr}; sending a signed notice to /webhooks/notice"
+        );
+    }
+
+    let outcome = tokio::time::timeout(
+        DEMO_TIMEOUT,
+        drive(&ports, &foundation, &secret, &notice, addr, quiet),
+    )
+    .await;
+    trigger.fire();
+    let joined = running.join().await;
+    let flushed = ports.flush_notifications().await;
+    let run_id = match outcome {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(CommandError::Failed(format!(
+                "the demo did not finish within {}",
+                humantime::format_duration(DEMO_TIMEOUT)
+            )));
+        }
+    };
+    joined?;
+
+    let view = ports
+        .ledger
+        .get_run(&run_id)
+        .await
+        .map_err(|e| CommandError::failed("cannot read the run back", e))?
+        .ok_or_else(|| CommandError::Failed(format!("run {run_id} vanished from the ledger")))?;
+    let after = foundation.snapshot().await;
+    let report = DemoReport::build(&view, &before, &after, &slack, flushed);
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    if report.failed > 0 {
+        return Err(CommandError::Failed(format!(
+            "{} app(s) failed; see the table above",
+            report.failed
+        )));
+    }
+    Ok(())
+}
+
+/// Sends the notice, then follows the run until every app has a final outcome.
+async fn drive(
+    ports: &Ports,
+    foundation: &Foundation,
+    secret: &Secret,
+    notice: &Notice,
+    addr: std::net::SocketAddr,
+    quiet: bool,
+) -> Result<RunId, CommandError> {
+    let accepted = send_notice(addr, secret, notice).await?;
+    let run_id = accepted.run_id;
+    let progress = Progress::new(accepted.queued, !quiet);
+    loop {
+        let view = ports
+            .ledger
+            .get_run(&run_id)
+            .await
+            .map_err(|e| CommandError::failed("cannot read the run's progress", e))?;
+        let phases = match &view {
+            Some(view) => phases(view, &foundation.phases().await),
+            None => Phases {
+                queued: accepted.queued,
+                ..Phases::default()
+            },
+        };
+        progress.update(phases);
+        if phases.finished() >= accepted.queued {
+            progress.finish();
+            return Ok(run_id);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The part of the webhook's 202 answer the demo needs.
+#[derive(Debug, serde::Deserialize)]
+struct Accepted {
+    run_id: RunId,
+    queued: usize,
+}
+
+async fn send_notice(
+    addr: std::net::SocketAddr,
+    secret: &Secret,
+    notice: &Notice,
+) -> Result<Accepted, CommandError> {
+    let body = serde_json::to_vec(notice)
+        .map_err(|e| CommandError::failed("cannot write the notice", e))?;
+    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let headers = standard_webhooks::signed_headers(std::slice::from_ref(secret), &id, now, &body)
+        .map_err(|e| CommandError::failed("cannot sign the notice", e))?;
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{addr}/webhooks/notice"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CommandError::failed("cannot POST the notice", e))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| CommandError::failed("cannot read the webhook's answer", e))?;
+    if status != reqwest::StatusCode::ACCEPTED {
+        return Err(CommandError::Failed(format!(
+            "the webhook answered {status}: {text}"
+        )));
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| CommandError::failed(&format!("unexpected webhook answer `{text}`"), e))
+}
+
+/// Slack pacing for the local stand-in: Slack's own limits do not apply.
+fn demo_outbox() -> OutboxConfig {
+    OutboxConfig {
+        min_interval: Duration::from_millis(20),
+        batch_window: Duration::from_millis(200),
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        ..OutboxConfig::default()
+    }
+}
+
+/// A fresh `whsec_` secret for this demo only.
+fn generated_secret() -> Secret {
+    let key: [u8; 24] = rand::random();
+    Secret::new(format!("whsec_{}", STANDARD.encode(key)))
+}
+
+/// Counts per phase: outcomes from the ledger, building/deploying from the foundation.
+fn phases(view: &RunView, live: &BTreeMap<String, AppPhase>) -> Phases {
+    let mut p = Phases::default();
+    for latest in latest_jobs(view) {
+        match &latest.job.outcome {
+            Some(o @ Outcome::Failed { .. }) if o.is_final() => p.failed += 1,
+            Some(o) if o.is_final() => p.done += 1,
+            _ => match live.get(&latest.job.app.guid) {
+                Some(AppPhase::Staging) => p.staging += 1,
+                Some(AppPhase::Deploying) => p.deploying += 1,
+                _ => p.queued += 1,
+            },
+        }
+    }
+    p
+}
+
+/// What the demo prints; `--json` prints exactly this.
+#[derive(Debug, Serialize)]
+pub struct DemoReport {
+    pub run_id: String,
+    pub notice: Notice,
+    pub apps: Vec<AppResult>,
+    pub restaged: usize,
+    pub already_current: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub slack: SlackReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppResult {
+    pub app: String,
+    pub app_guid: String,
+    pub org: String,
+    pub space: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// The buildpack version of the app's droplet before the run.
+    pub old_version: Option<String>,
+    /// The version the restage reported (restaged apps).
+    pub new_version: Option<String>,
+    /// The buildpack version of the app's current droplet after the run, read from the foundation.
+    pub current_version: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SlackReport {
+    pub channel: String,
+    /// Web API calls made (`chat.postMessage` and `chat.update`).
+    pub calls: usize,
+    pub posts: usize,
+    pub updates: usize,
+    /// The root message's final text: the run's summary.
+    pub summary: Option<String>,
+    /// Messages still waiting when the demo stopped (should be 0).
+    pub undelivered: usize,
+}
+
+impl DemoReport {
+    fn build(
+        view: &RunView,
+        before: &BTreeMap<String, foundation::AppVersion>,
+        after: &BTreeMap<String, foundation::AppVersion>,
+        slack: &SlackCapture,
+        undelivered: usize,
+    ) -> Self {
+        let version_of = |map: &BTreeMap<String, foundation::AppVersion>, guid: &str| {
+            map.get(guid).and_then(|a| a.buildpack_version.clone())
+        };
+        let mut apps: Vec<AppResult> = latest_jobs(view)
+            .into_iter()
+            .map(|latest| {
+                let job = latest.job;
+                AppResult {
+                    app: job.app.name.clone(),
+                    app_guid: job.app.guid.clone(),
+                    org: job.app.org_name.clone(),
+                    space: job.app.space_name.clone(),
+                    outcome: outcome_name(job.outcome.as_ref()).to_string(),
+                    reason: job
+                        .outcome
+                        .as_ref()
+                        .and_then(Outcome::reason)
+                        .map(str::to_string),
+                    old_version: version_of(before, &job.app.guid),
+                    new_version: match &job.outcome {
+                        Some(Outcome::Restaged { version, .. }) => version.clone(),
+                        _ => None,
+                    },
+                    current_version: version_of(after, &job.app.guid),
+                }
+            })
+            .collect();
+        apps.extend(view.record.skipped.iter().map(|s| AppResult {
+            app: s.app.name.clone(),
+            app_guid: s.app.guid.clone(),
+            org: s.app.org_name.clone(),
+            space: s.app.space_name.clone(),
+            outcome: "skipped".into(),
+            reason: Some(s.reason.clone()),
+            old_version: version_of(before, &s.app.guid),
+            new_version: None,
+            current_version: version_of(after, &s.app.guid),
+        }));
+        apps.sort_by(|a, b| (&a.org, &a.space, &a.app).cmp(&(&b.org, &b.space, &b.app)));
+        let count = |name: &str| apps.iter().filter(|a| a.outcome == name).count();
+        let calls = slack.calls();
+        let root_ts = calls
+            .iter()
+            .find(|c| c.method == "chat.postMessage" && c.thread_ts.is_none())
+            .map(|c| c.ts.clone());
+        let summary = calls
+            .iter()
+            .rev()
+            .find(|c| Some(&c.ts) == root_ts.as_ref() && c.thread_ts.is_none())
+            .map(|c| c.text.clone());
+        Self {
+            run_id: view.record.run_id.to_string(),
+            notice: view.record.notice.clone(),
+            restaged: count("restaged"),
+            already_current: count("already_current"),
+            skipped: count("skipped"),
+            failed: count("failed"),
+            apps,
+            slack: SlackReport {
+                channel: SLACK_CHANNEL.to_string(),
+                calls: calls.len(),
+                posts: calls
+                    .iter()
+                    .filter(|c| c.method == "chat.postMessage")
+                    .count(),
+                updates: calls.iter().filter(|c| c.method == "chat.update").count(),
+                summary,
+                undelivered,
+            },
+        }
+    }
+}
+
+fn print_report(report: &DemoReport) {
+    let rows = report.apps.iter().map(|a| {
+        let versions = match (&a.old_version, &a.new_version) {
+            (Some(old), Some(new)) => format!("{old} → {new}"),
+            (Some(old), None) => old.clone(),
+            (None, Some(new)) => format!("→ {new}"),
+            (None, None) => String::new(),
+        };
+        vec![
+            a.app.clone(),
+            place(&a.org, &a.space),
+            a.outcome.clone(),
+            a.reason.clone().unwrap_or_default(),
+            versions,
+        ]
+    });
+    println!(
+        "{}",
+        table(&["app", "org/space", "outcome", "reason", BUILDPACK], rows)
+    );
+    println!(
+        "{}: {} restaged, {} already current, {} skipped, {} failed (run {}).",
+        report.notice,
+        report.restaged,
+        report.already_current,
+        report.skipped,
+        report.failed,
+        report.run_id
+    );
+    let s = &report.slack;
+    println!(
+        "Slack: {} message(s) would have gone to channel {} ({} posts, {} updates).",
+        s.calls, s.channel, s.posts, s.updates
+    );
+    if let Some(summary) = &s.summary {
+        println!("Summary posted: {summary}");
+    }
+    println!(
+        "\nNext: `restager serve` against your foundation (see README, \"Running locally against a real foundation\")."
+    );
+}

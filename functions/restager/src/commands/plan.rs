@@ -1,0 +1,182 @@
+//! `restager plan`: what a notice would do, without doing it.
+
+use std::path::Path;
+
+use restager_shared::config::{CfSettings, Env, IntakeSettings, Source};
+use restager_shared::discovery::{self, Plan};
+use restager_shared::domain::{Notice, RunId, Version};
+use restager_shared::intake;
+use serde::Serialize;
+
+use super::CommandError;
+use crate::cli::PlanArgs;
+use crate::ports;
+use crate::render::{place, print_json, table};
+
+pub async fn run(source: &dyn Source, args: PlanArgs) -> Result<(), CommandError> {
+    let notice = notice_from_args(&args)?;
+    let env = Env(source);
+    let cf_settings = CfSettings::from_env(&env)?;
+    let intake = IntakeSettings::from_env(&env)?;
+    let cf = ports::cf_client(&cf_settings)?;
+    let action = intake.action_for(notice.kind());
+    let plan = discovery::plan(&cf, &notice, action, &intake.scope)
+        .await
+        .map_err(|e| CommandError::failed("cannot plan the notice", e))?;
+    let report = PlanReport::of(&notice, action.to_string(), &plan);
+    if args.output.json {
+        print_json(&report)
+    } else {
+        print_plan(&report);
+        Ok(())
+    }
+}
+
+/// The notice from `--notice FILE`, or from `--buildpack/--stack` and `--version`.
+fn notice_from_args(args: &PlanArgs) -> Result<Notice, CommandError> {
+    if let Some(path) = &args.notice {
+        return read_notice(path);
+    }
+    let raw_version = args.version.as_deref().ok_or_else(|| {
+        CommandError::Usage(
+            "say what was released: --notice FILE, or --buildpack NAME --version V, or --stack NAME --version V"
+                .into(),
+        )
+    })?;
+    let version =
+        Version::parse(raw_version).map_err(|e| CommandError::Usage(format!("--version: {e}")))?;
+    match (&args.buildpack, &args.stack) {
+        (Some(buildpack), stack) => Ok(Notice::Buildpack {
+            buildpack: buildpack.clone(),
+            version,
+            stack: stack.clone(),
+        }),
+        (None, Some(stack)) => Ok(Notice::Stack {
+            stack: stack.clone(),
+            version,
+        }),
+        (None, None) => Err(CommandError::Usage(
+            "--version needs --buildpack NAME (a buildpack release) or --stack NAME (a stack release)"
+                .into(),
+        )),
+    }
+}
+
+fn read_notice(path: &Path) -> Result<Notice, CommandError> {
+    let body = std::fs::read(path).map_err(|e| {
+        CommandError::Usage(format!(
+            "cannot read the notice file {}: {e}",
+            path.display()
+        ))
+    })?;
+    intake::notice::parse(&body).map_err(|e| {
+        CommandError::Usage(format!(
+            "{} is not a valid notice: {e} (see shared/schema/notice.schema.json)",
+            path.display()
+        ))
+    })
+}
+
+/// The plan as printed (`--json` prints exactly this).
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    pub notice: Notice,
+    pub action: String,
+    /// The run id a webhook delivery of this notice would get.
+    pub run_id: String,
+    /// Set when the foundation does not have the released version yet: nothing would be queued.
+    pub not_installed: Option<String>,
+    pub restage: Vec<PlannedApp>,
+    pub skipped: Vec<SkippedApp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlannedApp {
+    pub app: String,
+    pub app_guid: String,
+    pub org: String,
+    pub space: String,
+    pub droplet_guid: String,
+    pub buildpack: Option<String>,
+    pub target_version: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SkippedApp {
+    pub app: String,
+    pub app_guid: String,
+    pub org: String,
+    pub space: String,
+    pub reason: String,
+}
+
+impl PlanReport {
+    pub fn of(notice: &Notice, action: String, plan: &Plan) -> Self {
+        Self {
+            notice: notice.clone(),
+            action,
+            run_id: RunId::for_release(&notice.release_key()).to_string(),
+            not_installed: plan.not_installed.as_ref().map(ToString::to_string),
+            restage: plan
+                .jobs
+                .iter()
+                .map(|job| PlannedApp {
+                    app: job.app.name.clone(),
+                    app_guid: job.app.guid.clone(),
+                    org: job.app.org_name.clone(),
+                    space: job.app.space_name.clone(),
+                    droplet_guid: job.droplet_guid.clone(),
+                    buildpack: job.buildpack.clone(),
+                    target_version: job.target_version.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+            skipped: plan
+                .skipped
+                .iter()
+                .map(|s| SkippedApp {
+                    app: s.app.name.clone(),
+                    app_guid: s.app.guid.clone(),
+                    org: s.app.org_name.clone(),
+                    space: s.app.space_name.clone(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn print_plan(report: &PlanReport) {
+    println!("Notice: {} (action: {})", report.notice, report.action);
+    if let Some(why) = &report.not_installed {
+        println!("Nothing would be queued: {why}");
+    }
+    println!(
+        "{} app(s) to {}, {} skipped.",
+        report.restage.len(),
+        report.action,
+        report.skipped.len()
+    );
+    if !report.restage.is_empty() {
+        let rows = report.restage.iter().map(|a| {
+            vec![
+                a.app.clone(),
+                place(&a.org, &a.space),
+                a.buildpack.clone().unwrap_or_default(),
+                a.target_version
+                    .clone()
+                    .unwrap_or_else(|| "fresh staging".into()),
+            ]
+        });
+        println!(
+            "{}",
+            table(&["app", "org/space", "buildpack", "target"], rows)
+        );
+    }
+    if !report.skipped.is_empty() {
+        let rows = report
+            .skipped
+            .iter()
+            .map(|s| vec![s.app.clone(), place(&s.org, &s.space), s.reason.clone()]);
+        println!("{}", table(&["skipped app", "org/space", "reason"], rows));
+    }
+}

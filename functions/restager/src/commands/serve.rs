@@ -1,0 +1,66 @@
+//! `restager serve`: the webhook routes over HTTP and the worker, in one process.
+//!
+//! Shutdown on SIGTERM / Ctrl-C: stop accepting requests, let the worker
+//! finish or hand back the jobs it holds, flush Slack, exit 0. A job held at
+//! a SIGKILL is redelivered after its visibility timeout; its lease and the
+//! labels on its build and deployment make the next delivery resume it.
+
+use std::sync::Arc;
+
+use restager_shared::config::Source;
+
+use super::CommandError;
+use crate::ports::Ports;
+use crate::settings::ServeSettings;
+use crate::shutdown;
+
+pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
+    // Every setting is checked before anything is opened or bound.
+    let settings = ServeSettings::read(source)?;
+    let ports = Ports::open(&settings).await?;
+    let listener = crate::server::bind(settings.listen).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CommandError::failed("cannot read the listen address", e))?;
+
+    let (trigger, stop) = shutdown::channel();
+    let trigger = Arc::new(trigger);
+    let running = ports.start(&settings, listener, Arc::clone(&trigger), stop.clone())?;
+    println!(
+        "restager {} listening on http://{addr} (queue: {}; ledger: {}; Slack: {})",
+        env!("CARGO_PKG_VERSION"),
+        ports.queue.kind,
+        ports.ledger_kind,
+        if ports.notifications.slack_enabled() {
+            "on"
+        } else {
+            "off"
+        },
+    );
+    println!(
+        "routes: POST /webhooks/github, POST /webhooks/notice, POST /slack/actions, GET /healthz"
+    );
+
+    let by_signal = tokio::select! {
+        _ = shutdown::signal() => true,
+        // The server or the worker stopped by itself; join reports why.
+        _ = stop.wait() => false,
+    };
+    if by_signal {
+        eprintln!("stopping: finishing or handing back the jobs in progress");
+    }
+    trigger.fire();
+    let joined = running.join().await;
+    let undelivered = ports.flush_notifications().await;
+    if undelivered > 0 {
+        eprintln!("{undelivered} Slack message(s) could not be delivered before stopping");
+    }
+    joined?;
+    if !by_signal {
+        return Err(CommandError::Failed(
+            "the server stopped unexpectedly (see the log above)".into(),
+        ));
+    }
+    eprintln!("stopped");
+    Ok(())
+}

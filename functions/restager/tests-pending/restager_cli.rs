@@ -1,0 +1,516 @@
+//! End-to-end: the real `restager` binary as a process, against the Cloud
+//! Controller simulator hosted by the test (so the test can read its state)
+//! and, for SQS, moto's server.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cf_sim::{AppSpec, AppState, CfSim, SimConfig};
+use restager_shared::config::Secret;
+use restager_shared::signature::standard_webhooks;
+use serde_json::Value;
+use support::{Restager, restager};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const INSTALLED: &str = "1.10.29";
+const OLD: &str = "1.10.28";
+
+/// A small foundation with a known answer: which apps a ruby_buildpack
+/// 1.10.29 notice must restage, and which it must leave alone.
+struct Foundation {
+    sim: CfSim,
+    /// Started ruby apps on an older droplet: the ones to restage.
+    outdated: BTreeSet<String>,
+    /// Everything else: current, stopped, another buildpack.
+    untouched: BTreeSet<String>,
+}
+
+async fn foundation(outdated_apps: usize) -> Foundation {
+    foundation_with(outdated_apps, SimConfig::default()).await
+}
+
+async fn foundation_with(outdated_apps: usize, config: SimConfig) -> Foundation {
+    let sim = CfSim::start(SimConfig { apps: 0, ..config })
+        .await
+        .expect("start the simulator");
+    sim.install_buildpack("ruby_buildpack", INSTALLED);
+    let mut outdated = BTreeSet::new();
+    for i in 0..outdated_apps {
+        let mut spec = AppSpec::new(format!("shop-{i}"));
+        // Three spaces in two orgs, so per-space serialization has work to do.
+        spec.org = format!("org-{}", i % 2);
+        spec.space = format!("space-{}", i % 3);
+        spec.buildpack_version = Some(OLD.into());
+        outdated.insert(sim.add_app(spec));
+    }
+    let mut untouched = BTreeSet::new();
+    let mut current = AppSpec::new("already-current");
+    current.buildpack_version = Some(INSTALLED.into());
+    untouched.insert(sim.add_app(current));
+    let mut stopped = AppSpec::new("stopped-shop");
+    stopped.buildpack_version = Some(OLD.into());
+    stopped.state = AppState::Stopped;
+    untouched.insert(sim.add_app(stopped));
+    let mut go = AppSpec::new("go-api");
+    go.buildpack = "go_buildpack".into();
+    untouched.insert(sim.add_app(go));
+    Foundation {
+        sim,
+        outdated,
+        untouched,
+    }
+}
+
+impl Foundation {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CF_API_URL", self.sim.url()),
+            ("CF_CLIENT_ID", self.sim.client_id().to_string()),
+            ("CF_CLIENT_SECRET", self.sim.client_secret().to_string()),
+        ]
+    }
+
+    fn restager(&self, data: &Path) -> Restager {
+        restager().envs(self.env()).envs([
+            ("RESTAGER_DATA_DIR", data.display().to_string()),
+            ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
+            ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
+            ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
+            ("RESTAGER_MAX_CONCURRENT_RESTAGES", "4".to_string()),
+        ])
+    }
+
+    /// Client-made builds and deployments of an app.
+    fn restages_of(&self, guid: &str) -> (usize, usize) {
+        let builds = self
+            .sim
+            .builds_for(guid)
+            .iter()
+            .filter(|b| b.by_client)
+            .count();
+        let deployments = self
+            .sim
+            .deployments_for(guid)
+            .iter()
+            .filter(|d| d.by_client)
+            .count();
+        (builds, deployments)
+    }
+
+    fn patched(&self, guid: &str) -> bool {
+        self.sim
+            .app(guid)
+            .and_then(|a| a.current_version("ruby_buildpack").map(str::to_string))
+            .as_deref()
+            == Some(INSTALLED)
+            && self
+                .sim
+                .deployments_for(guid)
+                .iter()
+                .any(|d| d.by_client && d.status_value == "FINALIZED")
+    }
+
+    async fn wait_until_all_patched(&self, serving: &support::Serving) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !self.outdated.iter().all(|g| self.patched(g)) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not every outdated app was restaged\nserve stderr:\n{}",
+                serving.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Every outdated app restaged exactly once, nothing else touched.
+    fn assert_exactly_once(&self) {
+        for guid in &self.outdated {
+            assert_eq!(
+                self.restages_of(guid),
+                (1, 1),
+                "app {guid}: expected one build and one deployment"
+            );
+        }
+        for guid in &self.untouched {
+            assert_eq!(self.restages_of(guid), (0, 0), "app {guid} was touched");
+        }
+    }
+}
+
+fn notice_body() -> Vec<u8> {
+    format!(
+        r#"{{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"{INSTALLED}"}}"#
+    )
+    .into_bytes()
+}
+
+/// POSTs a notice signed per Standard Webhooks, as a release pipeline would.
+async fn send_notice(base: &str, body: &[u8], id: &str) -> (u16, Value) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    let headers =
+        standard_webhooks::signed_headers(&[Secret::new(SECRET)], id, now, body).expect("sign");
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/webhooks/notice"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("POST the notice");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("read the answer");
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, json)
+}
+
+fn guids(list: &Value, key: &str) -> BTreeSet<String> {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v[key].as_str().expect("a guid").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
+    let f = foundation(5).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let run = f
+        .restager(data.path())
+        .args([
+            "plan",
+            "--buildpack",
+            "ruby_buildpack",
+            "--version",
+            INSTALLED,
+            "--json",
+        ])
+        .run()
+        .await
+        .ok();
+    let plan = run.json();
+    assert_eq!(guids(&plan["restage"], "app_guid"), f.outdated);
+    assert_eq!(plan["action"], "restage");
+    assert!(plan["not_installed"].is_null(), "{plan}");
+    let skipped = guids(&plan["skipped"], "app_guid");
+    assert!(skipped.is_disjoint(&f.outdated));
+    for reason in plan["skipped"].as_array().expect("array") {
+        assert!(
+            !reason["reason"].as_str().unwrap_or_default().is_empty(),
+            "a skip without a reason: {reason}"
+        );
+    }
+    // A dry run changes nothing.
+    f.assert_no_restages();
+
+    // The same plan from a notice file, as a table.
+    let file = data.path().join("notice.json");
+    std::fs::write(&file, notice_body()).expect("write the notice");
+    let run = f
+        .restager(data.path())
+        .args(["plan", "--notice", &file.display().to_string()])
+        .run()
+        .await
+        .ok();
+    assert!(run.stdout.contains("5 app(s) to restage"), "{}", run.stdout);
+    for i in 0..5 {
+        assert!(run.stdout.contains(&format!("shop-{i}")), "{}", run.stdout);
+    }
+    assert!(run.stdout.contains("stopped-shop"), "{}", run.stdout);
+
+    // A version the foundation does not have yet queues nothing and says so.
+    let run = f
+        .restager(data.path())
+        .args([
+            "plan",
+            "--buildpack",
+            "ruby_buildpack",
+            "--version",
+            "1.10.99",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok();
+    let plan = run.json();
+    assert!(
+        plan["restage"].as_array().expect("array").is_empty(),
+        "{plan}"
+    );
+    assert!(plan["not_installed"].is_string(), "{plan}");
+}
+
+impl Foundation {
+    fn assert_no_restages(&self) {
+        for guid in self.outdated.iter().chain(&self.untouched) {
+            assert_eq!(self.restages_of(guid), (0, 0), "app {guid} was touched");
+        }
+    }
+}
+
+#[tokio::test]
+async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_reports_it() {
+    let f = foundation(6).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+
+    let (health, _) = get(&serving.url, "/healthz").await;
+    assert_eq!(health, 200);
+    let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_e2e_1").await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["queued"], 6, "{answer}");
+    let run_id = answer["run_id"].as_str().expect("a run id").to_string();
+
+    f.wait_until_all_patched(&serving).await;
+    // The same delivery again is a no-op.
+    let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_e2e_1").await;
+    assert!(status == 200 || status == 202, "{status} {answer}");
+    wait_for_run(&f, data.path(), &run_id, 6).await;
+    let stopped = serving.terminate().await;
+    assert_eq!(
+        stopped.code,
+        Some(0),
+        "serve did not stop cleanly:\n{}",
+        stopped.stderr
+    );
+    f.assert_exactly_once();
+
+    // status: the run in the list, then per app.
+    let list = f
+        .restager(data.path())
+        .args(["status", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let run = list
+        .as_array()
+        .expect("an array of runs")
+        .iter()
+        .find(|r| r["run_id"] == run_id.as_str())
+        .unwrap_or_else(|| panic!("run {run_id} missing from {list}"));
+    assert_eq!(run["restaged"], 6, "{run}");
+    assert_eq!(run["failed"], 0, "{run}");
+    assert!(run["completed_at"].is_string(), "{run}");
+    let detail = f
+        .restager(data.path())
+        .args(["status", &run_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let restaged: BTreeSet<String> = detail["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .filter(|a| a["outcome"] == "restaged")
+        .map(|a| {
+            assert_eq!(a["version"], INSTALLED, "{a}");
+            a["app_guid"].as_str().expect("guid").to_string()
+        })
+        .collect();
+    assert_eq!(restaged, f.outdated);
+    let table = f
+        .restager(data.path())
+        .args(["status", &run_id])
+        .run()
+        .await
+        .ok();
+    assert!(table.stdout.contains("6 restaged"), "{}", table.stdout);
+    assert!(table.stdout.contains("shop-0"), "{}", table.stdout);
+}
+
+/// Polls `status RUN --json` until `n` apps are restaged.
+async fn wait_for_run(f: &Foundation, data: &Path, run_id: &str, n: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = f
+            .restager(data)
+            .args(["status", run_id, "--json"])
+            .run()
+            .await;
+        if run.code == Some(0) && run.json()["restaged"].as_u64() == Some(n) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run {run_id} never reached {n} restaged:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn get(base: &str, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("{base}{path}")).await.expect("GET");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_over_http_and_queue_nothing() {
+    let f = foundation(2).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/notice", serving.url))
+        .header("content-type", "application/json")
+        .header("webhook-id", "msg_forged")
+        .header("webhook-timestamp", "1700000000")
+        .header("webhook-signature", "v1,Zm9yZ2Vk")
+        .body(notice_body())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 401);
+    let (status, _) = get(&serving.url, "/no/such/route").await;
+    assert_eq!(status, 404);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    f.assert_no_restages();
+}
+
+#[tokio::test]
+async fn serve_killed_mid_run_and_restarted_completes_every_job_exactly_once() {
+    // Slow enough that a kill lands while restages are in flight.
+    let f = foundation_with(
+        6,
+        SimConfig {
+            staging_duration: Duration::from_millis(400),
+            instance_startup: Duration::from_millis(200),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let first = f.restager(data.path()).arg("serve").serve().await;
+    let (status, answer) = send_notice(&first.url, &notice_body(), "msg_kill_1").await;
+    assert_eq!(status, 202, "{answer}");
+
+    // Wait for work in flight, then kill -9.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while f.outdated.iter().map(|g| f.restages_of(g).0).sum::<usize>() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no build started:\n{}",
+            first.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().await;
+    let unfinished = f.outdated.iter().filter(|g| !f.patched(g)).count();
+    assert!(unfinished > 0, "the kill came too late to test anything");
+
+    let second = f.restager(data.path()).arg("serve").serve().await;
+    f.wait_until_all_patched(&second).await;
+    // Give redelivered duplicates, if any, the chance to misbehave.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = second.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    f.assert_exactly_once();
+}
+
+#[tokio::test]
+async fn outdated_lists_the_apps_behind_the_installed_buildpack_and_sweep_queues_them() {
+    let f = foundation(4).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let outdated = f
+        .restager(data.path())
+        .args(["outdated", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let listed = guids(&outdated, "app_guid");
+    assert!(listed.is_superset(&f.outdated), "{outdated}");
+    assert!(!listed.contains(f.untouched.iter().next().expect("the current app")));
+    let table = f.restager(data.path()).arg("outdated").run().await.ok();
+    assert!(
+        table.stdout.contains("shop-0") && table.stdout.contains(OLD),
+        "{}",
+        table.stdout
+    );
+
+    let sweep = f
+        .restager(data.path())
+        .args(["sweep", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let queued: u64 = sweep["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["queued"].as_u64().expect("queued"))
+        .sum();
+    assert_eq!(queued, listed.len() as u64, "{sweep}");
+    // Nothing restages until a worker runs: sweep only queues.
+    f.assert_no_restages();
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    f.wait_until_all_patched(&serving).await;
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    f.assert_exactly_once();
+    let after = f
+        .restager(data.path())
+        .args(["outdated", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(
+        guids(&after, "app_guid").is_disjoint(&f.outdated),
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn demo_runs_the_whole_flow_and_reports_every_app() {
+    let run = restager()
+        .args(["demo", "--apps", "24", "--json"])
+        .run()
+        .await
+        .ok();
+    let report = run.json();
+    let apps = report["apps"].as_array().expect("apps");
+    assert!(!apps.is_empty(), "{report}");
+    let released = report["notice"]["version"].as_str().expect("a version");
+    let mut restaged = 0;
+    for app in apps {
+        match app["outcome"].as_str().expect("an outcome") {
+            "restaged" => {
+                restaged += 1;
+                assert_eq!(app["new_version"], released, "{app}");
+                // What the foundation runs now, read back from the simulator.
+                assert_eq!(app["current_version"], released, "{app}");
+                assert_ne!(app["old_version"], released, "{app}");
+            }
+            "skipped" | "already_current" => {
+                assert!(app["current_version"] != released || app["old_version"] == released);
+            }
+            other => panic!("unexpected outcome {other}: {app}"),
+        }
+    }
+    assert!(restaged > 0, "the demo restaged nothing: {report}");
+    assert_eq!(report["restaged"], restaged);
+    assert_eq!(report["failed"], 0);
+    let slack = &report["slack"];
+    assert!(slack["posts"].as_u64().expect("posts") >= 2, "{slack}");
+    assert!(
+        slack["summary"]
+            .as_str()
+            .expect("a summary")
+            .contains("done"),
+        "{slack}"
+    );
+    assert_eq!(slack["undelivered"], 0);
+}
