@@ -151,3 +151,262 @@ pub fn client_deployments(sim: &CfSim, app: &str) -> usize {
         .filter(|d| d.by_client)
         .count()
 }
+
+pub use ledger::TestLedger;
+
+/// A small in-process [`Ledger`] with the port's documented lease and
+/// completion semantics, used while the shared memory adapter is not
+/// available to these tests.
+mod ledger {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use restager_shared::domain::{JobId, Outcome, RunId};
+    use restager_shared::ledger::{
+        JobRecord, Lease, Ledger, LedgerError, Recorded, RunRecord, RunView,
+    };
+    use tokio::time::Instant;
+
+    #[derive(Default)]
+    struct State {
+        runs: HashMap<RunId, RunView>,
+        leases: HashMap<JobId, (String, Instant)>,
+        outcomes: HashMap<JobId, (Outcome, u32)>,
+        keys: HashMap<String, Instant>,
+    }
+
+    #[derive(Default)]
+    pub struct TestLedger {
+        state: Mutex<State>,
+    }
+
+    impl TestLedger {
+        fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+            self.state.lock().expect("test ledger lock")
+        }
+
+        pub fn outcome(&self, job: &JobId) -> Option<Outcome> {
+            self.lock().outcomes.get(job).map(|(o, _)| o.clone())
+        }
+
+        pub fn recorded(&self) -> usize {
+            self.lock().outcomes.len()
+        }
+    }
+
+    #[async_trait]
+    impl Ledger for TestLedger {
+        async fn remember(&self, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
+            let mut st = self.lock();
+            let now = Instant::now();
+            if st.keys.get(key).is_some_and(|until| *until > now) {
+                return Ok(false);
+            }
+            st.keys.insert(key.to_string(), now + ttl);
+            Ok(true)
+        }
+
+        async fn forget(&self, key: &str) -> Result<(), LedgerError> {
+            self.lock().keys.remove(key);
+            Ok(())
+        }
+
+        async fn put_run(&self, run: &RunRecord) -> Result<(), LedgerError> {
+            let mut st = self.lock();
+            let view = st
+                .runs
+                .entry(run.run_id.clone())
+                .or_insert_with(|| RunView {
+                    record: run.clone(),
+                    jobs: Vec::new(),
+                    completed_at: None,
+                    slack_thread: None,
+                });
+            for e in &run.expected {
+                if !view.jobs.iter().any(|j| j.job_id == e.job_id) {
+                    view.jobs.push(JobRecord {
+                        job_id: e.job_id.clone(),
+                        app: e.app.clone(),
+                        outcome: None,
+                        attempts: 0,
+                        updated_at: None,
+                    });
+                }
+            }
+            Ok(())
+        }
+
+        async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError> {
+            Ok(self.lock().runs.get(run_id).cloned())
+        }
+
+        async fn list_runs(&self, limit: usize) -> Result<Vec<RunView>, LedgerError> {
+            Ok(self.lock().runs.values().take(limit).cloned().collect())
+        }
+
+        async fn lease_job(
+            &self,
+            _run_id: &RunId,
+            job_id: &JobId,
+            owner: &str,
+            ttl: Duration,
+        ) -> Result<Lease, LedgerError> {
+            let mut st = self.lock();
+            if let Some((o, _)) = st.outcomes.get(job_id).filter(|(o, _)| o.is_final()) {
+                return Ok(Lease::AlreadyFinal(o.clone()));
+            }
+            let now = Instant::now();
+            if let Some((holder, until)) = st.leases.get(job_id)
+                && holder != owner
+                && *until > now
+            {
+                return Ok(Lease::HeldElsewhere);
+            }
+            st.leases
+                .insert(job_id.clone(), (owner.to_string(), now + ttl));
+            Ok(Lease::Acquired)
+        }
+
+        async fn release_job(
+            &self,
+            _run_id: &RunId,
+            job_id: &JobId,
+            owner: &str,
+        ) -> Result<(), LedgerError> {
+            let mut st = self.lock();
+            if st.leases.get(job_id).is_some_and(|(h, _)| h == owner) {
+                st.leases.remove(job_id);
+            }
+            Ok(())
+        }
+
+        async fn record_outcome(
+            &self,
+            run_id: &RunId,
+            job_id: &JobId,
+            outcome: &Outcome,
+        ) -> Result<Recorded, LedgerError> {
+            let mut st = self.lock();
+            let was_final = st.outcomes.get(job_id).is_some_and(|(o, _)| o.is_final());
+            let attempts = st.outcomes.get(job_id).map_or(0, |(_, a)| *a) + 1;
+            if !was_final {
+                st.outcomes
+                    .insert(job_id.clone(), (outcome.clone(), attempts));
+            }
+            st.leases.remove(job_id);
+            let mut completed_run = false;
+            let outcomes = st.outcomes.clone();
+            if let Some(view) = st.runs.get_mut(run_id) {
+                for j in view.jobs.iter_mut() {
+                    if let Some((o, a)) = outcomes.get(&j.job_id) {
+                        j.outcome = Some(o.clone());
+                        j.attempts = *a;
+                    }
+                }
+                if view.completed_at.is_none()
+                    && view
+                        .jobs
+                        .iter()
+                        .all(|j| j.outcome.as_ref().is_some_and(Outcome::is_final))
+                {
+                    view.completed_at = Some(chrono::Utc::now());
+                    completed_run = true;
+                }
+            }
+            Ok(Recorded { completed_run })
+        }
+
+        async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
+            let mut st = self.lock();
+            match st.runs.get_mut(run_id) {
+                Some(v) if v.slack_thread.is_none() => {
+                    v.slack_thread = Some(ts.to_string());
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        }
+    }
+}
+
+pub use notifier::RecordingNotifier;
+
+mod notifier {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
+    use restager_shared::ledger::{RunRecord, RunView};
+    use restager_shared::notify::{Notifier, NotifyError};
+
+    /// Remembers every notification, for assertions.
+    #[derive(Default)]
+    pub struct RecordingNotifier {
+        pub finished: Mutex<Vec<(JobId, Outcome)>>,
+        pub completed: Mutex<Vec<RunId>>,
+    }
+
+    impl RecordingNotifier {
+        pub fn finished(&self) -> Vec<(JobId, Outcome)> {
+            self.finished.lock().expect("lock").clone()
+        }
+
+        pub fn completed(&self) -> Vec<RunId> {
+            self.completed.lock().expect("lock").clone()
+        }
+    }
+
+    #[async_trait]
+    impl Notifier for RecordingNotifier {
+        async fn run_started(&self, _run: &RunRecord) -> Result<(), NotifyError> {
+            Ok(())
+        }
+
+        async fn app_finished(
+            &self,
+            job: &RestageJob,
+            outcome: &Outcome,
+        ) -> Result<(), NotifyError> {
+            self.finished
+                .lock()
+                .expect("lock")
+                .push((job.job_id.clone(), outcome.clone()));
+            Ok(())
+        }
+
+        async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError> {
+            self.completed
+                .lock()
+                .expect("lock")
+                .push(run.record.run_id.clone());
+            Ok(())
+        }
+    }
+}
+
+use restager_shared::ledger::{ExpectedJob, RunRecord};
+use restager_shared::queue::Delivery;
+
+/// The run record fan-out would write for these jobs.
+pub fn run_record(jobs: &[RestageJob]) -> RunRecord {
+    RunRecord {
+        run_id: jobs[0].run_id.clone(),
+        notice: notice(),
+        action: jobs[0].action,
+        created_at: chrono::Utc::now(),
+        expected: jobs.iter().map(ExpectedJob::for_job).collect(),
+        skipped: Vec::new(),
+    }
+}
+
+/// A delivery of `job` as the `receive_count`-th receive of message `id`.
+pub fn delivery(id: &str, receive_count: u32, body: String) -> Delivery {
+    Delivery {
+        message_id: id.to_string(),
+        receipt: format!("{id}-receipt-{receive_count}"),
+        body,
+        receive_count,
+    }
+}
