@@ -2,7 +2,7 @@
 //! timings, a CF client pointed at it, worker settings scaled to match, and
 //! jobs built from the simulator's own app records.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::Duration;
 
