@@ -2,6 +2,7 @@
 //! 1.9, 2.1–2.4).
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -32,34 +33,151 @@ fn lifecycle_json(kind: LifecycleKind, buildpacks: &[String], stack: &str) -> Va
     }
 }
 
-pub(crate) fn app(w: &World, a: &App) -> Value {
+/// `{"href": ...}`.
+#[derive(Serialize)]
+pub(crate) struct Href {
+    href: String,
+}
+
+#[derive(Serialize)]
+struct MethodHref {
+    href: String,
+    method: &'static str,
+}
+
+#[derive(Serialize)]
+struct GuidRef<'a> {
+    guid: &'a str,
+}
+
+#[derive(Serialize)]
+struct ToOne<'a> {
+    data: Option<GuidRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct AppRelationships<'a> {
+    space: ToOne<'a>,
+    current_droplet: ToOne<'a>,
+}
+
+#[derive(Serialize)]
+struct MetadataView<'a> {
+    labels: &'a crate::model::Labels,
+    annotations: &'a crate::model::Labels,
+}
+
+#[derive(Serialize)]
+struct LifecycleData<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    buildpacks: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stack: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct LifecycleView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    data: LifecycleData<'a>,
+}
+
+#[derive(Serialize)]
+struct AppLinks {
+    #[serde(rename = "self")]
+    this: Href,
+    environment_variables: Href,
+    space: Href,
+    processes: Href,
+    packages: Href,
+    current_droplet: Href,
+    droplets: Href,
+    deployed_revisions: Href,
+    start: MethodHref,
+    stop: MethodHref,
+}
+
+/// The app object, as a borrowed view: big app pages serialize straight
+/// from it instead of building a `Value` tree per app.
+#[derive(Serialize)]
+pub(crate) struct AppView<'a> {
+    guid: &'a str,
+    name: &'a str,
+    state: &'static str,
+    created_at: String,
+    updated_at: String,
+    lifecycle: LifecycleView<'a>,
+    relationships: AppRelationships<'a>,
+    metadata: MetadataView<'a>,
+    links: AppLinks,
+}
+
+pub(crate) fn app_view<'a>(w: &World, a: &'a App) -> AppView<'a> {
     let b = &w.base_url;
     let g = &a.guid;
-    json!({
-        "guid": g,
-        "name": a.name,
-        "state": a.state.as_str(),
-        "created_at": ts(a.created_at),
-        "updated_at": ts(a.updated_at),
-        "lifecycle": lifecycle_json(a.lifecycle, &a.requested_buildpacks, &a.stack),
-        "relationships": {
-            "space": {"data": {"guid": a.space_guid}},
-            "current_droplet": {"data": a.current_droplet.as_ref().map(|d| json!({"guid": d}))},
+    let href = |path: String| Href {
+        href: format!("{b}{path}"),
+    };
+    let lifecycle = match a.lifecycle {
+        LifecycleKind::Buildpack => LifecycleView {
+            kind: "buildpack",
+            data: LifecycleData {
+                buildpacks: Some(&a.requested_buildpacks),
+                stack: Some(&a.stack),
+            },
         },
-        "metadata": metadata(&a.labels, &a.annotations),
-        "links": {
-            "self": link(b, &format!("/v3/apps/{g}")),
-            "environment_variables": link(b, &format!("/v3/apps/{g}/environment_variables")),
-            "space": link(b, &format!("/v3/spaces/{}", a.space_guid)),
-            "processes": link(b, &format!("/v3/apps/{g}/processes")),
-            "packages": link(b, &format!("/v3/apps/{g}/packages")),
-            "current_droplet": link(b, &format!("/v3/apps/{g}/droplets/current")),
-            "droplets": link(b, &format!("/v3/apps/{g}/droplets")),
-            "deployed_revisions": link(b, &format!("/v3/apps/{g}/revisions/deployed")),
-            "start": {"href": format!("{b}/v3/apps/{g}/actions/start"), "method": "POST"},
-            "stop": {"href": format!("{b}/v3/apps/{g}/actions/stop"), "method": "POST"},
-        }
-    })
+        LifecycleKind::Docker => LifecycleView {
+            kind: "docker",
+            data: LifecycleData {
+                buildpacks: None,
+                stack: None,
+            },
+        },
+    };
+    AppView {
+        guid: g,
+        name: &a.name,
+        state: a.state.as_str(),
+        created_at: ts(a.created_at),
+        updated_at: ts(a.updated_at),
+        lifecycle,
+        relationships: AppRelationships {
+            space: ToOne {
+                data: Some(GuidRef {
+                    guid: &a.space_guid,
+                }),
+            },
+            current_droplet: ToOne {
+                data: a.current_droplet.as_deref().map(|guid| GuidRef { guid }),
+            },
+        },
+        metadata: MetadataView {
+            labels: &a.labels,
+            annotations: &a.annotations,
+        },
+        links: AppLinks {
+            this: href(format!("/v3/apps/{g}")),
+            environment_variables: href(format!("/v3/apps/{g}/environment_variables")),
+            space: href(format!("/v3/spaces/{}", a.space_guid)),
+            processes: href(format!("/v3/apps/{g}/processes")),
+            packages: href(format!("/v3/apps/{g}/packages")),
+            current_droplet: href(format!("/v3/apps/{g}/droplets/current")),
+            droplets: href(format!("/v3/apps/{g}/droplets")),
+            deployed_revisions: href(format!("/v3/apps/{g}/revisions/deployed")),
+            start: MethodHref {
+                href: format!("{b}/v3/apps/{g}/actions/start"),
+                method: "POST",
+            },
+            stop: MethodHref {
+                href: format!("{b}/v3/apps/{g}/actions/stop"),
+                method: "POST",
+            },
+        },
+    }
+}
+
+pub(crate) fn app(w: &World, a: &App) -> Value {
+    serde_json::to_value(app_view(w, a)).unwrap_or(Value::Null)
 }
 
 pub(crate) fn space(w: &World, s: &Space) -> Value {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -47,12 +47,12 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
         let apps = filter_apps(&w, &q, selector.as_ref(), &field, desc);
         let (pagination, page) = paginate(&w, "/v3/apps", &q, &apps)?;
         let multi_page = page.len() < apps.len() && q.get("page").is_none_or(|p| p == "1");
-        let resources: Vec<Value> = page.iter().map(|a| present::app(&w, a)).collect();
-        let mut body = list_body(pagination, resources);
-        if let Some(inc) = include {
-            body["included"] = included(&w, page, inc.contains("space.organization"));
-        }
-        (body, multi_page)
+        let body = AppPage {
+            pagination,
+            resources: page.iter().map(|a| present::app_view(&w, a)).collect(),
+            included: include.map(|inc| included(&w, page, inc.contains("space.organization"))),
+        };
+        (serde_json::to_vec(&body), multi_page)
     };
     let (body, multi_page) = body;
     if multi_page
@@ -61,7 +61,31 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
     {
         insert_front_app(&mut w);
     }
-    Ok(ok(body))
+    let body = body.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            10001,
+            "UnknownError",
+            format!("An unknown error occurred: {e}"),
+        )
+    })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /v3/apps` body, serialized straight from borrowed views.
+#[derive(serde::Serialize)]
+struct AppPage<'a> {
+    pagination: Value,
+    resources: Vec<present::AppView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    included: Option<Value>,
 }
 
 fn filter_apps<'a>(
