@@ -1,0 +1,177 @@
+//! The Lambda handler called directly with a constructed `SqsEvent`, against
+//! the CF simulator: partial batch failures, back-off visibility per
+//! message, and the restage itself as the simulator saw it.
+
+#[path = "../../../shared/tests/engine_support/mod.rs"]
+mod engine_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use cf_sim::{Fault, FaultRule};
+use engine_support::*;
+use lambda_runtime::{Context, LambdaEvent};
+use restager_shared::domain::Action;
+use restager_shared::engine::Engine;
+use restager_shared::ledger::Ledger;
+use restager_shared::queue::{Delivery, JobSource, QueueError};
+use worker::{Worker, handle};
+
+/// Records the visibility changes the handler asks for.
+#[derive(Default)]
+struct Visibility {
+    changes: Mutex<Vec<(String, Duration)>>,
+}
+
+#[async_trait]
+impl JobSource for Visibility {
+    async fn receive(&self, _max: usize, _wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        Ok(Vec::new())
+    }
+
+    async fn complete(&self, _delivery: &Delivery) -> Result<(), QueueError> {
+        Ok(())
+    }
+
+    async fn retry_later(&self, delivery: &Delivery, delay: Duration) -> Result<(), QueueError> {
+        self.changes
+            .lock()
+            .expect("lock")
+            .push((delivery.receipt.clone(), delay));
+        Ok(())
+    }
+}
+
+fn record(id: &str, body: &str, receive_count: u32) -> SqsMessage {
+    let mut m = SqsMessage::default();
+    m.message_id = Some(id.into());
+    m.receipt_handle = Some(format!("receipt-{id}"));
+    m.body = Some(body.into());
+    m.attributes
+        .insert("ApproximateReceiveCount".into(), receive_count.to_string());
+    m
+}
+
+fn context(left: Duration) -> Context {
+    let mut ctx = Context::default();
+    ctx.request_id = "req-1".into();
+    let at = SystemTime::now() + left;
+    ctx.deadline = at
+        .duration_since(UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis() as u64;
+    ctx
+}
+
+#[tokio::test]
+async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
+    let h = start().await;
+    let good = h.sim.add_app(app("good"));
+    let mut busy_spec = app("busy");
+    busy_spec.space = "busy-space".into();
+    let busy = h.sim.add_app(busy_spec);
+    h.sim
+        .set_fault(FaultRule::app(&busy, Fault::ConcurrentStaging));
+    let jobs = vec![
+        job_for(&h.sim, &good, Action::Restage),
+        job_for(&h.sim, &busy, Action::Restage),
+    ];
+    let ledger = Arc::new(TestLedger::default());
+    ledger
+        .put_run(&run_record(&jobs))
+        .await
+        .expect("run stored");
+    let notifier = Arc::new(RecordingNotifier::default());
+    let queue = Arc::new(Visibility::default());
+    let worker = Worker {
+        engine: Engine::new(
+            h.cf.clone(),
+            h.settings.clone(),
+            ledger.clone(),
+            notifier.clone(),
+        )
+        .with_margins(margins()),
+        queue: queue.clone(),
+        slack: None,
+        flush_timeout: Duration::from_secs(1),
+    };
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        record("ok", &jobs[0].to_json(), 1),
+        record("poison", "{not json", 1),
+        record("deferred", &jobs[1].to_json(), 2),
+    ];
+
+    let response = handle(
+        &worker,
+        LambdaEvent::new(event, context(Duration::from_secs(30))),
+    )
+    .await
+    .expect("the handler never fails the whole batch");
+
+    let json = serde_json::to_value(&response).expect("serializes");
+    assert_eq!(
+        json,
+        serde_json::json!({"batchItemFailures": [
+            {"itemIdentifier": "poison"}, {"itemIdentifier": "deferred"}
+        ]})
+    );
+    let mut changes = queue.changes.lock().expect("lock").clone();
+    changes.sort();
+    assert_eq!(
+        changes,
+        vec![
+            ("receipt-deferred".to_string(), Duration::from_secs(60)),
+            ("receipt-poison".to_string(), Duration::from_secs(900)),
+        ],
+        "back-off from ApproximateReceiveCount; poison waits longest"
+    );
+    assert_eq!(client_builds(&h.sim, &good), 1);
+    assert_eq!(client_deployments(&h.sim, &good), 1);
+    assert_eq!(
+        h.sim.app(&good).expect("app").current_version(BUILDPACK),
+        Some(TARGET)
+    );
+    assert_eq!(client_builds(&h.sim, &busy), 0);
+    assert_eq!(notifier.finished().len(), 2);
+}
+
+#[tokio::test]
+async fn an_invocation_near_its_deadline_starts_nothing_and_hands_everything_back() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("late"));
+    let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
+    let ledger = Arc::new(TestLedger::default());
+    ledger
+        .put_run(&run_record(&jobs))
+        .await
+        .expect("run stored");
+    let queue = Arc::new(Visibility::default());
+    let worker = Worker {
+        engine: Engine::new(
+            h.cf.clone(),
+            h.settings.clone(),
+            ledger,
+            Arc::new(RecordingNotifier::default()),
+        )
+        .with_margins(margins()),
+        queue: queue.clone(),
+        slack: None,
+        flush_timeout: Duration::from_secs(1),
+    };
+    let mut event = SqsEvent::default();
+    event.records = vec![record("m", &jobs[0].to_json(), 1)];
+
+    let response = handle(
+        &worker,
+        LambdaEvent::new(event, context(Duration::from_millis(50))),
+    )
+    .await
+    .expect("handled");
+
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(queue.changes.lock().expect("lock").len(), 1);
+    assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
+}
