@@ -368,6 +368,9 @@ impl Row for Build {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeploymentState {
     Deploying,
+    /// Canary instances starting; becomes PAUSED once they are routable.
+    Prepaused,
+    Paused,
     Deployed,
     Canceling,
     Canceled,
@@ -377,6 +380,8 @@ impl DeploymentState {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Deploying => "DEPLOYING",
+            Self::Prepaused => "PREPAUSED",
+            Self::Paused => "PAUSED",
             Self::Deployed => "DEPLOYED",
             Self::Canceling => "CANCELING",
             Self::Canceled => "CANCELED",
@@ -402,6 +407,10 @@ pub(crate) struct Deployment {
     pub droplet_guid: String,
     pub previous_droplet_guid: Option<String>,
     pub new_process_guid: Option<String>,
+    /// Canary step size (instances) for the `canary` strategy.
+    pub canary_instances: Option<u32>,
+    /// Canary steps requested (`status.canary.steps.total`).
+    pub canary_steps: u32,
     /// `status.details.error` shown while the new instances are crashing.
     pub crash_error: Option<String>,
     pub created_by: Actor,

@@ -347,6 +347,28 @@ pub(crate) fn deployment(w: &World, d: &Deployment) -> Value {
             json!({"href": format!("{b}/v3/deployments/{g}/actions/cancel"), "method": "POST"}),
         );
     }
+    if d.state == crate::model::DeploymentState::Paused
+        && let Some(map) = links.as_object_mut()
+    {
+        map.insert(
+            "continue".to_owned(),
+            json!({"href": format!("{b}/v3/deployments/{g}/actions/continue"), "method": "POST"}),
+        );
+    }
+    let mut status = json!({
+        "value": d.status_value,
+        "reason": d.status_reason,
+        "details": details,
+    });
+    if d.canary_instances.is_some()
+        && let Some(map) = status.as_object_mut()
+    {
+        // Only the first canary step is modelled.
+        map.insert(
+            "canary".to_owned(),
+            json!({"steps": {"current": 1, "total": d.canary_steps}}),
+        );
+    }
     let new_processes: Vec<Value> = d
         .new_process_guid
         .iter()
@@ -357,11 +379,7 @@ pub(crate) fn deployment(w: &World, d: &Deployment) -> Value {
         "created_at": ts(d.created_at),
         "updated_at": ts(d.updated_at),
         "state": d.state.as_str(),
-        "status": {
-            "value": d.status_value,
-            "reason": d.status_reason,
-            "details": details,
-        },
+        "status": status,
         "strategy": d.strategy,
         "options": options,
         "droplet": {"guid": d.droplet_guid},

@@ -94,7 +94,26 @@ impl World {
             None => webs.first().map(|p| p.instances()).unwrap_or(0),
         };
         let desired = req.web_instances.unwrap_or(original);
-        let first_step = req.max_in_flight.min(desired);
+        let canary_instances = (req.strategy == "canary").then(|| {
+            let weight = req
+                .options
+                .get("canary")
+                .and_then(|c| c.get("steps"))
+                .and_then(|s| s.get(0))
+                .and_then(|s| s.get("instance_weight"))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            let by_weight = u32::try_from((u64::from(desired) * weight).div_ceil(100)).unwrap_or(1);
+            by_weight.clamp(1, desired.max(1))
+        });
+        let canary_steps = req
+            .options
+            .get("canary")
+            .and_then(|c| c.get("steps"))
+            .and_then(serde_json::Value::as_array)
+            .map(|s| u32::try_from(s.len()).unwrap_or(1))
+            .unwrap_or(1);
+        let first_step = canary_instances.unwrap_or_else(|| req.max_in_flight.min(desired));
         let memory_mb = newest_web.as_ref().map(|w| w.0).unwrap_or(1024);
 
         if !stopped {
@@ -142,6 +161,8 @@ impl World {
             droplet_guid,
             previous_droplet_guid: previous_droplet,
             new_process_guid: None,
+            canary_instances,
+            canary_steps,
             crash_error: None,
             created_by: actor.clone(),
             labels: req.labels,
@@ -212,6 +233,9 @@ impl World {
         process.scale_to(first_step, now);
         self.processes.insert(process);
         deployment.new_process_guid = Some(process_guid);
+        if canary_instances.is_some() {
+            deployment.state = DeploymentState::Prepaused;
+        }
         deployment.crash_error = crash.flatten();
         deployment.pending_human_push = actor.is_client
             && self
@@ -233,7 +257,10 @@ impl World {
             .ok_or_else(|| ApiError::not_found("Deployment"))?;
         if !matches!(
             d.state,
-            DeploymentState::Deploying | DeploymentState::Canceling
+            DeploymentState::Deploying
+                | DeploymentState::Prepaused
+                | DeploymentState::Paused
+                | DeploymentState::Canceling
         ) || !d.is_active()
         {
             return Err(ApiError::unprocessable(format!(
@@ -275,8 +302,10 @@ impl World {
             }
             match d.state {
                 DeploymentState::Deploying => self.scale_step(&guid, now),
+                DeploymentState::Prepaused => self.canary_step(&guid, now),
                 DeploymentState::Canceling => self.cancel_step(&guid, now),
-                DeploymentState::Deployed | DeploymentState::Canceled => {}
+                DeploymentState::Paused | DeploymentState::Deployed | DeploymentState::Canceled => {
+                }
             }
         }
         self.active
@@ -389,6 +418,53 @@ impl World {
             }
             d.error = error;
         }
+    }
+
+    /// Canary: pause once the canary instances are routable (old ones stay).
+    fn canary_step(&mut self, guid: &str, now: Instant) {
+        let Some(d) = self.deployments.get(guid) else {
+            return;
+        };
+        let canary = d.canary_instances.unwrap_or(1);
+        let crash_error = d.crash_error.clone();
+        let Some(new) = d
+            .new_process_guid
+            .as_deref()
+            .and_then(|g| self.processes.get(g))
+        else {
+            return;
+        };
+        let health = self.health(new, now);
+        let ts = Utc::now();
+        if let Some(d) = self.deployments.get_mut(guid) {
+            if health.routable >= canary {
+                d.error = None;
+                d.set_status(DeploymentState::Paused, "ACTIVE", "PAUSED", ts);
+            } else if health.unhealthy > 0 {
+                d.error = crash_error;
+            }
+        }
+    }
+
+    /// `POST /v3/deployments/:guid/actions/continue`: a PAUSED canary rolls on.
+    pub(crate) fn continue_deployment(&mut self, guid: &str) -> Result<(), ApiError> {
+        let d = self
+            .deployments
+            .get_mut(guid)
+            .ok_or_else(|| ApiError::not_found("Deployment"))?;
+        if d.state != DeploymentState::Paused {
+            return Err(ApiError::unprocessable(format!(
+                "Cannot continue a deployment with status: {} and reason: {}",
+                d.status_value, d.status_reason
+            )));
+        }
+        d.set_status(
+            DeploymentState::Deploying,
+            "ACTIVE",
+            "DEPLOYING",
+            Utc::now(),
+        );
+        Ok(())
     }
 
     /// Destroy the old web processes, restart the others, mark DEPLOYED.

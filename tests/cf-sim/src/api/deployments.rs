@@ -179,6 +179,16 @@ pub(crate) async fn cancel(State(s): S, Path(guid): Path<String>) -> Result<Resp
     Ok(StatusCode::OK.into_response())
 }
 
+pub(crate) async fn continue_(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let mut w = s.lock();
+    w.continue_deployment(&guid)?;
+    let d = w
+        .deployments
+        .get(&guid)
+        .ok_or_else(|| ApiError::not_found("Deployment"))?;
+    Ok(ok(present::deployment(&w, d)))
+}
+
 pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
     q.allow(&[

@@ -105,6 +105,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/v3/deployments/{guid}/actions/cancel",
             post(deployments::cancel),
         )
+        .route(
+            "/v3/deployments/{guid}/actions/continue",
+            post(deployments::continue_),
+        )
         .route("/v3/{*rest}", get(unknown).post(unknown).patch(unknown))
         .fallback(unknown)
         .layer(from_fn_with_state(shared.clone(), gate))

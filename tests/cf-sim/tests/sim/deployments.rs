@@ -557,3 +557,66 @@ async fn stats_can_be_unavailable() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn canary_pauses_after_the_canary_instances_until_continued() {
+    let (sim, api) = start(manual()).await;
+    let (app, droplet) = app_with(&sim, &api, 4).await;
+    let r = api
+        .post(
+            "/v3/deployments",
+            json!({
+                "droplet": {"guid": droplet},
+                "strategy": "canary",
+                "options": {"canary": {"steps": [{"instance_weight": 50}]}},
+                "relationships": {"app": {"data": {"guid": app}}},
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["state"], "PREPAUSED");
+    assert_eq!(r.body["status"]["reason"], "DEPLOYING");
+    assert_eq!(r.body["status"]["canary"]["steps"]["total"], 1);
+    let guid = r.body["guid"].as_str().expect("guid").to_owned();
+    let new_process = r.body["new_processes"][0]["guid"]
+        .as_str()
+        .expect("process")
+        .to_owned();
+    assert_eq!(split(&sim, &app, &new_process), (2, 4));
+    let early = api
+        .post(
+            &format!("/v3/deployments/{guid}/actions/continue"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
+    sim.tick();
+    sim.tick();
+    let d = api.ok(&format!("/v3/deployments/{guid}")).await;
+    assert_eq!(
+        (
+            d["status"]["value"].as_str(),
+            d["status"]["reason"].as_str()
+        ),
+        (Some("ACTIVE"), Some("PAUSED"))
+    );
+    assert!(d["links"]["continue"]["href"].is_string());
+    assert_eq!(
+        split(&sim, &app, &new_process),
+        (2, 4),
+        "paused: nothing moves"
+    );
+    let c = api
+        .post(
+            &format!("/v3/deployments/{guid}/actions/continue"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK);
+    for _ in 0..6 {
+        sim.tick();
+    }
+    let d = api.ok(&format!("/v3/deployments/{guid}")).await;
+    assert_eq!(d["status"]["reason"], "DEPLOYED");
+    assert_eq!(split(&sim, &app, &new_process), (4, 0));
+}
