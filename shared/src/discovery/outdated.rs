@@ -1,0 +1,151 @@
+//! The maintenance backlog: apps whose droplet was staged with an older admin
+//! buildpack than the one now installed for their stack, and the sweep runs
+//! that restage them even when no notice ever arrived.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::error::DiscoveryError;
+use super::fan_out::RunPlan;
+use super::installed::Installed;
+use super::inventory::Inventory;
+use super::rules;
+use crate::cf::{AppQuery, CfClient};
+use crate::config::ScopeSettings;
+use crate::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
+use crate::ledger::{ExpectedJob, RunRecord, SkippedApp};
+
+/// One app behind the installed version of one of its buildpacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutdatedApp {
+    pub app: AppRef,
+    pub buildpack: String,
+    /// The stack a restage would use.
+    pub stack: Option<String>,
+    /// The version in the current droplet.
+    pub current: Version,
+    /// The newest version installed for that stack.
+    pub installed: Version,
+    pub droplet_guid: String,
+    /// Why a sweep leaves it alone (stopped, docker, no package, opted out);
+    /// `None` when a sweep restages it.
+    pub blocked: Option<String>,
+}
+
+/// Outdated apps in `scope`. Droplets with a buildpack version that does not
+/// parse are left out: nothing shows they are behind.
+pub async fn outdated(
+    cf: &CfClient,
+    scope: &ScopeSettings,
+) -> Result<Vec<OutdatedApp>, DiscoveryError> {
+    let installed = Installed::fetch(cf).await?;
+    if installed.names().is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = AppQuery {
+        lifecycle_type: Some("buildpack".to_string()),
+        ..AppQuery::default()
+    };
+    let inventory = Inventory::fetch(cf, &query).await?;
+    let mut found = Vec::new();
+    for app in inventory.apps() {
+        let Some(droplet) = inventory.droplet_of(app) else {
+            continue;
+        };
+        let place = inventory.app_ref(app);
+        if !scope.allows(&place.org_name, &place.space_name) {
+            continue;
+        }
+        let stack = rules::stack_of(app, Some(droplet));
+        // One entry per app: restaging once updates all of its buildpacks.
+        let behind = installed.names().into_iter().find_map(|name| {
+            let current = rules::droplet_buildpack(droplet, name)?.parsed_version()?;
+            let newest = installed.version_for(name, stack)?;
+            (current < *newest).then(|| (name, current, newest.clone()))
+        });
+        let Some((name, current, newest)) = behind else {
+            continue;
+        };
+        found.push(OutdatedApp {
+            blocked: rules::excluded(app, &place, scope)
+                .or_else(|| rules::blocker(app, Some(droplet), Action::Restage)),
+            app: place,
+            buildpack: name.to_string(),
+            stack: stack.map(str::to_string),
+            current,
+            installed: newest,
+            droplet_guid: droplet.guid.clone(),
+        });
+    }
+    Ok(found)
+}
+
+/// The sweep: outdated apps grouped into one run per buildpack, installed
+/// version and stack, each a restage to that version. Run ids derive from
+/// `sweep:` + the group's release key, so a repeated sweep extends the same
+/// runs and [`fan_out`](super::fan_out) skips jobs that already finished.
+/// Groups where every app is blocked yield no run (`outdated` lists them).
+pub async fn sweep_plan(
+    cf: &CfClient,
+    scope: &ScopeSettings,
+) -> Result<Vec<RunPlan>, DiscoveryError> {
+    let apps = outdated(cf, scope).await?;
+    let mut groups: BTreeMap<(String, String, Option<String>), Vec<OutdatedApp>> = BTreeMap::new();
+    for app in apps {
+        let key = (
+            app.buildpack.clone(),
+            app.installed.to_string(),
+            app.stack.clone(),
+        );
+        groups.entry(key).or_default().push(app);
+    }
+    let created_at = Utc::now();
+    let mut runs = Vec::new();
+    for apps in groups.into_values() {
+        let Some(first) = apps.first() else {
+            continue;
+        };
+        let notice = Notice::Buildpack {
+            buildpack: first.buildpack.clone(),
+            version: first.installed.clone(),
+            stack: first.stack.clone(),
+        };
+        let run_id = RunId::for_release(&format!("sweep:{}", notice.release_key()));
+        let mut jobs = Vec::new();
+        let mut skipped = Vec::new();
+        for app in apps {
+            match app.blocked {
+                Some(reason) => skipped.push(SkippedApp {
+                    app: app.app,
+                    reason,
+                }),
+                None => jobs.push(RestageJob::new(
+                    &run_id,
+                    notice.clone(),
+                    Action::Restage,
+                    app.app,
+                    app.droplet_guid,
+                    Some(app.buildpack),
+                    Some(app.installed),
+                )),
+            }
+        }
+        if jobs.is_empty() {
+            continue;
+        }
+        runs.push(RunPlan {
+            record: RunRecord {
+                run_id,
+                notice,
+                action: Action::Restage,
+                created_at,
+                expected: jobs.iter().map(ExpectedJob::for_job).collect(),
+                skipped,
+            },
+            jobs,
+        });
+    }
+    Ok(runs)
+}

@@ -1,0 +1,282 @@
+//! What one notice means for this foundation: the jobs to queue and the
+//! affected apps left alone, each with its reason.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::error::DiscoveryError;
+use super::fan_out::RunPlan;
+use super::installed::Installed;
+use super::inventory::Inventory;
+use super::rules;
+use crate::cf::{AppQuery, CfClient, StackState};
+use crate::config::ScopeSettings;
+use crate::domain::{Action, Notice, NoticeKind, RestageJob, RunId, Version};
+use crate::ledger::{ExpectedJob, RunRecord, SkippedApp};
+
+/// The decision for one notice. Nothing has been changed anywhere yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// `RunId::for_release(notice.release_key())`: the same release always
+    /// plans the same run, so a repeated fan-out merges instead of doubling.
+    pub run_id: RunId,
+    pub notice: Notice,
+    pub action: Action,
+    pub jobs: Vec<RestageJob>,
+    pub skipped: Vec<SkippedApp>,
+    /// Why nothing is queued although apps may be affected: the foundation
+    /// does not have the released version (or stack) yet.
+    pub not_installed: Option<String>,
+    /// Why nothing was looked up: the configured action is `none`.
+    pub note: Option<String>,
+    /// Requests this plan sent to Cloud Controller and UAA.
+    pub cf_requests: u64,
+}
+
+impl Plan {
+    fn empty(notice: &Notice, action: Action) -> Self {
+        Self {
+            run_id: RunId::for_release(&notice.release_key()),
+            notice: notice.clone(),
+            action,
+            jobs: Vec::new(),
+            skipped: Vec::new(),
+            not_installed: None,
+            note: None,
+            cf_requests: 0,
+        }
+    }
+
+    /// A plan whose answer is final: neither waiting for an installation nor
+    /// switched off. Only such a plan should mark its release as handled;
+    /// otherwise a later delivery must be able to act.
+    pub fn is_definitive(&self) -> bool {
+        self.not_installed.is_none() && self.note.is_none()
+    }
+
+    /// The run to record and queue.
+    pub fn into_run(self, created_at: DateTime<Utc>) -> RunPlan {
+        RunPlan {
+            record: RunRecord {
+                run_id: self.run_id,
+                notice: self.notice,
+                action: self.action,
+                created_at,
+                expected: self.jobs.iter().map(ExpectedJob::for_job).collect(),
+                skipped: self.skipped,
+            },
+            jobs: self.jobs,
+        }
+    }
+
+    fn job(
+        &mut self,
+        place: crate::domain::AppRef,
+        droplet: &str,
+        bp: Option<&str>,
+        target: Option<&Version>,
+    ) {
+        self.jobs.push(RestageJob::new(
+            &self.run_id,
+            self.notice.clone(),
+            self.action,
+            place,
+            droplet.to_string(),
+            bp.map(str::to_string),
+            target.cloned(),
+        ));
+    }
+
+    fn skip(&mut self, app: crate::domain::AppRef, reason: String) {
+        self.skipped.push(SkippedApp { app, reason });
+    }
+}
+
+/// The setting that chooses the action for a kind of notice.
+fn action_setting(kind: NoticeKind) -> &'static str {
+    match kind {
+        NoticeKind::Buildpack => "RESTAGER_BUILDPACK_ACTION",
+        NoticeKind::Stack => "RESTAGER_STACK_ACTION",
+        NoticeKind::Stemcell => "RESTAGER_STEMCELL_ACTION",
+    }
+}
+
+/// Plans `notice` with `action` (from [`IntakeSettings::action_for`]) over
+/// the apps `scope` allows.
+///
+/// [`IntakeSettings::action_for`]: crate::config::IntakeSettings::action_for
+pub async fn plan(
+    cf: &CfClient,
+    notice: &Notice,
+    action: Action,
+    scope: &ScopeSettings,
+) -> Result<Plan, DiscoveryError> {
+    let before = cf.request_counts().total();
+    let mut plan = Plan::empty(notice, action);
+    if action == Action::None {
+        plan.note = Some(match notice.kind() {
+            NoticeKind::Stemcell => format!(
+                "stemcell releases need no app action (BOSH rolls the cells and apps move with them); \
+                 nothing is queued ({}=none)",
+                action_setting(NoticeKind::Stemcell)
+            ),
+            kind => format!(
+                "the action for {kind} notices is `none` ({}=none): nothing is queued",
+                action_setting(kind)
+            ),
+        });
+        return Ok(plan);
+    }
+    match notice {
+        Notice::Buildpack {
+            buildpack,
+            version,
+            stack,
+        } => plan_buildpack(cf, &mut plan, buildpack, version, stack.as_deref(), scope).await?,
+        Notice::Stack { stack, .. } => plan_stack(cf, &mut plan, stack, scope).await?,
+        Notice::Stemcell { .. } => plan_every_app(cf, &mut plan, scope).await?,
+    }
+    plan.cf_requests = cf.request_counts().total().saturating_sub(before);
+    Ok(plan)
+}
+
+/// Started buildpack apps whose droplet has `buildpack` older than `version`,
+/// provided the foundation can stage with `version` (or newer).
+async fn plan_buildpack(
+    cf: &CfClient,
+    plan: &mut Plan,
+    buildpack: &str,
+    version: &Version,
+    stack: Option<&str>,
+    scope: &ScopeSettings,
+) -> Result<(), DiscoveryError> {
+    let installed = Installed::fetch(cf).await?;
+    let usable = |on: Option<&str>| {
+        installed
+            .version_for(buildpack, on)
+            .is_some_and(|v| v >= version)
+    };
+    if !usable(stack) {
+        let on = stack.map(|s| format!(" for {s}")).unwrap_or_default();
+        plan.not_installed = Some(format!(
+            "{buildpack} {version} is not installed in this foundation{on} (installed: {}): \
+             nothing was queued; install it (cf update-buildpack) and send the notice again, \
+             or let the scheduled sweep pick it up",
+            installed.describe(buildpack)
+        ));
+        return Ok(());
+    }
+    let query = AppQuery {
+        lifecycle_type: Some("buildpack".to_string()),
+        stacks: stack.map(str::to_string).into_iter().collect(),
+        ..AppQuery::default()
+    };
+    let inventory = Inventory::fetch(cf, &query).await?;
+    for app in inventory.apps() {
+        let droplet = inventory.droplet_of(app);
+        let entry = droplet.and_then(|d| rules::droplet_buildpack(d, buildpack));
+        // Without a droplet, only an explicit request for the buildpack ties
+        // the app to this release.
+        let requested = droplet.is_none()
+            && app
+                .lifecycle
+                .as_ref()
+                .is_some_and(|l| l.data.buildpacks.iter().any(|b| b == buildpack));
+        if entry.is_none() && !requested {
+            continue;
+        }
+        let app_stack = rules::stack_of(app, droplet);
+        if stack.is_some_and(|wanted| app_stack != Some(wanted)) {
+            continue;
+        }
+        let place = inventory.app_ref(app);
+        let current = entry.and_then(|e| e.parsed_version());
+        let reason = rules::excluded(app, &place, scope)
+            .or_else(|| {
+                current
+                    .as_ref()
+                    .filter(|c| *c >= version)
+                    .map(|c| format!("already current: {buildpack} {c}"))
+            })
+            .or_else(|| rules::blocker(app, droplet, plan.action))
+            .or_else(|| {
+                (!usable(app_stack)).then(|| {
+                    format!(
+                        "{buildpack} {version} is not installed for {} (installed: {}): restaging would not update it",
+                        app_stack.unwrap_or("its stack"),
+                        installed.describe(buildpack)
+                    )
+                })
+            });
+        match (reason, app.current_droplet_guid()) {
+            (None, Some(droplet_guid)) => {
+                plan.job(place, droplet_guid, Some(buildpack), Some(version))
+            }
+            (Some(reason), _) => plan.skip(place, reason),
+            // `blocker` already refused apps without a droplet.
+            (None, None) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every app on `stack`. The rootfs version is not visible through the API,
+/// so no app counts as already current.
+async fn plan_stack(
+    cf: &CfClient,
+    plan: &mut Plan,
+    stack: &str,
+    scope: &ScopeSettings,
+) -> Result<(), DiscoveryError> {
+    let stacks = cf.list_stacks().await?;
+    let Some(found) = stacks.iter().find(|s| s.name == stack) else {
+        let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+        plan.not_installed = Some(format!(
+            "stack {stack} is not installed in this foundation (stacks: {}): nothing was queued",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+        return Ok(());
+    };
+    if found.state == StackState::Disabled && plan.action == Action::Restage {
+        plan.not_installed = Some(format!(
+            "stack {stack} is DISABLED, so apps on it cannot be staged: nothing was queued"
+        ));
+        return Ok(());
+    }
+    let query = AppQuery {
+        stacks: vec![stack.to_string()],
+        ..AppQuery::default()
+    };
+    let inventory = Inventory::fetch(cf, &query).await?;
+    plan_all_listed(&inventory, plan, scope);
+    Ok(())
+}
+
+/// Every app in scope (stemcell notices configured to restage or restart).
+async fn plan_every_app(
+    cf: &CfClient,
+    plan: &mut Plan,
+    scope: &ScopeSettings,
+) -> Result<(), DiscoveryError> {
+    let inventory = Inventory::fetch(cf, &AppQuery::default()).await?;
+    plan_all_listed(&inventory, plan, scope);
+    Ok(())
+}
+
+fn plan_all_listed(inventory: &Inventory, plan: &mut Plan, scope: &ScopeSettings) {
+    for app in inventory.apps() {
+        let droplet = inventory.droplet_of(app);
+        let place = inventory.app_ref(app);
+        let reason = rules::excluded(app, &place, scope)
+            .or_else(|| rules::blocker(app, droplet, plan.action));
+        match (reason, app.current_droplet_guid()) {
+            (None, Some(droplet_guid)) => plan.job(place, droplet_guid, None, None),
+            (Some(reason), _) => plan.skip(place, reason),
+            (None, None) => {}
+        }
+    }
+}
