@@ -6,7 +6,7 @@
 //! the others wait for and reuse it.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Mutex;
 
@@ -19,6 +19,15 @@ pub(crate) struct CachedToken {
     /// Identifies this token so a 401 only invalidates the token it was sent with.
     pub generation: u64,
     refresh_at: Instant,
+    /// The same moment by the wall clock: a frozen Lambda's monotonic clock
+    /// may not advance while frozen, the wall clock is resynchronised on thaw.
+    refresh_at_wall: SystemTime,
+}
+
+impl CachedToken {
+    fn is_fresh(&self) -> bool {
+        Instant::now() < self.refresh_at && SystemTime::now() < self.refresh_at_wall
+    }
 }
 
 /// A freshly granted token and how long UAA says it lives.
@@ -57,7 +66,7 @@ impl TokenCache {
     {
         let mut slot = self.slot.lock().await;
         if let Some(t) = &slot.token
-            && Instant::now() < t.refresh_at
+            && t.is_fresh()
         {
             return Ok(t.clone());
         }
@@ -65,10 +74,12 @@ impl TokenCache {
         // A token shorter-lived than twice the margin would otherwise be
         // refreshed on every request; refresh those at half their life.
         let margin = self.margin.min(grant.lifetime / 2);
+        let usable = grant.lifetime.saturating_sub(margin);
         let token = CachedToken {
             value: grant.value,
             generation: slot.next_generation,
-            refresh_at: Instant::now() + grant.lifetime.saturating_sub(margin),
+            refresh_at: Instant::now() + usable,
+            refresh_at_wall: SystemTime::now() + usable,
         };
         slot.next_generation += 1;
         slot.token = Some(token.clone());
