@@ -663,3 +663,20 @@ async fn request_counts_match_what_the_server_saw() {
     assert_eq!(counts.root, 1);
     assert_eq!(counts.api(), 3);
 }
+
+#[tokio::test]
+async fn concurrent_401s_lead_to_a_single_new_token() {
+    let sim = sim(20).await;
+    let client = client(&sim);
+    client.authenticate().await.expect("token");
+    sim.expire_tokens();
+    let mut tasks = Vec::new();
+    for app in sim.apps() {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move { c.get_app(&app.guid).await }));
+    }
+    for t in tasks {
+        t.await.expect("task ran").expect("app after re-auth");
+    }
+    assert_eq!(sim.count("POST", "/oauth/token"), 2);
+}
