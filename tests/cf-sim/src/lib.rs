@@ -26,6 +26,7 @@ pub use faults::{Fault, FaultRule, StagingFailure, Target};
 pub use model::{AppState, BuildState, DeploymentState, InstanceState, LifecycleKind, StackState};
 pub use record::RecordedRequest;
 pub use seed::{AppSpec, BUILDPACK_VERSIONS, OPT_OUT_LABEL};
+pub use sim::timing::{AppTiming, PhaseTimes, RestageTimes};
 pub use sim::{ActionError, CfSim};
 pub use snapshot::{
     AppSnapshot, BuildSnapshot, BuildpackVersion, DeploymentSnapshot, DropletSnapshot,

@@ -427,7 +427,7 @@ pub(crate) fn process_stats(w: &World, p: &Process, now: Instant) -> Value {
         .is_some_and(|a| a.state == AppState::Started);
     let resources: Vec<Value> = (0..p.instance_starts.len())
         .map(|i| {
-            let state = p.instance_state(i, started, now, w.cfg.instance_startup);
+            let state = p.instance_state(i, started, now, w.instance_startup_for(&p.app_guid));
             let running = state == crate::model::InstanceState::Running;
             let uptime = p
                 .instance_starts

@@ -319,8 +319,9 @@ impl World {
             starting: 0,
             unhealthy: 0,
         };
+        let startup = self.instance_startup_for(&process.app_guid);
         for i in 0..process.instance_starts.len() {
-            match process.instance_state(i, true, now, self.cfg.instance_startup) {
+            match process.instance_state(i, true, now, startup) {
                 InstanceState::Running => h.routable += 1,
                 InstanceState::Starting => h.starting += 1,
                 InstanceState::Crashed | InstanceState::Down => h.unhealthy += 1,

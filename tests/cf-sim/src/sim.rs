@@ -21,6 +21,8 @@ use crate::seed::AppSpec;
 use crate::snapshot::{AppSnapshot, BuildSnapshot, DeploymentSnapshot, DropletSnapshot};
 use crate::world::World;
 
+pub(crate) mod timing;
+
 /// Why an operator action was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ActionError {

@@ -175,8 +175,9 @@ impl World {
                     starting: 0,
                     crashed: 0,
                 };
+                let startup = self.instance_startup_for(&p.app_guid);
                 for i in 0..p.instance_starts.len() {
-                    match p.instance_state(i, started, now, self.cfg.instance_startup) {
+                    match p.instance_state(i, started, now, startup) {
                         InstanceState::Running => snap.running += 1,
                         InstanceState::Starting => snap.starting += 1,
                         InstanceState::Crashed => snap.crashed += 1,

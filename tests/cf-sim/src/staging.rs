@@ -144,6 +144,7 @@ impl World {
         } else {
             Vec::new()
         };
+        let settles_at = now + self.staging_duration_for(&app_guid);
         self.builds.insert(Build {
             guid: guid.clone(),
             app_guid,
@@ -161,7 +162,7 @@ impl World {
             annotations: req.annotations,
             created_at: ts,
             updated_at: ts,
-            settles_at: now + self.cfg.staging_duration,
+            settles_at,
             outcome,
         });
         self.staging.push(guid.clone());

@@ -48,6 +48,7 @@ pub(crate) struct World {
     pub rate: RateWindow,
     pub peak_active: usize,
     pub peak_per_space: usize,
+    pub timings: crate::sim::timing::Timings,
 }
 
 impl World {
@@ -79,6 +80,7 @@ impl World {
             },
             peak_active: 0,
             peak_per_space: 0,
+            timings: Default::default(),
             cfg,
         }
     }

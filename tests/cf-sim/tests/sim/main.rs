@@ -9,3 +9,4 @@ mod deployments;
 mod listing;
 mod network;
 mod seeding;
+mod timing;
