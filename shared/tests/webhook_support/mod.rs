@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fakes;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
