@@ -1,6 +1,11 @@
 //! The run ledger port: what each run expected, what happened to each app,
 //! and which deliveries were already seen.
 
+pub mod memory;
+mod state;
+
+pub use memory::MemoryLedger;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -140,8 +145,12 @@ pub trait Ledger: Send + Sync {
         ttl: Duration,
     ) -> Result<Lease, LedgerError>;
     /// Gives the lease back early (after a deferral).
-    async fn release_job(&self, run_id: &RunId, job_id: &JobId, owner: &str)
-    -> Result<(), LedgerError>;
+    async fn release_job(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        owner: &str,
+    ) -> Result<(), LedgerError>;
 
     /// Records a job's outcome (final or not) and counts final ones.
     async fn record_outcome(

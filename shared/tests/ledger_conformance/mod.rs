@@ -1,0 +1,701 @@
+//! The ledger's behaviour, written once and run against every adapter
+//! (`ledger_memory.rs`, `ledger_embedded.rs`, `ledger_dynamo.rs`). Each
+//! function gets a fresh, empty ledger.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use restager_shared::domain::{Action, AppRef, JobId, Notice, Outcome, RunId, Version};
+use restager_shared::ledger::{ExpectedJob, Lease, Ledger, RunRecord, RunView, SkippedApp};
+
+const LONG: Duration = Duration::from_secs(600);
+
+pub fn app(n: usize) -> AppRef {
+    AppRef {
+        guid: format!("app-{n}"),
+        name: format!("shop-{n}"),
+        space_guid: format!("space-{}", n % 3),
+        space_name: "prod".into(),
+        org_guid: "org-1".into(),
+        org_name: "acme".into(),
+    }
+}
+
+pub fn expected(run: &RunId, n: usize) -> ExpectedJob {
+    ExpectedJob {
+        job_id: JobId::for_app(run, &app(n).guid),
+        app: app(n),
+        droplet_guid: Some(format!("droplet-{n}")),
+        buildpack: Some("ruby_buildpack".into()),
+        target_version: Some(Version::parse("1.10.29").expect("version literal")),
+        retry: 0,
+    }
+}
+
+/// A run for `release` (unique per test) expecting `jobs` apps.
+pub fn run(release: &str, jobs: usize, created_at: DateTime<Utc>) -> RunRecord {
+    let notice = Notice::Buildpack {
+        buildpack: "ruby_buildpack".into(),
+        version: Version::parse("1.10.29").expect("version literal"),
+        stack: None,
+    };
+    let run_id = RunId::for_release(release);
+    RunRecord {
+        expected: (0..jobs).map(|n| expected(&run_id, n)).collect(),
+        run_id,
+        notice,
+        action: Action::Restage,
+        created_at,
+        skipped: vec![SkippedApp {
+            app: app(1000),
+            reason: "stopped".into(),
+        }],
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
+        .single()
+        .expect("valid instant")
+}
+
+fn job(record: &RunRecord, n: usize) -> JobId {
+    record.expected[n].job_id.clone()
+}
+
+fn restaged() -> Outcome {
+    Outcome::Restaged {
+        droplet_guid: "d-new".into(),
+        deployment_guid: "dep-1".into(),
+        version: Some("1.10.29".into()),
+    }
+}
+
+fn failed_for_good() -> Outcome {
+    Outcome::Failed {
+        reason: "staging failed".into(),
+        permanent: true,
+    }
+}
+
+fn deferred() -> Outcome {
+    Outcome::Deferred {
+        reason: "someone is deploying".into(),
+        retry_after: Some(Duration::from_secs(30)),
+    }
+}
+
+async fn view(l: &dyn Ledger, id: &RunId) -> RunView {
+    l.get_run(id)
+        .await
+        .expect("get_run succeeds")
+        .expect("the run is stored")
+}
+
+fn outcome_of(v: &RunView, job: &JobId) -> Option<Outcome> {
+    v.jobs
+        .iter()
+        .find(|j| &j.job_id == job)
+        .and_then(|j| j.outcome.clone())
+}
+
+pub async fn remember_forget_and_expiry(l: &dyn Ledger) {
+    assert!(l.remember("delivery:1", LONG).await.expect("remember"));
+    assert!(!l.remember("delivery:1", LONG).await.expect("remember"));
+    assert!(l.remember("delivery:2", LONG).await.expect("remember"));
+    l.forget("delivery:1").await.expect("forget");
+    assert!(l.remember("delivery:1", LONG).await.expect("remember"));
+    l.forget("never-remembered")
+        .await
+        .expect("forgetting nothing is fine");
+
+    assert!(
+        l.remember("short", Duration::from_millis(300))
+            .await
+            .expect("remember")
+    );
+    assert!(
+        !l.remember("short", Duration::from_millis(300))
+            .await
+            .expect("remember")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        l.remember("short", LONG).await.expect("remember"),
+        "an expired key is remembered afresh"
+    );
+    assert!(!l.remember("short", LONG).await.expect("remember"));
+}
+
+pub async fn put_run_is_idempotent_and_merges(l: &dyn Ledger) {
+    let unknown = RunId::for_release("conformance:none");
+    assert!(l.get_run(&unknown).await.expect("get_run").is_none());
+
+    let first = run("conformance:merge", 3, t0());
+    l.put_run(&first).await.expect("put_run");
+    let v = view(l, &first.run_id).await;
+    assert_eq!(v.record, first);
+    assert_eq!(v.jobs.len(), 3);
+    assert!(
+        v.jobs
+            .iter()
+            .all(|j| j.outcome.is_none() && j.attempts == 0)
+    );
+    assert!(v.completed_at.is_none() && v.slack_thread.is_none());
+
+    let j0 = job(&first, 0);
+    l.record_outcome(&first.run_id, &j0, &restaged())
+        .await
+        .expect("record");
+    l.put_run(&first).await.expect("put_run again");
+    let v = view(l, &first.run_id).await;
+    assert_eq!(
+        v.record, first,
+        "writing the same run again changes nothing"
+    );
+    assert_eq!(outcome_of(&v, &j0), Some(restaged()));
+    assert_eq!(v.jobs[0].attempts, 1);
+
+    // A repeated sweep finds one more app and one more skipped app.
+    let mut second = run("conformance:merge", 4, t0() + chrono::Duration::hours(1));
+    second.skipped.push(SkippedApp {
+        app: app(1001),
+        reason: "docker".into(),
+    });
+    l.put_run(&second).await.expect("merging put_run");
+    let v = view(l, &first.run_id).await;
+    assert_eq!(v.record.created_at, t0(), "the original record is kept");
+    assert_eq!(v.record.expected, second.expected);
+    assert_eq!(
+        v.jobs.iter().map(|j| j.job_id.clone()).collect::<Vec<_>>(),
+        (0..4).map(|n| job(&second, n)).collect::<Vec<_>>(),
+        "jobs in the order they were expected"
+    );
+    assert_eq!(outcome_of(&v, &j0), Some(restaged()), "outcomes are kept");
+    let skipped: HashSet<_> = v
+        .record
+        .skipped
+        .iter()
+        .map(|s| s.app.guid.clone())
+        .collect();
+    assert_eq!(
+        skipped,
+        HashSet::from(["app-1000".into(), "app-1001".into()])
+    );
+    assert_eq!(v.finished_jobs(), 1);
+}
+
+pub async fn leases(l: &dyn Ledger) {
+    let r = run("conformance:leases", 2, t0());
+    l.put_run(&r).await.expect("put_run");
+    let (j0, j1) = (job(&r, 0), job(&r, 1));
+
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
+            .await
+            .expect("lease"),
+        Lease::HeldElsewhere
+    );
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired,
+        "the owner may take its lease again"
+    );
+    l.release_job(&r.run_id, &j0, "msg-b")
+        .await
+        .expect("release");
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
+            .await
+            .expect("lease"),
+        Lease::HeldElsewhere,
+        "only the owner releases"
+    );
+    l.release_job(&r.run_id, &j0, "msg-a")
+        .await
+        .expect("release");
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
+            .await
+            .expect("lease"),
+        Lease::HeldElsewhere
+    );
+
+    let short = Duration::from_millis(300);
+    assert_eq!(
+        l.lease_job(&r.run_id, &j1, "msg-c", short)
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    assert_eq!(
+        l.lease_job(&r.run_id, &j1, "msg-d", LONG)
+            .await
+            .expect("lease"),
+        Lease::HeldElsewhere
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        l.lease_job(&r.run_id, &j1, "msg-d", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired,
+        "an expired lease is free"
+    );
+    l.release_job(&r.run_id, &j1, "msg-c")
+        .await
+        .expect("stale owner's release");
+    assert_eq!(
+        l.lease_job(&r.run_id, &j1, "msg-c", LONG)
+            .await
+            .expect("lease"),
+        Lease::HeldElsewhere,
+        "a stale owner's release leaves the new lease alone"
+    );
+}
+
+pub async fn final_outcomes_end_leasing(l: &dyn Ledger) {
+    let r = run("conformance:final", 2, t0());
+    l.put_run(&r).await.expect("put_run");
+    let (j0, j1) = (job(&r, 0), job(&r, 1));
+
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    l.record_outcome(&r.run_id, &j0, &deferred())
+        .await
+        .expect("record");
+    l.release_job(&r.run_id, &j0, "msg-a")
+        .await
+        .expect("release");
+    assert_eq!(
+        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired,
+        "a deferred job is taken again"
+    );
+    l.record_outcome(&r.run_id, &j0, &failed_for_good())
+        .await
+        .expect("record");
+    for owner in ["msg-a", "msg-b", "msg-c"] {
+        assert_eq!(
+            l.lease_job(&r.run_id, &j0, owner, LONG)
+                .await
+                .expect("lease"),
+            Lease::AlreadyFinal(failed_for_good())
+        );
+    }
+
+    // Final even while another delivery holds a lease on it.
+    assert_eq!(
+        l.lease_job(&r.run_id, &j1, "msg-x", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    l.record_outcome(&r.run_id, &j1, &restaged())
+        .await
+        .expect("record");
+    assert_eq!(
+        l.lease_job(&r.run_id, &j1, "msg-y", LONG)
+            .await
+            .expect("lease"),
+        Lease::AlreadyFinal(restaged())
+    );
+
+    // A stale non-final report after the final one is dropped.
+    l.record_outcome(&r.run_id, &j1, &deferred())
+        .await
+        .expect("record");
+    let v = view(l, &r.run_id).await;
+    assert_eq!(outcome_of(&v, &j1), Some(restaged()));
+    assert_eq!(v.finished_jobs(), 2);
+}
+
+pub async fn counting_and_completion(l: &dyn Ledger) {
+    let r = run("conformance:count", 3, t0());
+    l.put_run(&r).await.expect("put_run");
+    let (j0, j1, j2) = (job(&r, 0), job(&r, 1), job(&r, 2));
+    let before = Utc::now();
+
+    let transient = Outcome::Failed {
+        reason: "502".into(),
+        permanent: false,
+    };
+    for o in [deferred(), transient.clone()] {
+        let rec = l.record_outcome(&r.run_id, &j0, &o).await.expect("record");
+        assert!(!rec.completed_run);
+    }
+    let v = view(l, &r.run_id).await;
+    assert_eq!(v.finished_jobs(), 0, "non-final outcomes do not count");
+    assert_eq!(
+        outcome_of(&v, &j0),
+        Some(transient),
+        "the latest outcome is kept"
+    );
+    assert_eq!(v.jobs[0].attempts, 2);
+    let updated = v.jobs[0].updated_at.expect("updated_at is set");
+    assert!(updated >= before - chrono::Duration::seconds(1));
+    assert!(v.completed_at.is_none());
+
+    assert!(
+        !l.record_outcome(&r.run_id, &j0, &restaged())
+            .await
+            .expect("record")
+            .completed_run
+    );
+    assert!(
+        !l.record_outcome(&r.run_id, &j1, &Outcome::AlreadyCurrent)
+            .await
+            .expect("record")
+            .completed_run
+    );
+    assert!(
+        !l.record_outcome(&r.run_id, &j1, &Outcome::AlreadyCurrent)
+            .await
+            .expect("record")
+            .completed_run,
+        "a duplicate final outcome counts once"
+    );
+    assert!(view(l, &r.run_id).await.completed_at.is_none());
+    assert!(
+        l.record_outcome(&r.run_id, &j2, &failed_for_good())
+            .await
+            .expect("record")
+            .completed_run,
+        "the last final outcome completes the run"
+    );
+    let v = view(l, &r.run_id).await;
+    assert_eq!(v.finished_jobs(), 3);
+    assert!(v.completed_at.is_some());
+    assert_eq!(v.jobs[0].attempts, 3);
+    assert_eq!(v.jobs[1].attempts, 2);
+
+    assert!(
+        !l.record_outcome(&r.run_id, &j2, &failed_for_good())
+            .await
+            .expect("record")
+            .completed_run,
+        "a completed run completes only once"
+    );
+}
+
+/// 20 last jobs (each reported twice) finish at once: one caller completes the run.
+pub async fn exactly_one_completion_under_concurrency(l: Arc<dyn Ledger>) {
+    let r = run("conformance:race", 21, t0());
+    l.put_run(&r).await.expect("put_run");
+    assert!(
+        !l.record_outcome(&r.run_id, &job(&r, 0), &restaged())
+            .await
+            .expect("record")
+            .completed_run
+    );
+
+    let mut tasks = Vec::new();
+    for n in (1..21).chain(1..21) {
+        let (l, run_id, job_id) = (l.clone(), r.run_id.clone(), job(&r, n));
+        tasks.push(tokio::spawn(async move {
+            l.record_outcome(&run_id, &job_id, &restaged()).await
+        }));
+    }
+    let mut completions = 0;
+    for t in tasks {
+        if t.await.expect("task ran").expect("record").completed_run {
+            completions += 1;
+        }
+    }
+    assert_eq!(completions, 1);
+    let v = view(l.as_ref(), &r.run_id).await;
+    assert_eq!(v.finished_jobs(), 21);
+    assert!(v.completed_at.is_some());
+}
+
+/// Slack's "Retry failed": new jobs reopen a completed run, which then completes once more.
+pub async fn retries_reopen_a_completed_run(l: &dyn Ledger) {
+    let mut r = run("conformance:retry", 2, t0());
+    l.put_run(&r).await.expect("put_run");
+    let (j0, j1) = (job(&r, 0), job(&r, 1));
+    l.record_outcome(&r.run_id, &j0, &restaged())
+        .await
+        .expect("record");
+    assert!(
+        l.record_outcome(&r.run_id, &j1, &failed_for_good())
+            .await
+            .expect("record")
+            .completed_run
+    );
+    assert!(view(l, &r.run_id).await.completed_at.is_some());
+
+    let retry = ExpectedJob {
+        job_id: j1.retry(1),
+        retry: 1,
+        ..expected(&r.run_id, 1)
+    };
+    r.expected.push(retry.clone());
+    l.put_run(&r).await.expect("put_run with the retry");
+    let v = view(l, &r.run_id).await;
+    assert!(v.completed_at.is_none(), "the run is open again");
+    assert_eq!(v.jobs.len(), 3);
+    assert_eq!(v.jobs[2].job_id, retry.job_id);
+    assert_eq!(v.record.expected[2], retry);
+    assert_eq!(outcome_of(&v, &j1), Some(failed_for_good()));
+
+    assert!(
+        !l.record_outcome(&r.run_id, &retry.job_id, &deferred())
+            .await
+            .expect("record")
+            .completed_run
+    );
+    l.put_run(&r)
+        .await
+        .expect("the same retry again (double click)");
+    assert_eq!(
+        l.lease_job(&r.run_id, &retry.job_id, "msg-r", LONG)
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    assert!(
+        l.record_outcome(&r.run_id, &retry.job_id, &restaged())
+            .await
+            .expect("record")
+            .completed_run,
+        "the retry completes the run again"
+    );
+    assert!(
+        !l.record_outcome(&r.run_id, &retry.job_id, &restaged())
+            .await
+            .expect("record")
+            .completed_run
+    );
+    let v = view(l, &r.run_id).await;
+    assert!(v.completed_at.is_some());
+    assert_eq!(v.finished_jobs(), 3);
+
+    l.put_run(&r).await.expect("nothing new");
+    assert!(
+        view(l, &r.run_id).await.completed_at.is_some(),
+        "no new jobs, still complete"
+    );
+}
+
+/// Slack's "Skip" on a failed app replaces the final failure without counting twice.
+pub async fn skip_overrides_failed(l: &dyn Ledger) {
+    let r = run("conformance:skip", 3, t0());
+    l.put_run(&r).await.expect("put_run");
+    let (j0, j1, j2) = (job(&r, 0), job(&r, 1), job(&r, 2));
+    l.record_outcome(&r.run_id, &j0, &failed_for_good())
+        .await
+        .expect("record");
+    let skip = Outcome::Skipped {
+        reason: "skipped in Slack by @ops".into(),
+    };
+    assert!(
+        !l.record_outcome(&r.run_id, &j0, &skip)
+            .await
+            .expect("record")
+            .completed_run
+    );
+    let v = view(l, &r.run_id).await;
+    assert_eq!(outcome_of(&v, &j0), Some(skip.clone()));
+    assert_eq!(v.finished_jobs(), 1);
+    assert!(
+        !l.record_outcome(&r.run_id, &j1, &restaged())
+            .await
+            .expect("record")
+            .completed_run
+    );
+    assert!(
+        l.record_outcome(&r.run_id, &j2, &restaged())
+            .await
+            .expect("record")
+            .completed_run,
+        "the skip was counted once, so the third job completes the run"
+    );
+}
+
+/// A job the run does not expect is stored but does not count until expected.
+pub async fn unexpected_jobs_do_not_count(l: &dyn Ledger) {
+    let mut r = run("conformance:extra", 1, t0());
+    l.put_run(&r).await.expect("put_run");
+    let stray = JobId::for_app(&r.run_id, "app-stray");
+    assert!(
+        !l.record_outcome(&r.run_id, &stray, &restaged())
+            .await
+            .expect("record")
+            .completed_run
+    );
+    let v = view(l, &r.run_id).await;
+    assert_eq!(v.jobs.len(), 1, "only expected jobs are listed");
+    assert!(v.completed_at.is_none());
+
+    let elsewhere = RunId::for_release("conformance:extra:unknown-run");
+    let rec = l
+        .record_outcome(&elsewhere, &stray, &restaged())
+        .await
+        .expect("an unknown run's outcome is stored");
+    assert!(!rec.completed_run);
+    assert!(l.get_run(&elsewhere).await.expect("get_run").is_none());
+
+    // Expected later (the worker reported before the record landed): it counts now.
+    let mut late = expected(&r.run_id, 7);
+    late.job_id = stray.clone();
+    r.expected.push(late);
+    l.put_run(&r).await.expect("put_run");
+    let v = view(l, &r.run_id).await;
+    assert_eq!(outcome_of(&v, &stray), Some(restaged()));
+    assert_eq!(v.finished_jobs(), 1);
+    assert!(
+        l.record_outcome(&r.run_id, &job(&r, 0), &restaged())
+            .await
+            .expect("record")
+            .completed_run
+    );
+}
+
+pub async fn list_runs_newest_first(l: &dyn Ledger) {
+    assert!(l.list_runs(10).await.expect("list_runs").is_empty());
+    let hour = chrono::Duration::hours(1);
+    let runs = [
+        run("conformance:list:b", 1, t0() + hour),
+        run("conformance:list:a", 2, t0()),
+        run("conformance:list:d", 1, t0() + hour * 3),
+        run("conformance:list:c", 1, t0() + hour * 2),
+    ];
+    for r in &runs {
+        l.put_run(r).await.expect("put_run");
+    }
+    l.record_outcome(&runs[1].run_id, &job(&runs[1], 0), &restaged())
+        .await
+        .expect("record");
+
+    let all = l.list_runs(10).await.expect("list_runs");
+    let ids: Vec<RunId> = all.iter().map(|v| v.record.run_id.clone()).collect();
+    let want: Vec<RunId> = [2, 3, 0, 1]
+        .iter()
+        .map(|&i| runs[i].run_id.clone())
+        .collect();
+    assert_eq!(ids, want);
+    assert_eq!(all[3].jobs.len(), 2);
+    assert_eq!(all[3].finished_jobs(), 1, "listed runs carry their jobs");
+
+    let two = l.list_runs(2).await.expect("list_runs");
+    assert_eq!(
+        two.iter()
+            .map(|v| v.record.run_id.clone())
+            .collect::<Vec<_>>(),
+        want[..2].to_vec()
+    );
+    assert!(l.list_runs(0).await.expect("list_runs").is_empty());
+    // Merging a run does not list it twice.
+    l.put_run(&runs[0]).await.expect("put_run");
+    assert_eq!(l.list_runs(10).await.expect("list_runs").len(), 4);
+}
+
+pub async fn slack_thread_is_set_once(l: &dyn Ledger) {
+    let r = run("conformance:slack", 1, t0());
+    assert!(
+        !l.set_slack_thread(&r.run_id, "1.1").await.expect("set"),
+        "no thread for a run not stored"
+    );
+    l.put_run(&r).await.expect("put_run");
+    assert!(
+        l.set_slack_thread(&r.run_id, "1700000000.000100")
+            .await
+            .expect("set")
+    );
+    assert!(
+        !l.set_slack_thread(&r.run_id, "1700000000.000200")
+            .await
+            .expect("set")
+    );
+    l.put_run(&r).await.expect("put_run again");
+    assert_eq!(
+        view(l, &r.run_id).await.slack_thread.as_deref(),
+        Some("1700000000.000100")
+    );
+}
+
+/// Every behaviour above, each on a fresh ledger from `fresh`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn remember_forget_and_expiry() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::remember_forget_and_expiry(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn put_run_is_idempotent_and_merges() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::put_run_is_idempotent_and_merges(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn leases() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::leases(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn final_outcomes_end_leasing() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::final_outcomes_end_leasing(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn counting_and_completion() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::counting_and_completion(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn exactly_one_completion_under_concurrency() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::exactly_one_completion_under_concurrency(l).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn retries_reopen_a_completed_run() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::retries_reopen_a_completed_run(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn skip_overrides_failed() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::skip_overrides_failed(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn unexpected_jobs_do_not_count() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::unexpected_jobs_do_not_count(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn list_runs_newest_first() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::list_runs_newest_first(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn slack_thread_is_set_once() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::slack_thread_is_set_once(l.as_ref()).await;
+        }
+    };
+}
