@@ -1,9 +1,11 @@
 //! The run ledger port: what each run expected, what happened to each app,
 //! and which deliveries were already seen.
 
+pub mod embedded;
 pub mod memory;
 mod state;
 
+pub use embedded::EmbeddedLedger;
 pub use memory::MemoryLedger;
 
 use std::time::Duration;
