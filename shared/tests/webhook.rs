@@ -14,11 +14,13 @@ use cf_sim::{CfSim, Fault, FaultRule};
 use http::{Request, Response, StatusCode};
 use restager_shared::cf::CfClient;
 use restager_shared::config::{IntakeSettings, ScopeSettings, Secret};
-use restager_shared::domain::{Action, Notice, RunId, Version};
+use restager_shared::discovery;
+use restager_shared::domain::{Action, Notice, Outcome, RunId, Version};
 use restager_shared::ledger::Ledger;
+use restager_shared::ledger::memory::MemoryLedger;
 use restager_shared::queue::JobQueue;
 use restager_shared::signature::{github as gh_sig, standard_webhooks};
-use restager_shared::webhook::{MAX_BODY_BYTES, Router, RouterDeps};
+use restager_shared::webhook::{self, MAX_BODY_BYTES, Router, RouterDeps};
 use serde_json::{Value, json};
 use webhook_support::fakes::{MemLedger, MemQueue, RecordingNotifier};
 use webhook_support::{RUBY, client, expected_buildpack, jobs_of, sim};
@@ -825,12 +827,23 @@ async fn queue_or_ledger_outages_are_503_and_the_retry_queues_every_job_once() {
 
 #[tokio::test]
 async fn the_sweep_queues_outdated_apps_once_across_repeats() {
-    let f = fixture(200).await;
-    let first = restager_shared::webhook::sweep(&f.router)
-        .await
-        .expect("sweep");
+    // Over the real in-memory ledger, so finished jobs are judged by its rules.
+    let sim = sim(200).await;
+    let queue = Arc::new(MemQueue::default());
+    let ledger = Arc::new(MemoryLedger::new());
+    let notifier = Arc::new(RecordingNotifier::default());
+    let now = Arc::new(AtomicI64::new(START));
+    let router = router_over(
+        client(&sim),
+        queue.clone(),
+        ledger.clone(),
+        notifier.clone(),
+        &now,
+    );
+
+    let first = webhook::sweep(&router).await.expect("sweep");
     assert!(first.queued() > 0);
-    let outdated = restager_shared::discovery::outdated(&client(&f.sim), &ScopeSettings::default())
+    let outdated = discovery::outdated(&client(&sim), &ScopeSettings::default())
         .await
         .expect("outdated");
     let want: BTreeSet<String> = outdated
@@ -838,27 +851,31 @@ async fn the_sweep_queues_outdated_apps_once_across_repeats() {
         .filter(|o| o.blocked.is_none())
         .map(|o| o.app.guid.clone())
         .collect();
-    assert_eq!(f.queued_apps(), want);
-    let announced = f.notifier.started().len();
+    let queued: BTreeSet<String> = queue.jobs().iter().map(|j| j.app.guid.clone()).collect();
+    assert_eq!(queued, want);
+    let announced = notifier.started().len();
     assert_eq!(announced, first.runs.len());
-    // Finished jobs are not queued again; runs are not announced again.
-    for view in f.ledger.runs() {
+
+    // Every job finishes; the apps stay outdated in the foundation.
+    for view in ledger.list_runs(100).await.expect("runs") {
         for job in &view.jobs {
-            f.ledger
-                .record_outcome(
-                    &view.record.run_id,
-                    &job.job_id,
-                    &restager_shared::domain::Outcome::AlreadyCurrent,
-                )
+            ledger
+                .record_outcome(&view.record.run_id, &job.job_id, &Outcome::AlreadyCurrent)
                 .await
                 .expect("record");
         }
     }
-    let calls = f.queue.calls.load(Ordering::SeqCst);
-    let second = restager_shared::webhook::sweep(&f.router)
-        .await
-        .expect("sweep");
-    assert_eq!(second.queued(), 0);
-    assert_eq!(f.queue.calls.load(Ordering::SeqCst), calls);
-    assert_eq!(f.notifier.started().len(), announced);
+    let calls = queue.calls.load(Ordering::SeqCst);
+    let second = webhook::sweep(&router).await.expect("sweep");
+    assert_eq!(second.queued(), 0, "finished jobs are not queued again");
+    assert_eq!(
+        second.runs.iter().map(|r| r.already_final).sum::<usize>(),
+        want.len()
+    );
+    assert_eq!(queue.calls.load(Ordering::SeqCst), calls);
+    assert_eq!(
+        notifier.started().len(),
+        announced,
+        "runs are announced once"
+    );
 }
