@@ -4,4 +4,5 @@
 //! response types and the router's, keeping the body's bytes untouched.
 
 pub mod handler;
+pub mod invocation;
 pub mod settings;

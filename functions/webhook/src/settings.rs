@@ -70,7 +70,10 @@ mod tests {
             ("CF_CLIENT_ID", "restager"),
             ("CF_CLIENT_SECRET", "s3cret"),
             ("RESTAGER_GITHUB_SECRETS", "gh-secret-1,gh-secret-0"),
-            ("RESTAGER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo"),
+            (
+                "RESTAGER_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo",
+            ),
             ("RESTAGER_LEDGER_TABLE", "restager-ledger"),
         ])
     }
@@ -79,7 +82,10 @@ mod tests {
     fn reads_everything_and_names_what_is_wrong_without_echoing_secrets() {
         let cfg = WebhookConfig::from_env(&Env(&base())).expect("valid");
         assert_eq!(cfg.intake.github_secrets.len(), 2);
-        assert_eq!(cfg.queue_url, "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo");
+        assert_eq!(
+            cfg.queue_url,
+            "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo"
+        );
         assert!(!format!("{cfg:?}").contains("gh-secret-1"));
 
         let mut none = base();

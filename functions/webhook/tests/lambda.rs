@@ -19,6 +19,7 @@ use restager_shared::signature::github;
 use restager_shared::webhook::{Router, RouterDeps};
 use serde_json::{Value, json};
 use webhook::handler;
+use webhook::invocation::{self, Invocation};
 
 const SECRET: &str = "lambda-test-secret";
 
@@ -142,7 +143,10 @@ fn function_url_event(
         "body": body,
         "isBase64Encoded": base64
     });
-    lambda_http::request::from_str(&event.to_string()).expect("a valid Function URL event")
+    match invocation::classify(event).expect("a valid Function URL event") {
+        Invocation::Http(request) => *request,
+        Invocation::Sweep => panic!("an HTTP event taken for the sweep"),
+    }
 }
 
 fn ping_headers(signature: &str) -> Value {
