@@ -1,10 +1,12 @@
 //! The run ledger port: what each run expected, what happened to each app,
 //! and which deliveries were already seen.
 
+pub mod dynamo;
 pub mod embedded;
 pub mod memory;
 mod state;
 
+pub use dynamo::DynamoLedger;
 pub use embedded::EmbeddedLedger;
 pub use memory::MemoryLedger;
 

@@ -1,0 +1,705 @@
+//! The ledger in one DynamoDB table (the SAM template's `LedgerTable`), shared
+//! by every Lambda invocation. Atomicity comes from conditional writes, so
+//! concurrent workers in separate processes follow the same rules as the
+//! in-process adapters (see `state`).
+//!
+//! Key schema (table: `pk` S HASH, `sk` S RANGE, TTL attribute `expires_at`,
+//! no secondary index):
+//!
+//! | item            | pk             | sk                          | attributes |
+//! |-----------------|----------------|-----------------------------|------------|
+//! | remembered key  | `key#<key>`    | `key`                       | `expires_at` (N, epoch s, for DynamoDB's TTL sweep), `expires_ms` (N, what reads compare) |
+//! | run summary     | `run#<run id>` | `meta`                      | `record` (S, RunRecord JSON without expected/skipped), `expected` (N), `finished` (N), `completed_at` (S), `slack_thread` (S) |
+//! | job             | `run#<run id>` | `job#<job id>`              | `spec` (S, ExpectedJob JSON), `seq` (N), `expected` (BOOL), `outcome` (S, Outcome JSON), `is_final` (BOOL), `attempts` (N), `updated_at` (S), `lease_owner` (S), `lease_until_ms` (N) |
+//! | skipped app     | `run#<run id>` | `skip#<app guid>`           | `skipped` (S, SkippedApp JSON), `seq` (N) |
+//! | run listing     | `runs`         | `<created_at>#<run id>`     | `run_id` (S) |
+//!
+//! Jobs and skipped apps are items of their own because a run of thousands of
+//! apps would not fit DynamoDB's 400 KB item limit. Runs are listed newest
+//! first by querying the single `runs` partition backwards (fine for the few
+//! runs a day this tool makes).
+//!
+//! Counting: a job's first final outcome (`UpdateItem` returning the old item)
+//! adds 1 to the run's `finished`; the caller that sees `finished >= expected`
+//! then sets `completed_at` only if absent, so exactly one caller reports
+//! `completed_run`. A process dying between the job write and the count would
+//! leave the run one short of complete; redeliveries see the job as final.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+
+use super::state::{self, JobState, LeaseState, RunMeta};
+use super::{ExpectedJob, Lease, Ledger, LedgerError, Recorded, RunRecord, RunView, SkippedApp};
+use crate::domain::{JobId, Outcome, RunId};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How many job writes of one `put_run` are in flight at once.
+const PUT_CONCURRENCY: usize = 16;
+const RUNS_PARTITION: &str = "runs";
+const META: &str = "meta";
+
+/// A [`Ledger`] in a DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    /// Uses `client` as configured (timeouts included).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A client from `config` with bounded timeouts and retries, so an
+    /// unreachable endpoint fails within seconds instead of stalling a Lambda.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        let conf = aws_sdk_dynamodb::config::Builder::from(config)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(Duration::from_secs(4))
+                    .operation_timeout(Duration::from_secs(10))
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .build();
+        Self::new(Client::from_conf(conf), table)
+    }
+
+    /// Credentials, region and endpoint from the environment (Lambda's role,
+    /// `AWS_ENDPOINT_URL` for local servers).
+    pub async fn from_env(table: &str) -> Result<Self, LedgerError> {
+        if table.trim().is_empty() {
+            return Err(LedgerError::Unavailable(
+                "the ledger table name is empty: set the DynamoDB table name".into(),
+            ));
+        }
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self::from_sdk_config(&config, table))
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn unavailable<E, R>(&self, op: &str, e: &SdkError<E, R>) -> LedgerError
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        LedgerError::Unavailable(format!(
+            "DynamoDB {op} on table {}: {}",
+            self.table,
+            DisplayErrorContext(e)
+        ))
+    }
+
+    fn corrupt(&self, pk: &str, sk: &str, what: &str) -> LedgerError {
+        LedgerError::Corrupt(format!(
+            "DynamoDB table {} item {pk}/{sk}: {what}",
+            self.table
+        ))
+    }
+
+    async fn query_all(&self, pk: &str) -> Result<Vec<Item>, LedgerError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.unavailable("Query", &e))?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn get_job(&self, run_id: &RunId, job_id: &JobId) -> Result<Option<Item>, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(&job_sk(job_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.unavailable("GetItem", &e))?;
+        Ok(out.item)
+    }
+
+    /// Marks one job expected; `Some(was_final)` if this call added it.
+    async fn expect_job(
+        &self,
+        run_id: &RunId,
+        seq: usize,
+        job: &ExpectedJob,
+    ) -> Result<Option<bool>, LedgerError> {
+        let spec = serde_json::to_string(job)
+            .map_err(|e| LedgerError::Corrupt(format!("cannot encode job {}: {e}", job.job_id)))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(&job_sk(&job.job_id)))
+            .update_expression("SET expected = :t, spec = :spec, seq = :seq")
+            .condition_expression("attribute_not_exists(expected)")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":spec", s(&spec))
+            .expression_attribute_values(":seq", n(seq as i64))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(
+                out.attributes
+                    .as_ref()
+                    .is_some_and(|old| flag(old, "is_final")),
+            )),
+            Err(e) if conditional_failed(&e) => Ok(None),
+            Err(e) => Err(self.unavailable("UpdateItem (expect job)", &e)),
+        }
+    }
+
+    async fn put_skipped(
+        &self,
+        run_id: &RunId,
+        seq: usize,
+        skipped: &SkippedApp,
+    ) -> Result<(), LedgerError> {
+        let json = serde_json::to_string(skipped).map_err(|e| {
+            LedgerError::Corrupt(format!(
+                "cannot encode skipped app {}: {e}",
+                skipped.app.guid
+            ))
+        })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&run_pk(run_id)))
+            .item("sk", s(&format!("skip#{}", skipped.app.guid)))
+            .item("skipped", s(&json))
+            .item("seq", n(seq as i64))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(self.unavailable("PutItem (skipped app)", &e)),
+        }
+    }
+
+    /// Reads a run's items into its view; `None` when the summary is missing.
+    fn assemble(&self, run_id: &RunId, items: Vec<Item>) -> Result<Option<RunView>, LedgerError> {
+        let pk = run_pk(run_id);
+        let mut meta_item = None;
+        let mut expected: Vec<(i64, ExpectedJob)> = Vec::new();
+        let mut skipped: Vec<(i64, SkippedApp)> = Vec::new();
+        let mut jobs: HashMap<JobId, JobState> = HashMap::new();
+        for item in items {
+            let sk = text(&item, "sk").unwrap_or_default().to_string();
+            if sk == META {
+                meta_item = Some(item);
+            } else if sk.starts_with("job#") {
+                let job = self.job_state(&pk, &sk, &item)?;
+                if job.expected {
+                    let raw = text(&item, "spec")
+                        .ok_or_else(|| self.corrupt(&pk, &sk, "expected job without spec"))?;
+                    let spec: ExpectedJob = self.decode(&pk, &sk, raw)?;
+                    expected.push((number(&item, "seq").unwrap_or(0), spec.clone()));
+                    jobs.insert(spec.job_id, job);
+                }
+            } else if sk.starts_with("skip#") {
+                let raw = text(&item, "skipped")
+                    .ok_or_else(|| self.corrupt(&pk, &sk, "skipped app without data"))?;
+                skipped.push((
+                    number(&item, "seq").unwrap_or(0),
+                    self.decode(&pk, &sk, raw)?,
+                ));
+            }
+        }
+        let Some(meta_item) = meta_item else {
+            return Ok(None);
+        };
+        let raw = text(&meta_item, "record")
+            .ok_or_else(|| self.corrupt(&pk, META, "run without record"))?;
+        let mut record: RunRecord = self.decode(&pk, META, raw)?;
+        expected.sort_by(|a, b| (a.0, &a.1.job_id).cmp(&(b.0, &b.1.job_id)));
+        skipped.sort_by(|a, b| (a.0, &a.1.app.guid).cmp(&(b.0, &b.1.app.guid)));
+        record.expected = expected.into_iter().map(|(_, e)| e).collect();
+        record.skipped = skipped.into_iter().map(|(_, s)| s).collect();
+        let completed_at = match text(&meta_item, "completed_at") {
+            Some(raw) => Some(
+                DateTime::parse_from_rfc3339(raw)
+                    .map_err(|e| self.corrupt(&pk, META, &format!("bad completed_at: {e}")))?
+                    .with_timezone(&Utc),
+            ),
+            None => None,
+        };
+        let meta = RunMeta {
+            record,
+            finished: number(&meta_item, "finished").unwrap_or(0).max(0) as usize,
+            completed_at,
+            slack_thread: text(&meta_item, "slack_thread").map(str::to_string),
+        };
+        Ok(Some(state::view(meta, |job| jobs.get(job).cloned())))
+    }
+
+    fn job_state(&self, pk: &str, sk: &str, item: &Item) -> Result<JobState, LedgerError> {
+        let outcome = match text(item, "outcome") {
+            Some(raw) => Some(self.decode::<Outcome>(pk, sk, raw)?),
+            None => None,
+        };
+        let updated_at = match text(item, "updated_at") {
+            Some(raw) => Some(
+                DateTime::parse_from_rfc3339(raw)
+                    .map_err(|e| self.corrupt(pk, sk, &format!("bad updated_at: {e}")))?
+                    .with_timezone(&Utc),
+            ),
+            None => None,
+        };
+        let lease = match (text(item, "lease_owner"), number(item, "lease_until_ms")) {
+            (Some(owner), Some(until)) => Some(LeaseState {
+                owner: owner.to_string(),
+                expires_at: DateTime::from_timestamp_millis(until)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            }),
+            _ => None,
+        };
+        Ok(JobState {
+            expected: flag(item, "expected"),
+            outcome,
+            attempts: number(item, "attempts")
+                .unwrap_or(0)
+                .clamp(0, u32::MAX as i64) as u32,
+            updated_at,
+            lease,
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(&self, pk: &str, sk: &str, raw: &str) -> Result<T, LedgerError> {
+        serde_json::from_str(raw)
+            .map_err(|e| self.corrupt(pk, sk, &format!("unreadable JSON: {e}")))
+    }
+
+    /// Counts a job's first final outcome and completes the run if it was the last.
+    async fn count_final(&self, run_id: &RunId) -> Result<bool, LedgerError> {
+        let pk = run_pk(run_id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(META))
+            .update_expression("ADD finished :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let counted = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            // The run summary is gone; nothing to complete.
+            Err(e) if conditional_failed(&e) => return Ok(false),
+            Err(e) => return Err(self.unavailable("UpdateItem (count final)", &e)),
+        };
+        let finished = number(&counted, "finished").unwrap_or(0);
+        let expected = number(&counted, "expected").unwrap_or(0);
+        if finished < expected || counted.contains_key("completed_at") {
+            return Ok(false);
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(META))
+            .update_expression("SET completed_at = :now")
+            .condition_expression("attribute_not_exists(completed_at) AND finished >= expected")
+            .expression_attribute_values(":now", s(&rfc3339(Utc::now())))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.unavailable("UpdateItem (complete run)", &e)),
+        }
+    }
+}
+
+fn run_pk(run_id: &RunId) -> String {
+    format!("run#{run_id}")
+}
+
+fn job_sk(job_id: &JobId) -> String {
+    format!("job#{job_id}")
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|raw| raw.parse().ok())
+}
+
+fn flag(item: &Item, name: &str) -> bool {
+    item.get(name)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn conditional_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl Ledger for DynamoLedger {
+    async fn remember(&self, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
+        let now = Utc::now();
+        let expires = state::expiry(now, ttl);
+        // DynamoDB's TTL sweep works in seconds (and lags); reads compare milliseconds.
+        let expires_s = expires.timestamp() + 1;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&format!("key#{key}")))
+            .item("sk", s("key"))
+            .item("expires_at", n(expires_s))
+            .item("expires_ms", n(expires.timestamp_millis()))
+            .condition_expression("attribute_not_exists(pk) OR expires_ms < :now")
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.unavailable("PutItem (remember)", &e)),
+        }
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), LedgerError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("key#{key}")))
+            .key("sk", s("key"))
+            .send()
+            .await
+            .map_err(|e| self.unavailable("DeleteItem (forget)", &e))?;
+        Ok(())
+    }
+
+    async fn put_run(&self, run: &RunRecord) -> Result<(), LedgerError> {
+        let pk = run_pk(&run.run_id);
+        let bare = RunRecord {
+            expected: Vec::new(),
+            skipped: Vec::new(),
+            ..run.clone()
+        };
+        let record = serde_json::to_string(&bare)
+            .map_err(|e| LedgerError::Corrupt(format!("cannot encode run {}: {e}", run.run_id)))?;
+        // Creates the summary, or keeps the stored one; either way lists the
+        // run under its stored creation time (idempotent, heals a crash
+        // between the two writes).
+        let stored = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(META))
+            .update_expression(
+                "SET #record = if_not_exists(#record, :record), expected = if_not_exists(expected, :zero), finished = if_not_exists(finished, :zero)",
+            )
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_values(":record", s(&record))
+            .expression_attribute_values(":zero", n(0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| self.unavailable("UpdateItem (run summary)", &e))?
+            .attributes
+            .unwrap_or_default();
+        let stored: RunRecord = self.decode(
+            &pk,
+            META,
+            text(&stored, "record").ok_or_else(|| self.corrupt(&pk, META, "run without record"))?,
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(RUNS_PARTITION))
+            .item("sk", s(&state::run_order_key(&stored)))
+            .item("run_id", s(run.run_id.as_str()))
+            .send()
+            .await
+            .map_err(|e| self.unavailable("PutItem (run listing)", &e))?;
+
+        // Futures built first (not in a stream closure) so the trait's boxed
+        // future stays `Send`.
+        let jobs: Vec<_> = run
+            .expected
+            .iter()
+            .enumerate()
+            .map(|(seq, job)| self.expect_job(&run.run_id, seq, job))
+            .collect();
+        let added: Vec<Option<bool>> = futures::stream::iter(jobs)
+            .buffer_unordered(PUT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let skipped: Vec<_> = run
+            .skipped
+            .iter()
+            .enumerate()
+            .map(|(seq, skipped)| self.put_skipped(&run.run_id, seq, skipped))
+            .collect();
+        futures::stream::iter(skipped)
+            .buffer_unordered(PUT_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        let new_jobs = added.iter().flatten().count() as i64;
+        let already_final = added.iter().flatten().filter(|f| **f).count() as i64;
+        if new_jobs == 0 {
+            return Ok(());
+        }
+        // New jobs still to run reopen a completed run (Slack "Retry failed").
+        let expression = if new_jobs > already_final {
+            "ADD expected :added, finished :final REMOVE completed_at"
+        } else {
+            "ADD expected :added, finished :final"
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(META))
+            .update_expression(expression)
+            .expression_attribute_values(":added", n(new_jobs))
+            .expression_attribute_values(":final", n(already_final))
+            .send()
+            .await
+            .map_err(|e| self.unavailable("UpdateItem (expected count)", &e))?;
+        Ok(())
+    }
+
+    async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError> {
+        let items = self.query_all(&run_pk(run_id)).await?;
+        self.assemble(run_id, items)
+    }
+
+    async fn list_runs(&self, limit: usize) -> Result<Vec<RunView>, LedgerError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(RUNS_PARTITION))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| self.unavailable("Query (run listing)", &e))?;
+        let mut ids = Vec::new();
+        for item in page.items.unwrap_or_default() {
+            let sk = text(&item, "sk").unwrap_or_default().to_string();
+            let raw = text(&item, "run_id")
+                .ok_or_else(|| self.corrupt(RUNS_PARTITION, &sk, "listing without run_id"))?;
+            let id = RunId::parse(raw).map_err(|e| self.corrupt(RUNS_PARTITION, &sk, &e))?;
+            ids.push(id);
+        }
+        let reads: Vec<_> = ids.iter().map(|id| self.get_run(id)).collect();
+        let views: Vec<Option<RunView>> = futures::stream::iter(reads)
+            .buffered(PUT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        ids.iter()
+            .zip(views)
+            .map(|(id, view)| {
+                view.ok_or_else(|| self.corrupt(&run_pk(id), META, "run is listed but not stored"))
+            })
+            .collect()
+    }
+
+    async fn lease_job(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Lease, LedgerError> {
+        let now = Utc::now();
+        let until = state::expiry(now, ttl).timestamp_millis();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(&job_sk(job_id)))
+            .update_expression("SET lease_owner = :owner, lease_until_ms = :until")
+            .condition_expression(
+                "(attribute_not_exists(is_final) OR is_final = :f) AND (attribute_not_exists(lease_owner) OR lease_owner = :owner OR lease_until_ms <= :now)",
+            )
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Lease::Acquired),
+            Err(e) if conditional_failed(&e) => {
+                // Final, or held: read which.
+                let pk = run_pk(run_id);
+                let sk = job_sk(job_id);
+                let item = self.get_job(run_id, job_id).await?.unwrap_or_default();
+                match self.job_state(&pk, &sk, &item)?.outcome {
+                    Some(outcome) if flag(&item, "is_final") => Ok(Lease::AlreadyFinal(outcome)),
+                    _ => Ok(Lease::HeldElsewhere),
+                }
+            }
+            Err(e) => Err(self.unavailable("UpdateItem (lease job)", &e)),
+        }
+    }
+
+    async fn release_job(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        owner: &str,
+    ) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(&job_sk(job_id)))
+            .update_expression("REMOVE lease_owner, lease_until_ms")
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(self.unavailable("UpdateItem (release job)", &e)),
+        }
+    }
+
+    async fn record_outcome(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        outcome: &Outcome,
+    ) -> Result<Recorded, LedgerError> {
+        let json = serde_json::to_string(outcome)
+            .map_err(|e| LedgerError::Corrupt(format!("cannot encode outcome of {job_id}: {e}")))?;
+        let is_final = outcome.is_final();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(&job_sk(job_id)))
+            .expression_attribute_values(":o", s(&json))
+            .expression_attribute_values(":final", AttributeValue::Bool(is_final))
+            .expression_attribute_values(":now", s(&rfc3339(Utc::now())))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllOld);
+        if is_final {
+            // The job is done; its lease would only block nobody.
+            update = update.update_expression(
+                "SET outcome = :o, is_final = :final, updated_at = :now ADD attempts :one REMOVE lease_owner, lease_until_ms",
+            );
+        } else {
+            // A stale non-final report never replaces a final outcome.
+            update = update
+                .update_expression(
+                    "SET outcome = :o, is_final = :final, updated_at = :now ADD attempts :one",
+                )
+                .condition_expression("attribute_not_exists(is_final) OR is_final = :final");
+        }
+        let old = match update.send().await {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if conditional_failed(&e) => {
+                return Ok(Recorded {
+                    completed_run: false,
+                });
+            }
+            Err(e) => return Err(self.unavailable("UpdateItem (record outcome)", &e)),
+        };
+        let first_final = is_final && flag(&old, "expected") && !flag(&old, "is_final");
+        let completed_run = first_final && self.count_final(run_id).await?;
+        Ok(Recorded { completed_run })
+    }
+
+    async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(META))
+            .update_expression("SET slack_thread = :ts")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(slack_thread)")
+            .expression_attribute_values(":ts", s(ts))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.unavailable("UpdateItem (slack thread)", &e)),
+        }
+    }
+}

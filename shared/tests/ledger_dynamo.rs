@@ -1,0 +1,165 @@
+//! The ledger conformance suite against `DynamoLedger` on moto's real
+//! DynamoDB server, with the table created exactly as infra/template.yaml
+//! declares it; plus an unreachable endpoint.
+
+mod ledger_conformance;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use restager_shared::ledger::{DynamoLedger, Ledger, LedgerError};
+
+mod moto {
+    //! Starts `moto_server` on a free loopback port for one test; killed on drop.
+
+    use std::time::Duration;
+
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+    use tokio::process::{Child, Command};
+
+    pub struct MotoServer {
+        _child: Child,
+        endpoint: String,
+    }
+
+    impl MotoServer {
+        pub async fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free loopback port")
+                .port();
+            let child = Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("moto_server is installed (pip install 'moto[server]')");
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let http = reqwest::Client::new();
+            for _ in 0..200 {
+                if http
+                    .get(format!("{endpoint}/moto-api/"))
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    return Self {
+                        _child: child,
+                        endpoint,
+                    };
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("moto_server did not answer on {endpoint}");
+        }
+
+        pub fn endpoint(&self) -> &str {
+            &self.endpoint
+        }
+    }
+
+    pub fn sdk_config(endpoint: &str) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "test", "test", None, None, "test",
+            )))
+            .build()
+    }
+}
+
+/// The table as infra/template.yaml declares `LedgerTable`.
+async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition")
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema element")
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("table created");
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .expect("ttl specification"),
+        )
+        .send()
+        .await
+        .expect("ttl enabled");
+}
+
+async fn fresh() -> (Arc<dyn Ledger>, moto::MotoServer) {
+    let server = moto::MotoServer::start().await;
+    let config = moto::sdk_config(server.endpoint());
+    let ledger = DynamoLedger::from_sdk_config(&config, "restager-ledger");
+    create_table(&aws_sdk_dynamodb::Client::new(&config), ledger.table()).await;
+    (Arc::new(ledger), server)
+}
+
+conformance_tests!(fresh());
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_unavailable() {
+    // Bound then closed: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let config = moto::sdk_config(&format!("http://127.0.0.1:{port}"));
+    let ledger = DynamoLedger::from_sdk_config(&config, "restager-ledger");
+    match ledger
+        .remember("k", std::time::Duration::from_secs(60))
+        .await
+    {
+        Err(LedgerError::Unavailable(msg)) => {
+            assert!(msg.contains("restager-ledger"), "names the table: {msg}")
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    let run = restager_shared::domain::RunId::for_release("dynamo:unreachable");
+    assert!(matches!(
+        ledger.get_run(&run).await,
+        Err(LedgerError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_missing_table_is_unavailable() {
+    let server = moto::MotoServer::start().await;
+    let ledger =
+        DynamoLedger::from_sdk_config(&moto::sdk_config(server.endpoint()), "no-such-table");
+    let run = restager_shared::domain::RunId::for_release("dynamo:missing-table");
+    match ledger.get_run(&run).await {
+        Err(LedgerError::Unavailable(msg)) => assert!(msg.contains("no-such-table"), "{msg}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
