@@ -3,6 +3,7 @@
 //! wires the AWS adapters, and converts between lambda_http's request and
 //! response types and the router's, keeping the body's bytes untouched.
 
+pub mod app;
 pub mod handler;
 pub mod invocation;
 pub mod settings;
