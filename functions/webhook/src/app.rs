@@ -62,3 +62,18 @@ impl WebhookFunction {
         }
     }
 }
+
+impl From<InvokeError> for lambda_http::lambda_runtime::Diagnostic {
+    /// A named error type, so CloudWatch tells a junk event from a failed sweep.
+    fn from(e: InvokeError) -> Self {
+        let error_type = match &e {
+            InvokeError::Event(_) => "UnrecognizedEvent",
+            InvokeError::Sweep(_) => "SweepFailed",
+            InvokeError::Serialize(_) => "SerializeFailed",
+        };
+        Self {
+            error_type: error_type.to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
