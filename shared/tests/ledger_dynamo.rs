@@ -163,3 +163,56 @@ async fn a_missing_table_is_unavailable() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
+
+/// A `put_run` that died after marking some jobs expected (a Lambda timeout)
+/// is repaired by the retry: the run does not complete before every job.
+#[tokio::test]
+async fn a_retried_put_run_repairs_the_expected_count() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use restager_shared::domain::Outcome;
+
+    let server = moto::MotoServer::start().await;
+    let config = moto::sdk_config(server.endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let ledger = DynamoLedger::from_sdk_config(&config, "restager-ledger");
+    create_table(&client, ledger.table()).await;
+
+    let full = ledger_conformance::run("dynamo:repair", 3, chrono::Utc::now());
+    let first = restager_shared::ledger::RunRecord {
+        expected: full.expected[..2].to_vec(),
+        ..full.clone()
+    };
+    ledger.put_run(&first).await.expect("put_run");
+    // What the interrupted second put_run left: the third job marked, not counted.
+    let third = &full.expected[2];
+    client
+        .update_item()
+        .table_name(ledger.table())
+        .key("pk", AttributeValue::S(format!("run#{}", full.run_id)))
+        .key("sk", AttributeValue::S(format!("job#{}", third.job_id)))
+        .update_expression("SET expected = :t, spec = :spec, seq = :seq")
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .expression_attribute_values(
+            ":spec",
+            AttributeValue::S(serde_json::to_string(third).expect("encodes")),
+        )
+        .expression_attribute_values(":seq", AttributeValue::N("2".into()))
+        .send()
+        .await
+        .expect("half-written job");
+
+    ledger.put_run(&full).await.expect("the retried put_run");
+    let done = Outcome::AlreadyCurrent;
+    for job in &full.expected[..2] {
+        let rec = ledger
+            .record_outcome(&full.run_id, &job.job_id, &done)
+            .await
+            .expect("record");
+        assert!(!rec.completed_run, "completed before the third job");
+    }
+    let rec = ledger
+        .record_outcome(&full.run_id, &third.job_id, &done)
+        .await
+        .expect("record");
+    assert!(rec.completed_run);
+}

@@ -19,7 +19,9 @@
 //! first by querying the single `runs` partition backwards (fine for the few
 //! runs a day this tool makes).
 //!
-//! Counting: a job's first final outcome (`UpdateItem` returning the old item)
+//! Counting: `put_run` marks jobs expected, then sets the summary's
+//! `expected` from a count of the marked job items (never lowering it). A
+//! job's first final outcome (`UpdateItem` returning the old item)
 //! adds 1 to the run's `finished`; the caller that sees `finished >= expected`
 //! then sets `completed_at` only if absent, so exactly one caller reports
 //! `completed_run`. A process dying between the job write and the count would
@@ -310,6 +312,47 @@ impl DynamoLedger {
             .map_err(|e| self.corrupt(pk, sk, &format!("unreadable JSON: {e}")))
     }
 
+    /// Sets the run's `expected` count from its job items. Counted rather
+    /// than added up, so a `put_run` that died between marking jobs and
+    /// counting them is repaired by the caller's retry. The count only grows
+    /// (jobs are never un-expected), so racing writers converge on the
+    /// largest; growing it with jobs still to run reopens a completed run.
+    async fn settle_expected(&self, run_id: &RunId) -> Result<(), LedgerError> {
+        let pk = run_pk(run_id);
+        let mut expected = 0_i64;
+        let mut pending = 0_i64;
+        for item in self.query_all(&pk).await? {
+            let is_job = text(&item, "sk").is_some_and(|sk| sk.starts_with("job#"));
+            if is_job && flag(&item, "expected") {
+                expected += 1;
+                if !flag(&item, "is_final") {
+                    pending += 1;
+                }
+            }
+        }
+        let expression = if pending > 0 {
+            "SET expected = :e REMOVE completed_at"
+        } else {
+            "SET expected = :e"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(META))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk) AND expected < :e")
+            .expression_attribute_values(":e", n(expected))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(self.unavailable("UpdateItem (expected count)", &e)),
+        }
+    }
+
     /// Counts a job's first final outcome and completes the run if it was the last.
     async fn count_final(&self, run_id: &RunId) -> Result<bool, LedgerError> {
         let pk = run_pk(run_id);
@@ -506,29 +549,21 @@ impl Ledger for DynamoLedger {
             .try_collect::<Vec<()>>()
             .await?;
 
-        let new_jobs = added.iter().flatten().count() as i64;
+        // Jobs that reported before they were expected count from now on.
         let already_final = added.iter().flatten().filter(|f| **f).count() as i64;
-        if new_jobs == 0 {
-            return Ok(());
+        if already_final > 0 {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(META))
+                .update_expression("ADD finished :final")
+                .expression_attribute_values(":final", n(already_final))
+                .send()
+                .await
+                .map_err(|e| self.unavailable("UpdateItem (finished count)", &e))?;
         }
-        // New jobs still to run reopen a completed run (Slack "Retry failed").
-        let expression = if new_jobs > already_final {
-            "ADD expected :added, finished :final REMOVE completed_at"
-        } else {
-            "ADD expected :added, finished :final"
-        };
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
-            .update_expression(expression)
-            .expression_attribute_values(":added", n(new_jobs))
-            .expression_attribute_values(":final", n(already_final))
-            .send()
-            .await
-            .map_err(|e| self.unavailable("UpdateItem (expected count)", &e))?;
-        Ok(())
+        self.settle_expected(&run.run_id).await
     }
 
     async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError> {
