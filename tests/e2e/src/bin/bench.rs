@@ -1,0 +1,165 @@
+//! `bench`: restager's figures, each with its anchor, ratio and goal.
+//!
+//! ```text
+//! cargo run --release -p e2e --bin bench            # every figure, issue defaults
+//! cargo run --release -p e2e --bin bench -- --only verify --verify-iterations 1000
+//! ```
+//!
+//! Prints every figure and writes `<out>/<figure>.json` (default
+//! `target/bench/`). Exit code 0 when all figures were produced (goals missed
+//! are reported, not fatal), 1 when a figure could not be measured.
+
+#[path = "../bench/mod.rs"]
+mod bench;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use bench::report::Figure;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    /// 1. restage makespan (also yields 2b, CF requests per restage)
+    Makespan,
+    /// 2a. CF requests per app for discovery
+    Discovery,
+    /// 3a. signature check of a 10 KB notice
+    Verify,
+    /// 3b. fan-out throughput into SQS (moto)
+    Fanout,
+    /// 4. binary sizes, cold start, worker peak RSS
+    Lambda,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    about = "restager's benchmark: makespan, CF API cost, webhook, cold start"
+)]
+struct Args {
+    /// Figures to produce (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Which>,
+    /// Directory for the JSON files (default: <workspace>/target/bench).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed for the foundation and the per-app timings.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Iterations per signature scheme.
+    #[arg(long, default_value_t = 20_000)]
+    verify_iterations: usize,
+    /// Apps restaged in the makespan run.
+    #[arg(long, default_value_t = 1000)]
+    apps: usize,
+    /// Restages at once (RESTAGER_MAX_CONCURRENT_RESTAGES).
+    #[arg(long, default_value_t = 50)]
+    concurrency: usize,
+    /// Spaces the makespan apps are spread over (restages of one space are serialized).
+    #[arg(long, default_value_t = 250)]
+    spaces: usize,
+    /// Wall-clock milliseconds per modelled second.
+    #[arg(long, default_value_t = 5.0)]
+    ms_per_second: f64,
+    /// The engine's poll interval in modelled seconds (RESTAGER_POLL_INTERVAL; default 10 s).
+    #[arg(long, default_value_t = 10.0)]
+    poll: f64,
+    /// Apps in the foundation for the discovery cost.
+    #[arg(long, default_value_t = 10_000)]
+    discovery_apps: usize,
+    /// Rolling deployment max_in_flight (RESTAGER_MAX_IN_FLIGHT).
+    #[arg(long, default_value_t = 1)]
+    max_in_flight: u32,
+}
+
+fn default_out() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../target"));
+    target.join("bench")
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let out = args.out.clone().unwrap_or_else(default_out);
+    let wants = |w: Which| args.only.is_empty() || args.only.contains(&w);
+    let mut failed = false;
+    let mut figures: Vec<Figure> = Vec::new();
+
+    let mut emit = |result: Result<Figure, String>| match result {
+        Ok(fig) => {
+            print!("{}", fig.render());
+            match fig.write_json(&out) {
+                Ok(path) => println!("   -> {}", path.display()),
+                Err(e) => {
+                    eprintln!("bench: {e}");
+                    failed = true;
+                }
+            }
+            figures.push(fig);
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            failed = true;
+        }
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    if wants(Which::Makespan) {
+        let margs = bench::makespan::MakespanArgs {
+            apps: args.apps,
+            concurrency: args.concurrency,
+            spaces: args.spaces,
+            seed: args.seed,
+            scale: bench::workload::TimeScale {
+                ms_per_modelled_second: args.ms_per_second,
+            },
+            poll: args.poll,
+            max_in_flight: args.max_in_flight,
+        };
+        match runtime.block_on(bench::makespan::run(&margs)) {
+            Ok(figs) => {
+                emit(Ok(figs.makespan));
+                emit(Ok(figs.restage_cost));
+            }
+            Err(e) => emit(Err(e.to_string())),
+        }
+    }
+    if wants(Which::Discovery) {
+        emit(
+            runtime
+                .block_on(bench::discovery::run(args.discovery_apps, args.seed))
+                .map_err(|e| e.to_string()),
+        );
+    }
+    if wants(Which::Verify) {
+        emit(bench::verify::run(args.verify_iterations).map_err(|e| e.to_string()));
+    }
+
+    let missed: Vec<&str> = figures
+        .iter()
+        .filter(|f| !f.goals_met())
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missed.is_empty() {
+        println!("goals not met in: {}", missed.join(", "));
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
