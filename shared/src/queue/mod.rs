@@ -5,6 +5,11 @@
 //! batches to the worker, which still uses [`JobSource::retry_later`] to set
 //! the back-off of a message it hands back.
 
+pub mod embedded;
+pub mod memory;
+pub mod sqs;
+mod state;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

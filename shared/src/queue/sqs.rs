@@ -1,0 +1,244 @@
+//! Amazon SQS as the job queue (and any SQS-compatible server, e.g. moto's).
+//!
+//! Sends go out as `SendMessageBatch` calls of 10, several at once. On a FIFO
+//! queue each job carries `MessageGroupId` = its space guid (so restages in
+//! one space, the quota boundary, never overlap) and
+//! `MessageDeduplicationId` = its job id (so a sender retrying a half-failed
+//! fan-out never enqueues a job twice within SQS's 5-minute window; after
+//! that the worker's ledger check still makes the duplicate a no-op).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
+use futures::stream::{self, StreamExt};
+
+use super::{Delivery, JobQueue, JobSource, QueueError};
+use crate::domain::RestageJob;
+
+/// SQS accepts at most 10 entries per batch call.
+const BATCH_SIZE: usize = 10;
+/// Batch calls in flight at once during a fan-out.
+const PARALLEL_BATCHES: usize = 8;
+/// Rounds of resending entries SQS failed through no fault of ours.
+const RESEND_ROUNDS: u32 = 3;
+/// SQS's longest visibility timeout.
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// A job queue on SQS.
+#[derive(Clone, Debug)]
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+    fifo: bool,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        let queue_url = queue_url.into();
+        Self {
+            client,
+            fifo: queue_url.ends_with(".fifo"),
+            queue_url,
+        }
+    }
+
+    pub fn from_sdk_config(config: &SdkConfig, queue_url: impl Into<String>) -> Self {
+        Self::new(Client::new(config), queue_url)
+    }
+
+    /// Uses the standard AWS configuration chain: region, credentials and
+    /// endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`) from
+    /// the environment.
+    pub async fn from_env(queue_url: impl Into<String>) -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts())
+            .load()
+            .await;
+        Self::from_sdk_config(&config, queue_url)
+    }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+
+    fn entry(
+        &self,
+        index: usize,
+        job: &RestageJob,
+    ) -> Result<SendMessageBatchRequestEntry, QueueError> {
+        let attr = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| QueueError::Rejected {
+                    count: 1,
+                    detail: e.to_string(),
+                })
+        };
+        let mut entry = SendMessageBatchRequestEntry::builder()
+            .id(index.to_string())
+            .message_body(job.to_json())
+            .message_attributes("run_id", attr(job.run_id.as_str())?)
+            .message_attributes("job_id", attr(job.job_id.as_str())?);
+        if self.fifo {
+            entry = entry
+                .message_group_id(&job.app.space_guid)
+                .message_deduplication_id(job.job_id.as_str());
+        }
+        entry.build().map_err(|e| QueueError::Rejected {
+            count: 1,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Sends one batch, resending entries SQS failed on its side. Returns
+    /// how many entries could not be sent, and why.
+    async fn send_batch(&self, jobs: &[RestageJob]) -> Result<(), QueueError> {
+        let mut pending: Vec<(usize, &RestageJob)> = jobs.iter().enumerate().collect();
+        let mut last_problem = String::new();
+        for round in 0..=RESEND_ROUNDS {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(round))).await;
+            }
+            let entries = pending
+                .iter()
+                .map(|(i, job)| self.entry(*i, job))
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let failed = output.failed();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            if let Some(ours) = failed.iter().find(|f| f.sender_fault()) {
+                return Err(QueueError::Rejected {
+                    count: failed.iter().filter(|f| f.sender_fault()).count(),
+                    detail: format!(
+                        "{}: {}",
+                        ours.code(),
+                        ours.message().unwrap_or("no message")
+                    ),
+                });
+            }
+            last_problem = failed
+                .first()
+                .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or("no message")))
+                .unwrap_or_default();
+            let retry: Vec<&str> = failed.iter().map(|f| f.id()).collect();
+            pending.retain(|(i, _)| retry.contains(&i.to_string().as_str()));
+        }
+        Err(QueueError::Unavailable(format!(
+            "{} job(s) still refused after {RESEND_ROUNDS} resends: {last_problem}",
+            pending.len()
+        )))
+    }
+}
+
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    // Fail fast when SQS is unreachable (the webhook must answer 503 well
+    // inside GitHub's 10 seconds), but leave room for 20 s long polls.
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(25))
+        .build()
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> QueueError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    QueueError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn enqueue(&self, jobs: &[RestageJob]) -> Result<(), QueueError> {
+        // Built up front: a closure inside the stream trips async_trait's lifetimes.
+        let batches: Vec<_> = jobs
+            .chunks(BATCH_SIZE)
+            .map(|chunk| self.send_batch(chunk))
+            .collect();
+        let results: Vec<Result<(), QueueError>> = stream::iter(batches)
+            .buffer_unordered(PARALLEL_BATCHES)
+            .collect()
+            .await;
+        let errors: Vec<QueueError> = results.into_iter().filter_map(Result::err).collect();
+        match errors.into_iter().next() {
+            None => Ok(()),
+            Some(first) => Err(first),
+        }
+    }
+}
+
+#[async_trait]
+impl JobSource for SqsQueue {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        let max = i32::try_from(max.clamp(1, 10)).unwrap_or(10);
+        let wait = i32::try_from(wait.as_secs().min(20)).unwrap_or(20);
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max)
+            .wait_time_seconds(wait)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output
+            .messages()
+            .iter()
+            .filter_map(|m| {
+                let receive_count = m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                Some(Delivery {
+                    message_id: m.message_id()?.to_string(),
+                    receipt: m.receipt_handle()?.to_string(),
+                    body: m.body().unwrap_or_default().to_string(),
+                    receive_count,
+                })
+            })
+            .collect())
+    }
+
+    async fn complete(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(&delivery.receipt)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn retry_later(&self, delivery: &Delivery, delay: Duration) -> Result<(), QueueError> {
+        let secs = i32::try_from(delay.min(MAX_VISIBILITY).as_secs()).unwrap_or(i32::MAX);
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(&delivery.receipt)
+            .visibility_timeout(secs)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
