@@ -1,0 +1,149 @@
+//! moto's server as a real SQS and DynamoDB endpoint on a loopback port.
+//!
+//! The server comes from `.venv/bin/moto_server`; when it is missing,
+//! `.ci/install-python-tools` is run first (it takes a lock, so parallel test
+//! processes install once).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_sqs::types::QueueAttributeName;
+use tokio::process::{Child, Command};
+
+/// A running `moto_server`, killed when dropped.
+pub struct MotoServer {
+    _child: Child,
+    endpoint: String,
+}
+
+/// The workspace root (this crate lives in `tests/support`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root exists")
+}
+
+/// The venv's Python tools, installed on first use.
+pub fn venv_bin(tool: &str) -> PathBuf {
+    let root = repo_root();
+    let path = root.join(".venv/bin").join(tool);
+    if !path.exists() {
+        let status = std::process::Command::new(root.join(".ci/install-python-tools"))
+            .status()
+            .expect(".ci/install-python-tools can be run");
+        assert!(
+            status.success(),
+            ".ci/install-python-tools failed: {status}"
+        );
+    }
+    path
+}
+
+impl MotoServer {
+    pub async fn start() -> Self {
+        let server = venv_bin("moto_server");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("moto_server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..400 {
+            if http
+                .get(format!("{endpoint}/moto-api/"))
+                .send()
+                .await
+                .is_ok()
+            {
+                return Self {
+                    _child: child,
+                    endpoint,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("moto_server did not answer on {endpoint} within 10 s");
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn sdk_config(&self) -> SdkConfig {
+        sdk_config(&self.endpoint)
+    }
+}
+
+/// AWS SDK configuration for a local endpoint: static test credentials and
+/// a fixed region, so nothing looks for real AWS credentials.
+pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "test", "test", None, None, "test",
+        )))
+        .build()
+}
+
+/// Creates a queue (`.fifo` is appended for FIFO queues) and returns its URL.
+/// With `dead_letter_after`, a dead-letter queue is created and wired with
+/// that `maxReceiveCount`.
+pub async fn create_queue(
+    sdk: &SdkConfig,
+    name: &str,
+    fifo: bool,
+    dead_letter_after: Option<u32>,
+) -> String {
+    let client = aws_sdk_sqs::Client::new(sdk);
+    let suffix = if fifo { ".fifo" } else { "" };
+    let create = |queue_name: String| {
+        let mut req = client.create_queue().queue_name(queue_name);
+        if fifo {
+            req = req.attributes(QueueAttributeName::FifoQueue, "true");
+        }
+        req
+    };
+    let mut req = create(format!("{name}{suffix}"));
+    if let Some(max) = dead_letter_after {
+        let dlq_url = create(format!("{name}-dlq{suffix}"))
+            .send()
+            .await
+            .expect("dead-letter queue created")
+            .queue_url()
+            .expect("queue url")
+            .to_string();
+        let dlq_arn = client
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("dead-letter queue attributes")
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("dead-letter queue arn");
+        req = req.attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max}"}}"#),
+        );
+    }
+    req.send()
+        .await
+        .expect("queue created")
+        .queue_url()
+        .expect("queue url")
+        .to_string()
+}
