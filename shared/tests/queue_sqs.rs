@@ -1,0 +1,230 @@
+//! The SQS adapter against moto's real SQS server.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use restager_shared::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
+use restager_shared::queue::sqs::SqsQueue;
+use restager_shared::queue::{JobQueue, JobSource, QueueError};
+use test_support::moto::{MotoServer, create_queue, sdk_config};
+
+fn jobs(n: usize, spaces: usize) -> Vec<RestageJob> {
+    let notice = Notice::Buildpack {
+        buildpack: "ruby_buildpack".into(),
+        version: Version::parse("1.10.29").expect("version"),
+        stack: None,
+    };
+    let run = RunId::for_release(&notice.release_key());
+    (0..n)
+        .map(|i| {
+            RestageJob::new(
+                &run,
+                notice.clone(),
+                Action::Restage,
+                AppRef {
+                    guid: format!("app-{i}"),
+                    name: format!("app-{i}"),
+                    space_guid: format!("space-{}", i % spaces),
+                    space_name: "prod".into(),
+                    org_guid: "org".into(),
+                    org_name: "acme".into(),
+                },
+                format!("droplet-{i}"),
+                Some("ruby_buildpack".into()),
+                Some(Version::parse("1.10.29").expect("version")),
+            )
+        })
+        .collect()
+}
+
+async fn drain(queue: &SqsQueue) -> Vec<restager_shared::queue::Delivery> {
+    let mut all = Vec::new();
+    loop {
+        let got = queue
+            .receive(10, Duration::from_secs(1))
+            .await
+            .expect("receive");
+        if got.is_empty() {
+            return all;
+        }
+        all.extend(got);
+    }
+}
+
+#[tokio::test]
+async fn fan_out_of_25_jobs_arrives_whole_and_once() {
+    let moto = MotoServer::start().await;
+    let sdk = moto.sdk_config();
+    let url = create_queue(&sdk, "jobs", false, None).await;
+    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let sent = jobs(25, 5);
+    queue.enqueue(&sent).await.expect("enqueue");
+
+    let received = drain(&queue).await;
+    assert_eq!(received.len(), 25);
+    let bodies: BTreeSet<String> = received
+        .iter()
+        .map(|d| {
+            RestageJob::from_json(&d.body)
+                .expect("job body")
+                .job_id
+                .to_string()
+        })
+        .collect();
+    let expected: BTreeSet<String> = sent.iter().map(|j| j.job_id.to_string()).collect();
+    assert_eq!(bodies, expected);
+    assert!(received.iter().all(|d| d.receive_count == 1));
+
+    let client = aws_sdk_sqs::Client::new(&sdk);
+    let attrs = client
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(0)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .expect("receive with attributes");
+    // All messages are in flight; nothing more to read, proving none were duplicated.
+    assert!(attrs.messages().is_empty());
+}
+
+#[tokio::test]
+async fn fifo_groups_by_space_and_deduplicates_a_resent_fan_out() {
+    let moto = MotoServer::start().await;
+    let sdk = moto.sdk_config();
+    let url = create_queue(&sdk, "jobs", true, None).await;
+    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let sent = jobs(12, 3);
+    queue.enqueue(&sent).await.expect("first send");
+    // A sender retrying after a half-failed fan-out sends everything again.
+    queue.enqueue(&sent).await.expect("second send");
+
+    let client = aws_sdk_sqs::Client::new(&sdk);
+    let mut groups = BTreeSet::new();
+    let mut count = 0;
+    loop {
+        let out = client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+            )
+            .send()
+            .await
+            .expect("receive");
+        if out.messages().is_empty() {
+            break;
+        }
+        for m in out.messages() {
+            count += 1;
+            let group = m
+                .attributes()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+                })
+                .cloned()
+                .expect("FIFO messages carry their group");
+            groups.insert(group);
+            client
+                .delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle().expect("receipt"))
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    assert_eq!(count, 12, "the resent jobs were deduplicated");
+    assert_eq!(
+        groups,
+        BTreeSet::from(["space-0".to_string(), "space-1".into(), "space-2".into()])
+    );
+}
+
+#[tokio::test]
+async fn retry_later_hides_the_message_and_complete_removes_it() {
+    let moto = MotoServer::start().await;
+    let sdk = moto.sdk_config();
+    let url = create_queue(&sdk, "jobs", false, None).await;
+    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    queue.enqueue(&jobs(1, 1)).await.expect("enqueue");
+
+    let first = queue
+        .receive(1, Duration::from_secs(1))
+        .await
+        .expect("receive");
+    assert_eq!(first.len(), 1);
+    queue
+        .retry_later(&first[0], Duration::from_secs(1))
+        .await
+        .expect("change visibility");
+    assert!(
+        queue
+            .receive(1, Duration::ZERO)
+            .await
+            .expect("receive")
+            .is_empty(),
+        "hidden during the back-off"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = queue
+        .receive(1, Duration::from_secs(1))
+        .await
+        .expect("receive");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].receive_count, 2);
+    queue.complete(&again[0]).await.expect("delete");
+    queue.retry_later(&again[0], Duration::ZERO).await.ok(); // the handle is gone; SQS may refuse it, which is fine
+    assert!(
+        drain(&queue).await.is_empty(),
+        "completed messages are gone"
+    );
+}
+
+#[tokio::test]
+async fn a_poison_message_reaches_the_dead_letter_queue() {
+    let moto = MotoServer::start().await;
+    let sdk = moto.sdk_config();
+    let url = create_queue(&sdk, "jobs", false, Some(2)).await;
+    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    queue.enqueue(&jobs(1, 1)).await.expect("enqueue");
+    for _ in 0..2 {
+        let got = queue
+            .receive(1, Duration::from_secs(1))
+            .await
+            .expect("receive");
+        assert_eq!(got.len(), 1);
+        queue
+            .retry_later(&got[0], Duration::ZERO)
+            .await
+            .expect("hand back");
+    }
+    assert!(
+        queue
+            .receive(1, Duration::ZERO)
+            .await
+            .expect("receive")
+            .is_empty()
+    );
+    let dlq_url = url.replace("/jobs", "/jobs-dlq");
+    let dlq = SqsQueue::from_sdk_config(&sdk, &dlq_url);
+    assert_eq!(drain(&dlq).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_queue_is_reported_quickly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let queue = SqsQueue::from_sdk_config(&sdk_config(&endpoint), format!("{endpoint}/1/jobs"));
+    let started = Instant::now();
+    let err = queue
+        .enqueue(&jobs(3, 1))
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(err, QueueError::Unavailable(_)), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
