@@ -50,7 +50,7 @@ async fn a_job_in_flight_when_the_process_dies_is_delivered_again_after_restart(
         // got[1] is in flight when the "process" ends here.
     }
     let queue = EmbeddedQueue::open(dir.path(), visibility).expect("reopen");
-    assert_eq!(queue.len().await.expect("len"), 2);
+    assert_eq!(queue.queued().await.expect("len"), 2);
     let now = queue.receive(10, Duration::ZERO).await.expect("receive");
     assert_eq!(
         now.len(),
@@ -74,14 +74,14 @@ async fn enqueue_is_idempotent_also_after_completion() {
     let sent = jobs(4);
     queue.enqueue(&sent).await.expect("enqueue");
     queue.enqueue(&sent).await.expect("enqueue again");
-    assert_eq!(queue.len().await.expect("len"), 4);
+    assert_eq!(queue.queued().await.expect("len"), 4);
     let got = queue.receive(10, Duration::ZERO).await.expect("receive");
     for d in &got {
         queue.complete(d).await.expect("complete");
     }
     queue.enqueue(&sent).await.expect("a late duplicate");
     assert_eq!(
-        queue.len().await.expect("len"),
+        queue.queued().await.expect("len"),
         0,
         "finished jobs are not queued again"
     );
@@ -136,7 +136,7 @@ async fn retry_later_delays_and_a_stale_receipt_changes_nothing() {
         .complete(&first)
         .await
         .expect("stale complete is ignored");
-    assert_eq!(queue.len().await.expect("len"), 1);
+    assert_eq!(queue.queued().await.expect("len"), 1);
     queue
         .retry_later(&second, Duration::from_millis(300))
         .await

@@ -79,7 +79,7 @@ impl EmbeddedQueue {
     }
 
     /// Messages still queued (visible or in flight).
-    pub async fn len(&self) -> Result<usize, QueueError> {
+    pub async fn queued(&self) -> Result<usize, QueueError> {
         let db = self.db.clone();
         blocking(move || {
             let tx = db.begin_read().map_err(db_err)?;

@@ -126,10 +126,12 @@ impl JobSource for MemoryQueue {
 
     async fn retry_later(&self, delivery: &Delivery, delay: Duration) -> Result<(), QueueError> {
         let mut inner = self.lock()?;
-        if let Some(m) = inner.messages.get_mut(&delivery.message_id) {
-            if m.owns(&delivery.receipt) {
-                m.delay(now_ms(), delay);
-            }
+        if let Some(m) = inner
+            .messages
+            .get_mut(&delivery.message_id)
+            .filter(|m| m.owns(&delivery.receipt))
+        {
+            m.delay(now_ms(), delay);
         }
         Ok(())
     }
