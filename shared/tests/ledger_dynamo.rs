@@ -216,3 +216,104 @@ async fn a_retried_put_run_repairs_the_expected_count() {
         .expect("record");
     assert!(rec.completed_run);
 }
+
+/// A worker that stored its final outcome but failed before counting it (a
+/// DynamoDB error, a timeout) leaves the job leasable, so the redelivery
+/// records it again and the run still completes, once.
+#[tokio::test]
+async fn an_outcome_stored_but_not_counted_is_finished_by_the_redelivery() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use restager_shared::domain::Outcome;
+    use restager_shared::ledger::Lease;
+
+    let server = moto::MotoServer::start().await;
+    let config = moto::sdk_config(server.endpoint());
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let ledger = DynamoLedger::from_sdk_config(&config, "restager-ledger");
+    create_table(&client, ledger.table()).await;
+
+    let run = ledger_conformance::run("dynamo:settle", 2, chrono::Utc::now());
+    ledger.put_run(&run).await.expect("put_run");
+    let (j0, j1) = (
+        run.expected[0].job_id.clone(),
+        run.expected[1].job_id.clone(),
+    );
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        ledger
+            .lease_job(&run.run_id, &j1, "msg-1", hour)
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    // The first delivery's write landed; its count did not.
+    let done = Outcome::AlreadyCurrent;
+    client
+        .update_item()
+        .table_name(ledger.table())
+        .key("pk", AttributeValue::S(format!("run#{}", run.run_id)))
+        .key("sk", AttributeValue::S(format!("job#{j1}")))
+        .update_expression("SET outcome = :o, is_final = :t ADD attempts :one")
+        .expression_attribute_values(
+            ":o",
+            AttributeValue::S(serde_json::to_string(&done).expect("encodes")),
+        )
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .expect("half-recorded outcome");
+
+    assert!(
+        !ledger
+            .record_outcome(&run.run_id, &j0, &done)
+            .await
+            .expect("record")
+            .completed_run
+    );
+    assert_eq!(
+        ledger
+            .lease_job(&run.run_id, &j1, "msg-2", hour)
+            .await
+            .expect("lease"),
+        Lease::HeldElsewhere,
+        "the first delivery's lease still stands"
+    );
+    assert_eq!(
+        ledger
+            .lease_job(&run.run_id, &j1, "msg-1", hour)
+            .await
+            .expect("lease"),
+        Lease::Acquired,
+        "the unsettled job is leasable again, not AlreadyFinal"
+    );
+    assert!(
+        ledger
+            .record_outcome(&run.run_id, &j1, &done)
+            .await
+            .expect("record")
+            .completed_run,
+        "recording it again counts it and completes the run"
+    );
+    assert!(
+        !ledger
+            .record_outcome(&run.run_id, &j1, &done)
+            .await
+            .expect("record")
+            .completed_run
+    );
+    assert_eq!(
+        ledger
+            .lease_job(&run.run_id, &j1, "msg-3", hour)
+            .await
+            .expect("lease"),
+        Lease::AlreadyFinal(done)
+    );
+    let view = ledger
+        .get_run(&run.run_id)
+        .await
+        .expect("get_run")
+        .expect("stored");
+    assert_eq!(view.finished_jobs(), 2);
+    assert!(view.completed_at.is_some());
+}

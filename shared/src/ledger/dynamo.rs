@@ -10,7 +10,7 @@
 //! |-----------------|----------------|-----------------------------|------------|
 //! | remembered key  | `key#<key>`    | `key`                       | `expires_at` (N, epoch s, for DynamoDB's TTL sweep), `expires_ms` (N, what reads compare) |
 //! | run summary     | `run#<run id>` | `meta`                      | `record` (S, RunRecord JSON without expected/skipped), `expected` (N), `finished` (N), `completed_at` (S), `slack_thread` (S) |
-//! | job             | `run#<run id>` | `job#<job id>`              | `spec` (S, ExpectedJob JSON), `seq` (N), `expected` (BOOL), `outcome` (S, Outcome JSON), `is_final` (BOOL), `attempts` (N), `updated_at` (S), `lease_owner` (S), `lease_until_ms` (N) |
+//! | job             | `run#<run id>` | `job#<job id>`              | `spec` (S, ExpectedJob JSON), `seq` (N), `expected` (BOOL), `outcome` (S, Outcome JSON), `is_final`, `counted`, `settled` (BOOL), `attempts` (N), `updated_at` (S), `lease_owner` (S), `lease_until_ms` (N) |
 //! | skipped app     | `run#<run id>` | `skip#<app guid>`           | `skipped` (S, SkippedApp JSON), `seq` (N) |
 //! | run listing     | `runs`         | `<created_at>#<run id>`     | `run_id` (S) |
 //!
@@ -20,12 +20,15 @@
 //! runs a day this tool makes).
 //!
 //! Counting: `put_run` marks jobs expected, then sets the summary's
-//! `expected` from a count of the marked job items (never lowering it). A
-//! job's first final outcome (`UpdateItem` returning the old item)
-//! adds 1 to the run's `finished`; the caller that sees `finished >= expected`
-//! then sets `completed_at` only if absent, so exactly one caller reports
-//! `completed_run`. A process dying between the job write and the count would
-//! leave the run one short of complete; redeliveries see the job as final.
+//! `expected` from a count of the marked job items (never lowering it), so
+//! its retry repairs a `put_run` that died half-way. Recording a final
+//! outcome is three steps: store it on the job; count it once (a
+//! transaction sets the job's `counted` flag and adds 1 to `finished`); if
+//! `finished >= expected`, set `completed_at` only if absent — the one caller
+//! whose write succeeds reports `completed_run`. Then the job is `settled`.
+//! Until then `lease_job` does not answer `AlreadyFinal` for it, so when a
+//! step fails the redelivery records the outcome again and finishes the
+//! bookkeeping instead of leaving the run one short of complete.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -35,7 +38,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
@@ -50,6 +54,8 @@ type Item = HashMap<String, AttributeValue>;
 const PUT_CONCURRENCY: usize = 16;
 const RUNS_PARTITION: &str = "runs";
 const META: &str = "meta";
+/// Tries of a count transaction that meets concurrent counts of the same run.
+const COUNT_ATTEMPTS: u64 = 8;
 
 /// A [`Ledger`] in a DynamoDB table.
 #[derive(Clone)]
@@ -353,30 +359,113 @@ impl DynamoLedger {
         }
     }
 
-    /// Counts a job's first final outcome and completes the run if it was the last.
-    async fn count_final(&self, run_id: &RunId) -> Result<bool, LedgerError> {
+    /// Adds a final job to its run's `finished` count, once: the job's
+    /// `counted` flag and the count change in one transaction, so a retried
+    /// `record_outcome` never counts twice. `false` if the run summary is gone.
+    async fn count_once(&self, run_id: &RunId, job_id: &JobId) -> Result<bool, LedgerError> {
         let pk = run_pk(run_id);
-        let result = self
-            .client
-            .update_item()
+        let build = |e: aws_sdk_dynamodb::error::BuildError| {
+            LedgerError::Corrupt(format!("cannot build the count transaction: {e}"))
+        };
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(&job_sk(job_id)))
+            .update_expression("SET counted = :t")
+            .condition_expression("attribute_not_exists(counted)")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .build()
+            .map_err(build)?;
+        let add = Update::builder()
             .table_name(&self.table)
             .key("pk", s(&pk))
             .key("sk", s(META))
             .update_expression("ADD finished :one")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
+            .build()
+            .map_err(build)?;
+        for attempt in 0..COUNT_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(mark.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(add.clone()).build())
+                .send()
+                .await;
+            let reasons: Vec<String> = match result {
+                Ok(_) => return Ok(true),
+                Err(e) => match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_string())
+                        .collect(),
+                    _ => return Err(self.unavailable("TransactWriteItems (count)", &e)),
+                },
+            };
+            // Reasons are in item order: the job's mark, then the run summary.
+            match (
+                reasons.first().map(String::as_str),
+                reasons.get(1).map(String::as_str),
+            ) {
+                (Some("ConditionalCheckFailed"), _) => return Ok(true),
+                (_, Some("ConditionalCheckFailed")) => return Ok(false),
+                _ if reasons.iter().any(|r| r == "TransactionConflict") => {
+                    // Another worker's count on the same run: back off and retry.
+                    let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 20);
+                    tokio::time::sleep(Duration::from_millis(10 * (attempt + 1) + jitter)).await;
+                }
+                _ => {
+                    return Err(LedgerError::Unavailable(format!(
+                        "DynamoDB TransactWriteItems (count) on table {} was cancelled: {}",
+                        self.table,
+                        reasons.join(", ")
+                    )));
+                }
+            }
+        }
+        Err(LedgerError::Unavailable(format!(
+            "DynamoDB table {}: counting a final outcome kept conflicting with other writers; retry later",
+            self.table
+        )))
+    }
+
+    /// Ends a final job's bookkeeping: from now on a lease request answers
+    /// `AlreadyFinal`, and its lease is gone.
+    async fn settle_job(&self, run_id: &RunId, job_id: &JobId) -> Result<(), LedgerError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(&job_sk(job_id)))
+            .update_expression("SET settled = :t REMOVE lease_owner, lease_until_ms")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
             .send()
-            .await;
-        let counted = match result {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            // The run summary is gone; nothing to complete.
-            Err(e) if conditional_failed(&e) => return Ok(false),
-            Err(e) => return Err(self.unavailable("UpdateItem (count final)", &e)),
-        };
-        let finished = number(&counted, "finished").unwrap_or(0);
-        let expected = number(&counted, "expected").unwrap_or(0);
-        if finished < expected || counted.contains_key("completed_at") {
+            .await
+            .map_err(|e| self.unavailable("UpdateItem (settle job)", &e))?;
+        Ok(())
+    }
+
+    /// Marks the run complete if every expected job is final; `true` for the
+    /// one caller whose conditional write sets `completed_at`.
+    async fn complete_if_done(&self, run_id: &RunId) -> Result<bool, LedgerError> {
+        let pk = run_pk(run_id);
+        let meta = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.unavailable("GetItem (run summary)", &e))?
+            .item
+            .unwrap_or_default();
+        let finished = number(&meta, "finished").unwrap_or(0);
+        let expected = number(&meta, "expected").unwrap_or(0);
+        if meta.is_empty() || finished < expected || meta.contains_key("completed_at") {
             return Ok(false);
         }
         let result = self
@@ -535,7 +624,7 @@ impl Ledger for DynamoLedger {
             .map(|(seq, job)| self.expect_job(&run.run_id, seq, job))
             .collect();
         let added: Vec<Option<bool>> = futures::stream::iter(jobs)
-            .buffer_unordered(PUT_CONCURRENCY)
+            .buffered(PUT_CONCURRENCY)
             .try_collect()
             .await?;
         let skipped: Vec<_> = run
@@ -550,18 +639,15 @@ impl Ledger for DynamoLedger {
             .await?;
 
         // Jobs that reported before they were expected count from now on.
-        let already_final = added.iter().flatten().filter(|f| **f).count() as i64;
-        if already_final > 0 {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(&pk))
-                .key("sk", s(META))
-                .update_expression("ADD finished :final")
-                .expression_attribute_values(":final", n(already_final))
-                .send()
-                .await
-                .map_err(|e| self.unavailable("UpdateItem (finished count)", &e))?;
+        for (job, _) in run
+            .expected
+            .iter()
+            .zip(&added)
+            .filter(|(_, added)| **added == Some(true))
+        {
+            if self.count_once(&run.run_id, &job.job_id).await? {
+                self.settle_job(&run.run_id, &job.job_id).await?;
+            }
         }
         self.settle_expected(&run.run_id).await
     }
@@ -624,23 +710,28 @@ impl Ledger for DynamoLedger {
             .key("sk", s(&job_sk(job_id)))
             .update_expression("SET lease_owner = :owner, lease_until_ms = :until")
             .condition_expression(
-                "(attribute_not_exists(is_final) OR is_final = :f) AND (attribute_not_exists(lease_owner) OR lease_owner = :owner OR lease_until_ms <= :now)",
+                "(attribute_not_exists(is_final) OR is_final = :f OR (expected = :t AND attribute_not_exists(settled))) AND (attribute_not_exists(lease_owner) OR lease_owner = :owner OR lease_until_ms <= :now)",
             )
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":now", n(now.timestamp_millis()))
             .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
             .send()
             .await;
         match result {
             Ok(_) => Ok(Lease::Acquired),
             Err(e) if conditional_failed(&e) => {
-                // Final, or held: read which.
+                // Final and settled, or held: read which. A final job
+                // whose bookkeeping is unfinished is only held.
                 let pk = run_pk(run_id);
                 let sk = job_sk(job_id);
                 let item = self.get_job(run_id, job_id).await?.unwrap_or_default();
+                let settled = flag(&item, "settled") || !flag(&item, "expected");
                 match self.job_state(&pk, &sk, &item)?.outcome {
-                    Some(outcome) if flag(&item, "is_final") => Ok(Lease::AlreadyFinal(outcome)),
+                    Some(outcome) if flag(&item, "is_final") && settled => {
+                        Ok(Lease::AlreadyFinal(outcome))
+                    }
                     _ => Ok(Lease::HeldElsewhere),
                 }
             }
@@ -691,21 +782,16 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":final", AttributeValue::Bool(is_final))
             .expression_attribute_values(":now", s(&rfc3339(Utc::now())))
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllOld);
-        if is_final {
-            // The job is done; its lease would only block nobody.
-            update = update.update_expression(
-                "SET outcome = :o, is_final = :final, updated_at = :now ADD attempts :one REMOVE lease_owner, lease_until_ms",
-            );
-        } else {
+            .return_values(ReturnValue::AllNew);
+        update = update.update_expression(
+            "SET outcome = :o, is_final = :final, updated_at = :now ADD attempts :one",
+        );
+        if !is_final {
             // A stale non-final report never replaces a final outcome.
-            update = update
-                .update_expression(
-                    "SET outcome = :o, is_final = :final, updated_at = :now ADD attempts :one",
-                )
-                .condition_expression("attribute_not_exists(is_final) OR is_final = :final");
+            update =
+                update.condition_expression("attribute_not_exists(is_final) OR is_final = :final");
         }
-        let old = match update.send().await {
+        let job = match update.send().await {
             Ok(out) => out.attributes.unwrap_or_default(),
             Err(e) if conditional_failed(&e) => {
                 return Ok(Recorded {
@@ -714,8 +800,20 @@ impl Ledger for DynamoLedger {
             }
             Err(e) => return Err(self.unavailable("UpdateItem (record outcome)", &e)),
         };
-        let first_final = is_final && flag(&old, "expected") && !flag(&old, "is_final");
-        let completed_run = first_final && self.count_final(run_id).await?;
+        if !is_final || !flag(&job, "expected") {
+            return Ok(Recorded {
+                completed_run: false,
+            });
+        }
+        // The job stays leasable (see `lease_job`) until it is settled, so if
+        // any step below fails, the redelivery does it again.
+        if !flag(&job, "counted") && !self.count_once(run_id, job_id).await? {
+            return Ok(Recorded {
+                completed_run: false,
+            });
+        }
+        let completed_run = self.complete_if_done(run_id).await?;
+        self.settle_job(run_id, job_id).await?;
         Ok(Recorded { completed_run })
     }
 
