@@ -15,13 +15,15 @@ use http::{Request, Response, StatusCode};
 use restager_shared::cf::CfClient;
 use restager_shared::config::{IntakeSettings, ScopeSettings, Secret};
 use restager_shared::discovery;
-use restager_shared::domain::{Action, Notice, Outcome, RunId, Version};
+use restager_shared::domain::{Action, Notice, Outcome, RestageJob, RunId, Version};
 use restager_shared::ledger::Ledger;
 use restager_shared::ledger::memory::MemoryLedger;
-use restager_shared::queue::JobQueue;
+use restager_shared::queue::sqs::SqsQueue;
+use restager_shared::queue::{JobQueue, JobSource};
 use restager_shared::signature::{github as gh_sig, standard_webhooks};
 use restager_shared::webhook::{self, MAX_BODY_BYTES, Router, RouterDeps};
 use serde_json::{Value, json};
+use test_support::moto::{MotoServer, create_queue, sdk_config};
 use webhook_support::fakes::{MemLedger, MemQueue, RecordingNotifier};
 use webhook_support::{RUBY, client, expected_buildpack, jobs_of, sim};
 
@@ -878,4 +880,162 @@ async fn the_sweep_queues_outdated_apps_once_across_repeats() {
         announced,
         "runs are announced once"
     );
+}
+
+/// Everything on the queue, each message completed so FIFO groups move on.
+async fn drain(queue: &SqsQueue) -> Vec<RestageJob> {
+    let mut all = Vec::new();
+    loop {
+        let got = queue
+            .receive(10, Duration::from_millis(200))
+            .await
+            .expect("receive");
+        if got.is_empty() {
+            return all;
+        }
+        for delivery in got {
+            all.push(RestageJob::from_json(&delivery.body).expect("a versioned job body"));
+            queue.complete(&delivery).await.expect("complete");
+        }
+    }
+}
+
+fn sqs_router(
+    sim: &CfSim,
+    queue: Arc<SqsQueue>,
+    ledger: Arc<MemoryLedger>,
+    notifier: Arc<RecordingNotifier>,
+) -> Router {
+    router_over(
+        client(sim),
+        queue,
+        ledger,
+        notifier,
+        &Arc::new(AtomicI64::new(START)),
+    )
+}
+
+#[tokio::test]
+async fn on_a_real_fifo_queue_the_release_example_queues_each_affected_app_once() {
+    let moto = MotoServer::start().await;
+    let url = create_queue(&moto.sdk_config(), "webhook-jobs", true, None).await;
+    let queue = Arc::new(SqsQueue::from_sdk_config(&moto.sdk_config(), url));
+    let sim = sim(150).await;
+    sim.install_buildpack(RUBY, TARGET);
+    let ledger = Arc::new(MemoryLedger::new());
+    let router = sqs_router(
+        &sim,
+        queue.clone(),
+        ledger.clone(),
+        Arc::new(RecordingNotifier::default()),
+    );
+
+    let response = router
+        .handle(signed_github(
+            "release",
+            "d-1",
+            release_body("published", "v1.10.30", 7),
+        ))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        body_json(&response)
+    );
+    let expected = jobs_of(&expected_buildpack(&sim, RUBY, TARGET, |_| {
+        Some(TARGET.into())
+    }));
+    let received = drain(&queue).await;
+    assert_eq!(
+        received.len(),
+        expected.len(),
+        "one message per affected app"
+    );
+    let apps: BTreeSet<String> = received.iter().map(|j| j.app.guid.clone()).collect();
+    assert_eq!(apps, expected);
+    assert!(
+        received
+            .iter()
+            .all(|j| j.target_version == Some(Version::parse(TARGET).expect("v")))
+    );
+
+    // Redelivery and the `released` delivery put nothing more on the queue.
+    let again = router
+        .handle(signed_github(
+            "release",
+            "d-1",
+            release_body("published", "v1.10.30", 7),
+        ))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let released = router
+        .handle(signed_github(
+            "release",
+            "d-2",
+            release_body("released", "v1.10.30", 7),
+        ))
+        .await;
+    assert_eq!(released.status(), StatusCode::OK);
+    assert!(drain(&queue).await.is_empty());
+}
+
+#[tokio::test]
+async fn sqs_unreachable_is_503_and_the_retry_after_recovery_queues_exactly_once() {
+    let moto = MotoServer::start().await;
+    let url = create_queue(&moto.sdk_config(), "webhook-outage", true, None).await;
+    let sim = sim(120).await;
+    sim.install_buildpack(RUBY, TARGET);
+    let ledger = Arc::new(MemoryLedger::new());
+    let notifier = Arc::new(RecordingNotifier::default());
+
+    // SQS unreachable: same queue URL, but nothing answers at the endpoint.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_endpoint = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let unreachable = Arc::new(SqsQueue::from_sdk_config(
+        &sdk_config(&dead_endpoint),
+        url.clone(),
+    ));
+    let down = sqs_router(&sim, unreachable, ledger.clone(), notifier.clone());
+    let response = down
+        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        body_json(&response)
+    );
+    assert!(notifier.started().is_empty());
+
+    // SQS back: the sender's retry (same message id) is processed in full, once.
+    let queue = Arc::new(SqsQueue::from_sdk_config(&moto.sdk_config(), url));
+    let up = sqs_router(&sim, queue.clone(), ledger.clone(), notifier.clone());
+    let retry = up
+        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
+        .await;
+    assert_eq!(
+        retry.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        body_json(&retry)
+    );
+    let again = up
+        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let expected = jobs_of(&expected_buildpack(&sim, RUBY, TARGET, |_| {
+        Some(TARGET.into())
+    }));
+    let received = drain(&queue).await;
+    assert_eq!(received.len(), expected.len(), "each job exactly once");
+    assert_eq!(
+        received
+            .iter()
+            .map(|j| j.app.guid.clone())
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
+    assert_eq!(notifier.started().len(), 1);
 }
