@@ -6,6 +6,7 @@
 //! the back-off of a message it hands back.
 
 pub mod embedded;
+mod local;
 pub mod memory;
 pub mod sqs;
 mod state;
@@ -15,6 +16,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::RestageJob;
+
+pub use embedded::EmbeddedQueue;
+pub use local::{LocalQueue, open_local, visibility_for};
+pub use memory::MemoryQueue;
+pub use sqs::SqsQueue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
