@@ -12,68 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use restager_shared::ledger::{DynamoLedger, Ledger, LedgerError};
 
-mod moto {
-    //! Starts `moto_server` on a free loopback port for one test; killed on drop.
-
-    use std::time::Duration;
-
-    use aws_config::{BehaviorVersion, Region, SdkConfig};
-    use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-    use tokio::process::{Child, Command};
-
-    pub struct MotoServer {
-        _child: Child,
-        endpoint: String,
-    }
-
-    impl MotoServer {
-        pub async fn start() -> Self {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free loopback port")
-                .port();
-            let child = Command::new("moto_server")
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("moto_server is installed (pip install 'moto[server]')");
-            let endpoint = format!("http://127.0.0.1:{port}");
-            let http = reqwest::Client::new();
-            for _ in 0..200 {
-                if http
-                    .get(format!("{endpoint}/moto-api/"))
-                    .send()
-                    .await
-                    .is_ok()
-                {
-                    return Self {
-                        _child: child,
-                        endpoint,
-                    };
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("moto_server did not answer on {endpoint}");
-        }
-
-        pub fn endpoint(&self) -> &str {
-            &self.endpoint
-        }
-    }
-
-    pub fn sdk_config(endpoint: &str) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "test", "test", None, None, "test",
-            )))
-            .build()
-    }
-}
+use test_support::moto;
 
 /// The table as infra/template.yaml declares `LedgerTable`.
 async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
