@@ -149,7 +149,7 @@ async fn retry_later_delays_and_a_stale_receipt_changes_nothing() {
             .is_empty()
     );
     let third = queue
-        .receive(1, Duration::from_secs(1))
+        .receive(1, Duration::from_secs(5))
         .await
         .expect("receive");
     assert_eq!(third.len(), 1);
