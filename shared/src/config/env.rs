@@ -45,8 +45,7 @@ impl Env<'_> {
     }
 
     pub fn required(&self, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
-        self.raw(name)
-            .ok_or(ConfigError::Missing { name, hint })
+        self.raw(name).ok_or(ConfigError::Missing { name, hint })
     }
 
     pub fn secret(&self, name: &'static str, hint: &'static str) -> Result<Secret, ConfigError> {

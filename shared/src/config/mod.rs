@@ -142,7 +142,8 @@ impl ScopeSettings {
 
     pub fn allows(&self, org: &str, space: &str) -> bool {
         let qualified = format!("{org}/{space}");
-        let in_list = |list: &[String], name: &str| list.iter().any(|x| x == name || x == &qualified);
+        let in_list =
+            |list: &[String], name: &str| list.iter().any(|x| x == name || x == &qualified);
         if self.orgs_deny.iter().any(|o| o == org) || in_list(&self.spaces_deny, space) {
             return false;
         }
@@ -170,10 +171,18 @@ pub struct IntakeSettings {
 
 impl IntakeSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let secrets = |name| env.list(name).into_iter().map(Secret::new).collect::<Vec<_>>();
+        let secrets = |name| {
+            env.list(name)
+                .into_iter()
+                .map(Secret::new)
+                .collect::<Vec<_>>()
+        };
         let github_secrets = secrets("RESTAGER_GITHUB_SECRETS");
         let notice_secrets = secrets("RESTAGER_NOTICE_SECRETS");
-        if let Some(bad) = notice_secrets.iter().find(|s| !s.expose().starts_with("whsec_")) {
+        if let Some(bad) = notice_secrets
+            .iter()
+            .find(|s| !s.expose().starts_with("whsec_"))
+        {
             let _ = bad;
             return Err(ConfigError::Invalid {
                 name: "RESTAGER_NOTICE_SECRETS",
@@ -319,7 +328,10 @@ mod tests {
 
     #[test]
     fn worker_defaults_and_human_durations() {
-        let src = env(&[("RESTAGER_POLL_INTERVAL", "500ms"), ("RESTAGER_DEPLOY_TIMEOUT", "15m")]);
+        let src = env(&[
+            ("RESTAGER_POLL_INTERVAL", "500ms"),
+            ("RESTAGER_DEPLOY_TIMEOUT", "15m"),
+        ]);
         let s = WorkerSettings::from_env(&Env(&src)).expect("valid");
         assert_eq!(s.poll_interval, Duration::from_millis(500));
         assert_eq!(s.deploy_timeout, Duration::from_secs(900));
@@ -334,7 +346,10 @@ mod tests {
         assert!(err.to_string().contains("RESTAGER_MAX_IN_FLIGHT"), "{err}");
         let src = env(&[("RESTAGER_STAGING_TIMEOUT", "soon")]);
         let err = WorkerSettings::from_env(&Env(&src)).expect_err("not a duration");
-        assert!(err.to_string().contains("RESTAGER_STAGING_TIMEOUT"), "{err}");
+        assert!(
+            err.to_string().contains("RESTAGER_STAGING_TIMEOUT"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -352,7 +367,10 @@ mod tests {
         let bad = env(&[("CF_API_URL", "api.example.com")]);
         assert!(matches!(
             CfSettings::from_env(&Env(&bad)),
-            Err(ConfigError::Invalid { name: "CF_API_URL", .. })
+            Err(ConfigError::Invalid {
+                name: "CF_API_URL",
+                ..
+            })
         ));
     }
 
@@ -375,7 +393,10 @@ mod tests {
         let src = env(&[("SLACK_BOT_TOKEN", "xoxb-1")]);
         assert!(matches!(
             SlackSettings::from_env(&Env(&src)),
-            Err(ConfigError::Missing { name: "SLACK_CHANNEL", .. })
+            Err(ConfigError::Missing {
+                name: "SLACK_CHANNEL",
+                ..
+            })
         ));
         let s = SlackSettings::from_env(&Env(&env(&[]))).expect("all optional");
         assert!(!s.enabled());

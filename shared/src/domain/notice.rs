@@ -143,7 +143,10 @@ mod tests {
         let raw = r#"{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"1.10.29","stack":"cflinuxfs4"}"#;
         let notice: Notice = serde_json::from_str(raw).expect("valid notice");
         assert_eq!(notice.kind(), NoticeKind::Buildpack);
-        assert_eq!(notice.release_key(), "buildpack:ruby_buildpack:1.10.29:cflinuxfs4");
+        assert_eq!(
+            notice.release_key(),
+            "buildpack:ruby_buildpack:1.10.29:cflinuxfs4"
+        );
         assert_eq!(serde_json::to_string(&notice).expect("serializes"), raw);
     }
 }

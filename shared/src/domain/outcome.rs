@@ -123,11 +123,29 @@ mod tests {
             retry_after: Some(Duration::from_secs(30)),
         };
         assert!(!deferred.is_final());
-        assert!(!Outcome::Failed { reason: "x".into(), permanent: false }.is_final());
-        assert!(Outcome::Failed { reason: "x".into(), permanent: true }.is_final());
+        assert!(
+            !Outcome::Failed {
+                reason: "x".into(),
+                permanent: false
+            }
+            .is_final()
+        );
+        assert!(
+            Outcome::Failed {
+                reason: "x".into(),
+                permanent: true
+            }
+            .is_final()
+        );
         let json = serde_json::to_string(&deferred).expect("serializes");
-        assert_eq!(json, r#"{"outcome":"deferred","reason":"quota","retry_after":30.0}"#);
-        assert_eq!(serde_json::from_str::<Outcome>(&json).expect("parses"), deferred);
+        assert_eq!(
+            json,
+            r#"{"outcome":"deferred","reason":"quota","retry_after":30.0}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Outcome>(&json).expect("parses"),
+            deferred
+        );
         assert_eq!(deferred.to_string(), "deferred: quota");
     }
 }

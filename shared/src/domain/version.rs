@@ -16,7 +16,9 @@ pub struct Version {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a version: expected dotted numbers like 1.10.29 (a leading v is allowed)")]
+#[error(
+    "`{input}` is not a version: expected dotted numbers like 1.10.29 (a leading v is allowed)"
+)]
 pub struct VersionError {
     pub input: String,
 }
@@ -81,7 +83,11 @@ impl Eq for Version {}
 impl std::hash::Hash for Version {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         // Equal versions must hash alike, so trailing zeros are ignored.
-        let significant = self.parts.iter().rposition(|p| *p != 0).map_or(0, |i| i + 1);
+        let significant = self
+            .parts
+            .iter()
+            .rposition(|p| *p != 0)
+            .map_or(0, |i| i + 1);
         self.parts[..significant].hash(state);
     }
 }
