@@ -48,8 +48,14 @@ impl SqsQueue {
         }
     }
 
+    /// A client from `config`, with this adapter's timeouts and retries
+    /// (an unreachable endpoint fails within seconds, not minutes).
     pub fn from_sdk_config(config: &SdkConfig, queue_url: impl Into<String>) -> Self {
-        Self::new(Client::new(config), queue_url)
+        let sqs_config = aws_sdk_sqs::config::Builder::from(config)
+            .timeout_config(timeouts())
+            .retry_config(retries())
+            .build();
+        Self::new(Client::from_conf(sqs_config), queue_url)
     }
 
     /// Uses the standard AWS configuration chain: region, credentials and
@@ -58,6 +64,7 @@ impl SqsQueue {
     pub async fn from_env(queue_url: impl Into<String>) -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts())
+            .retry_config(retries())
             .load()
             .await;
         Self::from_sdk_config(&config, queue_url)
@@ -105,7 +112,7 @@ impl SqsQueue {
         let mut last_problem = String::new();
         for round in 0..=RESEND_ROUNDS {
             if round > 0 {
-                tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(round))).await;
+                tokio::time::sleep(resend_backoff(round)).await;
             }
             let entries = pending
                 .iter()
@@ -147,6 +154,20 @@ impl SqsQueue {
     }
 }
 
+/// Full jitter over 100 ms·2ⁿ, so parallel batches that failed together do
+/// not resend together.
+fn resend_backoff(round: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(round.min(6))).mul_f64(crate::engine::fraction())
+}
+
+/// The SDK's own attempts per call (connection errors, throttling, 5xx).
+fn retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(2))
+}
+
 fn timeouts() -> aws_config::timeout::TimeoutConfig {
     // Fail fast when SQS is unreachable (the webhook must answer 503 well
     // inside GitHub's 10 seconds), but leave room for 20 s long polls.
@@ -176,12 +197,41 @@ impl JobQueue for SqsQueue {
             .buffer_unordered(PARALLEL_BATCHES)
             .collect()
             .await;
+        let batches = results.len();
         let errors: Vec<QueueError> = results.into_iter().filter_map(Result::err).collect();
-        match errors.into_iter().next() {
-            None => Ok(()),
-            Some(first) => Err(first),
-        }
+        combine(errors, batches)
     }
+}
+
+/// One error for a whole fan-out: a rejection (retrying will not help)
+/// outranks unavailability, and both say how much of the fan-out failed.
+fn combine(errors: Vec<QueueError>, batches: usize) -> Result<(), QueueError> {
+    let failed = errors.len();
+    let mut rejected = 0;
+    let mut rejected_detail = None;
+    let mut first = None;
+    for error in errors {
+        if let QueueError::Rejected { count, detail } = &error {
+            rejected += count;
+            rejected_detail.get_or_insert_with(|| detail.clone());
+        }
+        first.get_or_insert(error);
+    }
+    let Some(first) = first else {
+        return Ok(());
+    };
+    if let Some(detail) = rejected_detail {
+        return Err(QueueError::Rejected {
+            count: rejected,
+            detail: format!("{detail} ({failed} of {batches} batch(es) failed)"),
+        });
+    }
+    if failed == 1 {
+        return Err(first);
+    }
+    Err(QueueError::Unavailable(format!(
+        "{failed} of {batches} batch(es) not sent; first: {first}"
+    )))
 }
 
 #[async_trait]
@@ -240,5 +290,54 @@ impl JobSource for SqsQueue {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejection_outranks_outages_and_counts_add_up() {
+        let errors = vec![
+            QueueError::Unavailable("timeout".into()),
+            QueueError::Rejected {
+                count: 2,
+                detail: "InvalidParameterValue: too big".into(),
+            },
+            QueueError::Rejected {
+                count: 1,
+                detail: "InvalidParameterValue: too big".into(),
+            },
+        ];
+        match combine(errors, 5) {
+            Err(QueueError::Rejected { count, detail }) => {
+                assert_eq!(count, 3);
+                assert!(detail.contains("3 of 5"), "{detail}");
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn outages_say_how_many_batches_failed() {
+        assert!(combine(Vec::new(), 3).is_ok());
+        let one = combine(vec![QueueError::Unavailable("refused".into())], 3);
+        assert!(matches!(one, Err(QueueError::Unavailable(m)) if m == "refused"));
+        let two = combine(
+            vec![
+                QueueError::Unavailable("refused".into()),
+                QueueError::Unavailable("refused".into()),
+            ],
+            3,
+        );
+        assert!(matches!(two, Err(QueueError::Unavailable(m)) if m.starts_with("2 of 3")));
+    }
+
+    #[test]
+    fn resend_backoff_is_bounded() {
+        for round in 1..10 {
+            assert!(resend_backoff(round) <= Duration::from_millis(6_400));
+        }
     }
 }
