@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use restager_shared::cf::CfClient;
-use restager_shared::config::{CfSettings, SlackSettings, StorageSettings};
+use restager_shared::config::{CfSettings, SlackSettings, StorageSettings, WorkerSettings};
 use restager_shared::engine::Engine;
 use restager_shared::engine::runner::{self, RunnerOptions};
 use restager_shared::ledger::Ledger;
@@ -44,7 +44,6 @@ pub fn ledger_location(storage: &StorageSettings) -> String {
 }
 
 const EMBEDDED_LEDGER: &str = "ledger.redb";
-const EMBEDDED_QUEUE: &str = "queue.redb";
 
 fn ensure_data_dir(storage: &StorageSettings) -> Result<(), CommandError> {
     std::fs::create_dir_all(&storage.data_dir).map_err(|e| {
@@ -83,31 +82,21 @@ pub struct Queue {
     pub kind: String,
 }
 
-pub async fn open_queue(storage: &StorageSettings) -> Result<Queue, CommandError> {
-    match &storage.queue_url {
-        Some(url) => {
-            let sqs = Arc::new(queue::sqs::SqsQueue::from_env(url).await.map_err(|e| {
-                CommandError::failed(&format!("cannot use the SQS queue {url}"), e)
-            })?);
-            Ok(Queue {
-                jobs: sqs.clone(),
-                source: sqs,
-                kind: format!("SQS {url}"),
-            })
-        }
-        None => {
-            ensure_data_dir(storage)?;
-            let path = storage.data_dir.join(EMBEDDED_QUEUE);
-            let embedded = Arc::new(queue::embedded::EmbeddedQueue::open(&path).map_err(|e| {
-                CommandError::failed(&format!("cannot open the queue {}", path.display()), e)
-            })?);
-            Ok(Queue {
-                jobs: embedded.clone(),
-                source: embedded,
-                kind: format!("embedded {}", path.display()),
-            })
-        }
+pub async fn open_queue(
+    storage: &StorageSettings,
+    worker: &WorkerSettings,
+) -> Result<Queue, CommandError> {
+    if storage.queue_url.is_none() {
+        ensure_data_dir(storage)?;
     }
+    let local = queue::open_local(storage, queue::visibility_for(worker))
+        .await
+        .map_err(|e| CommandError::failed("cannot open the job queue", e))?;
+    Ok(Queue {
+        jobs: local.jobs,
+        source: local.source,
+        kind: local.description,
+    })
 }
 
 /// The notifier port, and the Slack outbox behind it when Slack is configured.
@@ -182,7 +171,7 @@ impl Ports {
         outbox: OutboxConfig,
     ) -> Result<Self, CommandError> {
         let cf = cf_client(&settings.cf)?;
-        let queue = open_queue(&settings.storage).await?;
+        let queue = open_queue(&settings.storage, &settings.worker).await?;
         let ledger = open_ledger(&settings.storage).await?;
         let notifications = notifier_paced(&settings.slack, Arc::clone(&ledger), outbox)?;
         Ok(Self {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use restager_shared::config::{
-    CfSettings, Env, IntakeSettings, SlackSettings, Source, StorageSettings,
+    CfSettings, Env, IntakeSettings, SlackSettings, Source, StorageSettings, WorkerSettings,
 };
 use restager_shared::discovery;
 use serde::Serialize;
@@ -20,8 +20,9 @@ pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandErr
     let intake = IntakeSettings::from_env(&env)?;
     let slack = SlackSettings::from_env(&env)?;
     let storage = StorageSettings::from_env(&env);
+    let worker = WorkerSettings::from_env(&env)?;
     let cf = ports::cf_client(&cf_settings)?;
-    let queue = ports::open_queue(&storage).await?;
+    let queue = ports::open_queue(&storage, &worker).await?;
     let ledger = ports::open_ledger(&storage).await?;
     let notifier = ports::notifier(&slack, Arc::clone(&ledger))?;
 

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use restager_shared::config::Secret;
 use restager_shared::domain::{Notice, Outcome, RunId};
-use restager_shared::ledger::{Ledger, RunView};
+use restager_shared::ledger::RunView;
 use restager_shared::signature::standard_webhooks;
 use restager_shared::slack::OutboxConfig;
 use restager_shared::slack::latest::latest_jobs;
@@ -233,7 +233,10 @@ fn demo_outbox() -> OutboxConfig {
 
 /// A fresh `whsec_` secret for this demo only.
 fn generated_secret() -> Secret {
-    let key: [u8; 24] = rand::random();
+    // Two v4 UUIDs: 244 random bits from the OS generator, enough for a demo key.
+    let mut key = Vec::with_capacity(32);
+    key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
     Secret::new(format!("whsec_{}", STANDARD.encode(key)))
 }
 
