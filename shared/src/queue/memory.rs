@@ -136,3 +136,127 @@ impl JobSource for MemoryQueue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::{Action, AppRef, Notice, RunId, Version};
+
+    fn jobs(n: usize) -> Vec<RestageJob> {
+        let notice = Notice::Stack {
+            stack: "cflinuxfs4".into(),
+            version: Version::parse("1.2.0").expect("version"),
+        };
+        let run = RunId::for_release(&notice.release_key());
+        (0..n)
+            .map(|i| {
+                RestageJob::new(
+                    &run,
+                    notice.clone(),
+                    Action::Restage,
+                    AppRef {
+                        guid: format!("app-{i}"),
+                        name: format!("app-{i}"),
+                        space_guid: "space".into(),
+                        space_name: "space".into(),
+                        org_guid: "org".into(),
+                        org_name: "org".into(),
+                    },
+                    format!("droplet-{i}"),
+                    None,
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn hands_out_oldest_first_and_at_most_max() {
+        let queue = MemoryQueue::new(Duration::from_secs(30));
+        let sent = jobs(5);
+        queue.enqueue(&sent).await.expect("enqueue");
+        let got = queue.receive(3, Duration::ZERO).await.expect("receive");
+        let ids: Vec<String> = got.iter().map(|d| d.message_id.clone()).collect();
+        let expected: Vec<String> = sent[..3].iter().map(|j| j.job_id.to_string()).collect();
+        assert_eq!(ids, expected);
+        assert_eq!(
+            RestageJob::from_json(&got[0].body).expect("body is the job"),
+            sent[0]
+        );
+        let rest = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert_eq!(rest.len(), 2, "in-flight messages are not handed out again");
+        assert_eq!(queue.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_job_is_queued_once_even_after_it_finished() {
+        let queue = MemoryQueue::default();
+        let sent = jobs(3);
+        queue.enqueue(&sent).await.expect("enqueue");
+        queue.enqueue(&sent).await.expect("enqueue again");
+        assert_eq!(queue.jobs(), sent);
+        for d in queue.receive(10, Duration::ZERO).await.expect("receive") {
+            queue.complete(&d).await.expect("complete");
+        }
+        assert!(queue.is_empty());
+        queue.enqueue(&sent).await.expect("late duplicate");
+        assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_delivery_reappears_and_its_old_receipt_is_void() {
+        let queue = MemoryQueue::new(Duration::from_millis(40));
+        queue.enqueue(&jobs(1)).await.expect("enqueue");
+        let first = queue.receive(1, Duration::ZERO).await.expect("receive");
+        assert_eq!(first[0].receive_count, 1);
+        let second = queue
+            .receive(1, Duration::from_secs(5))
+            .await
+            .expect("receive after the visibility timeout");
+        assert_eq!(second[0].receive_count, 2);
+        assert_ne!(first[0].receipt, second[0].receipt);
+        queue.complete(&first[0]).await.expect("stale complete");
+        assert_eq!(queue.len(), 1, "a stale receipt completes nothing");
+        queue.complete(&second[0]).await.expect("complete");
+        assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn retry_later_hides_the_job_for_the_delay() {
+        let queue = MemoryQueue::new(Duration::from_secs(30));
+        queue.enqueue(&jobs(1)).await.expect("enqueue");
+        let got = queue.receive(1, Duration::ZERO).await.expect("receive");
+        queue
+            .retry_later(&got[0], Duration::from_millis(60))
+            .await
+            .expect("retry later");
+        assert!(
+            queue
+                .receive(1, Duration::ZERO)
+                .await
+                .expect("receive")
+                .is_empty()
+        );
+        let again = queue
+            .receive(1, Duration::from_secs(5))
+            .await
+            .expect("receive after the delay");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].receive_count, 2);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receive_gets_a_job_enqueued_meanwhile() {
+        let queue = Arc::new(MemoryQueue::default());
+        let waiting = {
+            let queue = queue.clone();
+            tokio::spawn(async move { queue.receive(10, Duration::from_secs(10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        queue.enqueue(&jobs(2)).await.expect("enqueue");
+        let got = waiting.await.expect("task").expect("receive");
+        assert!(!got.is_empty());
+    }
+}
