@@ -7,7 +7,7 @@ use std::time::Duration;
 use restager_shared::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
 use restager_shared::queue::embedded::EmbeddedQueue;
 use restager_shared::queue::memory::MemoryQueue;
-use restager_shared::queue::{JobQueue, JobSource};
+use restager_shared::queue::{JobQueue, JobSource, QueueError};
 
 fn jobs(n: usize) -> Vec<RestageJob> {
     let notice = Notice::Stack {
@@ -177,4 +177,112 @@ async fn the_memory_queue_follows_the_same_rules() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].receive_count, 2);
     assert_eq!(queue.jobs().len(), 1);
+}
+
+/// Set for the child process of the kill test: the directory it works in.
+const CRASH_DIR: &str = "RESTAGER_QUEUE_CRASH_DIR";
+
+/// Runs only as the child of `a_killed_process_loses_no_job`: takes two jobs
+/// in flight, finishes one, and aborts (no destructors, no clean close).
+#[tokio::test]
+async fn crash_child() {
+    let Some(dir) = std::env::var_os(CRASH_DIR) else {
+        return;
+    };
+    let queue =
+        EmbeddedQueue::open(std::path::Path::new(&dir), Duration::from_millis(300)).expect("open");
+    queue.enqueue(&jobs(3)).await.expect("enqueue");
+    let got = queue.receive(2, Duration::ZERO).await.expect("receive");
+    assert_eq!(got.len(), 2);
+    queue.complete(&got[0]).await.expect("complete");
+    std::process::abort();
+}
+
+#[tokio::test]
+async fn a_killed_process_loses_no_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(CRASH_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("child runs");
+    assert!(!status.success(), "the child aborts");
+
+    let queue = EmbeddedQueue::open(dir.path(), Duration::from_millis(300)).expect("reopen");
+    assert_eq!(queue.queued().await.expect("queued"), 2);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let got = queue
+            .receive(10, Duration::from_secs(5))
+            .await
+            .expect("receive");
+        assert!(!got.is_empty(), "both unfinished jobs come back");
+        for d in got {
+            seen.push(d.receive_count);
+            queue.complete(&d).await.expect("complete");
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        vec![1, 2],
+        "the never-received job arrives fresh, the in-flight one redelivered"
+    );
+    assert_eq!(queue.queued().await.expect("queued"), 0);
+}
+
+#[tokio::test]
+async fn a_finished_job_may_be_queued_again_after_the_dedup_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = Duration::from_millis(200);
+    let queue = EmbeddedQueue::open_with_dedup_window(dir.path(), Duration::from_secs(30), window)
+        .expect("open");
+    let sent = jobs(1);
+    queue.enqueue(&sent).await.expect("enqueue");
+    let got = queue.receive(1, Duration::ZERO).await.expect("receive");
+    queue.complete(&got[0]).await.expect("complete");
+    queue
+        .enqueue(&sent)
+        .await
+        .expect("duplicate within the window");
+    assert_eq!(queue.queued().await.expect("queued"), 0);
+    tokio::time::sleep(window + Duration::from_millis(50)).await;
+    queue
+        .enqueue(&sent)
+        .await
+        .expect("enqueue after the window");
+    assert_eq!(queue.queued().await.expect("queued"), 1);
+    let again = queue.receive(1, Duration::ZERO).await.expect("receive");
+    assert_eq!(again[0].receive_count, 1, "a new message, not a redelivery");
+}
+
+#[tokio::test]
+async fn a_waiting_receiver_gets_a_job_enqueued_meanwhile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = Arc::new(EmbeddedQueue::open(dir.path(), Duration::from_secs(30)).expect("open"));
+    let waiting = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.receive(10, Duration::from_secs(10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    queue.enqueue(&jobs(2)).await.expect("enqueue");
+    let got = waiting.await.expect("task").expect("receive");
+    assert!(!got.is_empty());
+    let job = RestageJob::from_json(&got[0].body).expect("the body is the job");
+    assert_eq!(job.job_id.to_string(), got[0].message_id);
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_file_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = EmbeddedQueue::open(dir.path(), Duration::from_secs(30)).expect("open");
+    match EmbeddedQueue::open(dir.path(), Duration::from_secs(30)) {
+        Err(QueueError::Storage(message)) => {
+            assert!(message.contains("queue.redb"), "{message}");
+        }
+        Err(other) => panic!("expected a storage error, got {other}"),
+        Ok(_) => panic!("two handles on one queue file"),
+    }
 }
