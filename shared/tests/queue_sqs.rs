@@ -75,17 +75,49 @@ async fn fan_out_of_25_jobs_arrives_whole_and_once() {
     assert_eq!(bodies, expected);
     assert!(received.iter().all(|d| d.receive_count == 1));
 
+    // Hand everything back at once, then read it raw to see the attributes.
+    for d in &received {
+        queue
+            .retry_later(d, Duration::ZERO)
+            .await
+            .expect("hand back");
+    }
     let client = aws_sdk_sqs::Client::new(&sdk);
-    let attrs = client
+    let mut attributes = BTreeSet::new();
+    while attributes.len() < 25 {
+        let out = client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive with attributes");
+        assert!(!out.messages().is_empty(), "all 25 are visible again");
+        for m in out.messages() {
+            let job = RestageJob::from_json(m.body().expect("body")).expect("job body");
+            let attr = |name: &str| {
+                m.message_attributes()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value())
+                    .map(str::to_string)
+                    .expect("string attribute")
+            };
+            assert_eq!(attr("job_id"), job.job_id.to_string());
+            assert_eq!(attr("run_id"), job.run_id.to_string());
+            attributes.insert(attr("job_id"));
+        }
+    }
+    assert_eq!(attributes, expected);
+    let more = client
         .receive_message()
         .queue_url(&url)
-        .visibility_timeout(0)
-        .message_attribute_names("All")
+        .max_number_of_messages(10)
         .send()
         .await
-        .expect("receive with attributes");
-    // All messages are in flight; nothing more to read, proving none were duplicated.
-    assert!(attrs.messages().is_empty());
+        .expect("receive");
+    assert!(more.messages().is_empty(), "no job was sent twice");
 }
 
 #[tokio::test]
