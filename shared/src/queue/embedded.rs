@@ -84,21 +84,32 @@ impl EmbeddedQueue {
         })?;
         let db = Arc::new(db);
         write_tx(&db, move |tx| {
-            let messages = tx.open_table(MESSAGES).map_err(db_err)?;
+            let mut messages = tx.open_table(MESSAGES).map_err(db_err)?;
             let mut ready = tx.open_table(READY).map_err(db_err)?;
             tx.open_table(META).map_err(db_err)?;
             prune_done(tx, dedup_window)?;
-            // Files written before the READY index existed, or any drift:
-            // rebuild it from the messages, which are the source of truth.
-            if ready.len().map_err(db_err)? != messages.len().map_err(db_err)? {
-                ready.retain(|_, _| false).map_err(db_err)?;
-                for entry in messages.iter().map_err(db_err)? {
-                    let (_, raw) = entry.map_err(db_err)?;
-                    let m = decode(raw.value())?;
-                    ready
-                        .insert((m.visible_at_ms, m.seq), m.id.as_str())
+            // redb lets one process hold the file, so whatever is in flight now
+            // was received by a process that died: hand it out again at once
+            // rather than after a visibility timeout of half an hour (the
+            // engine resumes its build or deployment from CF). The READY index
+            // is rebuilt from the messages, which are the source of truth.
+            let now = now_ms();
+            let mut all = Vec::new();
+            for entry in messages.iter().map_err(db_err)? {
+                let (_, raw) = entry.map_err(db_err)?;
+                all.push(decode(raw.value())?);
+            }
+            ready.retain(|_, _| false).map_err(db_err)?;
+            for mut m in all {
+                if m.receive_count > 0 && !m.is_visible(now) {
+                    m.delay(now, Duration::ZERO);
+                    messages
+                        .insert(m.id.as_str(), encode(&m)?.as_str())
                         .map_err(db_err)?;
                 }
+                ready
+                    .insert((m.visible_at_ms, m.seq), m.id.as_str())
+                    .map_err(db_err)?;
             }
             Ok(())
         })?;
