@@ -260,3 +260,42 @@ async fn an_unreachable_queue_is_reported_quickly() {
     assert!(matches!(err, QueueError::Unavailable(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn an_oversized_job_is_rejected_and_counted_while_the_rest_arrive() {
+    let moto = MotoServer::start().await;
+    let sdk = moto.sdk_config();
+    let url = create_queue(&sdk, "jobs", false, None).await;
+    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let mut sent = jobs(5, 1);
+    // Larger than any SQS message may be: the entry fails as the sender's fault.
+    sent[2].app.name = "x".repeat(1_100_000);
+    let err = queue.enqueue(&sent).await.expect_err("one job is too big");
+    match err {
+        QueueError::Rejected { count, detail } => {
+            assert_eq!(count, 1, "{detail}");
+        }
+        other => panic!("expected a rejection, got {other}"),
+    }
+    let arrived: BTreeSet<String> = drain(&queue).await.into_iter().map(|d| d.body).collect();
+    let expected: BTreeSet<String> = [0, 1, 3, 4].iter().map(|&i| sent[i].to_json()).collect();
+    assert_eq!(arrived, expected);
+}
+
+#[tokio::test]
+async fn large_jobs_are_split_to_keep_each_call_under_the_size_limit() {
+    let moto = MotoServer::start().await;
+    let sdk = moto.sdk_config();
+    let url = create_queue(&sdk, "jobs", false, None).await;
+    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let mut sent = jobs(10, 2);
+    // 10 × 300 KB fits one batch by count but not by SQS's 1 MiB per call.
+    for job in &mut sent {
+        job.app.name = "n".repeat(300_000);
+    }
+    queue
+        .enqueue(&sent)
+        .await
+        .expect("split into calls SQS accepts");
+    assert_eq!(drain(&queue).await.len(), 10);
+}

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
@@ -23,6 +24,9 @@ use crate::domain::RestageJob;
 
 /// SQS accepts at most 10 entries per batch call.
 const BATCH_SIZE: usize = 10;
+/// SQS's limit for one message and for a whole batch call (body plus
+/// message attributes).
+const MAX_BYTES: usize = 1_048_576;
 /// Batch calls in flight at once during a fan-out.
 const PARALLEL_BATCHES: usize = 8;
 /// Rounds of resending entries SQS failed through no fault of ours.
@@ -77,8 +81,9 @@ impl SqsQueue {
     fn entry(
         &self,
         index: usize,
-        job: &RestageJob,
+        out: &Outgoing<'_>,
     ) -> Result<SendMessageBatchRequestEntry, QueueError> {
+        let job = out.job;
         let attr = |value: &str| {
             MessageAttributeValue::builder()
                 .data_type("String")
@@ -91,9 +96,9 @@ impl SqsQueue {
         };
         let mut entry = SendMessageBatchRequestEntry::builder()
             .id(index.to_string())
-            .message_body(job.to_json())
-            .message_attributes("run_id", attr(job.run_id.as_str())?)
-            .message_attributes("job_id", attr(job.job_id.as_str())?);
+            .message_body(out.body.as_str())
+            .message_attributes(RUN_ID, attr(job.run_id.as_str())?)
+            .message_attributes(JOB_ID, attr(job.job_id.as_str())?);
         if self.fifo {
             entry = entry
                 .message_group_id(&job.app.space_guid)
@@ -105,10 +110,13 @@ impl SqsQueue {
         })
     }
 
-    /// Sends one batch, resending entries SQS failed on its side. Returns
-    /// how many entries could not be sent, and why.
-    async fn send_batch(&self, jobs: &[RestageJob]) -> Result<(), QueueError> {
-        let mut pending: Vec<(usize, &RestageJob)> = jobs.iter().enumerate().collect();
+    /// Sends one batch, resending entries SQS failed on its side (bounded,
+    /// with jittered backoff). Entries failed as the sender's fault are not
+    /// resent; they and any still failing are reported with their count.
+    async fn send_batch(&self, batch: &[Outgoing<'_>]) -> Result<(), QueueError> {
+        let mut pending: Vec<usize> = (0..batch.len()).collect();
+        let mut rejected = 0usize;
+        let mut rejected_detail = String::new();
         let mut last_problem = String::new();
         for round in 0..=RESEND_ROUNDS {
             if round > 0 {
@@ -116,7 +124,7 @@ impl SqsQueue {
             }
             let entries = pending
                 .iter()
-                .map(|(i, job)| self.entry(*i, job))
+                .map(|&i| self.entry(i, &batch[i]))
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self
                 .client
@@ -125,32 +133,118 @@ impl SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(unavailable)?;
-            let failed = output.failed();
-            if failed.is_empty() {
-                return Ok(());
+                .map_err(|e| send_failure(e, pending.len()))?;
+            let mut resend = Vec::new();
+            for failure in output.failed() {
+                let problem = format!(
+                    "{}: {}",
+                    failure.code(),
+                    failure.message().unwrap_or("no message")
+                );
+                if failure.sender_fault() {
+                    rejected += 1;
+                    rejected_detail = problem;
+                } else if let Ok(i) = failure.id().parse::<usize>() {
+                    resend.push(i);
+                    last_problem = problem;
+                }
             }
-            if let Some(ours) = failed.iter().find(|f| f.sender_fault()) {
-                return Err(QueueError::Rejected {
-                    count: failed.iter().filter(|f| f.sender_fault()).count(),
-                    detail: format!(
-                        "{}: {}",
-                        ours.code(),
-                        ours.message().unwrap_or("no message")
-                    ),
-                });
+            pending = resend;
+            if pending.is_empty() {
+                break;
             }
-            last_problem = failed
-                .first()
-                .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or("no message")))
-                .unwrap_or_default();
-            let retry: Vec<&str> = failed.iter().map(|f| f.id()).collect();
-            pending.retain(|(i, _)| retry.contains(&i.to_string().as_str()));
         }
-        Err(QueueError::Unavailable(format!(
-            "{} job(s) still refused after {RESEND_ROUNDS} resends: {last_problem}",
-            pending.len()
-        )))
+        if rejected > 0 {
+            return Err(QueueError::Rejected {
+                count: rejected + pending.len(),
+                detail: rejected_detail,
+            });
+        }
+        if !pending.is_empty() {
+            return Err(QueueError::Unavailable(format!(
+                "{} job(s) still refused after {RESEND_ROUNDS} resends: {last_problem}",
+                pending.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Message attribute names, for consumers filtering without parsing bodies.
+pub const RUN_ID: &str = "run_id";
+pub const JOB_ID: &str = "job_id";
+
+/// A job ready to send.
+struct Outgoing<'a> {
+    job: &'a RestageJob,
+    body: String,
+}
+
+impl<'a> Outgoing<'a> {
+    fn new(job: &'a RestageJob) -> Self {
+        Self {
+            job,
+            body: job.to_json(),
+        }
+    }
+
+    /// Size as SQS counts it: body plus each attribute's name, type and value.
+    fn size(&self) -> usize {
+        let attribute = |name: &str, value: &str| name.len() + "String".len() + value.len();
+        self.body.len()
+            + attribute(RUN_ID, self.job.run_id.as_str())
+            + attribute(JOB_ID, self.job.job_id.as_str())
+    }
+}
+
+/// Splits jobs into batches of at most 10 entries and 1 MiB; a job too big
+/// for any message is returned separately.
+fn plan(jobs: &[RestageJob]) -> (Vec<Vec<Outgoing<'_>>>, Vec<Outgoing<'_>>) {
+    let mut batches: Vec<Vec<Outgoing<'_>>> = Vec::new();
+    let mut too_big = Vec::new();
+    let mut bytes = 0usize;
+    for job in jobs {
+        let out = Outgoing::new(job);
+        let size = out.size();
+        if size > MAX_BYTES {
+            too_big.push(out);
+            continue;
+        }
+        match batches.last_mut() {
+            Some(batch) if batch.len() < BATCH_SIZE && bytes + size <= MAX_BYTES => {
+                bytes += size;
+                batch.push(out);
+            }
+            _ => {
+                bytes = size;
+                batches.push(vec![out]);
+            }
+        }
+    }
+    (batches, too_big)
+}
+
+/// Request-level errors: a malformed or oversized batch is our fault and
+/// retrying it will not help; anything else (throttling, a missing queue,
+/// permissions, the network) may pass once fixed or later.
+fn send_failure<R: std::fmt::Debug>(
+    e: SdkError<SendMessageBatchError, R>,
+    count: usize,
+) -> QueueError {
+    let ours = e.as_service_error().is_some_and(|s| {
+        s.is_batch_request_too_long()
+            || s.is_batch_entry_ids_not_distinct()
+            || s.is_empty_batch_request()
+            || s.is_invalid_batch_entry_id()
+            || s.is_too_many_entries_in_batch_request()
+    });
+    if ours {
+        QueueError::Rejected {
+            count,
+            detail: DisplayErrorContext(&e).to_string(),
+        }
+    } else {
+        unavailable(e)
     }
 }
 
@@ -188,18 +282,26 @@ where
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn enqueue(&self, jobs: &[RestageJob]) -> Result<(), QueueError> {
+        let (batches, too_big) = plan(jobs);
         // Built up front: a closure inside the stream trips async_trait's lifetimes.
-        let batches: Vec<_> = jobs
-            .chunks(BATCH_SIZE)
-            .map(|chunk| self.send_batch(chunk))
-            .collect();
-        let results: Vec<Result<(), QueueError>> = stream::iter(batches)
+        let sends: Vec<_> = batches.iter().map(|b| self.send_batch(b)).collect();
+        let results: Vec<Result<(), QueueError>> = stream::iter(sends)
             .buffer_unordered(PARALLEL_BATCHES)
             .collect()
             .await;
-        let batches = results.len();
-        let errors: Vec<QueueError> = results.into_iter().filter_map(Result::err).collect();
-        combine(errors, batches)
+        let mut errors: Vec<QueueError> = results.into_iter().filter_map(Result::err).collect();
+        if let Some(first) = too_big.first() {
+            errors.push(QueueError::Rejected {
+                count: too_big.len(),
+                detail: format!(
+                    "job {} is {} bytes; an SQS message holds at most {MAX_BYTES}",
+                    first.job.job_id,
+                    first.size()
+                ),
+            });
+        }
+        // The oversized jobs count as one more failed part of the fan-out.
+        combine(errors, batches.len() + usize::from(!too_big.is_empty()))
     }
 }
 
@@ -332,6 +434,56 @@ mod tests {
             3,
         );
         assert!(matches!(two, Err(QueueError::Unavailable(m)) if m.starts_with("2 of 3")));
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten_jobs_and_one_mebibyte() {
+        use crate::domain::{Action, AppRef, Notice, RunId, Version};
+        let notice = Notice::Stack {
+            stack: "cflinuxfs4".into(),
+            version: Version::parse("1.0.0").expect("version"),
+        };
+        let run = RunId::for_release(&notice.release_key());
+        let job = |i: usize, name_len: usize| {
+            RestageJob::new(
+                &run,
+                notice.clone(),
+                Action::Restage,
+                AppRef {
+                    guid: format!("app-{i}"),
+                    name: "n".repeat(name_len),
+                    space_guid: "s".into(),
+                    space_name: "s".into(),
+                    org_guid: "o".into(),
+                    org_name: "o".into(),
+                },
+                "d".into(),
+                None,
+                None,
+            )
+        };
+        let small: Vec<RestageJob> = (0..25).map(|i| job(i, 10)).collect();
+        let (batches, too_big) = plan(&small);
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 10, 5]);
+        assert!(too_big.is_empty());
+
+        let mixed = vec![
+            job(0, 400_000),
+            job(1, 400_000),
+            job(2, 2_000_000),
+            job(3, 400_000),
+        ];
+        let (batches, too_big) = plan(&mixed);
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![2, 1]);
+        assert!(
+            batches
+                .iter()
+                .all(|b| b.iter().map(Outgoing::size).sum::<usize>() <= MAX_BYTES)
+        );
+        assert_eq!(too_big.len(), 1);
+        assert_eq!(too_big[0].job.app.guid, "app-2");
     }
 
     #[test]
