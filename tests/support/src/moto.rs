@@ -43,37 +43,72 @@ pub fn venv_bin(tool: &str) -> PathBuf {
     path
 }
 
+/// How long moto's server may take to answer (it starts in about a second).
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Fresh ports tried when the server exits at once (another process took the port).
+const START_ATTEMPTS: usize = 3;
+
 impl MotoServer {
+    /// Starts `.venv/bin/moto_server` on a free loopback port and waits until
+    /// it answers. Panics with the reason when it cannot (a test harness).
     pub async fn start() -> Self {
         let server = venv_bin("moto_server");
+        let mut last_exit = None;
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start(&server).await {
+                Ok(moto) => return moto,
+                Err(exit) => last_exit = Some(exit),
+            }
+        }
+        panic!(
+            "moto_server exited at start-up {START_ATTEMPTS} times (last: {}); run {} -H 127.0.0.1 -p 5000 by hand to see why",
+            last_exit.unwrap_or_default(),
+            server.display()
+        );
+    }
+
+    /// `Err` when the process exited before answering (e.g. the port was
+    /// taken between choosing and binding it).
+    async fn try_start(server: &std::path::Path) -> Result<Self, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
-        let child = Command::new(server)
+        let mut child = Command::new(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .expect("moto_server starts");
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", server.display()));
         let endpoint = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        for _ in 0..400 {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("an HTTP client");
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < READY_TIMEOUT {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(status.to_string());
+            }
             if http
                 .get(format!("{endpoint}/moto-api/"))
                 .send()
                 .await
-                .is_ok()
+                .is_ok_and(|r| r.status().is_success())
             {
-                return Self {
+                return Ok(Self {
                     _child: child,
                     endpoint,
-                };
+                });
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("moto_server did not answer on {endpoint} within 10 s");
+        panic!(
+            "moto_server did not answer on {endpoint}/moto-api/ within {} s",
+            READY_TIMEOUT.as_secs()
+        );
     }
 
     pub fn endpoint(&self) -> &str {
