@@ -92,10 +92,25 @@ impl EmbeddedLedger {
         let now = now_ms();
         ledger.blocking_write(|tx| {
             tx.open_table(RUNS)?;
-            tx.open_table(JOBS)?;
             tx.open_table(RUN_ORDER)?;
             let mut keys = tx.open_table(KEYS)?;
             keys.retain(|_, expires| expires > now)?;
+            // redb lets one process hold the file, so any lease now belongs to
+            // a process that died; its jobs come back from the embedded queue
+            // at once and must be free to resume.
+            let mut jobs = tx.open_table(JOBS)?;
+            let mut orphaned = Vec::new();
+            for entry in jobs.iter()? {
+                let (key, raw) = entry?;
+                let job: JobState = decode("job", raw.value())?;
+                if job.lease.is_some() {
+                    orphaned.push((key.value().to_string(), job));
+                }
+            }
+            for (key, mut job) in orphaned {
+                job.lease = None;
+                jobs.insert(key.as_str(), encode(&job)?.as_str())?;
+            }
             Ok(())
         })?;
         Ok(ledger)
