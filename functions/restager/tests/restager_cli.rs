@@ -522,3 +522,31 @@ async fn demo_runs_the_whole_flow_and_reports_every_app() {
     );
     assert_eq!(slack["undelivered"], 0);
 }
+
+#[tokio::test]
+async fn serve_restages_through_a_real_sqs_queue() {
+    let moto = test_support::moto::MotoServer::start().await;
+    let queue_url =
+        test_support::moto::create_queue(&moto.sdk_config(), "restager-jobs", true, Some(8)).await;
+    let f = foundation(4).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f
+        .restager(data.path())
+        .envs([
+            ("RESTAGER_QUEUE_URL", queue_url.as_str()),
+            ("AWS_ENDPOINT_URL", moto.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ])
+        .arg("serve")
+        .serve()
+        .await;
+    let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_sqs_1").await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["queued"], 4, "{answer}");
+    f.wait_until_all_patched(&serving).await;
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    f.assert_exactly_once();
+}
