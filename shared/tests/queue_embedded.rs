@@ -278,3 +278,22 @@ async fn a_second_open_of_the_same_file_is_refused_with_a_clear_error() {
         Ok(_) => panic!("two handles on one queue file"),
     }
 }
+
+#[tokio::test]
+async fn a_back_off_chosen_before_a_restart_still_holds_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let queue = EmbeddedQueue::open(dir.path(), Duration::from_secs(30)).expect("open");
+        queue.enqueue(&jobs(2)).await.expect("enqueue");
+        let got = queue.receive(2, Duration::ZERO).await.expect("receive");
+        queue
+            .retry_later(&got[0], Duration::from_secs(3600))
+            .await
+            .expect("back off");
+        // got[1] stays in flight when the process ends.
+    }
+    let queue = EmbeddedQueue::open(dir.path(), Duration::from_secs(30)).expect("reopen");
+    let now = queue.receive(10, Duration::ZERO).await.expect("receive");
+    assert_eq!(now.len(), 1, "only the in-flight job is released at open");
+    assert_eq!(queue.queued().await.expect("queued"), 2);
+}

@@ -101,7 +101,8 @@ impl EmbeddedQueue {
             }
             ready.retain(|_, _| false).map_err(db_err)?;
             for mut m in all {
-                if m.receive_count > 0 && !m.is_visible(now) {
+                // A back-off chosen with retry_later still holds.
+                if m.in_flight(now) {
                     m.delay(now, Duration::ZERO);
                     messages
                         .insert(m.id.as_str(), encode(&m)?.as_str())

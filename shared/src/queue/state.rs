@@ -18,6 +18,9 @@ pub(crate) struct Message {
     /// Milliseconds since the Unix epoch before which the message is hidden.
     pub visible_at_ms: u64,
     pub receive_count: u32,
+    /// Hidden by `retry_later` (a chosen back-off), not by being in flight.
+    #[serde(default)]
+    pub backed_off: bool,
 }
 
 impl Message {
@@ -28,6 +31,7 @@ impl Message {
             seq,
             visible_at_ms: now_ms,
             receive_count: 0,
+            backed_off: false,
         }
     }
 
@@ -40,6 +44,7 @@ impl Message {
     pub fn deliver(&mut self, now_ms: u64, visibility: Duration) -> Delivery {
         self.receive_count = self.receive_count.saturating_add(1);
         self.visible_at_ms = now_ms.saturating_add(millis(visibility));
+        self.backed_off = false;
         Delivery {
             message_id: self.id.clone(),
             receipt: receipt(&self.id, self.receive_count),
@@ -56,6 +61,12 @@ impl Message {
 
     pub fn delay(&mut self, now_ms: u64, delay: Duration) {
         self.visible_at_ms = now_ms.saturating_add(millis(delay));
+        self.backed_off = true;
+    }
+
+    /// Received by a consumer that has not finished, completed nor handed it back.
+    pub fn in_flight(&self, now_ms: u64) -> bool {
+        self.receive_count > 0 && !self.backed_off && !self.is_visible(now_ms)
     }
 }
 
@@ -101,5 +112,17 @@ mod tests {
         let second = m.deliver(31_000, Duration::from_secs(30));
         assert!(!m.owns(&first.receipt));
         assert!(m.owns(&second.receipt));
+    }
+
+    #[test]
+    fn in_flight_means_received_and_neither_visible_nor_backed_off() {
+        let mut m = Message::new("j".into(), "{}".into(), 0, 0);
+        assert!(!m.in_flight(0));
+        m.deliver(0, Duration::from_secs(30));
+        assert!(m.in_flight(1));
+        m.delay(1, Duration::from_secs(60));
+        assert!(!m.in_flight(2), "a chosen back-off is not in flight");
+        m.deliver(70_000, Duration::from_secs(30));
+        assert!(m.in_flight(70_001));
     }
 }
