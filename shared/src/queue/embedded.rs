@@ -1,8 +1,10 @@
 //! A queue in one redb file (`queue.redb`) for `restager serve` without SQS.
 //!
 //! Messages survive a crash: a job received but never completed becomes
-//! visible again when its visibility timeout runs out, exactly as on SQS, so
-//! a killed process loses nothing. Every change is one redb transaction
+//! visible again when its visibility timeout runs out, as on SQS, and at
+//! once when the file is reopened (only one process can hold it, so that
+//! receiver is gone); back-offs set with `retry_later` still hold. A killed
+//! process loses nothing. Every change is one redb transaction
 //! (redb serializes writers), so concurrent receivers never get the same
 //! message while it is in flight.
 //!
