@@ -207,6 +207,8 @@ async fn build_creation_guards() {
 async fn real_org_quota_limits_staging() {
     let (sim, api) = start(cf_sim::SimConfig {
         org_memory_quota_mb: Some(2048),
+        // The first build must still be staging when the second asks for memory.
+        staging_duration: Duration::from_secs(60),
         ..manual()
     })
     .await;
