@@ -25,10 +25,6 @@ impl Trigger {
 }
 
 impl Shutdown {
-    pub fn is_set(&self) -> bool {
-        *self.rx.borrow()
-    }
-
     /// The underlying receiver, for code that takes a `watch` directly.
     pub fn receiver(&self) -> watch::Receiver<bool> {
         self.rx.clone()

@@ -14,17 +14,17 @@ fn repo_root() -> PathBuf {
         .expect("the workspace root exists")
 }
 
-/// The venv's Python, installing the tools with `.ci/install-python-tools` on first use.
+/// The venv's Python. The installer always runs: it is quick when the tools
+/// are there, and its lock makes this test wait while another test process
+/// is still installing them (python exists long before cfn-lint does).
 fn venv_python(root: &Path) -> PathBuf {
+    let installer = root.join(".ci/install-python-tools");
+    let status = Command::new(&installer)
+        .current_dir(root)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", installer.display()));
+    assert!(status.success(), "{} failed: {status}", installer.display());
     let python = root.join(".venv/bin/python");
-    if !python.exists() {
-        let installer = root.join(".ci/install-python-tools");
-        let status = Command::new(&installer)
-            .current_dir(root)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", installer.display()));
-        assert!(status.success(), "{} failed: {status}", installer.display());
-    }
     assert!(
         python.exists(),
         "{} is missing after .ci/install-python-tools",

@@ -27,20 +27,19 @@ pub fn repo_root() -> PathBuf {
         .expect("the workspace root exists")
 }
 
-/// The venv's Python tools, installed on first use.
+/// The venv's Python tools. The installer always runs: it is quick when
+/// everything is there, and its lock makes a test wait while another test
+/// process is still installing (a tool's file can exist before pip is done).
 pub fn venv_bin(tool: &str) -> PathBuf {
     let root = repo_root();
-    let path = root.join(".venv/bin").join(tool);
-    if !path.exists() {
-        let status = std::process::Command::new(root.join(".ci/install-python-tools"))
-            .status()
-            .expect(".ci/install-python-tools can be run");
-        assert!(
-            status.success(),
-            ".ci/install-python-tools failed: {status}"
-        );
-    }
-    path
+    let status = std::process::Command::new(root.join(".ci/install-python-tools"))
+        .status()
+        .expect(".ci/install-python-tools can be run");
+    assert!(
+        status.success(),
+        ".ci/install-python-tools failed: {status}"
+    );
+    root.join(".venv/bin").join(tool)
 }
 
 /// How long moto's server may take to answer (it starts in about a second).
