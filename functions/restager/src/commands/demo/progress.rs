@@ -36,9 +36,11 @@ impl Progress {
             ProgressBar::hidden()
         };
         // The template is a constant; fall back to the default style if it ever fails to parse.
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} apps  {msg}",
-        ) {
+        // The phase counts come first and the bar takes what is left, so the line stays one
+        // line on an 80-column terminal instead of wrapping.
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {elapsed:>3} {msg} [{wide_bar}] {pos}/{len}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.enable_steady_tick(Duration::from_millis(100));
