@@ -127,6 +127,7 @@ async fn unknown() -> ApiError {
 
 /// Outermost layer: buffer the body, log the exchange.
 async fn record(State(s): S, req: Request, next: Next) -> Response {
+    let received_at = std::time::Instant::now();
     let (mut parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
         .await
@@ -161,6 +162,8 @@ async fn record(State(s): S, req: Request, next: Next) -> Response {
         query,
         body: json,
         status,
+        received_at,
+        handling: received_at.elapsed(),
     });
     resp
 }

@@ -475,6 +475,8 @@ mod tests {
             query: None,
             body: None,
             status: 200,
+            received_at: std::time::Instant::now(),
+            handling: std::time::Duration::ZERO,
         };
         assert!(is_poll(&r("GET", "/v3/builds/abc")));
         assert!(is_poll(&r("GET", "/v3/deployments/abc")));

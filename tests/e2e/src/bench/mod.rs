@@ -2,9 +2,13 @@
 //! measures one claim against its anchor and returns a [`report::Figure`].
 
 pub mod discovery;
+pub mod fanout;
 pub mod foundation;
+pub mod lambda;
 pub mod makespan;
+pub mod moto;
 pub mod report;
+pub mod runtime_api;
 pub mod schedule;
 pub mod stats;
 pub mod verify;

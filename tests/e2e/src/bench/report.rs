@@ -13,6 +13,8 @@ use serde::Serialize;
 pub enum Goal {
     /// `measured / anchor` must be at most this.
     RatioAtMost(f64),
+    /// `measured / anchor` must be at least this.
+    RatioAtLeast(f64),
     /// The measured value itself must be below this.
     ValueBelow(f64),
 }
@@ -21,6 +23,7 @@ impl Goal {
     fn met(self, value: f64, ratio: Option<f64>) -> bool {
         match self {
             Goal::RatioAtMost(limit) => ratio.is_some_and(|r| r <= limit),
+            Goal::RatioAtLeast(limit) => ratio.is_some_and(|r| r >= limit),
             Goal::ValueBelow(limit) => value < limit,
         }
     }
@@ -28,6 +31,7 @@ impl Goal {
     fn describe(self, unit: &str) -> String {
         match self {
             Goal::RatioAtMost(l) => format!("ratio ≤ {l}"),
+            Goal::RatioAtLeast(l) => format!("ratio ≥ {l}"),
             Goal::ValueBelow(l) => format!("< {} {unit}", num(l)),
         }
     }

@@ -69,17 +69,40 @@ struct Args {
     /// Apps in the foundation for the discovery cost.
     #[arg(long, default_value_t = 10_000)]
     discovery_apps: usize,
+    /// Apps fanned out into SQS.
+    #[arg(long, default_value_t = 10_000)]
+    fanout_apps: usize,
+    /// Rounds of plain loop → webhook → adapter for the fan-out figure.
+    #[arg(long, default_value_t = 3)]
+    fanout_rounds: usize,
+    /// Use the release binaries already in target/release instead of building them.
+    #[arg(long)]
+    no_build: bool,
+    /// Process starts timed per function.
+    #[arg(long, default_value_t = 10)]
+    cold_start_runs: usize,
+    /// Restages handed to the worker at once for its peak RSS.
+    #[arg(long, default_value_t = 50)]
+    restages: usize,
     /// Rolling deployment max_in_flight (RESTAGER_MAX_IN_FLIGHT).
     #[arg(long, default_value_t = 1)]
     max_in_flight: u32,
 }
 
-fn default_out() -> PathBuf {
+/// The workspace root (this crate lives in tests/e2e).
+fn workspace() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    manifest
+        .parent()
+        .and_then(|p| p.parent())
+        .map_or_else(|| manifest.join("../.."), PathBuf::from)
+}
+
+fn default_out() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../target"));
-    target.join("bench")
+        .unwrap_or_else(|| workspace().join("target"))
+        .join("bench")
 }
 
 fn main() -> ExitCode {
@@ -147,6 +170,34 @@ fn main() -> ExitCode {
     }
     if wants(Which::Verify) {
         emit(bench::verify::run(args.verify_iterations).map_err(|e| e.to_string()));
+    }
+
+    if wants(Which::Fanout) {
+        let fargs = bench::fanout::FanoutArgs {
+            apps: args.fanout_apps,
+            spaces: args.spaces,
+            seed: args.seed,
+            rounds: args.fanout_rounds,
+        };
+        emit(
+            runtime
+                .block_on(bench::fanout::run(&fargs))
+                .map_err(|e| e.to_string()),
+        );
+    }
+    if wants(Which::Lambda) {
+        let largs = bench::lambda::LambdaArgs {
+            workspace: workspace(),
+            build: !args.no_build,
+            cold_start_runs: args.cold_start_runs,
+            restages: args.restages,
+            seed: args.seed,
+        };
+        emit(
+            runtime
+                .block_on(bench::lambda::run(&largs))
+                .map_err(|e| e.to_string()),
+        );
     }
 
     let missed: Vec<&str> = figures
