@@ -4,7 +4,8 @@
 //! Concurrency: at most `max_concurrent_restages` jobs restage at once in
 //! this process (one semaphore per [`Engine`], shared by every batch), and
 //! jobs of the same space run one after another (a space's quota rarely
-//! fits two rolling restages). Across Lambda invocations the bound is the
+//! fits two rolling restages); a freed slot goes to the space with the most
+//! jobs left (see `permits`). Across Lambda invocations the bound is the
 //! event source's `MaximumConcurrency`.
 //!
 //! Poison messages (not JSON, or an unknown schema version) are never
@@ -23,10 +24,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
 use super::deadline::{Deadline, Margins};
 use super::locks::SpaceLocks;
+use super::permits::Permits;
 use super::restage::restage_one;
 use crate::cf::CfClient;
 use crate::config::WorkerSettings;
@@ -109,7 +109,7 @@ pub struct Engine {
     margins: Margins,
     retry_base: Duration,
     retry_cap: Duration,
-    permits: Arc<Semaphore>,
+    permits: Permits,
     spaces: SpaceLocks,
 }
 
@@ -122,7 +122,7 @@ impl Engine {
     ) -> Self {
         Self {
             margins: Margins::for_settings(&settings),
-            permits: Arc::new(Semaphore::new(settings.max_concurrent_restages.max(1))),
+            permits: Permits::new(settings.max_concurrent_restages),
             cf,
             settings,
             ledger,
@@ -249,16 +249,10 @@ impl Engine {
         };
 
         let _space = self.spaces.lock(&job.app.space_guid).await;
-        let Ok(_permit) = self.permits.acquire().await else {
-            // The semaphore is never closed; treat it like any local hiccup.
-            let delay = self.backoff(delivery.receive_count);
-            return result(
-                delivery,
-                Disposition::RetryAfter(delay),
-                None,
-                "worker shutting down".into(),
-            );
-        };
+        let _permit = self
+            .permits
+            .acquire(self.spaces.pending(&job.app.space_guid))
+            .await;
 
         let owner = lease_owner(&delivery);
         match self

@@ -26,6 +26,18 @@ impl SpaceLocks {
         };
         lock.lock_owned().await
     }
+
+    /// Jobs of `space` in this process that hold or wait for its lock.
+    pub(crate) fn pending(&self, space: &str) -> usize {
+        let spaces = match self.spaces.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Every holder and waiter keeps a clone; the map keeps one more.
+        spaces
+            .get(space)
+            .map_or(0, |l| Arc::strong_count(l).saturating_sub(1))
+    }
 }
 
 #[cfg(test)]
@@ -45,5 +57,26 @@ mod tests {
         drop(held);
         let again = tokio::time::timeout(Duration::from_millis(50), locks.lock("a")).await;
         assert!(again.is_ok());
+    }
+
+    #[tokio::test]
+    async fn pending_counts_the_holder_and_its_waiters() {
+        let locks = Arc::new(SpaceLocks::default());
+        assert_eq!(locks.pending("a"), 0);
+        let held = locks.lock("a").await;
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let locks = locks.clone();
+                tokio::spawn(async move { drop(locks.lock("a").await) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(locks.pending("a"), 3);
+        assert_eq!(locks.pending("b"), 0);
+        drop(held);
+        for w in waiters {
+            w.await.expect("waiter");
+        }
+        assert_eq!(locks.pending("a"), 0);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`restage::restage_one`]: one app, one job, against Cloud Foundry.
 //! - [`batch::Engine::process_batch`]: a batch of queue deliveries, with
-//!   bounded concurrency, one job at a time per space, ledger leases and
+//!   bounded concurrency (busiest space first), one job at a time per space, ledger leases and
 //!   notifications, returning what to do with each delivery.
 //! - [`runner::run`]: a pulling loop over a [`crate::queue::JobSource`].
 //! - [`deadline::Deadline`]: the Lambda clock.
@@ -12,6 +12,7 @@ mod classify;
 pub mod deadline;
 pub mod labels;
 mod locks;
+mod permits;
 pub mod restage;
 pub mod runner;
 
