@@ -171,7 +171,7 @@ pub fn size_lines(fig: &mut Figure, bins: &Binaries) -> Result<serde_json::Value
             ))
         })?;
         fig.line(
-            Line::new(format!("{f}: release binary (host)"), mb, "MiB")
+            Line::new(format!("{f}: host binary"), mb, "MiB")
                 .against("Lambda's 50 MB zip limit", ZIP_LIMIT_MB),
         );
         details.insert(format!("{f}_host_mib"), json!(mb));
@@ -223,6 +223,8 @@ mod tests {
 pub struct LambdaArgs {
     pub workspace: PathBuf,
     pub build: bool,
+    /// Where the binaries are; `None` = `<target>/release`.
+    pub bin_dir: Option<PathBuf>,
     pub cold_start_runs: usize,
     pub restages: usize,
     pub seed: u64,
@@ -243,7 +245,10 @@ pub async fn run(args: &LambdaArgs) -> Result<Figure, BenchError> {
         .map(PathBuf::from)
         .unwrap_or_else(|| args.workspace.join("target"));
     let bins = Binaries {
-        dir: target.join("release"),
+        dir: args
+            .bin_dir
+            .clone()
+            .unwrap_or_else(|| target.join("release")),
         lambda_dir: Some(target.join("lambda")),
     };
     let mut fig = Figure::new(
@@ -300,7 +305,8 @@ pub async fn run(args: &LambdaArgs) -> Result<Figure, BenchError> {
     fig.settings = json!({
         "cold_start_runs": args.cold_start_runs,
         "restages": args.restages,
-        "profile": "release (opt-level s, thin LTO, panic=abort, stripped)",
+        "binaries": bins.dir,
+        "profile": if args.bin_dir.is_some() { "as found in binaries" } else { "release (opt-level s, thin LTO, panic=abort, stripped)" },
         "runtime_api": "local stand-in for the 2018-06-01 Runtime API",
         "build_secs": build_secs,
     });

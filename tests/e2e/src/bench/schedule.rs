@@ -2,10 +2,12 @@
 //! measured makespan into what the scheduling policy costs and what the
 //! client (polling, request latency) costs.
 //!
-//! The engine's policy (engine/batch.rs): every job of a batch first takes
-//! its space's lock (FIFO per space), then waits for one of C permits (FIFO).
-//! When a job ends it gives back its permit, then its space lock, so the
-//! space's next job joins the back of the permit queue.
+//! The engine's policy (engine/batch.rs, engine/permits.rs): every job of a
+//! batch first takes its space's lock (FIFO per space), then waits for one
+//! of C permits; a freed permit goes to the waiting space with the most jobs
+//! left (`MostJobsLeft`). When a job ends it gives back its permit, then its
+//! space lock, so the space's next job joins the permit queue. `Fifo` is the
+//! plain first-come-first-served alternative, for comparison.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -20,11 +22,11 @@ pub struct Job<'a> {
 /// How the next job to start is chosen when a permit frees up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
-    /// The engine today: spaces queue for permits in the order their next
-    /// job became ready (first come, first served).
+    /// Spaces queue for permits in the order their next job became ready
+    /// (first come, first served).
     Fifo,
     /// Among spaces with a job ready, the one with the most jobs left
-    /// (the engine knows job counts, not durations).
+    /// (the engine's policy: it knows job counts, not durations).
     MostJobsLeft,
 }
 

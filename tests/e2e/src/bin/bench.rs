@@ -78,6 +78,9 @@ struct Args {
     /// Use the release binaries already in target/release instead of building them.
     #[arg(long)]
     no_build: bool,
+    /// Time the webhook and worker binaries in this directory instead (implies --no-build).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
     /// Process starts timed per function.
     #[arg(long, default_value_t = 10)]
     cold_start_runs: usize,
@@ -188,7 +191,8 @@ fn main() -> ExitCode {
     if wants(Which::Lambda) {
         let largs = bench::lambda::LambdaArgs {
             workspace: workspace(),
-            build: !args.no_build,
+            build: !args.no_build && args.bin_dir.is_none(),
+            bin_dir: args.bin_dir.clone(),
             cold_start_runs: args.cold_start_runs,
             restages: args.restages,
             seed: args.seed,
