@@ -10,7 +10,7 @@ use std::time::Instant;
 use cf_sim::{CfSim, SimConfig};
 use restager_shared::config::ScopeSettings;
 use restager_shared::discovery;
-use restager_shared::domain::{Action, Notice, Version};
+use restager_shared::domain::Action;
 use serde_json::json;
 
 use super::BenchError;
@@ -27,11 +27,7 @@ pub async fn run(apps: usize, seed: u64) -> Result<Figure, BenchError> {
     .map_err(|e| BenchError::Setup(format!("simulator: {e}")))?;
     sim.install_buildpack(BUILDPACK, NEW_VERSION);
     let cf = foundation::client(&sim)?;
-    let notice = Notice::Buildpack {
-        buildpack: BUILDPACK.to_owned(),
-        version: Version::parse(NEW_VERSION).map_err(|e| BenchError::Setup(e.to_string()))?,
-        stack: None,
-    };
+    let notice = foundation::release_notice()?;
     sim.clear_requests();
     let t0 = Instant::now();
     let plan = discovery::plan(&cf, &notice, Action::Restage, &ScopeSettings::default())

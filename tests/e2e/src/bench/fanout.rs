@@ -16,7 +16,7 @@ use cf_sim::{AppSpec, CfSim, SimConfig};
 use futures::StreamExt;
 use restager_shared::config::{Env, IntakeSettings, ScopeSettings, Secret};
 use restager_shared::discovery;
-use restager_shared::domain::{Action, Notice, RestageJob, Version};
+use restager_shared::domain::{Action, RestageJob};
 use restager_shared::ledger::MemoryLedger;
 use restager_shared::notify::LogNotifier;
 use restager_shared::queue::JobQueue;
@@ -30,7 +30,6 @@ use super::foundation::{self, BUILDPACK, NEW_VERSION, OLD_VERSION};
 use super::moto::Moto;
 use super::report::{Figure, Goal, Line};
 
-const NOTICE_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// SQS takes at most 10 messages per SendMessageBatch.
 const BATCH: usize = 10;
 
@@ -74,11 +73,7 @@ pub async fn run(args: &FanoutArgs) -> Result<Figure, BenchError> {
 
     // The messages the fan-out will send, for the plain loop: planned by
     // the same discovery, so bodies, groups and dedup ids are identical.
-    let notice = Notice::Buildpack {
-        buildpack: BUILDPACK.to_owned(),
-        version: Version::parse(NEW_VERSION).map_err(|e| BenchError::Setup(e.to_string()))?,
-        stack: None,
-    };
+    let notice = foundation::release_notice()?;
     let probe = foundation::client(&sim)?;
     let t_plan = Instant::now();
     let plan = discovery::plan(&probe, &notice, Action::Restage, &ScopeSettings::default())
@@ -317,7 +312,7 @@ async fn webhook_run(
 fn router(sim: &CfSim, queue: Arc<dyn JobQueue>) -> Result<Router, BenchError> {
     let vars: HashMap<String, String> = HashMap::from([(
         "RESTAGER_NOTICE_SECRETS".to_owned(),
-        NOTICE_SECRET.to_owned(),
+        foundation::NOTICE_SECRET.to_owned(),
     )]);
     let intake = IntakeSettings::from_env(&Env(&vars))
         .map_err(|e| BenchError::Setup(format!("intake settings: {e}")))?;
@@ -343,7 +338,7 @@ fn signed_notice(round: usize) -> Result<http::Request<Bytes>, BenchError> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let headers = standard_webhooks::signed_headers(
-        &[Secret::new(NOTICE_SECRET.to_owned())],
+        &[Secret::new(foundation::NOTICE_SECRET.to_owned())],
         &format!("msg_bench_fanout_{round}"),
         ts,
         body.as_bytes(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use cf_sim::CfSim;
 use restager_shared::cf::{CfClient, CfClientOptions};
 use restager_shared::config::{CfSettings, Secret};
+use restager_shared::domain::{Notice, Version};
 use url::Url;
 
 use super::BenchError;
@@ -14,6 +15,17 @@ use super::BenchError;
 pub const BUILDPACK: &str = "ruby_buildpack";
 pub const OLD_VERSION: &str = "1.10.29";
 pub const NEW_VERSION: &str = "1.10.30";
+/// The Standard Webhooks secret the benchmarks sign notices with.
+pub const NOTICE_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The release every benchmark announces: BUILDPACK at NEW_VERSION.
+pub fn release_notice() -> Result<Notice, BenchError> {
+    Ok(Notice::Buildpack {
+        buildpack: BUILDPACK.to_owned(),
+        version: Version::parse(NEW_VERSION).map_err(|e| BenchError::Setup(e.to_string()))?,
+        stack: None,
+    })
+}
 
 pub fn cf_settings(sim: &CfSim) -> Result<CfSettings, BenchError> {
     Ok(CfSettings {

@@ -333,7 +333,7 @@ mod rss {
     use cf_sim::{AppSpec, AppTiming, CfSim, SimConfig};
     use restager_shared::config::ScopeSettings;
     use restager_shared::discovery;
-    use restager_shared::domain::{Action, Notice, RestageJob, Version};
+    use restager_shared::domain::{Action, RestageJob};
     use restager_shared::ledger::{DynamoLedger, Ledger};
     use serde_json::json;
 
@@ -344,7 +344,6 @@ mod rss {
     use super::{FunctionEnv, peak_rss_mb, spawn};
 
     const TABLE: &str = "restager-ledger";
-    const NOTICE_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     pub struct Stage {
         sim: CfSim,
@@ -388,12 +387,7 @@ mod rss {
             }
             sim.install_buildpack(BUILDPACK, NEW_VERSION);
             let cf = foundation::client(&sim)?;
-            let notice = Notice::Buildpack {
-                buildpack: BUILDPACK.to_owned(),
-                version: Version::parse(NEW_VERSION)
-                    .map_err(|e| BenchError::Setup(e.to_string()))?,
-                stack: None,
-            };
+            let notice = foundation::release_notice()?;
             let plan = discovery::plan(&cf, &notice, Action::Restage, &ScopeSettings::default())
                 .await
                 .map_err(|e| BenchError::Setup(format!("discovery: {e}")))?;
@@ -427,7 +421,10 @@ mod rss {
                 ("AWS_ENDPOINT_URL", self.moto.endpoint().to_owned()),
             ];
             if function == "webhook" {
-                s.push(("RESTAGER_NOTICE_SECRETS", NOTICE_SECRET.to_owned()));
+                s.push((
+                    "RESTAGER_NOTICE_SECRETS",
+                    foundation::NOTICE_SECRET.to_owned(),
+                ));
             } else {
                 s.push((
                     "RESTAGER_MAX_CONCURRENT_RESTAGES",

@@ -16,7 +16,7 @@ use std::time::Instant;
 use cf_sim::{AppSpec, AppTiming, CfSim, RecordedRequest, SimConfig};
 use restager_shared::config::{ScopeSettings, WorkerSettings};
 use restager_shared::discovery;
-use restager_shared::domain::{Action, Notice, OutcomeKind, Version};
+use restager_shared::domain::{Action, OutcomeKind};
 use restager_shared::engine::{BatchItem, Deadline, Engine, Margins};
 use restager_shared::ledger::{Ledger, MemoryLedger};
 use restager_shared::notify::LogNotifier;
@@ -104,11 +104,7 @@ pub async fn run(args: &MakespanArgs) -> Result<MakespanFigures, BenchError> {
     sim.install_buildpack(BUILDPACK, NEW_VERSION);
 
     let cf = foundation::client(&sim)?;
-    let notice = Notice::Buildpack {
-        buildpack: BUILDPACK.to_owned(),
-        version: Version::parse(NEW_VERSION).map_err(|e| BenchError::Setup(e.to_string()))?,
-        stack: None,
-    };
+    let notice = foundation::release_notice()?;
     let plan = discovery::plan(&cf, &notice, Action::Restage, &ScopeSettings::default())
         .await
         .map_err(|e| BenchError::Setup(format!("discovery: {e}")))?;
