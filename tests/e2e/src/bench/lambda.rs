@@ -17,6 +17,12 @@ use super::stats::Summary;
 
 /// The two functions SAM deploys.
 pub const FUNCTIONS: [&str; 2] = ["webhook", "worker"];
+
+/// Limits on waiting for a function: generous, because a loaded 2-core
+/// machine can take seconds to start a debug binary; the time measured is
+/// the time it took, these only stop a run that hangs.
+const FIRST_POLL_LIMIT: Duration = Duration::from_secs(60);
+const REPORT_LIMIT: Duration = Duration::from_secs(600);
 /// Lambda's limit for a zipped deployment package uploaded directly.
 const ZIP_LIMIT_MB: f64 = 50.0;
 
@@ -115,7 +121,7 @@ pub async fn cold_starts(
         let env = FunctionEnv::lambda(function, &api.host_port(), settings);
         let t0 = Instant::now();
         let mut child = spawn(binary, &env, Stdio::null())?;
-        let polled = api.wait_first_poll(Duration::from_secs(10)).await;
+        let polled = api.wait_first_poll(FIRST_POLL_LIMIT).await;
         let _ = child.start_kill();
         let _ = child.wait().await;
         samples.push(polled?.saturating_duration_since(t0));
@@ -330,6 +336,7 @@ mod rss {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
+    use super::{FIRST_POLL_LIMIT, REPORT_LIMIT};
     use cf_sim::{AppSpec, AppTiming, CfSim, SimConfig};
     use restager_shared::config::ScopeSettings;
     use restager_shared::discovery;
@@ -443,7 +450,7 @@ mod rss {
             let pid = child
                 .id()
                 .ok_or_else(|| BenchError::Run("the worker exited at once".to_owned()))?;
-            api.wait_first_poll(Duration::from_secs(10)).await?;
+            api.wait_first_poll(FIRST_POLL_LIMIT).await?;
             let idle_mb = peak_rss_mb(pid)?;
             self.sim.reset_peaks();
             let t0 = Instant::now();
@@ -452,7 +459,7 @@ mod rss {
                 sqs_event(&self.jobs),
                 Duration::from_secs(15 * 60),
             )?;
-            let reported = api.wait_reported("bench-1", Duration::from_secs(120)).await;
+            let reported = api.wait_reported("bench-1", REPORT_LIMIT).await;
             let invocation_ms = t0.elapsed().as_secs_f64() * 1000.0;
             let peak_mb = peak_rss_mb(pid);
             let _ = child.start_kill();

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cf_sim::{AppSpec, AppTiming, CfSim, RecordedRequest, SimConfig};
 use restager_shared::config::{ScopeSettings, WorkerSettings};
@@ -41,6 +41,18 @@ const CC_UPDATER_SECS: f64 = 5.0;
 /// build; GET app and ACTIVE deployments again before deploying; POST
 /// deployment; GET droplet (the version it carries).
 pub const ENGINE_FIXED_REQUESTS: f64 = 12.0;
+
+/// The engine's staging and deploy timeouts are not part of the model: the
+/// figure only counts when every app restages, so a timeout that fires is a
+/// broken run, never a measurement. Scaled down with the rest of time they
+/// become a race with the machine's load (at 2 ms a modelled second the 10
+/// minute deploy timeout is 1.2 s of wall time, and a loaded machine cancelled
+/// a healthy deployment), so they never go below this wall-clock floor.
+const TIMEOUT_FLOOR: Duration = Duration::from_secs(600);
+
+fn safety_net(scaled: Duration) -> Duration {
+    scaled.max(TIMEOUT_FLOOR)
+}
 
 #[derive(Debug, Clone)]
 pub struct MakespanArgs {
@@ -127,8 +139,8 @@ pub async fn run(args: &MakespanArgs) -> Result<MakespanFigures, BenchError> {
         max_concurrent_restages: args.concurrency,
         max_in_flight: args.max_in_flight,
         poll_interval: scale.wall(args.poll),
-        staging_timeout: scale.wall(15.0 * 60.0),
-        deploy_timeout: scale.wall(10.0 * 60.0),
+        staging_timeout: safety_net(scale.wall(15.0 * 60.0)),
+        deploy_timeout: safety_net(scale.wall(10.0 * 60.0)),
         ..WorkerSettings::default()
     };
     let margins = Margins::for_settings(&settings);

@@ -2,7 +2,7 @@
 //! port, plus the queue and table shaped as infra/template.yaml declares them.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
@@ -68,7 +68,10 @@ impl Moto {
             .map_err(|e| BenchError::Setup(format!("cannot start {}: {e}", python.display())))?;
         let endpoint = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        for _ in 0..400 {
+        // Python imports moto in a few seconds on an idle machine; a loaded
+        // one can take many times that, so wait on the answer, not a count.
+        let limit = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < limit {
             if http
                 .get(format!("{endpoint}/moto-api/"))
                 .send()
@@ -90,7 +93,7 @@ impl Moto {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         Err(BenchError::Setup(format!(
-            "moto did not answer on {endpoint} within 10 s"
+            "moto did not answer on {endpoint} within 60 s"
         )))
     }
 
