@@ -37,11 +37,16 @@ async fn one_instance_app_is_restaged_from_the_live_package_not_the_newest() {
         droplet_guid,
         deployment_guid,
         version,
+        note,
     } = &outcome
     else {
         panic!("expected restaged, got {outcome:?}");
     };
     assert_eq!(version.as_deref(), Some(TARGET));
+    assert_eq!(
+        note, &None,
+        "a current Cloud Controller takes max_in_flight"
+    );
     let after = h.sim.app(&guid).expect("app");
     assert_eq!(
         after.current_droplet.as_deref(),

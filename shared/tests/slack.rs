@@ -370,6 +370,7 @@ fn restaged() -> Outcome {
         droplet_guid: "new-droplet".into(),
         deployment_guid: "deployment".into(),
         version: Some("1.10.29".into()),
+        note: None,
     }
 }
 

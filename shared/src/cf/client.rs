@@ -27,7 +27,17 @@ use url::Url;
 use super::auth::{CachedToken, Grant, TokenCache};
 use super::error::{CfError, shorten};
 use super::models::{Included, Page, RootInfo};
+use super::record::{self, Unreadable};
 use crate::config::{CfSettings, Secret};
+
+/// Every resource of a listing: those that parsed, those that did not, and
+/// the merged `included` blocks.
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub unreadable: Vec<Unreadable>,
+    pub included: Included,
+}
 
 /// Tuning for [`CfClient`]; the defaults suit a Lambda worker.
 #[derive(Debug, Clone)]
@@ -288,6 +298,12 @@ impl CfClient {
             .await
     }
 
+    /// What this Cloud Controller supports, from the API version on `GET /`
+    /// (no extra request once the root has been read).
+    pub async fn capabilities(&self) -> Result<super::Capabilities, CfError> {
+        Ok(super::Capabilities::of(self.info().await?.api_version()))
+    }
+
     /// Makes sure a token can be obtained (e.g. at start-up, to fail fast on
     /// bad credentials).
     pub async fn authenticate(&self) -> Result<(), CfError> {
@@ -457,34 +473,47 @@ impl CfClient {
         })
     }
 
-    /// All resources of a list, across pages.
+    /// All resources of a list, across pages, where every one must be
+    /// readable: for reads about one app (its builds, its deployments), where
+    /// ignoring a resource could mean starting a second build or deployment.
     pub async fn list_all<T>(&self, first: &str) -> Result<Vec<T>, CfError>
     where
         T: DeserializeOwned + Send + 'static,
     {
-        self.list_all_with_included(first).await.map(|(all, _)| all)
+        let listed = self.list_records(first).await?;
+        match listed.unreadable.into_iter().next() {
+            None => Ok(listed.items),
+            Some(bad) => Err(CfError::Unreadable {
+                request: format!("GET {first}"),
+                detail: bad.to_string(),
+            }),
+        }
     }
 
-    /// All resources of a list plus the merged `included` blocks of every page.
-    pub async fn list_all_with_included<T>(
-        &self,
-        first: &str,
-    ) -> Result<(Vec<T>, Included), CfError>
+    /// All resources of a list plus the merged `included` blocks of every
+    /// page; resources that do not parse are returned beside the others for
+    /// the caller to report, instead of failing the listing.
+    pub async fn list_records<T>(&self, first: &str) -> Result<Listed<T>, CfError>
     where
         T: DeserializeOwned + Send + 'static,
     {
         use futures::TryStreamExt;
-        let mut all = Vec::new();
-        let mut included = Included::default();
+        let mut listed = Listed {
+            items: Vec::new(),
+            unreadable: Vec::new(),
+            included: Included::default(),
+        };
         let mut pages = std::pin::pin!(self.pages::<T>(first));
         while let Some(page) = pages.try_next().await? {
-            all.extend(page.resources);
-            if let Some(inc) = page.included {
-                included.spaces.extend(inc.spaces);
-                included.organizations.extend(inc.organizations);
+            let (items, unreadable, included) = page.into_parts();
+            listed.items.extend(items);
+            listed.unreadable.extend(unreadable);
+            if let Some(inc) = included {
+                listed.included.spaces.extend(inc.spaces);
+                listed.included.organizations.extend(inc.organizations);
             }
         }
-        Ok((all, included))
+        Ok(listed)
     }
 
     fn resolve(&self, target: &str) -> Result<Url, CfError> {
@@ -714,15 +743,22 @@ fn json_body<B: Serialize + ?Sized>(path: &str, body: &B) -> Result<Body, CfErro
     })
 }
 
+/// A body that is not JSON at all (a router's HTML page, a cut-off body) is
+/// [`CfError::Invalid`]; JSON of the wrong shape is [`CfError::Unreadable`],
+/// naming the field, so one odd object is reported for its app.
 fn decode<T: DeserializeOwned>(request: &str, bytes: &[u8]) -> Result<T, CfError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        let what = std::any::type_name::<T>()
-            .rsplit("::")
-            .next()
-            .unwrap_or("value");
+    let what = std::any::type_name::<T>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("value");
+    let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         CfError::Invalid(format!(
             "{request} returned a body that is not a valid {what}: {e}"
         ))
+    })?;
+    record::read(&raw).map_err(|bad: Unreadable| CfError::Unreadable {
+        request: request.to_string(),
+        detail: bad.reason(),
     })
 }
 

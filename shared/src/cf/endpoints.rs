@@ -6,12 +6,13 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use url::form_urlencoded;
 
-use super::client::CfClient;
+use super::client::{CfClient, Listed};
 use super::error::CfError;
 use super::models::{
-    App, Build, BuildState, Buildpack, Deployment, DeploymentStatusValue, Droplet, Included,
-    Organization, Package, Process, ProcessStats, Space, Stack,
+    App, Build, BuildState, Buildpack, Deployment, DeploymentStatusValue, Droplet, Organization,
+    Package, Process, ProcessStats, Space, Stack,
 };
+use super::record::Unreadable;
 
 /// Filters for `GET /v3/apps`. Empty lists mean "no filter".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct AppQuery {
 #[derive(Debug, Clone, Default)]
 pub struct AppListing {
     pub apps: Vec<App>,
+    /// Apps in the listing whose object could not be read, each with why.
+    pub unreadable: Vec<Unreadable>,
     /// By GUID.
     pub spaces: HashMap<String, Space>,
     /// By GUID.
@@ -132,18 +135,28 @@ impl CfClient {
                     .build()
             })
             .collect();
-        let parts: Vec<(Vec<App>, Included)> = futures::stream::iter(urls)
-            .map(|url| async move { self.list_all_with_included::<App>(&url).await })
+        let parts: Vec<Listed<App>> = futures::stream::iter(urls)
+            .map(|url| async move { self.list_records::<App>(&url).await })
             .buffered(self.options().batch_concurrency.max(1))
             .try_collect()
             .await?;
         let mut listing = AppListing::default();
         // Offset pagination can repeat an app when others are created meanwhile.
         let mut seen = HashSet::new();
-        for (apps, included) in parts {
+        for Listed {
+            items: apps,
+            unreadable,
+            included,
+        } in parts
+        {
             listing
                 .apps
                 .extend(apps.into_iter().filter(|a| seen.insert(a.guid.clone())));
+            listing.unreadable.extend(
+                unreadable
+                    .into_iter()
+                    .filter(|u| u.guid.as_ref().is_none_or(|g| seen.insert(g.clone()))),
+            );
             listing
                 .spaces
                 .extend(included.spaces.into_iter().map(|s| (s.guid.clone(), s)));
@@ -180,8 +193,26 @@ impl CfClient {
     }
 
     /// Droplets by GUID, in batches of `guid_batch_size` fetched concurrently
-    /// (at most `batch_concurrency` at once). Unknown GUIDs are simply absent.
+    /// (at most `batch_concurrency` at once). Unknown GUIDs are simply absent;
+    /// a droplet that cannot be read is an error (see
+    /// [`list_droplet_records_by_guids`](Self::list_droplet_records_by_guids)).
     pub async fn list_droplets_by_guids(&self, guids: &[String]) -> Result<Vec<Droplet>, CfError> {
+        let (droplets, unreadable) = self.list_droplet_records_by_guids(guids).await?;
+        match unreadable.into_iter().next() {
+            None => Ok(droplets),
+            Some(bad) => Err(CfError::Unreadable {
+                request: "GET /v3/droplets?guids=…".to_string(),
+                detail: bad.to_string(),
+            }),
+        }
+    }
+
+    /// Like [`list_droplets_by_guids`](Self::list_droplets_by_guids), with the
+    /// droplets that could not be read returned beside the others.
+    pub async fn list_droplet_records_by_guids(
+        &self,
+        guids: &[String],
+    ) -> Result<(Vec<Droplet>, Vec<Unreadable>), CfError> {
         let mut seen = HashSet::new();
         let unique: Vec<&str> = guids
             .iter()
@@ -189,7 +220,7 @@ impl CfClient {
             .filter(|g| !g.is_empty() && seen.insert(*g))
             .collect();
         if unique.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let batch = self.options().guid_batch_size.max(1);
         let per_page = self.per_page();
@@ -202,12 +233,18 @@ impl CfClient {
                     .build()
             })
             .collect();
-        let batches: Vec<Vec<Droplet>> = futures::stream::iter(urls)
-            .map(|url| async move { self.list_all::<Droplet>(&url).await })
+        let batches: Vec<Listed<Droplet>> = futures::stream::iter(urls)
+            .map(|url| async move { self.list_records::<Droplet>(&url).await })
             .buffer_unordered(self.options().batch_concurrency.max(1))
             .try_collect()
             .await?;
-        Ok(batches.into_iter().flatten().collect())
+        let mut droplets = Vec::new();
+        let mut unreadable = Vec::new();
+        for b in batches {
+            droplets.extend(b.items);
+            unreadable.extend(b.unreadable);
+        }
+        Ok((droplets, unreadable))
     }
 
     pub async fn get_droplet(&self, droplet_guid: &str) -> Result<Droplet, CfError> {
@@ -250,22 +287,44 @@ impl CfClient {
             .param("per_page", "1")
             .build();
         let page = self.get_page::<Package>(&url).await?;
-        Ok(page.resources.into_iter().next())
+        let (packages, unreadable, _) = page.into_parts();
+        match (packages.into_iter().next(), unreadable.into_iter().next()) {
+            (Some(p), _) => Ok(Some(p)),
+            (None, Some(bad)) => Err(CfError::Unreadable {
+                request: format!("GET {url}"),
+                detail: bad.to_string(),
+            }),
+            (None, None) => Ok(None),
+        }
     }
 
+    /// Installed buildpacks in position order. One that cannot be read is
+    /// logged and left out: the others still say what is installed.
     pub async fn list_buildpacks(&self) -> Result<Vec<Buildpack>, CfError> {
         let url = Query::new("/v3/buildpacks")
             .param("order_by", "position")
             .param("per_page", self.per_page())
             .build();
-        self.list_all(&url).await
+        self.list_readable(&url, "buildpack").await
     }
 
+    /// Installed stacks; like buildpacks, an unreadable one is logged and left out.
     pub async fn list_stacks(&self) -> Result<Vec<Stack>, CfError> {
         let url = Query::new("/v3/stacks")
             .param("per_page", self.per_page())
             .build();
-        self.list_all(&url).await
+        self.list_readable(&url, "stack").await
+    }
+
+    async fn list_readable<T>(&self, url: &str, what: &str) -> Result<Vec<T>, CfError>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        let listed = self.list_records::<T>(url).await?;
+        for bad in &listed.unreadable {
+            tracing::warn!(%bad, "left out a {what} Cloud Controller listed");
+        }
+        Ok(listed.items)
     }
 
     /// `POST /v3/builds` for a package, with the app's own lifecycle. Never
@@ -308,6 +367,8 @@ impl CfClient {
     /// `POST /v3/deployments` with the rolling strategy. Without a droplet
     /// CC redeploys the current one (a rolling restart). Never retried after
     /// it may have reached CC: a second deployment would supersede the first.
+    /// `max_in_flight` is sent only where CC accepts deployment options
+    /// (see [`Capabilities::max_in_flight_note`](super::Capabilities::max_in_flight_note)).
     pub async fn create_deployment(
         &self,
         app_guid: &str,
@@ -317,10 +378,16 @@ impl CfClient {
     ) -> Result<Deployment, CfError> {
         let mut body = json!({
             "strategy": "rolling",
-            "options": { "max_in_flight": max_in_flight.max(1) },
             "relationships": { "app": { "data": { "guid": app_guid } } },
         });
+        let with_options = self.capabilities().await?.deployment_options();
         if let Some(obj) = body.as_object_mut() {
+            if with_options {
+                obj.insert(
+                    "options".into(),
+                    json!({ "max_in_flight": max_in_flight.max(1) }),
+                );
+            }
             if let Some(d) = droplet_guid {
                 obj.insert("droplet".into(), json!({ "guid": d }));
             }

@@ -78,6 +78,12 @@ pub enum CfError {
     /// could not be built.
     #[error("{0}")]
     Invalid(String),
+
+    /// A well-formed response holding an object restager cannot read
+    /// (`detail` is `unreadable: <field>: <error>`). Asking again returns
+    /// the same object, so this is not transient.
+    #[error("{request} returned an object restager cannot read: {detail}")]
+    Unreadable { request: String, detail: String },
 }
 
 fn describe(code: Option<i64>, title: &str) -> String {
@@ -119,7 +125,9 @@ impl CfError {
         match self {
             CfError::RateLimited { .. } | CfError::Unavailable { .. } => true,
             CfError::Api { status, .. } => *status >= 500 || *status == 429,
-            CfError::Unauthorized { .. } | CfError::Invalid(_) => false,
+            CfError::Unauthorized { .. } | CfError::Invalid(_) | CfError::Unreadable { .. } => {
+                false
+            }
         }
     }
 
@@ -176,6 +184,9 @@ impl CfError {
             return false;
         }
         let d = detail.to_ascii_lowercase();
+        if self.is_disk_limit_exceeded() {
+            return false;
+        }
         [
             "quota",
             "memory limit",
@@ -185,6 +196,16 @@ impl CfError {
         ]
         .iter()
         .any(|needle| d.contains(needle))
+    }
+
+    /// 422 `disk limit exceeded` on `POST /v3/builds`: the app asks for more
+    /// staging disk than the foundation's `maximum_app_disk_in_mb`
+    /// (app/controllers/v3/builds_controller.rb rescues
+    /// `BuildCreate::DiskLimitExceeded` with exactly this text). A setting of
+    /// the app, not a quota that frees up: waiting does not help.
+    pub fn is_disk_limit_exceeded(&self) -> bool {
+        matches!(self, CfError::Api { status: 422, detail, .. }
+            if detail.trim().eq_ignore_ascii_case("disk limit exceeded"))
     }
 
     pub fn is_not_found(&self) -> bool {

@@ -6,12 +6,16 @@
 //! engine plus generic `get`/`post`/`patch`/`list_all` building blocks.
 
 mod auth;
+mod capabilities;
 mod client;
 mod endpoints;
 mod error;
 pub mod models;
+mod record;
 
-pub use client::{CfClient, CfClientOptions, RequestCounts};
+pub use capabilities::{Capabilities, since};
+pub use client::{CfClient, CfClientOptions, Listed, RequestCounts};
 pub use endpoints::{AppListing, AppQuery};
 pub use error::{ApiErrorEntry, CfError, codes};
 pub use models::*;
+pub use record::{Record, Unreadable};

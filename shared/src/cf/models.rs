@@ -3,7 +3,13 @@
 //! Deliberately tolerant: unknown fields are ignored, anything CC may omit or
 //! send as `null` is an `Option` or defaults, and every state is an enum with
 //! an `Other` fallback, because a new CC release adding a state must never
-//! turn a whole discovery page into a parse error.
+//! turn a whole discovery page into a parse error. List pages parse each
+//! resource on its own ([`Record`]), so one resource that still does not fit
+//! is reported for itself instead of failing the page.
+//!
+//! Shapes follow Cloud Controller's own presenters (`app/presenters/v3/` in
+//! cloudfoundry/cloud_controller_ng); the conformance corpus in
+//! `tests/support/corpus/cc/` holds real bodies with their provenance.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,6 +17,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::record::Unreadable;
+use super::record::{Record, split};
 use crate::domain::Version;
 
 /// Declares a string-valued state enum with an `Other(String)` fallback.
@@ -119,13 +127,32 @@ impl Default for StackState {
     }
 }
 
-/// `{"guid": "..."}`, as in `build.package` or `deployment.droplet`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `{"guid": "..."}`, as in `build.package` or `deployment.droplet`. The
+/// guid itself can be null: `DeploymentPresenter` renders a deployment with
+/// no previous droplet as `"previous_droplet": {"guid": null}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuidRef {
-    pub guid: String,
+    #[serde(default)]
+    pub guid: Option<String>,
 }
 
-/// A to-one relationship: `{"data": {"guid": ...}}`, `data` may be null.
+impl GuidRef {
+    pub fn new(guid: impl Into<String>) -> Self {
+        Self {
+            guid: Some(guid.into()),
+        }
+    }
+
+    /// The guid, unless null or empty.
+    pub fn guid(&self) -> Option<&str> {
+        self.guid.as_deref().filter(|g| !g.is_empty())
+    }
+}
+
+/// A to-one relationship: `{"data": {"guid": ...}}`. Both `data` and the
+/// guid inside it may be null: the real `AppPresenter` renders an app that
+/// never staged as `"current_droplet": {"data": {"guid": null}}`
+/// (app/presenters/v3/app_presenter.rb), where older code sent `data: null`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToOne {
     #[serde(default)]
@@ -133,9 +160,28 @@ pub struct ToOne {
 }
 
 impl ToOne {
-    pub fn guid(&self) -> Option<&str> {
-        self.data.as_ref().map(|d| d.guid.as_str())
+    pub fn to(guid: impl Into<String>) -> Self {
+        Self {
+            data: Some(GuidRef::new(guid)),
+        }
     }
+
+    pub fn guid(&self) -> Option<&str> {
+        self.data.as_ref().and_then(GuidRef::guid)
+    }
+}
+
+/// What an app object says about its current droplet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurrentDroplet<'a> {
+    /// This droplet is live.
+    Guid(&'a str),
+    /// The app has none (never staged, or its droplet was deleted).
+    None,
+    /// The app object has no `current_droplet` relationship at all, as on
+    /// Cloud Controllers before it joined the app presenter: the droplet
+    /// must be asked for separately.
+    NotReported,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +220,16 @@ fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
     }))
 }
 
+/// `null` for a field whose absence has an obvious meaning (0, false, "")
+/// means the same as leaving it out.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// `null` for a list field means empty.
 fn null_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
@@ -196,16 +252,18 @@ pub struct LifecycleData {
 pub struct Lifecycle {
     #[serde(rename = "type")]
     pub kind: LifecycleType,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub data: LifecycleData,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppRelationships {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub space: ToOne,
-    #[serde(default)]
-    pub current_droplet: ToOne,
+    /// `None` when the object has no such relationship (older CC), which is
+    /// not the same as a relationship to no droplet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_droplet: Option<ToOne>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,9 +273,9 @@ pub struct App {
     pub state: AppState,
     #[serde(default)]
     pub lifecycle: Option<Lifecycle>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub relationships: AppRelationships,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
     #[serde(default, deserialize_with = "lenient_time")]
     pub created_at: Option<DateTime<Utc>>,
@@ -230,8 +288,18 @@ impl App {
         self.relationships.space.guid()
     }
 
+    /// The live droplet's guid, when the app object names one.
     pub fn current_droplet_guid(&self) -> Option<&str> {
-        self.relationships.current_droplet.guid()
+        self.relationships.current_droplet.as_ref()?.guid()
+    }
+
+    pub fn current_droplet(&self) -> CurrentDroplet<'_> {
+        match &self.relationships.current_droplet {
+            None => CurrentDroplet::NotReported,
+            Some(rel) => rel
+                .guid()
+                .map_or(CurrentDroplet::None, CurrentDroplet::Guid),
+        }
     }
 
     pub fn lifecycle_type(&self) -> Option<&LifecycleType> {
@@ -248,7 +316,7 @@ impl App {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpaceRelationships {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub organization: ToOne,
 }
 
@@ -256,9 +324,9 @@ pub struct SpaceRelationships {
 pub struct Space {
     pub guid: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub relationships: SpaceRelationships,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
 }
 
@@ -272,7 +340,7 @@ impl Space {
 pub struct Organization {
     pub guid: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
 }
 
@@ -280,6 +348,7 @@ pub struct Organization {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropletBuildpack {
     /// The admin buildpack name, or an obfuscated URL for git/URL buildpacks.
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     #[serde(default)]
     pub buildpack_name: Option<String>,
@@ -298,7 +367,7 @@ impl DropletBuildpack {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppRelationship {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub app: ToOne,
 }
 
@@ -318,9 +387,9 @@ pub struct Droplet {
     /// Set for docker droplets only.
     #[serde(default)]
     pub image: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub relationships: AppRelationship,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
     #[serde(default, deserialize_with = "null_map")]
     pub links: BTreeMap<String, Link>,
@@ -370,9 +439,9 @@ pub struct Package {
     #[serde(rename = "type")]
     pub kind: PackageType,
     pub state: PackageState,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub relationships: AppRelationship,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
     #[serde(default, deserialize_with = "lenient_time")]
     pub created_at: Option<DateTime<Utc>>,
@@ -396,9 +465,9 @@ pub struct Build {
     pub droplet: Option<GuidRef>,
     #[serde(default)]
     pub staging_memory_in_mb: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub relationships: AppRelationship,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
     #[serde(default, deserialize_with = "lenient_time")]
     pub created_at: Option<DateTime<Utc>>,
@@ -408,7 +477,11 @@ pub struct Build {
 
 impl Build {
     pub fn droplet_guid(&self) -> Option<&str> {
-        self.droplet.as_ref().map(|d| d.guid.as_str())
+        self.droplet.as_ref().and_then(GuidRef::guid)
+    }
+
+    pub fn package_guid(&self) -> Option<&str> {
+        self.package.as_ref().and_then(GuidRef::guid)
     }
 
     pub fn app_guid(&self) -> Option<&str> {
@@ -475,9 +548,9 @@ pub struct Deployment {
     pub previous_droplet: Option<GuidRef>,
     #[serde(default, deserialize_with = "null_vec")]
     pub new_processes: Vec<ProcessRef>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub relationships: AppRelationship,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
     #[serde(default, deserialize_with = "lenient_time")]
     pub created_at: Option<DateTime<Utc>>,
@@ -500,11 +573,12 @@ impl Deployment {
     }
 
     pub fn droplet_guid(&self) -> Option<&str> {
-        self.droplet.as_ref().map(|d| d.guid.as_str())
+        self.droplet.as_ref().and_then(GuidRef::guid)
     }
 
+    /// `None` when there was no previous droplet (`{"guid": null}`).
     pub fn previous_droplet_guid(&self) -> Option<&str> {
-        self.previous_droplet.as_ref().map(|d| d.guid.as_str())
+        self.previous_droplet.as_ref().and_then(GuidRef::guid)
     }
 
     pub fn app_guid(&self) -> Option<&str> {
@@ -527,11 +601,11 @@ pub struct Process {
     pub guid: String,
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub instances: u32,
     #[serde(default)]
     pub memory_in_mb: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub relationships: AppRelationship,
     #[serde(default, deserialize_with = "lenient_time")]
     pub created_at: Option<DateTime<Utc>>,
@@ -542,14 +616,16 @@ pub struct Process {
 pub struct InstanceStats {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub index: u32,
     pub state: InstanceState,
     /// Readiness; older CC releases omit it, meaning RUNNING implies routable.
     #[serde(default)]
     pub routable: Option<bool>,
+    /// Seconds; null for DOWN instances, and negative when the cell's clock
+    /// runs ahead of Cloud Controller's.
     #[serde(default)]
-    pub uptime: Option<u64>,
+    pub uptime: Option<i64>,
     #[serde(default)]
     pub details: Option<String>,
 }
@@ -601,11 +677,11 @@ pub struct Buildpack {
     #[serde(default)]
     pub filename: Option<String>,
     pub state: BuildpackState,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub position: u32,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "null_yes")]
     pub enabled: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub locked: bool,
     #[serde(default)]
     pub lifecycle: Option<String>,
@@ -618,6 +694,10 @@ pub struct Buildpack {
 
 fn yes() -> bool {
     true
+}
+
+fn null_yes<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(true))
 }
 
 impl Buildpack {
@@ -661,43 +741,60 @@ pub struct Stack {
     pub state: StackState,
     #[serde(default)]
     pub state_reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub default: bool,
 }
 
 /// `pagination` of a list response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pagination {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub total_results: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub total_pages: u64,
     #[serde(default)]
     pub next: Option<Link>,
 }
 
-/// The `included` block of `GET /v3/apps?include=space.organization`.
+/// The `included` block of `GET /v3/apps?include=space.organization`. A
+/// space or org that does not parse is left out: the apps in it are still
+/// listed, named by GUID.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Included {
-    #[serde(default, deserialize_with = "null_vec")]
+    #[serde(default, deserialize_with = "readable_only")]
     pub spaces: Vec<Space>,
-    #[serde(default, deserialize_with = "null_vec")]
+    #[serde(default, deserialize_with = "readable_only")]
     pub organizations: Vec<Organization>,
 }
 
-/// One page of a list endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+fn readable_only<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let records = Option::<Vec<Record<T>>>::deserialize(d)?.unwrap_or_default();
+    Ok(records.into_iter().filter_map(Record::ok).collect())
+}
+
+/// One page of a list endpoint, each resource parsed on its own.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
 pub struct Page<T> {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub pagination: Pagination,
     #[serde(default = "Vec::new", deserialize_with = "null_vec")]
-    pub resources: Vec<T>,
+    pub resources: Vec<Record<T>>,
     #[serde(default)]
     pub included: Option<Included>,
 }
 
 impl<T> Page<T> {
+    /// The resources that parsed, and those that did not.
+    pub fn into_parts(self) -> (Vec<T>, Vec<Unreadable>, Option<Included>) {
+        let (read, unreadable) = split(self.resources);
+        (read, unreadable, self.included)
+    }
+
     pub fn next_href(&self) -> Option<&str> {
         self.pagination
             .next
@@ -710,7 +807,7 @@ impl<T> Page<T> {
 /// `GET /`: where UAA lives and which API version this is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RootInfo {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub links: RootLinks,
 }
 
@@ -974,7 +1071,7 @@ mod tests {
             p.next_href(),
             Some("https://api.example.org/v3/apps?page=2&per_page=1")
         );
-        let inc = p.included.expect("included");
+        let inc = p.included.clone().expect("included");
         assert_eq!(inc.spaces[0].organization_guid(), Some("o"));
         assert_eq!(inc.organizations[0].name, "org");
         let last: Page<Stack> = serde_json::from_value(json!({
@@ -982,7 +1079,9 @@ mod tests {
         }))
         .expect("page parses");
         assert_eq!(last.next_href(), None);
-        assert_eq!(last.resources[0].state, StackState::Active);
+        let (stacks, unreadable, _) = last.into_parts();
+        assert!(unreadable.is_empty());
+        assert_eq!(stacks[0].state, StackState::Active);
     }
 
     #[test]

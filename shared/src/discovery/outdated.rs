@@ -48,7 +48,10 @@ pub async fn outdated(
         lifecycle_type: Some("buildpack".to_string()),
         ..AppQuery::default()
     };
-    let inventory = Inventory::fetch(cf, &query).await?;
+    let inventory = Inventory::fetch(cf, &query, |app, place| {
+        rules::excluded(app, place, scope).is_none() && app.state == crate::cf::AppState::Started
+    })
+    .await?;
     let mut found = Vec::new();
     for app in inventory.apps() {
         let Some(droplet) = inventory.droplet_of(app) else {

@@ -9,9 +9,9 @@ use super::fan_out::RunPlan;
 use super::installed::Installed;
 use super::inventory::Inventory;
 use super::rules;
-use crate::cf::{AppQuery, CfClient, StackState};
+use crate::cf::{App, AppQuery, AppState, CfClient, LifecycleType, StackState};
 use crate::config::ScopeSettings;
-use crate::domain::{Action, Notice, NoticeKind, RestageJob, RunId, Version};
+use crate::domain::{Action, AppRef, Notice, NoticeKind, RestageJob, RunId, Version};
 use crate::ledger::{ExpectedJob, RunRecord, SkippedApp};
 
 /// The decision for one notice. Nothing has been changed anywhere yet.
@@ -31,6 +31,10 @@ pub struct Plan {
     pub note: Option<String>,
     /// Requests this plan sent to Cloud Controller and UAA.
     pub cf_requests: u64,
+    /// How the foundation was read, where that is worth telling (an older
+    /// Cloud Controller that cost a request per app, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -44,6 +48,7 @@ impl Plan {
             not_installed: None,
             note: None,
             cf_requests: 0,
+            notes: Vec::new(),
         }
     }
 
@@ -90,6 +95,23 @@ impl Plan {
     fn skip(&mut self, app: crate::domain::AppRef, reason: String) {
         self.skipped.push(SkippedApp { app, reason });
     }
+
+    /// Takes what the inventory learned: its notes, and every app whose
+    /// object could not be read, skipped with the reason.
+    fn absorb(&mut self, inventory: &Inventory) {
+        self.notes.extend(inventory.notes.iter().cloned());
+        for (place, reason) in inventory.unreadable_apps() {
+            self.skip(place, reason);
+        }
+    }
+}
+
+/// Worth a request of its own on a Cloud Controller that does not name
+/// apps' droplets: in scope, not opted out, started, not docker.
+fn worth_a_lookup(app: &App, place: &AppRef, scope: &ScopeSettings) -> bool {
+    rules::excluded(app, place, scope).is_none()
+        && app.state == AppState::Started
+        && app.lifecycle_type() != Some(&LifecycleType::Docker)
 }
 
 /// The setting that chooses the action for a kind of notice.
@@ -171,8 +193,19 @@ async fn plan_buildpack(
         stacks: stack.map(str::to_string).into_iter().collect(),
         ..AppQuery::default()
     };
-    let inventory = Inventory::fetch(cf, &query).await?;
+    // An app that names other buildpacks cannot have staged with this one.
+    let inventory = Inventory::fetch(cf, &query, |app, place| {
+        let asked = app.lifecycle.as_ref().map(|l| &l.data.buildpacks);
+        worth_a_lookup(app, place, scope)
+            && asked.is_none_or(|names| names.is_empty() || names.iter().any(|b| b == buildpack))
+    })
+    .await?;
+    plan.absorb(&inventory);
     for app in inventory.apps() {
+        if let Some(why) = inventory.unreadable_reason(app) {
+            plan.skip(inventory.app_ref(app), why.to_string());
+            continue;
+        }
         let droplet = inventory.droplet_of(app);
         let entry = droplet.and_then(|d| rules::droplet_buildpack(d, buildpack));
         // Without a droplet, only an explicit request for the buildpack ties
@@ -208,7 +241,7 @@ async fn plan_buildpack(
                     )
                 })
             });
-        match (reason, app.current_droplet_guid()) {
+        match (reason, inventory.current_droplet_guid(app)) {
             (None, Some(droplet_guid)) => {
                 plan.job(place, droplet_guid, Some(buildpack), Some(version))
             }
@@ -251,7 +284,7 @@ async fn plan_stack(
         stacks: vec![stack.to_string()],
         ..AppQuery::default()
     };
-    let inventory = Inventory::fetch(cf, &query).await?;
+    let inventory = Inventory::fetch(cf, &query, |a, p| worth_a_lookup(a, p, scope)).await?;
     plan_all_listed(&inventory, plan, scope);
     Ok(())
 }
@@ -262,18 +295,21 @@ async fn plan_every_app(
     plan: &mut Plan,
     scope: &ScopeSettings,
 ) -> Result<(), DiscoveryError> {
-    let inventory = Inventory::fetch(cf, &AppQuery::default()).await?;
+    let inventory =
+        Inventory::fetch(cf, &AppQuery::default(), |a, p| worth_a_lookup(a, p, scope)).await?;
     plan_all_listed(&inventory, plan, scope);
     Ok(())
 }
 
 fn plan_all_listed(inventory: &Inventory, plan: &mut Plan, scope: &ScopeSettings) {
+    plan.absorb(inventory);
     for app in inventory.apps() {
         let droplet = inventory.droplet_of(app);
         let place = inventory.app_ref(app);
         let reason = rules::excluded(app, &place, scope)
+            .or_else(|| inventory.unreadable_reason(app).map(str::to_string))
             .or_else(|| rules::blocker(app, droplet, plan.action));
-        match (reason, app.current_droplet_guid()) {
+        match (reason, inventory.current_droplet_guid(app)) {
             (None, Some(droplet_guid)) => plan.job(place, droplet_guid, None, None),
             (Some(reason), _) => plan.skip(place, reason),
             (None, None) => {}

@@ -14,6 +14,10 @@ pub enum Outcome {
         deployment_guid: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         version: Option<String>,
+        /// Anything the operator should know about how it was done (the
+        /// foundation's default `max_in_flight` was used, say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// The app already runs the target version; nothing was built.
     AlreadyCurrent,
@@ -66,7 +70,8 @@ impl Outcome {
             Outcome::Skipped { reason }
             | Outcome::Deferred { reason, .. }
             | Outcome::Failed { reason, .. } => Some(reason),
-            _ => None,
+            Outcome::Restaged { note, .. } => note.as_deref(),
+            Outcome::AlreadyCurrent => None,
         }
     }
 }

@@ -6,37 +6,68 @@ use std::time::Duration;
 use crate::cf::CfError;
 use crate::domain::Outcome;
 
-/// Staging failures that will fail again on the same package and buildpack.
+/// A build's `error` is `"<error_id> - <description>"`, and the ids that
+/// survive are only those in `BuildModel::STAGING_FAILED_REASONS`
+/// (app/models/runtime/build_model.rb): `fail_to_stage!` turns any other id
+/// into `StagingError`, with the description rendered from errors/v2.yml
+/// (`Staging error: %s`). Diego's reason is first passed through
+/// lib/cloud_controller/diego/failure_reason_sanitizer.rb, which keeps cell
+/// trouble as its text and turns every message it does not know into
+/// `staging failed`.
+///
+/// Failures of the app's code or buildpack: the same package fails the same way.
 const PERMANENT_STAGING: &[&str] = &[
     "NoAppDetectedError",
     "BuildpackCompileFailed",
     "BuildpackReleaseFailed",
+    "CNBGenericBuildFailed",
+    "CNBDownloadBuildpackFailed",
+    "CNBDetectFailed",
+    "CNBBuildFailed",
+    "CNBExportFailed",
+    "CNBLaunchFailed",
+    "CNBRestoreFailed",
 ];
 
-/// Staging failures caused by the platform's state at the time.
+/// Failures of the platform at the time: cells, the stager, time limits.
 const TRANSIENT_STAGING: &[&str] = &[
     "InsufficientResources",
-    "StagingTimeExpired",
     "NoCompatibleCell",
-    "CellCommunicationError",
-    "StagerUnavailable",
+    "StagingTimeExpired",
+    "StagerError",
 ];
 
-/// The outcome of a FAILED build. Unknown error ids (a generic
-/// `StagingError`, CNB failures) count as permanent: staging the same bits
-/// again almost always fails the same way, and each try costs a staging
+/// `StagingError` descriptions that mean the platform, not the app: the
+/// sanitizer's text for cells that cannot be reached (its id,
+/// `CellCommunicationError`, is not one the build model keeps) and its
+/// catch-all, which also covers blobstore and upload trouble.
+const TRANSIENT_STAGING_TEXT: &[&str] = &[
+    "unable to communicate to compatible cells",
+    "staging failed",
+];
+
+/// The outcome of a FAILED build. A `StagingError` whose text names no
+/// platform trouble (a missing docker image URL, an app with no instances)
+/// is permanent: staging again fails the same way and costs a staging
 /// container; an operator can still retry from Slack.
 pub fn staging_failure(build_guid: &str, error: Option<&str>, error_id: Option<&str>) -> Outcome {
     let text = error.unwrap_or("no error given");
     let id = error_id.unwrap_or("");
-    let permanent = !TRANSIENT_STAGING.contains(&id);
-    let kind = if PERMANENT_STAGING.contains(&id) || !permanent {
-        ""
+    let description = text.split_once(" - ").map_or(text, |(_, d)| d).trim();
+    let (permanent, note) = if PERMANENT_STAGING.contains(&id) {
+        (true, "")
+    } else if TRANSIENT_STAGING.contains(&id) {
+        (false, "")
+    } else if id == "StagingError" {
+        let platform = TRANSIENT_STAGING_TEXT
+            .iter()
+            .any(|t| description.to_ascii_lowercase().ends_with(t));
+        (!platform, "")
     } else {
-        " (unrecognised staging error, treated as permanent)"
+        (true, " (unrecognised staging error, treated as permanent)")
     };
     Outcome::Failed {
-        reason: format!("staging failed (build {build_guid}): {text}{kind}"),
+        reason: format!("staging failed (build {build_guid}): {text}{note}"),
         permanent,
     }
 }
@@ -62,6 +93,11 @@ pub fn api_error(doing: &str, err: &CfError) -> Outcome {
         CfError::Invalid(_) => Outcome::Failed {
             reason: format!("unexpected response while {doing}: {err}"),
             permanent: false,
+        },
+        // The same object comes back on every try.
+        CfError::Unreadable { detail, request } => Outcome::Failed {
+            reason: format!("{detail} (from {request}, while {doing})"),
+            permanent: true,
         },
         _ => Outcome::Failed {
             reason: format!("Cloud Controller refused {doing}: {err}"),
@@ -111,7 +147,11 @@ mod tests {
             let o = staging_failure("b", Some(id), Some(id));
             assert!(!o.is_final(), "{id}");
         }
-        let unknown = staging_failure("b", Some("StagingError - x"), Some("StagingError"));
+        for id in PERMANENT_STAGING {
+            let o = staging_failure("b", Some(id), Some(id));
+            assert!(o.is_final(), "{id}");
+        }
+        let unknown = staging_failure("b", Some("FancyNewError - x"), Some("FancyNewError"));
         assert!(unknown.is_final());
         assert!(
             unknown

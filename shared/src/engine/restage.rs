@@ -23,8 +23,9 @@ use super::classify::{api_error, is_quota_text, quota, staging_failure};
 use super::deadline::Deadline;
 use super::labels::{JOB_LABEL, job_labels, job_selector, label_value};
 use crate::cf::{
-    App, AppState, Build, BuildState, CfClient, CfError, Deployment, DeploymentStatusReason,
-    DeploymentStatusValue, Droplet, LifecycleType, PackageState, PackageType,
+    App, AppState, Build, BuildState, CfClient, CfError, CurrentDroplet, Deployment,
+    DeploymentStatusReason, DeploymentStatusValue, Droplet, LifecycleType, PackageState,
+    PackageType,
 };
 use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
@@ -252,6 +253,13 @@ impl Restage<'_> {
                 tracing::info!(job = %self.job.job_id, build = %build.guid, package = %package.guid, "staging started");
                 Ok(build)
             }
+            Err(e) if e.is_disk_limit_exceeded() => Err(Outcome::Failed {
+                reason: "the app's disk quota is larger than this foundation allows for staging \
+                         (Cloud Controller: disk limit exceeded); lower it (cf scale APP -k ...) \
+                         or raise maximum_app_disk_in_mb, then retry"
+                    .to_string(),
+                permanent: true,
+            }),
             Err(e) if e.is_quota() => Err(quota("staging", &e)),
             Err(e) if is_lost(&e) || e.is_staging_in_progress() => {
                 // The POST may have created the build even though we did not
@@ -323,10 +331,26 @@ impl Restage<'_> {
         }
     }
 
+    /// The app's live droplet GUID: from the app object, or, where CC's app
+    /// objects do not name it (older APIs), from the app's current droplet.
+    async fn live_droplet_guid(&self, app: &App) -> Step<Option<String>> {
+        match app.current_droplet() {
+            CurrentDroplet::Guid(g) => Ok(Some(g.to_string())),
+            CurrentDroplet::None => Ok(None),
+            CurrentDroplet::NotReported => self
+                .cf
+                .get_current_droplet(self.app_guid())
+                .await
+                .map(|d| d.map(|d| d.guid))
+                .map_err(|e| api_error("reading the current droplet", &e)),
+        }
+    }
+
     /// Step 5: nobody may have pushed while we staged.
     async fn recheck_before_deploy(&self, droplet: &str) -> Step<()> {
         let app = self.read_app().await?;
-        let now = app.current_droplet_guid().unwrap_or("none");
+        let live = self.live_droplet_guid(&app).await?;
+        let now = live.as_deref().unwrap_or("none");
         if now != self.job.droplet_guid {
             return Err(skipped(&format!(
                 "someone pushed while we staged: the current droplet is {now} (discovery saw {}); our droplet {droplet} was not deployed",
@@ -446,10 +470,15 @@ impl Restage<'_> {
             DeploymentStatusReason::Deployed => {
                 let droplet_guid = dep.droplet_guid().unwrap_or_default().to_string();
                 let version = self.deployed_version(&droplet_guid).await;
+                let note = match self.cf.capabilities().await {
+                    Ok(c) => c.max_in_flight_note(self.settings.max_in_flight),
+                    Err(_) => None,
+                };
                 Ok(Outcome::Restaged {
                     droplet_guid,
                     deployment_guid: dep.guid.clone(),
                     version,
+                    note,
                 })
             }
             DeploymentStatusReason::Superseded => Ok(skipped(&format!(
@@ -519,11 +548,13 @@ fn stuck_failure(deployment: &str, why: &str) -> Outcome {
     }
 }
 
-/// A POST whose response never arrived (timeout, reset) or was garbled: it
-/// may have been processed.
+/// A POST whose response never arrived (timeout, reset) or was garbled or
+/// unreadable: it may have been processed.
 fn is_lost(e: &CfError) -> bool {
-    matches!(e, CfError::Unavailable { .. } | CfError::Invalid(_))
-        || matches!(e, CfError::Api { status, .. } if *status >= 500)
+    matches!(
+        e,
+        CfError::Unavailable { .. } | CfError::Invalid(_) | CfError::Unreadable { .. }
+    ) || matches!(e, CfError::Api { status, .. } if *status >= 500)
 }
 
 /// How long ago CC created something, by CC's clock when it says (this

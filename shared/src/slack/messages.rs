@@ -484,6 +484,7 @@ mod tests {
             droplet_guid: "d".into(),
             deployment_guid: "x".into(),
             version: None,
+            note: None,
         };
         assert_eq!(
             result_line(&job(1), &restaged).text,

@@ -72,6 +72,7 @@ fn restaged() -> Outcome {
         droplet_guid: "d-new".into(),
         deployment_guid: "dep-1".into(),
         version: Some("1.10.29".into()),
+        note: None,
     }
 }
 

@@ -1,0 +1,139 @@
+//! What this Cloud Controller can do, from the API version on `GET /`.
+//!
+//! Foundations run Cloud Controllers years old, so every feature newer than
+//! the oldest supported API is asked for here, and what is missing is said in
+//! words an operator can act on instead of being silently skipped. The
+//! version comes from `links.cloud_controller_v3.meta.version`, read once per
+//! client together with the UAA link.
+
+use crate::domain::Version;
+
+/// API versions at which the features restager uses arrived (the
+/// `config/version` history of cloudfoundry/cloud_controller_ng; see the
+/// corpus's FINDINGS.md).
+pub mod since {
+    /// `POST /v3/deployments` accepts `options` (`max_in_flight`); earlier
+    /// releases refuse the whole request with `Unknown field(s): 'options'`.
+    pub const DEPLOYMENT_OPTIONS: &str = "3.173.0";
+    /// The `canary` deployment strategy.
+    pub const CANARY: &str = "3.173.0";
+    /// App objects carry `relationships.current_droplet`.
+    pub const APP_CURRENT_DROPLET: &str = "3.174.0";
+    /// `options.canary.steps` on canary deployments.
+    pub const CANARY_STEPS: &str = "3.189.0";
+}
+
+/// The features of one Cloud Controller, by its API version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `None` when `GET /` did not say: then the newest behaviour is assumed,
+    /// since a CC that omits the version is not one that predates it.
+    pub version: Option<Version>,
+}
+
+impl Capabilities {
+    pub fn of(version: Option<Version>) -> Self {
+        Self { version }
+    }
+
+    fn at_least(&self, since: &str) -> bool {
+        match (&self.version, Version::parse(since)) {
+            (Some(v), Ok(min)) => *v >= min,
+            _ => true,
+        }
+    }
+
+    pub fn deployment_options(&self) -> bool {
+        self.at_least(since::DEPLOYMENT_OPTIONS)
+    }
+
+    pub fn canary(&self) -> bool {
+        self.at_least(since::CANARY)
+    }
+
+    pub fn canary_steps(&self) -> bool {
+        self.at_least(since::CANARY_STEPS)
+    }
+
+    pub fn app_current_droplet(&self) -> bool {
+        self.at_least(since::APP_CURRENT_DROPLET)
+    }
+
+    /// `Cloud Controller 3.160.0`, or a neutral name when the version is unknown.
+    pub fn describe(&self) -> String {
+        match &self.version {
+            Some(v) => format!("Cloud Controller {v}"),
+            None => "this Cloud Controller (API version not reported)".to_string(),
+        }
+    }
+
+    /// Why `max_in_flight` was not sent, when it was not.
+    pub fn max_in_flight_note(&self, wanted: u32) -> Option<String> {
+        (!self.deployment_options()).then(|| {
+            format!(
+                "max_in_flight {wanted} not sent: {} predates deployment options (API {}); \
+                 the foundation's default (one instance at a time) was used",
+                self.describe(),
+                since::DEPLOYMENT_OPTIONS
+            )
+        })
+    }
+
+    /// One line per feature this Cloud Controller lacks, for start-up logs and plans.
+    pub fn degraded(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let who = self.describe();
+        if !self.app_current_droplet() {
+            out.push(format!(
+                "{who} lists apps without their current droplet (API {}): discovery asks for each candidate app's droplet separately, one request per app",
+                since::APP_CURRENT_DROPLET
+            ));
+        }
+        if !self.deployment_options() {
+            out.push(format!(
+                "{who} refuses deployment options (API {}): RESTAGER_MAX_IN_FLIGHT is not sent, the foundation's default of one instance at a time applies",
+                since::DEPLOYMENT_OPTIONS
+            ));
+        }
+        if !self.canary() {
+            out.push(format!(
+                "{who} has no canary deployments (API {}): canary restages fall back to rolling",
+                since::CANARY
+            ));
+        } else if !self.canary_steps() {
+            out.push(format!(
+                "{who} has canary deployments without steps (API {}): a canary pauses once",
+                since::CANARY_STEPS
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(v: &str) -> Capabilities {
+        Capabilities::of(Some(Version::parse(v).expect("version")))
+    }
+
+    #[test]
+    fn features_follow_the_api_version() {
+        let old = at("3.160.0");
+        assert!(!old.deployment_options() && !old.app_current_droplet() && !old.canary());
+        assert_eq!(old.degraded().len(), 3);
+        assert!(
+            old.max_in_flight_note(2)
+                .is_some_and(|n| n.contains("3.160.0") && n.contains("3.173.0"))
+        );
+        let mid = at("3.173.0");
+        assert!(mid.deployment_options() && mid.canary() && !mid.app_current_droplet());
+        assert!(!mid.canary_steps());
+        let new = at("3.228.0");
+        assert!(new.degraded().is_empty());
+        assert_eq!(new.max_in_flight_note(1), None);
+        let unknown = Capabilities::of(None);
+        assert!(unknown.deployment_options() && unknown.degraded().is_empty());
+    }
+}
