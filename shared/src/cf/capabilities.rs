@@ -79,31 +79,28 @@ impl Capabilities {
         })
     }
 
-    /// One line per feature this Cloud Controller lacks, for start-up logs and plans.
+    /// One line per feature this Cloud Controller lacks, for start-up logs.
     pub fn degraded(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let who = self.describe();
         if !self.app_current_droplet() {
             out.push(format!(
-                "{who} lists apps without their current droplet (API {}): discovery asks for each candidate app's droplet separately, one request per app",
+                "{} lists apps without their current droplet (API {}): discovery asks for each candidate app's droplet separately, one request per app",
+                self.describe(),
                 since::APP_CURRENT_DROPLET
             ));
         }
+        out.extend(self.deployment_notes());
+        out
+    }
+
+    /// What restages on this Cloud Controller do differently, for plans.
+    pub fn deployment_notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let who = self.describe();
         if !self.deployment_options() {
             out.push(format!(
                 "{who} refuses deployment options (API {}): RESTAGER_MAX_IN_FLIGHT is not sent, the foundation's default of one instance at a time applies",
                 since::DEPLOYMENT_OPTIONS
-            ));
-        }
-        if !self.canary() {
-            out.push(format!(
-                "{who} has no canary deployments (API {}): canary restages fall back to rolling",
-                since::CANARY
-            ));
-        } else if !self.canary_steps() {
-            out.push(format!(
-                "{who} has canary deployments without steps (API {}): a canary pauses once",
-                since::CANARY_STEPS
             ));
         }
         out
@@ -122,7 +119,8 @@ mod tests {
     fn features_follow_the_api_version() {
         let old = at("3.160.0");
         assert!(!old.deployment_options() && !old.app_current_droplet() && !old.canary());
-        assert_eq!(old.degraded().len(), 3);
+        assert_eq!(old.degraded().len(), 2);
+        assert_eq!(old.deployment_notes().len(), 1);
         assert!(
             old.max_in_flight_note(2)
                 .is_some_and(|n| n.contains("3.160.0") && n.contains("3.173.0"))

@@ -158,6 +158,12 @@ pub async fn plan(
         Notice::Stack { stack, .. } => plan_stack(cf, &mut plan, stack, scope).await?,
         Notice::Stemcell { .. } => plan_every_app(cf, &mut plan, scope).await?,
     }
+    if !plan.jobs.is_empty() {
+        // The root is already cached: this costs no request.
+        if let Ok(caps) = cf.capabilities().await {
+            plan.notes.extend(caps.deployment_notes());
+        }
+    }
     plan.cf_requests = cf.request_counts().total().saturating_sub(before);
     Ok(plan)
 }

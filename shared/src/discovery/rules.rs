@@ -29,14 +29,23 @@ pub(crate) fn excluded(app: &App, place: &AppRef, scope: &ScopeSettings) -> Opti
 
 /// What stops `action` on this app right now, whatever the notice.
 pub(crate) fn blocker(app: &App, droplet: Option<&Droplet>, action: Action) -> Option<String> {
+    let docker = app.lifecycle_type() == Some(&LifecycleType::Docker)
+        || droplet.is_some_and(|d| d.image.is_some());
+    // Checked first: an app that never staged (`cf push --no-start`, a first
+    // push that failed) is usually also STOPPED, and the missing droplet is
+    // what its owner needs to hear.
+    if droplet.is_none() && !docker {
+        return Some(
+            "not restageable: the app has no current droplet (it never staged, or its droplet was deleted)"
+                .to_string(),
+        );
+    }
     if app.state != AppState::Started {
         return Some(format!(
             "app is {}: a deployment would start it; restage it yourself before starting it",
             app.state
         ));
     }
-    let docker = app.lifecycle_type() == Some(&LifecycleType::Docker)
-        || droplet.is_some_and(|d| d.image.is_some());
     if docker && action == Action::Restage {
         return Some(
             "docker app: restaging would pull the image tag again and could ship a different image"

@@ -37,14 +37,21 @@ const TRANSIENT_STAGING: &[&str] = &[
     "StagerError",
 ];
 
-/// `StagingError` descriptions that mean the platform, not the app: the
-/// sanitizer's text for cells that cannot be reached (its id,
-/// `CellCommunicationError`, is not one the build model keeps) and its
-/// catch-all, which also covers blobstore and upload trouble.
+/// `StagingError` descriptions that mean the platform, not the app, found
+/// anywhere in the text: the sanitizer's words for cells that cannot be
+/// reached (its id, `CellCommunicationError`, is not one the build model
+/// keeps) and `StagerUnavailable` (errors/v2.yml: `Stager is unavailable: %s`)
+/// raised by lib/cloud_controller/diego/bbs_stager_client.rb.
 const TRANSIENT_STAGING_TEXT: &[&str] = &[
     "unable to communicate to compatible cells",
-    "staging failed",
+    "stager is unavailable",
 ];
+
+/// `StagingError` descriptions that mean the platform when they end the
+/// text: the sanitizer's catch-all (`staging failed`, which also covers
+/// blobstore and upload trouble) and `no droplet`, which the staging
+/// completion handlers record when the droplet row vanished meanwhile.
+const TRANSIENT_STAGING_ENDINGS: &[&str] = &["staging failed", "no droplet"];
 
 /// The outcome of a FAILED build. A `StagingError` whose text names no
 /// platform trouble (a missing docker image URL, an app with no instances)
@@ -59,9 +66,9 @@ pub fn staging_failure(build_guid: &str, error: Option<&str>, error_id: Option<&
     } else if TRANSIENT_STAGING.contains(&id) {
         (false, "")
     } else if id == "StagingError" {
-        let platform = TRANSIENT_STAGING_TEXT
-            .iter()
-            .any(|t| description.to_ascii_lowercase().ends_with(t));
+        let d = description.to_ascii_lowercase();
+        let platform = TRANSIENT_STAGING_TEXT.iter().any(|t| d.contains(t))
+            || TRANSIENT_STAGING_ENDINGS.iter().any(|t| d.ends_with(t));
         (!platform, "")
     } else {
         (true, " (unrecognised staging error, treated as permanent)")

@@ -17,6 +17,7 @@ pub mod restage;
 pub mod runner;
 
 pub use batch::{BatchItem, BatchReport, Disposition, Engine, ItemResult, backoff};
+pub use classify::staging_failure;
 pub use deadline::{Deadline, Margins};
 pub use labels::{JOB_LABEL, RUN_LABEL};
 pub use restage::restage_one;

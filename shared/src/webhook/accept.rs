@@ -181,6 +181,9 @@ fn accepted(plan: &Plan, queued: usize) -> Response<Bytes> {
         if let Some(note) = &plan.note {
             obj.insert("note".into(), json!(note));
         }
+        if !plan.notes.is_empty() {
+            obj.insert("notes".into(), json!(plan.notes));
+        }
     }
     reply::json(StatusCode::ACCEPTED, &body)
 }

@@ -86,6 +86,12 @@ pub struct PlanReport {
     pub run_id: String,
     /// Set when the foundation does not have the released version yet: nothing would be queued.
     pub not_installed: Option<String>,
+    /// How the foundation was read, where worth saying (an older Cloud
+    /// Controller that cost a request per app).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Requests the plan sent to Cloud Controller and UAA.
+    pub cf_requests: u64,
     pub restage: Vec<PlannedApp>,
     pub skipped: Vec<SkippedApp>,
 }
@@ -117,6 +123,8 @@ impl PlanReport {
             action,
             run_id: RunId::for_release(&notice.release_key()).to_string(),
             not_installed: plan.not_installed.as_ref().map(ToString::to_string),
+            notes: plan.notes.clone(),
+            cf_requests: plan.cf_requests,
             restage: plan
                 .jobs
                 .iter()
@@ -149,6 +157,9 @@ fn print_plan(report: &PlanReport) {
     println!("Notice: {} (action: {})", report.notice, report.action);
     if let Some(why) = &report.not_installed {
         println!("Nothing would be queued: {why}");
+    }
+    for note in &report.notes {
+        println!("Note: {note}");
     }
     println!(
         "{} app(s) to {}, {} skipped.",
