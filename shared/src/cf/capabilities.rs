@@ -8,9 +8,9 @@
 
 use crate::domain::Version;
 
-/// API versions at which the features restager uses arrived (the
-/// `config/version` history of cloudfoundry/cloud_controller_ng; see the
-/// corpus's FINDINGS.md).
+/// API versions at which the features restager uses first shipped (the
+/// first capi-release whose pinned cloud_controller_ng commit contains the
+/// change; tests/support/corpus/cc/FINDINGS.md §1 has the commits).
 pub mod since {
     /// `POST /v3/deployments` accepts `options` (`max_in_flight`); earlier
     /// releases refuse the whole request with `Unknown field(s): 'options'`.
@@ -21,6 +21,9 @@ pub mod since {
     pub const APP_CURRENT_DROPLET: &str = "3.174.0";
     /// `options.canary.steps` on canary deployments.
     pub const CANARY_STEPS: &str = "3.189.0";
+    /// `status.details.error` on deployments: the updater says why it cannot
+    /// go on (a quota, say) instead of staying silently ACTIVE.
+    pub const DEPLOYMENT_ERROR_DETAILS: &str = "3.192.0";
 }
 
 /// The features of one Cloud Controller, by its API version.
@@ -57,6 +60,10 @@ impl Capabilities {
 
     pub fn app_current_droplet(&self) -> bool {
         self.at_least(since::APP_CURRENT_DROPLET)
+    }
+
+    pub fn deployment_error_details(&self) -> bool {
+        self.at_least(since::DEPLOYMENT_ERROR_DETAILS)
     }
 
     /// `Cloud Controller 3.160.0`, or a neutral name when the version is unknown.
@@ -97,6 +104,13 @@ impl Capabilities {
     pub fn deployment_notes(&self) -> Vec<String> {
         let mut out = Vec::new();
         let who = self.describe();
+        if !self.deployment_error_details() {
+            out.push(format!(
+                "{who} does not report why a deployment is stuck (status.details.error, API {}): \
+                 a deployment that cannot progress is canceled only after RESTAGER_DEPLOY_TIMEOUT",
+                since::DEPLOYMENT_ERROR_DETAILS
+            ));
+        }
         if !self.deployment_options() {
             out.push(format!(
                 "{who} refuses deployment options (API {}): RESTAGER_MAX_IN_FLIGHT is not sent, the foundation's default of one instance at a time applies",
@@ -119,8 +133,8 @@ mod tests {
     fn features_follow_the_api_version() {
         let old = at("3.160.0");
         assert!(!old.deployment_options() && !old.app_current_droplet() && !old.canary());
-        assert_eq!(old.degraded().len(), 2);
-        assert_eq!(old.deployment_notes().len(), 1);
+        assert_eq!(old.degraded().len(), 3);
+        assert_eq!(old.deployment_notes().len(), 2);
         assert!(
             old.max_in_flight_note(2)
                 .is_some_and(|n| n.contains("3.160.0") && n.contains("3.173.0"))
@@ -128,6 +142,8 @@ mod tests {
         let mid = at("3.173.0");
         assert!(mid.deployment_options() && mid.canary() && !mid.app_current_droplet());
         assert!(!mid.canary_steps());
+        assert!(!mid.deployment_error_details());
+        assert!(at("3.192.0").deployment_error_details());
         let new = at("3.228.0");
         assert!(new.degraded().is_empty());
         assert_eq!(new.max_in_flight_note(1), None);
