@@ -12,6 +12,9 @@ pub struct RateLimit {
     pub window: Duration,
 }
 
+/// The API version [`SimConfig::default`] plays.
+pub const DEFAULT_API_VERSION: &str = "3.228.0";
+
 /// How the simulated foundation is seeded and how fast it moves.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -38,8 +41,15 @@ pub struct SimConfig {
     pub org_memory_quota_mb: Option<u64>,
     /// Staging memory a build reserves unless the request says otherwise.
     pub staging_memory_mb: u64,
-    /// `links.cloud_controller_v3.meta.version` on `GET /`.
+    /// The Cloud Controller API version to play: `links.cloud_controller_v3.meta.version`
+    /// on `GET /`, and the shapes and validations of that release (see
+    /// [`crate::since`]: e.g. below 3.174.0 apps have no
+    /// `relationships.current_droplet`, below 3.173.0 deployment `options`
+    /// are refused). An unparsable value plays the newest modelled release.
     pub api_version: String,
+    /// Never-staged apps (`cf push --no-start`: STOPPED, a READY package, no
+    /// droplet) added after the `apps` seeded ones, which stay as they were.
+    pub never_staged_apps: usize,
 }
 
 impl Default for SimConfig {
@@ -58,7 +68,12 @@ impl Default for SimConfig {
             rate_limit: None,
             org_memory_quota_mb: None,
             staging_memory_mb: 1024,
-            api_version: "3.190.0".to_owned(),
+            // cloud_controller_ng 3bbba906 (config/version 3.228.0), the
+            // release every shape here was checked against. It was 3.190.0,
+            // but the simulator already modelled later features (stack
+            // states from 3.210.0, deployment errors from 3.192.0, ...).
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            never_staged_apps: 0,
         }
     }
 }

@@ -18,27 +18,35 @@ pub enum StagingFailure {
 }
 
 impl StagingFailure {
-    /// `"<ErrorId> - <description>"`, as CC's build presenter joins them.
+    /// The error id and text Diego's staging failure reaches
+    /// `BuildModel#fail_to_stage!` with, after
+    /// lib/cloud_controller/diego/failure_reason_sanitizer.rb (buildpack exit
+    /// codes 222/223/224 → "staging failed"; cell trouble keeps its text) or
+    /// app/jobs/runtime/pending_build_cleanup.rb (StagingTimeExpired with the
+    /// default "staging failed").
+    pub fn reason(self) -> (&'static str, &'static str) {
+        match self {
+            Self::NoAppDetected => ("NoAppDetectedError", "staging failed"),
+            Self::BuildpackCompileFailed => ("BuildpackCompileFailed", "staging failed"),
+            Self::BuildpackReleaseFailed => ("BuildpackReleaseFailed", "staging failed"),
+            Self::InsufficientResources => {
+                ("InsufficientResources", "insufficient resources: memory")
+            }
+            Self::StagingTimeExpired => ("StagingTimeExpired", "staging failed"),
+            Self::NoCompatibleCell => ("NoCompatibleCell", "found no compatible cell"),
+            Self::CellCommunicationError => (
+                "CellCommunicationError",
+                "unable to communicate to compatible cells",
+            ),
+        }
+    }
+
+    /// `build.error` exactly as CC stores and presents it, e.g.
+    /// `StagingError - Staging error: unable to communicate to compatible cells`
+    /// for [`CellCommunicationError`](Self::CellCommunicationError), whose id CC does not keep.
     pub fn error_string(self) -> String {
-        let (id, text) = match self {
-            Self::NoAppDetected => (
-                "NoAppDetectedError",
-                "An app was not successfully detected by any available buildpack",
-            ),
-            Self::BuildpackCompileFailed => (
-                "BuildpackCompileFailed",
-                "App staging failed in the buildpack compile phase",
-            ),
-            Self::BuildpackReleaseFailed => (
-                "BuildpackReleaseFailed",
-                "App staging failed in the buildpack release phase",
-            ),
-            Self::InsufficientResources => ("InsufficientResources", "Insufficient resources"),
-            Self::StagingTimeExpired => ("StagingTimeExpired", "Staging time expired"),
-            Self::NoCompatibleCell => ("NoCompatibleCell", "Found no compatible cell"),
-            Self::CellCommunicationError => ("CellCommunicationError", "Cell communication error"),
-        };
-        format!("{id} - {text}")
+        let (id, details) = self.reason();
+        staging_error(id, details)
     }
 
     /// Whether retrying later can succeed.
@@ -53,11 +61,99 @@ impl StagingFailure {
     }
 }
 
+/// The error ids `BuildModel#fail_to_stage!` keeps (`STAGING_FAILED_REASONS`,
+/// app/models/runtime/build_model.rb); any other id becomes `StagingError`.
+pub const STAGING_FAILED_REASONS: &[&str] = &[
+    "StagerError",
+    "StagingError",
+    "StagingTimeExpired",
+    "NoAppDetectedError",
+    "BuildpackCompileFailed",
+    "BuildpackReleaseFailed",
+    "InsufficientResources",
+    "NoCompatibleCell",
+    "CNBGenericBuildFailed",
+    "CNBDownloadBuildpackFailed",
+    "CNBDetectFailed",
+    "CNBBuildFailed",
+    "CNBExportFailed",
+    "CNBLaunchFailed",
+    "CNBRestoreFailed",
+];
+
+/// The `build.error` CC stores for a staging failure with this error id and
+/// details: `fail_to_stage!` (app/models/runtime/build_model.rb) keeps a
+/// known id or turns it into `StagingError`, renders the description from
+/// the id's errors/v2.yml message (`%s` = details; no `%s`, details dropped),
+/// and BuildPresenter joins them as `"<id> - <description>"`.
+pub fn staging_error(error_id: &str, details: &str) -> String {
+    let id = if STAGING_FAILED_REASONS.contains(&error_id) {
+        error_id
+    } else {
+        "StagingError"
+    };
+    // errors/v2.yml messages of the kept ids.
+    let description = match id {
+        "StagerError" => format!("Stager error: {details}"),
+        "StagingTimeExpired" => format!("Staging time expired: {details}"),
+        "NoAppDetectedError" => {
+            "An app was not successfully detected by any available buildpack".to_owned()
+        }
+        "BuildpackCompileFailed" => "App staging failed in the buildpack compile phase".to_owned(),
+        "BuildpackReleaseFailed" => "App staging failed in the buildpack release phase".to_owned(),
+        "InsufficientResources" => "Insufficient resources".to_owned(),
+        "NoCompatibleCell" => "Found no compatible cell".to_owned(),
+        "CNBGenericBuildFailed" => "cnb: generic build failure".to_owned(),
+        "CNBDownloadBuildpackFailed" => "cnb: downloading buildpacks failed: This may be caused by a wrong url, invalid buildpack or invalid credentials. Check the staging logs for more details.".to_owned(),
+        "CNBDetectFailed" => "cnb: detecting failed".to_owned(),
+        "CNBBuildFailed" => "cnb: building failed".to_owned(),
+        "CNBExportFailed" => "cnb: exporting failed".to_owned(),
+        "CNBLaunchFailed" => "cnb: launching failed".to_owned(),
+        "CNBRestoreFailed" => "cnb: restore failed".to_owned(),
+        _ => format!("Staging error: {details}"),
+    };
+    format!("{id} - {description}")
+}
+
+/// Ways to make one app's JSON unreadable (`CfSim::corrupt_app`): a field of
+/// the wrong type, while every other app on the page stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corruption {
+    /// `"name": 42`
+    NameNotString,
+    /// `"state": 7`
+    StateNotString,
+    /// `"guid": null`
+    GuidNull,
+    /// `"relationships": {"space": {"data": {"guid": 7}}, ...}`
+    SpaceGuidNotString,
+    /// `"metadata": {"labels": ["x"], ...}`
+    LabelsNotObject,
+}
+
+impl Corruption {
+    /// Apply to one rendered app object.
+    pub(crate) fn apply(self, app: &mut serde_json::Value) {
+        use serde_json::json;
+        match self {
+            Self::NameNotString => app["name"] = json!(42),
+            Self::StateNotString => app["state"] = json!(7),
+            Self::GuidNull => app["guid"] = serde_json::Value::Null,
+            Self::SpaceGuidNotString => app["relationships"]["space"]["data"]["guid"] = json!(7),
+            Self::LabelsNotObject => app["metadata"]["labels"] = json!(["x"]),
+        }
+    }
+}
+
 /// One misbehaviour of the foundation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// The next build settles FAILED with this error.
     StagingFails(StagingFailure),
+    /// The next build settles FAILED with this Diego error id and text,
+    /// stored as CC does ([`staging_error`]): an id CC knows keeps it, any
+    /// other becomes `StagingError - Staging error: <details>`.
+    StagingFailsWith { error_id: String, details: String },
     /// The next build stays STAGING for ever.
     StagingStuck,
     /// Instances of the next deployment's new process crash; the deployment
@@ -78,8 +174,15 @@ pub enum Fault {
     HumanPushDuringDeploy,
     /// A person starts a build just before ours: 422 StagingInProgress.
     ConcurrentStaging,
-    /// 503 CF-StagerUnavailable on `POST /v3/builds`.
+    /// 503 CF-StagerUnavailable on `POST /v3/builds`, and no build (a
+    /// simplification kept for existing tests: real CC saves the build
+    /// first, see [`StagerUnreachable`](Self::StagerUnreachable)).
     StagerUnavailable,
+    /// 503 CF-StagerUnavailable on `POST /v3/builds` as CC really answers
+    /// it: the build was saved and is left FAILED with
+    /// `StagingError - Staging error: Stager is unavailable: …`
+    /// (lib/cloud_controller/diego/stager.rb).
+    StagerUnreachable,
     /// 503 CF-InstancesUnavailable on process stats.
     InstancesUnavailable,
     /// 429 CF-RateLimitExceeded with `Retry-After: secs` (request not processed).

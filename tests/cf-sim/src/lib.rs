@@ -18,17 +18,24 @@ mod seed;
 mod sim;
 mod snapshot;
 mod staging;
+mod version;
 mod world;
 
-pub use config::{RateLimit, SimConfig};
+pub use config::{DEFAULT_API_VERSION, RateLimit, SimConfig};
 pub use error::SimError;
-pub use faults::{Fault, FaultRule, StagingFailure, Target};
-pub use model::{AppState, BuildState, DeploymentState, InstanceState, LifecycleKind, StackState};
+pub use faults::{
+    Corruption, Fault, FaultRule, STAGING_FAILED_REASONS, StagingFailure, Target, staging_error,
+};
+pub use model::{
+    AppState, BuildState, BuildpackState, DeploymentState, InstanceState, LifecycleKind,
+    PackageState, StackState,
+};
 pub use record::RecordedRequest;
-pub use seed::{AppSpec, BUILDPACK_VERSIONS, OPT_OUT_LABEL};
+pub use seed::{AppSpec, BUILDPACK_VERSIONS, BuildpackSpec, OPT_OUT_LABEL};
 pub use sim::timing::{AppTiming, PhaseTimes, RestageTimes};
 pub use sim::{ActionError, CfSim};
 pub use snapshot::{
     AppSnapshot, BuildSnapshot, BuildpackVersion, DeploymentSnapshot, DropletSnapshot,
     ProcessSnapshot,
 };
+pub use version::since;

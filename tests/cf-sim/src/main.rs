@@ -33,10 +33,30 @@ struct Args {
     /// How long new instances stay STARTING.
     #[arg(long, default_value = "10s", value_parser = humantime_duration)]
     startup: Duration,
+    /// Cloud Controller API version to play, e.g. 3.160.0: older releases
+    /// answer without the fields and options they did not have yet.
+    #[arg(long, default_value = cf_sim::DEFAULT_API_VERSION, value_parser = api_version)]
+    api_version: String,
+    /// Never-staged apps (`cf push --no-start`) added after the seeded ones.
+    #[arg(long, default_value_t = 0)]
+    never_staged: usize,
     #[arg(long, default_value = "restager")]
     client_id: String,
     #[arg(long, default_value = "restager-secret")]
     client_secret: String,
+}
+
+fn api_version(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("'{s}' is not an API version like 3.160.0"))
+    }
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -72,6 +92,8 @@ async fn main() -> std::process::ExitCode {
         tick: args.tick,
         staging_duration: args.staging,
         instance_startup: args.startup,
+        api_version: args.api_version.clone(),
+        never_staged_apps: args.never_staged,
         ..SimConfig::default()
     };
     let sim = match CfSim::start_on(config, SocketAddr::new(args.bind, args.port)).await {
@@ -83,6 +105,7 @@ async fn main() -> std::process::ExitCode {
     };
     println!("cf-sim listening on {}", sim.url());
     println!("  apps:          {}", args.apps);
+    println!("  API version:   {}", args.api_version);
     println!("  client id:     {}", sim.client_id());
     // The simulator's secret is a fixed test credential, printed so a
     // person can configure a client against it.

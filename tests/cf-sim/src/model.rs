@@ -131,13 +131,37 @@ impl Row for Stack {
     }
 }
 
+/// Whether a buildpack has bits: CC derives it from `filename`
+/// (`Buildpack#state`, app/models/runtime/buildpack.rb).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildpackState {
+    /// Created, bits not uploaded yet: `filename` is null.
+    AwaitingUpload,
+    Ready,
+}
+
+impl BuildpackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingUpload => "AWAITING_UPLOAD",
+            Self::Ready => "READY",
+        }
+    }
+}
+
 pub(crate) struct Buildpack {
     pub guid: String,
     pub name: String,
-    pub stack: String,
+    /// `None`: a buildpack for any stack (`"stack": null`).
+    pub stack: Option<String>,
     /// Only ever shown inside `filename`: the API has no version field.
-    pub version: String,
+    /// `None` while AWAITING_UPLOAD.
+    pub version: Option<String>,
     pub position: u32,
+    pub enabled: bool,
+    pub locked: bool,
+    /// `buildpack` or `cnb`.
+    pub lifecycle: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -148,8 +172,26 @@ impl Row for Buildpack {
 }
 
 impl Buildpack {
-    pub(crate) fn filename(&self) -> String {
-        format!("{}-{}-v{}.zip", self.name, self.stack, self.version)
+    /// The uploaded file's name; `None` while no bits were uploaded.
+    pub(crate) fn filename(&self) -> Option<String> {
+        let version = self.version.as_ref()?;
+        Some(match &self.stack {
+            Some(stack) => format!("{}-{}-v{}.zip", self.name, stack, version),
+            None => format!("{}-v{}.zip", self.name, version),
+        })
+    }
+
+    pub(crate) fn state(&self) -> BuildpackState {
+        if self.version.is_some() {
+            BuildpackState::Ready
+        } else {
+            BuildpackState::AwaitingUpload
+        }
+    }
+
+    /// Usable for staging on `stack`: has bits, is enabled, and is for that stack or any.
+    pub(crate) fn serves(&self, stack: &str) -> bool {
+        self.version.is_some() && self.stack.as_deref().is_none_or(|s| s == stack)
     }
 }
 
@@ -198,6 +240,12 @@ pub(crate) struct App {
     pub stack: String,
     pub docker_image: Option<String>,
     pub current_droplet: Option<String>,
+    /// The app's `revisions` feature (CC's default: on).
+    pub revisions_enabled: bool,
+    /// The newest revision: `(guid, version, droplet guid)`.
+    pub latest_revision: Option<Revision>,
+    /// A fault: this app's JSON is malformed in listings and GETs.
+    pub corruption: Option<crate::faults::Corruption>,
     pub labels: Labels,
     pub annotations: Labels,
     pub created_at: DateTime<Utc>,
@@ -220,12 +268,23 @@ impl App {
     }
 }
 
+/// An app revision as deployments reference it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Revision {
+    pub guid: String,
+    pub version: u32,
+    pub droplet_guid: String,
+}
+
+/// One `buildpacks[]` entry of a droplet. CC stores what the buildpack
+/// reported; a field it did not report is null (droplet_presenter.rb).
 #[derive(Debug, Clone)]
 pub(crate) struct DropletBuildpack {
     pub name: String,
-    pub buildpack_name: String,
-    pub version: String,
-    pub detect_output: String,
+    pub buildpack_name: Option<String>,
+    pub version: Option<String>,
+    /// Only the buildpack that produced the start command has detect output.
+    pub detect_output: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,18 +325,34 @@ impl Row for Droplet {
     }
 }
 
+/// Package states: the full set of `PackageModel::PACKAGE_STATES`
+/// (app/models/runtime/package_model.rb).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PackageState {
+pub enum PackageState {
+    AwaitingUpload,
+    ProcessingUpload,
     Ready,
+    Failed,
+    Copying,
     Expired,
 }
 
 impl PackageState {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AwaitingUpload => "AWAITING_UPLOAD",
+            Self::ProcessingUpload => "PROCESSING_UPLOAD",
             Self::Ready => "READY",
+            Self::Failed => "FAILED",
+            Self::Copying => "COPYING",
             Self::Expired => "EXPIRED",
         }
+    }
+
+    /// Whether the bits exist (a checksum is known): READY, or EXPIRED
+    /// (the package row keeps its checksum after the bits go).
+    pub(crate) fn has_bits(self) -> bool {
+        matches!(self, Self::Ready | Self::Expired)
     }
 }
 
@@ -287,6 +362,10 @@ pub(crate) struct Package {
     pub state: PackageState,
     /// `Some(image)` for docker packages, `None` for bits.
     pub image: Option<String>,
+    /// sha256 of the bits.
+    pub checksum: String,
+    /// `data.error` of a FAILED bits package.
+    pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -330,7 +409,8 @@ pub(crate) struct Actor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum BuildOutcome {
     Succeed,
-    Fail(crate::faults::StagingFailure),
+    /// FAILED with this `build.error`.
+    Fail(String),
     /// Stays STAGING for ever.
     Stuck,
 }
@@ -400,8 +480,15 @@ pub(crate) struct Deployment {
     pub error: Option<String>,
     pub strategy: String,
     pub max_in_flight: u32,
-    /// The raw `options` as the response echoes them.
-    pub options: serde_json::Map<String, serde_json::Value>,
+    /// The scaling options the request set (`options.*`, shown only when set).
+    pub scaling: ScalingOptions,
+    /// `options.canary.steps` as requested (canary strategy only).
+    pub canary_steps_requested: Option<Vec<serde_json::Value>>,
+    /// The revision this deployment rolled out (`None` with revisions off).
+    pub revision: Option<Revision>,
+    /// Made on a STOPPED app: CC starts it and finalizes at once, and
+    /// records no deployment process (`new_processes: []`).
+    pub stopped_app: bool,
     pub desired_instances: u32,
     pub original_web_instances: u32,
     pub droplet_guid: String,
@@ -430,6 +517,16 @@ impl Row for Deployment {
     fn app_guid(&self) -> Option<&str> {
         Some(&self.app_guid)
     }
+}
+
+/// `options.web_instances`, `memory_in_mb`, `disk_in_mb`,
+/// `log_rate_limit_in_bytes_per_second` of a deployment request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ScalingOptions {
+    pub web_instances: Option<u32>,
+    pub memory_in_mb: Option<u64>,
+    pub disk_in_mb: Option<u64>,
+    pub log_rate_limit: Option<i64>,
 }
 
 impl Deployment {
@@ -488,6 +585,8 @@ pub(crate) struct Process {
     pub crashing: bool,
     /// Removed at finalize/cancel; kept so stats on a stale guid 404.
     pub destroyed: bool,
+    /// The revision a deployment created this process for.
+    pub revision_guid: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -1,16 +1,23 @@
-//! Resource JSON exactly as CC's v3 presenters shape it (cf-api.md 1.8,
-//! 1.9, 2.1–2.4).
+//! Resource JSON as Cloud Controller's v3 presenters shape it, at the API
+//! version the simulator plays (`World::api`). Each shape names the
+//! presenter it follows (cloudfoundry/cloud_controller_ng
+//! app/presenters/v3/*), and version switches name `crate::version::since`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::model::{
-    App, AppState, Build, Buildpack, Deployment, Droplet, LifecycleKind, Org, Package, Process,
-    Space, Stack,
+    App, AppState, Build, Buildpack, Deployment, DeploymentState, Droplet, DropletState,
+    InstanceState, LifecycleKind, Org, Package, PackageState, Process, Space, Stack,
 };
+use crate::version::since;
 use crate::world::World;
+
+/// What list endpoints show instead of secrets: `PaginatedListPresenter`
+/// presents with `show_secrets: false` and `Censorship::PRIVATE_DATA_HIDDEN_LIST`.
+pub(crate) const HIDDEN_IN_LISTS: &str = "[PRIVATE DATA HIDDEN IN LISTS]";
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -52,13 +59,28 @@ struct GuidRef<'a> {
 
 #[derive(Serialize)]
 struct ToOne<'a> {
-    data: Option<GuidRef<'a>>,
+    data: GuidRef<'a>,
+}
+
+/// `{"guid": <guid or null>}`.
+#[derive(Serialize)]
+struct NullableGuid<'a> {
+    guid: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct NullableToOne<'a> {
+    data: NullableGuid<'a>,
 }
 
 #[derive(Serialize)]
 struct AppRelationships<'a> {
     space: ToOne<'a>,
-    current_droplet: ToOne<'a>,
+    /// AppPresenter renders `current_droplet: {data: {guid: app.droplet_guid}}`
+    /// (app/presenters/v3/app_presenter.rb): a never-staged app is
+    /// `{"data": {"guid": null}}`. Absent before 3.174.0 (d543a666).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_droplet: Option<NullableToOne<'a>>,
 }
 
 #[derive(Serialize)]
@@ -82,6 +104,7 @@ struct LifecycleView<'a> {
     data: LifecycleData<'a>,
 }
 
+/// AppPresenter#build_links (app/presenters/v3/app_presenter.rb).
 #[derive(Serialize)]
 struct AppLinks {
     #[serde(rename = "self")]
@@ -92,9 +115,15 @@ struct AppLinks {
     packages: Href,
     current_droplet: Href,
     droplets: Href,
-    deployed_revisions: Href,
+    tasks: Href,
     start: MethodHref,
     stop: MethodHref,
+    /// From 3.170.0 (adb73ec2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clear_buildpack_cache: Option<MethodHref>,
+    revisions: Href,
+    deployed_revisions: Href,
+    features: Href,
 }
 
 /// The app object, as a borrowed view: big app pages serialize straight
@@ -102,14 +131,26 @@ struct AppLinks {
 #[derive(Serialize)]
 pub(crate) struct AppView<'a> {
     guid: &'a str,
-    name: &'a str,
-    state: &'static str,
     created_at: String,
     updated_at: String,
+    name: &'a str,
+    state: &'static str,
     lifecycle: LifecycleView<'a>,
     relationships: AppRelationships<'a>,
     metadata: MetadataView<'a>,
     links: AppLinks,
+}
+
+/// One app on a page: its view, or the deliberately malformed JSON of a
+/// corrupted app (`CfSim::corrupt_app`).
+// Views are the common case and live only while a page is serialized;
+// boxing each one would cost an allocation per app.
+#[allow(clippy::large_enum_variant)]
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum AppEntry<'a> {
+    View(AppView<'a>),
+    Raw(Value),
 }
 
 pub(crate) fn app_view<'a>(w: &World, a: &'a App) -> AppView<'a> {
@@ -117,6 +158,10 @@ pub(crate) fn app_view<'a>(w: &World, a: &'a App) -> AppView<'a> {
     let g = &a.guid;
     let href = |path: String| Href {
         href: format!("{b}{path}"),
+    };
+    let action = |name: &str| MethodHref {
+        href: format!("{b}/v3/apps/{g}/actions/{name}"),
+        method: "POST",
     };
     let lifecycle = match a.lifecycle {
         LifecycleKind::Buildpack => LifecycleView {
@@ -136,20 +181,25 @@ pub(crate) fn app_view<'a>(w: &World, a: &'a App) -> AppView<'a> {
     };
     AppView {
         guid: g,
-        name: &a.name,
-        state: a.state.as_str(),
         created_at: ts(a.created_at),
         updated_at: ts(a.updated_at),
+        name: &a.name,
+        state: a.state.as_str(),
         lifecycle,
         relationships: AppRelationships {
             space: ToOne {
-                data: Some(GuidRef {
+                data: GuidRef {
                     guid: &a.space_guid,
+                },
+            },
+            current_droplet: w
+                .api
+                .at_least(since::APP_CURRENT_DROPLET)
+                .then_some(NullableToOne {
+                    data: NullableGuid {
+                        guid: a.current_droplet.as_deref(),
+                    },
                 }),
-            },
-            current_droplet: ToOne {
-                data: a.current_droplet.as_deref().map(|guid| GuidRef { guid }),
-            },
         },
         metadata: MetadataView {
             labels: &a.labels,
@@ -163,149 +213,225 @@ pub(crate) fn app_view<'a>(w: &World, a: &'a App) -> AppView<'a> {
             packages: href(format!("/v3/apps/{g}/packages")),
             current_droplet: href(format!("/v3/apps/{g}/droplets/current")),
             droplets: href(format!("/v3/apps/{g}/droplets")),
+            tasks: href(format!("/v3/apps/{g}/tasks")),
+            start: action("start"),
+            stop: action("stop"),
+            clear_buildpack_cache: w
+                .api
+                .at_least(since::APP_CLEAR_BUILDPACK_CACHE_LINK)
+                .then(|| action("clear_buildpack_cache")),
+            revisions: href(format!("/v3/apps/{g}/revisions")),
             deployed_revisions: href(format!("/v3/apps/{g}/revisions/deployed")),
-            start: MethodHref {
-                href: format!("{b}/v3/apps/{g}/actions/start"),
-                method: "POST",
-            },
-            stop: MethodHref {
-                href: format!("{b}/v3/apps/{g}/actions/stop"),
-                method: "POST",
-            },
+            features: href(format!("/v3/apps/{g}/features")),
         },
     }
 }
 
-pub(crate) fn app(w: &World, a: &App) -> Value {
-    serde_json::to_value(app_view(w, a)).unwrap_or(Value::Null)
+/// An app as a page entry: the view, or its corrupted JSON.
+pub(crate) fn app_entry<'a>(w: &World, a: &'a App) -> AppEntry<'a> {
+    match a.corruption {
+        None => AppEntry::View(app_view(w, a)),
+        Some(c) => {
+            let mut v = serde_json::to_value(app_view(w, a)).unwrap_or(Value::Null);
+            c.apply(&mut v);
+            AppEntry::Raw(v)
+        }
+    }
 }
 
+pub(crate) fn app(w: &World, a: &App) -> Value {
+    let mut v = serde_json::to_value(app_view(w, a)).unwrap_or(Value::Null);
+    if let Some(c) = a.corruption {
+        c.apply(&mut v);
+    }
+    v
+}
+
+/// SpacePresenter (app/presenters/v3/space_presenter.rb); the simulator's
+/// spaces have no space quota (`quota.data` null, no quota link).
 pub(crate) fn space(w: &World, s: &Space) -> Value {
     let b = &w.base_url;
-    json!({
-        "guid": s.guid,
-        "name": s.name,
+    let g = &s.guid;
+    let mut v = json!({
+        "guid": g,
         "created_at": ts(s.created_at),
         "updated_at": ts(s.created_at),
+        "name": s.name,
         "relationships": {
             "organization": {"data": {"guid": s.org_guid}},
             "quota": {"data": null},
         },
         "metadata": {"labels": {}, "annotations": {}},
         "links": {
-            "self": link(b, &format!("/v3/spaces/{}", s.guid)),
+            "self": link(b, &format!("/v3/spaces/{g}")),
             "organization": link(b, &format!("/v3/organizations/{}", s.org_guid)),
-            "apps": link(b, &format!("/v3/apps?space_guids={}", s.guid)),
+            "features": link(b, &format!("/v3/spaces/{g}/features")),
+            "apply_manifest": {"href": format!("{b}/v3/spaces/{g}/actions/apply_manifest"), "method": "POST"},
         }
-    })
+    });
+    // `suspended` from 3.224.0 (fa25fc33).
+    if w.api.at_least(since::SPACE_SUSPENDED) {
+        v["suspended"] = json!(false);
+    }
+    v
 }
 
+/// The org quota every simulated org has (the foundation's default quota).
+const DEFAULT_ORG_QUOTA: &str = "a1f9b7c4-0000-4000-8000-000000000001";
+
+/// OrganizationPresenter (app/presenters/v3/organization_presenter.rb).
 pub(crate) fn org(w: &World, o: &Org) -> Value {
     let b = &w.base_url;
+    let g = &o.guid;
     json!({
-        "guid": o.guid,
-        "name": o.name,
-        "suspended": false,
+        "guid": g,
         "created_at": ts(o.created_at),
         "updated_at": ts(o.created_at),
-        "relationships": {"quota": {"data": {"guid": "a1f9b7c4-0000-4000-8000-000000000001"}}},
+        "name": o.name,
+        "suspended": false,
+        "relationships": {"quota": {"data": {"guid": DEFAULT_ORG_QUOTA}}},
         "metadata": {"labels": {}, "annotations": {}},
         "links": {
-            "self": link(b, &format!("/v3/organizations/{}", o.guid)),
-            "domains": link(b, &format!("/v3/organizations/{}/domains", o.guid)),
+            "self": link(b, &format!("/v3/organizations/{g}")),
+            "domains": link(b, &format!("/v3/organizations/{g}/domains")),
+            "default_domain": link(b, &format!("/v3/organizations/{g}/domains/default")),
+            "quota": link(b, &format!("/v3/organization_quotas/{DEFAULT_ORG_QUOTA}")),
         }
     })
 }
 
-pub(crate) fn droplet(w: &World, d: &Droplet) -> Value {
+/// DropletPresenter (app/presenters/v3/droplet_presenter.rb); `in_list`:
+/// secrets hidden as list endpoints hide them.
+pub(crate) fn droplet(w: &World, d: &Droplet, in_list: bool) -> Value {
     let b = &w.base_url;
     let g = &d.guid;
-    let mut links = json!({
-        "self": link(b, &format!("/v3/droplets/{g}")),
-        "app": link(b, &format!("/v3/apps/{}", d.app_guid)),
-        "assign_current_droplet": {
+    let mut links = Map::new();
+    links.insert("self".to_owned(), link(b, &format!("/v3/droplets/{g}")));
+    links.insert(
+        "app".to_owned(),
+        link(b, &format!("/v3/apps/{}", d.app_guid)),
+    );
+    links.insert(
+        "assign_current_droplet".to_owned(),
+        json!({
             "href": format!("{b}/v3/apps/{}/relationships/current_droplet", d.app_guid),
             "method": "PATCH"
-        },
-        "download": link(b, &format!("/v3/droplets/{g}/download")),
-    });
-    if let (Some(p), Some(map)) = (&d.package_guid, links.as_object_mut()) {
-        map.insert("package".to_owned(), link(b, &format!("/v3/packages/{p}")));
+        }),
+    );
+    if let Some(p) = &d.package_guid {
+        links.insert("package".to_owned(), link(b, &format!("/v3/packages/{p}")));
     }
+    // Only a STAGED buildpack droplet can be downloaded.
+    if d.state == DropletState::Staged && d.lifecycle == LifecycleKind::Buildpack {
+        links.insert(
+            "download".to_owned(),
+            link(b, &format!("/v3/droplets/{g}/download")),
+        );
+    }
+    // null for docker; entries carry what the buildpack reported, null where unknown.
     let buildpacks = d.buildpacks.as_ref().map(|list| {
         list.iter()
             .map(|bp| {
                 json!({
                     "name": bp.name,
-                    "detect_output": if bp.detect_output.is_empty() { Value::Null } else { json!(bp.detect_output) },
+                    "detect_output": bp.detect_output,
                     "buildpack_name": bp.buildpack_name,
                     "version": bp.version,
                 })
             })
             .collect::<Vec<_>>()
     });
-    let process_types = if d.lifecycle == LifecycleKind::Docker {
+    let process_types = if in_list {
+        json!({"redacted_message": HIDDEN_IN_LISTS})
+    } else if d.lifecycle == LifecycleKind::Docker {
         json!({})
     } else {
         json!({"web": d.web_command})
     };
     json!({
         "guid": g,
+        "created_at": ts(d.created_at),
+        "updated_at": ts(d.updated_at),
         "state": d.state.as_str(),
         "error": null,
         "lifecycle": {"type": d.lifecycle.as_str(), "data": {}},
-        "execution_metadata": "",
-        "process_types": process_types,
+        // sha256 of the droplet; docker droplets have none.
         "checksum": if d.lifecycle == LifecycleKind::Docker { Value::Null } else { json!({"type": "sha256", "value": d.checksum}) },
         "buildpacks": buildpacks,
         "stack": d.stack,
         "image": d.image,
-        "created_at": ts(d.created_at),
-        "updated_at": ts(d.updated_at),
+        "execution_metadata": if in_list { HIDDEN_IN_LISTS } else { "" },
+        "process_types": process_types,
         "relationships": {"app": {"data": {"guid": d.app_guid}}},
         "metadata": {"labels": d.labels, "annotations": {}},
-        "links": links,
+        "links": Value::Object(links),
     })
 }
 
+/// PackagePresenter (app/presenters/v3/package_presenter.rb).
 pub(crate) fn package(w: &World, p: &Package) -> Value {
     let b = &w.base_url;
     let g = &p.guid;
+    let mut links = Map::new();
+    links.insert("self".to_owned(), link(b, &format!("/v3/packages/{g}")));
     let (kind, data) = match &p.image {
         Some(image) => (
             "docker",
+            // No registry credentials: username and password null.
             json!({"image": image, "username": null, "password": null}),
         ),
-        None => (
-            "bits",
-            json!({"checksum": {"type": "sha256", "value": null}, "error": null}),
-        ),
+        None => {
+            // upload and download links only for bits; download has no method.
+            links.insert(
+                "upload".to_owned(),
+                json!({"href": format!("{b}/v3/packages/{g}/upload"), "method": "POST"}),
+            );
+            links.insert(
+                "download".to_owned(),
+                link(b, &format!("/v3/packages/{g}/download")),
+            );
+            let checksum = p.state.has_bits().then_some(p.checksum.as_str());
+            (
+                "bits",
+                json!({
+                    "error": if p.state == PackageState::Failed { json!(p.error) } else { Value::Null },
+                    "checksum": {"type": "sha256", "value": checksum},
+                }),
+            )
+        }
     };
+    links.insert(
+        "app".to_owned(),
+        link(b, &format!("/v3/apps/{}", p.app_guid)),
+    );
     json!({
         "guid": g,
+        "created_at": ts(p.created_at),
+        "updated_at": ts(p.updated_at),
         "type": kind,
         "data": data,
         "state": p.state.as_str(),
-        "created_at": ts(p.created_at),
-        "updated_at": ts(p.updated_at),
         "relationships": {"app": {"data": {"guid": p.app_guid}}},
         "metadata": {"labels": {}, "annotations": {}},
-        "links": {
-            "self": link(b, &format!("/v3/packages/{g}")),
-            "upload": {"href": format!("{b}/v3/packages/{g}/upload"), "method": "POST"},
-            "download": {"href": format!("{b}/v3/packages/{g}/download"), "method": "GET"},
-            "app": link(b, &format!("/v3/apps/{}", p.app_guid)),
-        }
+        "links": Value::Object(links),
     })
 }
 
+/// BuildPresenter (app/presenters/v3/build_presenter.rb).
 pub(crate) fn build(w: &World, x: &Build) -> Value {
     let b = &w.base_url;
+    let mut links = json!({
+        "self": link(b, &format!("/v3/builds/{}", x.guid)),
+        "app": link(b, &format!("/v3/apps/{}", x.app_guid)),
+    });
+    // links.droplet only with a droplet (BuildPresenter#build_links).
+    if let Some(d) = &x.droplet_guid {
+        links["droplet"] = link(b, &format!("/v3/droplets/{d}"));
+    }
     json!({
         "guid": x.guid,
         "created_at": ts(x.created_at),
         "updated_at": ts(x.updated_at),
-        "created_by": {"guid": x.created_by.guid, "name": x.created_by.name, "email": x.created_by.email},
         "state": x.state.as_str(),
         "staging_memory_in_mb": x.staging_memory_mb,
         "staging_disk_in_mb": x.staging_disk_mb,
@@ -314,185 +440,279 @@ pub(crate) fn build(w: &World, x: &Build) -> Value {
         "lifecycle": lifecycle_json(x.lifecycle, &x.buildpacks, &x.stack),
         "package": {"guid": x.package_guid},
         "droplet": x.droplet_guid.as_ref().map(|d| json!({"guid": d})),
+        "created_by": {"guid": x.created_by.guid, "name": x.created_by.name, "email": x.created_by.email},
         "relationships": {"app": {"data": {"guid": x.app_guid}}},
         "metadata": metadata(&x.labels, &x.annotations),
-        "links": {
-            "self": link(b, &format!("/v3/builds/{}", x.guid)),
-            "app": link(b, &format!("/v3/apps/{}", x.app_guid)),
-        }
-    })
-}
-
-pub(crate) fn deployment(w: &World, d: &Deployment) -> Value {
-    let b = &w.base_url;
-    let g = &d.guid;
-    let mut details = json!({
-        "last_successful_healthcheck": ts(d.last_healthy_at),
-        "last_status_change": ts(d.last_status_change),
-    });
-    if let (Some(err), Some(map)) = (&d.error, details.as_object_mut()) {
-        map.insert("error".to_owned(), json!(err));
-    }
-    let mut options = d.options.clone();
-    options.insert("max_in_flight".to_owned(), json!(d.max_in_flight));
-    let mut links = json!({
-        "self": link(b, &format!("/v3/deployments/{g}")),
-        "app": link(b, &format!("/v3/apps/{}", d.app_guid)),
-    });
-    if d.is_active()
-        && let Some(map) = links.as_object_mut()
-    {
-        map.insert(
-            "cancel".to_owned(),
-            json!({"href": format!("{b}/v3/deployments/{g}/actions/cancel"), "method": "POST"}),
-        );
-    }
-    if d.state == crate::model::DeploymentState::Paused
-        && let Some(map) = links.as_object_mut()
-    {
-        map.insert(
-            "continue".to_owned(),
-            json!({"href": format!("{b}/v3/deployments/{g}/actions/continue"), "method": "POST"}),
-        );
-    }
-    let mut status = json!({
-        "value": d.status_value,
-        "reason": d.status_reason,
-        "details": details,
-    });
-    if d.canary_instances.is_some()
-        && let Some(map) = status.as_object_mut()
-    {
-        // Only the first canary step is modelled.
-        map.insert(
-            "canary".to_owned(),
-            json!({"steps": {"current": 1, "total": d.canary_steps}}),
-        );
-    }
-    let new_processes: Vec<Value> = d
-        .new_process_guid
-        .iter()
-        .map(|p| json!({"guid": p, "type": "web"}))
-        .collect();
-    json!({
-        "guid": g,
-        "created_at": ts(d.created_at),
-        "updated_at": ts(d.updated_at),
-        "state": d.state.as_str(),
-        "status": status,
-        "strategy": d.strategy,
-        "options": options,
-        "droplet": {"guid": d.droplet_guid},
-        "previous_droplet": d.previous_droplet_guid.as_ref().map(|p| json!({"guid": p})),
-        "new_processes": new_processes,
-        "revision": null,
-        "relationships": {"app": {"data": {"guid": d.app_guid}}},
-        "metadata": metadata(&d.labels, &d.annotations),
         "links": links,
     })
 }
 
-pub(crate) fn process(w: &World, p: &Process) -> Value {
+/// DeploymentPresenter (app/presenters/v3/deployment_presenter.rb).
+pub(crate) fn deployment(w: &World, d: &Deployment) -> Value {
+    let b = &w.base_url;
+    let g = &d.guid;
+    let mut details = Map::new();
+    details.insert(
+        "last_successful_healthcheck".to_owned(),
+        json!(ts(d.last_healthy_at)),
+    );
+    if w.api.at_least(since::DEPLOYMENT_LAST_STATUS_CHANGE) {
+        details.insert(
+            "last_status_change".to_owned(),
+            json!(ts(d.last_status_change)),
+        );
+    }
+    if let Some(err) = &d.error
+        && w.api.at_least(since::DEPLOYMENT_ERROR)
+    {
+        details.insert("error".to_owned(), json!(err));
+    }
+    let mut status = json!({
+        "value": d.status_value,
+        "reason": d.status_reason,
+        "details": Value::Object(details),
+    });
+    // status.canary for canary deployments from 3.189.0 (78d93d45); only the
+    // first step is modelled.
+    if d.strategy == "canary" && w.api.at_least(since::CANARY_STEPS) {
+        status["canary"] = json!({"steps": {"current": 1, "total": d.canary_steps}});
+    }
+    let mut links = json!({
+        "self": link(b, &format!("/v3/deployments/{g}")),
+        "app": link(b, &format!("/v3/apps/{}", d.app_guid)),
+    });
+    // DeploymentModel#cancelable?: DEPLOYING, PREPAUSED, PAUSED, CANCELING.
+    if d.is_active() {
+        links["cancel"] =
+            json!({"href": format!("{b}/v3/deployments/{g}/actions/cancel"), "method": "POST"});
+    }
+    // DeploymentModel#continuable?: PAUSED.
+    if d.state == DeploymentState::Paused {
+        links["continue"] =
+            json!({"href": format!("{b}/v3/deployments/{g}/actions/continue"), "method": "POST"});
+    }
+    // The stopped-app path records no deployment process.
+    let new_processes: Vec<Value> = d
+        .new_process_guid
+        .iter()
+        .filter(|_| !d.stopped_app)
+        .map(|p| json!({"guid": p, "type": "web"}))
+        .collect();
+    let mut v = json!({
+        "guid": g,
+        "created_at": ts(d.created_at),
+        "updated_at": ts(d.updated_at),
+        // No top-level `state` since 3.92.0 (a917640a).
+        "status": status,
+        "strategy": d.strategy,
+        "droplet": {"guid": d.droplet_guid},
+        // `{guid: previous_droplet_guid}`: `{"guid": null}` when there was none.
+        "previous_droplet": {"guid": d.previous_droplet_guid},
+        "new_processes": new_processes,
+        // `{guid, version}` when the app has revisions enabled, else null.
+        "revision": d.revision.as_ref().map(|r| json!({"guid": r.guid, "version": r.version})),
+        "relationships": {"app": {"data": {"guid": d.app_guid}}},
+        "metadata": metadata(&d.labels, &d.annotations),
+        "links": links,
+    });
+    // `options` from 3.173.0 (2329550f): max_in_flight always, the scaling
+    // options only when set, canary steps on canary deployments that have them.
+    if w.api.at_least(since::DEPLOYMENT_OPTIONS) {
+        let mut options = Map::new();
+        options.insert("max_in_flight".to_owned(), json!(d.max_in_flight));
+        let s = &d.scaling;
+        if let Some(n) = s.web_instances {
+            options.insert("web_instances".to_owned(), json!(n));
+        }
+        if let Some(n) = s.memory_in_mb {
+            options.insert("memory_in_mb".to_owned(), json!(n));
+        }
+        if let Some(n) = s.disk_in_mb {
+            options.insert("disk_in_mb".to_owned(), json!(n));
+        }
+        if let Some(n) = s.log_rate_limit {
+            options.insert("log_rate_limit_in_bytes_per_second".to_owned(), json!(n));
+        }
+        if d.strategy == "canary"
+            && let Some(steps) = &d.canary_steps_requested
+        {
+            options.insert("canary".to_owned(), json!({"steps": steps}));
+        }
+        v["options"] = Value::Object(options);
+    }
+    v
+}
+
+/// ProcessPresenter (app/presenters/v3/process_presenter.rb); `in_list`:
+/// the command hidden as list endpoints hide it.
+pub(crate) fn process(w: &World, p: &Process, in_list: bool) -> Value {
     let b = &w.base_url;
     let g = &p.guid;
-    json!({
+    let app = w.apps.get(&p.app_guid);
+    let space_guid = app.map(|a| a.space_guid.as_str()).unwrap_or_default();
+    // specified_or_detected_command: null before any droplet gave one.
+    let command = if in_list {
+        json!(HIDDEN_IN_LISTS)
+    } else if p.command.is_empty() {
+        Value::Null
+    } else {
+        json!(p.command)
+    };
+    let mut links = json!({
+        "self": link(b, &format!("/v3/processes/{g}")),
+        "scale": {"href": format!("{b}/v3/processes/{g}/actions/scale"), "method": "POST"},
+        "app": link(b, &format!("/v3/apps/{}", p.app_guid)),
+        "space": link(b, &format!("/v3/spaces/{space_guid}")),
+        "stats": link(b, &format!("/v3/processes/{g}/stats")),
+    });
+    if w.api.at_least(since::PROCESS_INSTANCES_LINK) {
+        links["process_instances"] = link(b, &format!("/v3/processes/{g}/process_instances"));
+    }
+    let mut v = json!({
         "guid": g,
+        "created_at": ts(p.created_at),
+        "updated_at": ts(p.updated_at),
+        "version": g,
         "type": p.kind,
-        "command": p.command,
+        "command": command,
         "instances": p.instances(),
         "memory_in_mb": p.memory_mb,
         "disk_in_mb": p.disk_mb,
         "log_rate_limit_in_bytes_per_second": -1,
-        "health_check": {"type": "port", "data": {"timeout": null, "invocation_timeout": null}},
-        "readiness_health_check": {"type": "process", "data": {"invocation_timeout": null}},
-        "relationships": {"app": {"data": {"guid": p.app_guid}}, "revision": null},
+        "health_check": {"type": "port", "data": {"timeout": null, "invocation_timeout": null, "interval": null}},
+        "readiness_health_check": {"type": "process", "data": {"invocation_timeout": null, "interval": null}},
+        "relationships": {
+            "app": {"data": {"guid": p.app_guid}},
+            "revision": p.revision_guid.as_ref().map(|r| json!({"data": {"guid": r}})),
+        },
         "metadata": {"labels": {}, "annotations": {}},
-        "version": g,
-        "created_at": ts(p.created_at),
-        "updated_at": ts(p.updated_at),
-        "links": {
-            "self": link(b, &format!("/v3/processes/{g}")),
-            "scale": {"href": format!("{b}/v3/processes/{g}/actions/scale"), "method": "POST"},
-            "app": link(b, &format!("/v3/apps/{}", p.app_guid)),
-            "space": link(b, "/v3/spaces"),
-            "stats": link(b, &format!("/v3/processes/{g}/stats")),
-        }
-    })
+        "links": links,
+    });
+    // `user` (run_action_user) from 3.197.0: vcap for buildpack apps, root for docker.
+    if w.api.at_least(since::PROCESS_USER) {
+        let docker = app.is_some_and(|a| a.lifecycle == LifecycleKind::Docker);
+        v["user"] = json!(if docker { "root" } else { "vcap" });
+    }
+    v
 }
 
+/// ProcessStatsPresenter (app/presenters/v3/process_stats_presenter.rb) over
+/// what InstancesStatsReporter gathers
+/// (lib/cloud_controller/diego/reporters/instances_stats_reporter.rb).
 pub(crate) fn process_stats(w: &World, p: &Process, now: Instant) -> Value {
     let started = w
         .apps
         .get(&p.app_guid)
         .is_some_and(|a| a.state == AppState::Started);
+    let with_instance_guid = w.api.at_least(since::STATS_INSTANCE_GUID);
+    // usage.time: CC's clock as `Time.now.utc.to_datetime.rfc3339`.
+    let usage_time = Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
     let resources: Vec<Value> = (0..p.instance_starts.len())
         .map(|i| {
             let state = p.instance_state(i, started, now, w.instance_startup_for(&p.app_guid));
-            let running = state == crate::model::InstanceState::Running;
             let uptime = p
                 .instance_starts
                 .get(i)
                 .map(|s| now.saturating_duration_since(*s).as_secs())
                 .unwrap_or(0);
-            let down = state == crate::model::InstanceState::Down;
-            json!({
+            if state == InstanceState::Down {
+                // An unreported instance (fill_unreported_instances_with_down_instances).
+                return json!({
+                    "type": p.kind,
+                    "index": i,
+                    "state": "DOWN",
+                    "routable": null,
+                    "uptime": 0,
+                    "isolation_segment": null,
+                    "details": null,
+                });
+            }
+            let running = state == InstanceState::Running;
+            let claimed = state != InstanceState::Crashed;
+            // Log-cache has container metrics for running instances only;
+            // Diego has net info once an instance runs.
+            let mut v = json!({
                 "type": p.kind,
                 "index": i,
                 "state": state.as_str(),
-                "routable": if down { Value::Null } else { json!(running) },
-                "usage": if running {
-                    json!({"time": ts(Utc::now()), "cpu": 0.02, "cpu_entitlement": 0.1, "mem": p.memory_mb * 1024 * 1024 / 3, "disk": 150_000_000u64, "log_rate": 0})
-                } else { json!({}) },
-                "host": if down { json!("") } else { json!(format!("10.0.{}.{}", i / 250, i % 250 + 2)) },
-                "instance_guid": if down { Value::Null } else { json!(format!("{}-{i}", &p.guid[..8])) },
-                "instance_ports": if running { json!([{"external": 61000 + i, "internal": 8080, "external_tls_proxy_port": null, "internal_tls_proxy_port": null}]) } else { json!([]) },
-                "uptime": if running { uptime } else { 0 },
-                "mem_quota": p.memory_mb * 1024 * 1024,
-                "disk_quota": p.disk_mb * 1024 * 1024,
-                "log_rate_limit": -1,
+                "routable": running,
+                "host": if running { json!(format!("10.0.{}.{}", i / 250, i % 250 + 2)) } else { json!("") },
+                "instance_internal_ip": if running { json!(format!("10.255.{}.{}", i / 250, i % 250 + 2)) } else { json!("") },
+                "uptime": uptime,
+                "mem_quota": if running { json!(p.memory_mb * 1024 * 1024) } else { Value::Null },
+                "disk_quota": if running { json!(p.disk_mb * 1024 * 1024) } else { Value::Null },
+                "log_rate_limit": if running { json!(-1) } else { Value::Null },
                 "fds_quota": 16384,
                 "isolation_segment": null,
-                "details": if state == crate::model::InstanceState::Crashed { json!("APP/PROC/WEB: Exited with status 1") } else { Value::Null },
-            })
+                "details": null,
+                "instance_ports": if running { json!([{"external": 61000 + i, "internal": 8080, "external_tls_proxy_port": null, "internal_tls_proxy_port": null}]) } else { json!([]) },
+                "usage": if running {
+                    json!({"time": usage_time, "cpu": 0.02, "cpu_entitlement": 0.1, "mem": p.memory_mb * 1024 * 1024 / 3, "disk": 150_000_000u64, "log_rate": 0})
+                } else {
+                    json!({"time": usage_time, "cpu": 0, "cpu_entitlement": 0, "mem": 0, "disk": 0, "log_rate": 0})
+                },
+            });
+            // instance_guid from 3.191.0 (f50766e8); a crashed LRP has no instance key.
+            if with_instance_guid {
+                v["instance_guid"] = if claimed {
+                    json!(format!("{}-{i}", &p.guid[..8]))
+                } else {
+                    json!("")
+                };
+            }
+            v
         })
         .collect();
     json!({"resources": resources})
 }
 
+/// BuildpackPresenter (app/presenters/v3/buildpack_presenter.rb).
 pub(crate) fn buildpack(w: &World, bp: &Buildpack) -> Value {
-    json!({
+    let mut v = json!({
         "guid": bp.guid,
         "created_at": ts(bp.created_at),
         "updated_at": ts(bp.updated_at),
         "name": bp.name,
-        "state": "READY",
-        "filename": bp.filename(),
         "stack": bp.stack,
+        // READY iff a file was uploaded (Buildpack#state): AWAITING_UPLOAD has filename null.
+        "state": bp.state().as_str(),
+        "filename": bp.filename(),
         "position": bp.position,
-        "lifecycle": "buildpack",
-        "enabled": true,
-        "locked": false,
+        "enabled": bp.enabled,
+        "locked": bp.locked,
         "metadata": {"labels": {}, "annotations": {}},
         "links": {
             "self": link(&w.base_url, &format!("/v3/buildpacks/{}", bp.guid)),
             "upload": {"href": format!("{}/v3/buildpacks/{}/upload", w.base_url, bp.guid), "method": "POST"},
         }
-    })
+    });
+    // `lifecycle` from 3.194.0 (30ab628f).
+    if w.api.at_least(since::BUILDPACK_LIFECYCLE) {
+        v["lifecycle"] = json!(bp.lifecycle);
+    }
+    v
 }
 
+/// StackPresenter (app/presenters/v3/stack_presenter.rb).
 pub(crate) fn stack(w: &World, s: &Stack) -> Value {
-    json!({
+    let mut v = json!({
         "guid": s.guid,
         "created_at": ts(s.created_at),
         "updated_at": ts(s.updated_at),
         "name": s.name,
         "description": s.description,
-        "state": s.state.as_str(),
-        "state_reason": null,
         "build_rootfs_image": s.name,
         "run_rootfs_image": s.name,
         "default": s.default,
         "metadata": {"labels": {}, "annotations": {}},
         "links": {"self": link(&w.base_url, &format!("/v3/stacks/{}", s.guid))}
-    })
+    });
+    // `state` from 3.210.0 (544cac6f), `state_reason` from 3.211.0 (3a402312).
+    if w.api.at_least(since::STACK_STATE) {
+        v["state"] = json!(s.state.as_str());
+    }
+    if w.api.at_least(since::STACK_STATE_REASON) {
+        v["state_reason"] = Value::Null;
+    }
+    v
 }

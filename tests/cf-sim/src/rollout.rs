@@ -3,13 +3,14 @@
 //! leave it ACTIVE/DEPLOYING for ever.
 
 use chrono::Utc;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::api::error::ApiError;
 use crate::faults::Fault;
 use crate::model::{
     Actor, AppState, Deployment, DeploymentState, DropletState, InstanceState, Labels, Process,
+    Revision, ScalingOptions,
 };
 use crate::world::World;
 
@@ -19,8 +20,9 @@ pub(crate) struct DeploymentRequest {
     pub droplet_guid: Option<String>,
     pub strategy: String,
     pub max_in_flight: u32,
-    pub web_instances: Option<u32>,
-    pub options: Map<String, Value>,
+    pub scaling: ScalingOptions,
+    /// `options.canary.steps` (read from 3.189.0).
+    pub canary_steps: Option<Vec<Value>>,
     pub labels: Labels,
     pub annotations: Labels,
 }
@@ -32,8 +34,8 @@ impl DeploymentRequest {
             droplet_guid: Some(droplet.to_owned()),
             strategy: "rolling".to_owned(),
             max_in_flight: 1,
-            web_instances: None,
-            options: Map::new(),
+            scaling: ScalingOptions::default(),
+            canary_steps: None,
             labels: Labels::new(),
             annotations: Labels::new(),
         }
@@ -93,13 +95,13 @@ impl World {
             Some(d) => d.original_web_instances,
             None => webs.first().map(|p| p.instances()).unwrap_or(0),
         };
-        let desired = req.web_instances.unwrap_or(original);
+        let desired = req.scaling.web_instances.unwrap_or(original);
+        // DeploymentModel#canary_step_plan: without steps, one canary instance.
         let canary_instances = (req.strategy == "canary").then(|| {
             let weight = req
-                .options
-                .get("canary")
-                .and_then(|c| c.get("steps"))
-                .and_then(|s| s.get(0))
+                .canary_steps
+                .as_ref()
+                .and_then(|s| s.first())
                 .and_then(|s| s.get("instance_weight"))
                 .and_then(serde_json::Value::as_u64)
                 .unwrap_or(0);
@@ -107,14 +109,17 @@ impl World {
             by_weight.clamp(1, desired.max(1))
         });
         let canary_steps = req
-            .options
-            .get("canary")
-            .and_then(|c| c.get("steps"))
-            .and_then(serde_json::Value::as_array)
+            .canary_steps
+            .as_ref()
             .map(|s| u32::try_from(s.len()).unwrap_or(1))
             .unwrap_or(1);
         let first_step = canary_instances.unwrap_or_else(|| req.max_in_flight.min(desired));
-        let memory_mb = newest_web.as_ref().map(|w| w.0).unwrap_or(1024);
+        // DeploymentCreate: the new web process takes options.memory_in_mb / disk_in_mb.
+        let memory_mb = req
+            .scaling
+            .memory_in_mb
+            .or(newest_web.as_ref().map(|w| w.0))
+            .unwrap_or(1024);
 
         if !stopped {
             let fault = actor.is_client
@@ -140,6 +145,7 @@ impl World {
             app.current_droplet = Some(droplet_guid.clone());
             app.updated_at = ts;
         }
+        let revision = self.update_app_revision(&app_guid);
         let command = self
             .droplets
             .get(&droplet_guid)
@@ -155,7 +161,10 @@ impl World {
             error: None,
             strategy: req.strategy,
             max_in_flight: req.max_in_flight,
-            options: req.options,
+            scaling: req.scaling.clone(),
+            canary_steps_requested: req.canary_steps,
+            revision,
+            stopped_app: stopped,
             desired_instances: desired,
             original_web_instances: original,
             droplet_guid,
@@ -183,7 +192,7 @@ impl World {
                 if let Some(p) = self.processes.get_mut(&p) {
                     if p.kind == "web" {
                         p.command = command.clone();
-                        if let Some(n) = req.web_instances {
+                        if let Some(n) = req.scaling.web_instances {
                             p.scale_to(n, now);
                         }
                     }
@@ -216,7 +225,11 @@ impl World {
             None
         };
         let process_guid = self.guid();
-        let (memory_mb, disk_mb) = newest_web.map(|w| (w.0, w.1)).unwrap_or((1024, 1024));
+        let disk_mb = deployment
+            .scaling
+            .disk_in_mb
+            .or(newest_web.as_ref().map(|w| w.1))
+            .unwrap_or(1024);
         let mut process = Process {
             guid: process_guid.clone(),
             app_guid: app_guid.clone(),
@@ -227,6 +240,7 @@ impl World {
             instance_starts: Vec::new(),
             crashing: crash.is_some(),
             destroyed: false,
+            revision_guid: deployment.revision.as_ref().map(|r| r.guid.clone()),
             created_at: ts,
             updated_at: ts,
         };
@@ -249,6 +263,34 @@ impl World {
         Ok(guid)
     }
 
+    /// RevisionResolver.update_app_revision (app/actions/revision_resolver.rb):
+    /// with revisions on, the app's newest revision if it runs the current
+    /// droplet, else a new one (version + 1).
+    fn update_app_revision(&mut self, app_guid: &str) -> Option<Revision> {
+        let app = self.apps.get(app_guid)?;
+        if !app.revisions_enabled {
+            return None;
+        }
+        let droplet = app.current_droplet.clone()?;
+        if let Some(latest) = app
+            .latest_revision
+            .as_ref()
+            .filter(|r| r.droplet_guid == droplet)
+        {
+            return Some(latest.clone());
+        }
+        let version = app.latest_revision.as_ref().map_or(1, |r| r.version + 1);
+        let revision = Revision {
+            guid: self.guid(),
+            version,
+            droplet_guid: droplet,
+        };
+        if let Some(app) = self.apps.get_mut(app_guid) {
+            app.latest_revision = Some(revision.clone());
+        }
+        Some(revision)
+    }
+
     /// `POST /v3/deployments/:guid/actions/cancel`.
     pub(crate) fn cancel_deployment(&mut self, guid: &str) -> Result<(), ApiError> {
         let d = self
@@ -269,12 +311,18 @@ impl World {
             )));
         }
         let app_guid = d.app_guid.clone();
-        let previous = d.previous_droplet_guid.clone();
+        // DeploymentCancel re-assigns the previous droplet: with none the
+        // assignment fails (app/actions/deployment_cancel.rb, app_assign_droplet.rb).
+        let Some(previous) = d.previous_droplet_guid.clone().filter(|p| {
+            self.droplets
+                .get(p)
+                .is_some_and(|d| d.state == DropletState::Staged)
+        }) else {
+            return Err(ApiError::unprocessable(ASSIGN_FAILED));
+        };
         let ts = Utc::now();
         if let Some(app) = self.apps.get_mut(&app_guid) {
-            if previous.is_some() {
-                app.current_droplet = previous;
-            }
+            app.current_droplet = Some(previous);
             app.updated_at = ts;
         }
         if let Some(d) = self.deployments.get_mut(guid) {

@@ -72,6 +72,12 @@ pub struct AppSpec {
     /// Instances of an extra `worker` process (0: none).
     pub worker_instances: u32,
     pub labels: Labels,
+    /// The app's `revisions` feature (CC's default since 2020: on). With it
+    /// off, deployments show `"revision": null`.
+    pub revisions_enabled: bool,
+    /// The droplet's buildpack reported no version: its `buildpacks[].version`
+    /// is null (and the snapshot's version is empty).
+    pub unknown_buildpack_version: bool,
 }
 
 impl AppSpec {
@@ -95,8 +101,81 @@ impl AppSpec {
             memory_mb: 256,
             worker_instances: 0,
             labels: Labels::new(),
+            revisions_enabled: true,
+            unknown_buildpack_version: false,
         }
     }
+
+    /// An app pushed with `cf push --no-start`: STOPPED, its bits uploaded
+    /// (a READY package), never staged (no droplet: CC renders
+    /// `relationships.current_droplet` as `{"data": {"guid": null}}`), one
+    /// web instance desired. Nothing to restage.
+    pub fn never_staged(name: impl Into<String>) -> Self {
+        Self {
+            state: AppState::Stopped,
+            has_droplet: false,
+            instances: 1,
+            ..Self::new(name)
+        }
+    }
+}
+
+/// A buildpack to add (`CfSim::add_buildpack`), in any state CC has.
+#[derive(Debug, Clone)]
+pub struct BuildpackSpec {
+    pub name: String,
+    /// `None`: usable on any stack (`"stack": null`).
+    pub stack: Option<String>,
+    /// The version of the uploaded bits; `None`: created but never uploaded
+    /// (`state: AWAITING_UPLOAD`, `filename: null`, not used for staging).
+    pub version: Option<String>,
+    /// `None`: after the last buildpack.
+    pub position: Option<u32>,
+    pub enabled: bool,
+    pub locked: bool,
+    /// `buildpack` or `cnb`.
+    pub lifecycle: String,
+}
+
+impl BuildpackSpec {
+    /// A READY buildpack for one stack.
+    pub fn ready(
+        name: impl Into<String>,
+        stack: impl Into<String>,
+        version: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            stack: Some(stack.into()),
+            version: Some(version.into()),
+            position: None,
+            enabled: true,
+            locked: false,
+            lifecycle: "buildpack".to_owned(),
+        }
+    }
+
+    /// `POST /v3/buildpacks` without an upload yet: AWAITING_UPLOAD, no
+    /// filename, no stack.
+    pub fn awaiting_upload(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            stack: None,
+            version: None,
+            position: None,
+            enabled: true,
+            locked: false,
+            lifecycle: "buildpack".to_owned(),
+        }
+    }
+}
+
+/// A sha256-shaped (64 hex digits) checksum derived from `seed` without
+/// drawing from the foundation's RNG (so seeded foundations stay as they were).
+pub(crate) fn sha256_of(seed: &str) -> String {
+    let a = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes());
+    let b = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, seed.as_bytes());
+    format!("{}{}", a.simple(), b.simple())
 }
 
 /// Timestamps for a seeded app: when it was created and when its droplet was staged.
@@ -140,9 +219,12 @@ impl World {
                 self.buildpacks.insert(Buildpack {
                     guid,
                     name: (*name).to_owned(),
-                    stack: stack.to_owned(),
-                    version: versions.last().copied().unwrap_or("1.0.0").to_owned(),
+                    stack: Some(stack.to_owned()),
+                    version: Some(versions.last().copied().unwrap_or("1.0.0").to_owned()),
                     position,
+                    enabled: true,
+                    locked: false,
+                    lifecycle: "buildpack".to_owned(),
                     created_at: epoch - ChronoDuration::days(600),
                     updated_at: installed_at,
                 });
@@ -258,6 +340,22 @@ impl World {
         }
     }
 
+    /// `n` never-staged apps after the seeded ones (`SimConfig::never_staged_apps`).
+    pub(crate) fn seed_never_staged(&mut self, n: usize, epoch: DateTime<Utc>, now: Instant) {
+        for i in 0..n {
+            let mut spec = AppSpec::never_staged(format!("unstaged-{i:05}"));
+            spec.org = "org-00".to_owned();
+            spec.space = "dev".to_owned();
+            let created = epoch - ChronoDuration::days(1)
+                + ChronoDuration::seconds(i64::try_from(i).unwrap_or(0));
+            let times = SeedTimes {
+                created,
+                staged: created,
+            };
+            self.insert_app(&spec, Some(times), now);
+        }
+    }
+
     fn ensure_space(&mut self, org_name: &str, space_name: &str, at: DateTime<Utc>) -> String {
         let existing = self
             .orgs
@@ -313,6 +411,7 @@ impl World {
         let mut package_guid = None;
         if spec.has_package {
             let guid = self.guid();
+            let checksum = sha256_of(&guid);
             self.packages.insert(Package {
                 guid: guid.clone(),
                 app_guid: app_guid.clone(),
@@ -322,6 +421,8 @@ impl World {
                     PackageState::Ready
                 },
                 image: image.clone(),
+                checksum,
+                error: None,
                 created_at: staged - ChronoDuration::seconds(90),
                 updated_at: staged - ChronoDuration::seconds(60),
             });
@@ -340,7 +441,7 @@ impl World {
                 .clone()
                 .or_else(|| self.installed_version(&spec.buildpack, &spec.stack))
                 .unwrap_or_else(|| "1.0.0".to_owned());
-            let checksum = format!("{:016x}{:016x}", self.rng_u64(), self.rng_u64());
+            let checksum = sha256_of(&format!("{:016x}{:016x}", self.rng_u64(), self.rng_u64()));
             self.droplets.insert(Droplet {
                 guid: guid.clone(),
                 app_guid: app_guid.clone(),
@@ -349,9 +450,9 @@ impl World {
                 buildpacks: (!docker).then(|| {
                     vec![DropletBuildpack {
                         name: spec.buildpack.clone(),
-                        buildpack_name: short_name(&spec.buildpack),
-                        version,
-                        detect_output: short_name(&spec.buildpack),
+                        buildpack_name: Some(short_name(&spec.buildpack)),
+                        version: (!spec.unknown_buildpack_version).then_some(version),
+                        detect_output: Some(short_name(&spec.buildpack)),
                     }]
                 }),
                 stack: (!docker).then(|| spec.stack.clone()),
@@ -367,11 +468,14 @@ impl World {
         }
         if spec.newer_package {
             let guid = self.guid();
+            let checksum = sha256_of(&guid);
             self.packages.insert(Package {
                 guid,
                 app_guid: app_guid.clone(),
                 state: PackageState::Ready,
                 image: image.clone(),
+                checksum,
+                error: None,
                 created_at: staged + ChronoDuration::seconds(30),
                 updated_at: staged + ChronoDuration::seconds(45),
             });
@@ -395,6 +499,9 @@ impl World {
             stack: spec.stack.clone(),
             docker_image: image,
             current_droplet,
+            revisions_enabled: spec.revisions_enabled,
+            latest_revision: None,
+            corruption: None,
             labels,
             annotations: Labels::new(),
             created_at: created,
@@ -422,6 +529,7 @@ impl World {
                 instance_starts: vec![started; instances as usize],
                 crashing: false,
                 destroyed: false,
+                revision_guid: None,
                 created_at: created,
                 updated_at: staged.max(created),
             });

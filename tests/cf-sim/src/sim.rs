@@ -13,11 +13,11 @@ use tokio::time::Instant;
 use crate::api::{Shared, router};
 use crate::config::SimConfig;
 use crate::error::SimError;
-use crate::faults::FaultRule;
-use crate::model::{Buildpack, StackState};
+use crate::faults::{Corruption, FaultRule};
+use crate::model::{Buildpack, BuildpackState, Package, PackageState, StackState};
 use crate::net::{ConnKill, ResettableListener};
 use crate::record::RecordedRequest;
-use crate::seed::AppSpec;
+use crate::seed::{AppSpec, BuildpackSpec};
 use crate::snapshot::{AppSnapshot, BuildSnapshot, DeploymentSnapshot, DropletSnapshot};
 use crate::world::World;
 
@@ -66,6 +66,7 @@ impl CfSim {
         }
         world.seed_platform(epoch);
         world.seed_apps(config.apps, epoch, now);
+        world.seed_never_staged(config.never_staged_apps, epoch, now);
         let shared = Arc::new(Shared::new(world));
 
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
@@ -122,28 +123,27 @@ impl CfSim {
     // ---- operator actions ----
 
     /// Install a buildpack version on every stack it exists for (cflinuxfs4
-    /// if it is new): new filename and `updated_at`.
+    /// if it is new): new filename and `updated_at`; an AWAITING_UPLOAD one
+    /// becomes READY.
     pub fn install_buildpack(&self, name: &str, version: &str) {
         let mut w = self.shared.lock();
-        let stacks: Vec<String> = w
+        let mut stacks: Vec<Option<String>> = w
             .buildpacks
             .iter()
             .filter(|b| b.name == name)
             .map(|b| b.stack.clone())
             .collect();
-        let stacks = if stacks.is_empty() {
-            vec!["cflinuxfs4".to_owned()]
-        } else {
-            stacks
-        };
+        if stacks.is_empty() {
+            stacks.push(Some("cflinuxfs4".to_owned()));
+        }
         for stack in stacks {
-            install(&mut w, name, &stack, version);
+            install(&mut w, name, stack.as_deref(), version);
         }
     }
 
     /// Install a buildpack version for one stack only.
     pub fn install_buildpack_for_stack(&self, name: &str, stack: &str, version: &str) {
-        install(&mut self.shared.lock(), name, stack, version);
+        install(&mut self.shared.lock(), name, Some(stack), version);
     }
 
     /// The version currently installed for a buildpack and stack.
@@ -152,9 +152,114 @@ impl CfSim {
     }
 
     /// Add an app (and its org/space if new); returns the app guid.
+    /// [`AppSpec::never_staged`] adds one that was never staged.
     pub fn add_app(&self, spec: AppSpec) -> String {
         let mut w = self.shared.lock();
         w.insert_app(&spec, None, Instant::now())
+    }
+
+    /// The API version the simulator plays (`SimConfig::api_version`).
+    pub fn api_version(&self) -> String {
+        self.shared.lock().cfg.api_version.clone()
+    }
+
+    /// Make one app's JSON malformed wherever it is rendered (listings,
+    /// `GET /v3/apps/:guid`, start/stop answers): one field of the wrong
+    /// type, the rest of the page valid. Replaces an earlier corruption.
+    pub fn corrupt_app(&self, app_guid: &str, how: Corruption) -> Result<(), ActionError> {
+        let mut w = self.shared.lock();
+        let app = w
+            .apps
+            .get_mut(app_guid)
+            .ok_or_else(|| ActionError::UnknownApp(app_guid.to_owned()))?;
+        app.corruption = Some(how);
+        Ok(())
+    }
+
+    /// Render the app correctly again.
+    pub fn clear_corruption(&self, app_guid: &str) -> Result<(), ActionError> {
+        let mut w = self.shared.lock();
+        let app = w
+            .apps
+            .get_mut(app_guid)
+            .ok_or_else(|| ActionError::UnknownApp(app_guid.to_owned()))?;
+        app.corruption = None;
+        Ok(())
+    }
+
+    /// Add a buildpack in any state (e.g. [`BuildpackSpec::awaiting_upload`]:
+    /// `AWAITING_UPLOAD`, `filename` null); returns its guid. A buildpack
+    /// without bits is listed but never used for staging.
+    pub fn add_buildpack(&self, spec: BuildpackSpec) -> String {
+        let mut w = self.shared.lock();
+        let now = Utc::now();
+        let position = spec
+            .position
+            .unwrap_or_else(|| u32::try_from(w.buildpacks.len()).unwrap_or(u32::MAX) + 1);
+        let guid = w.guid();
+        w.buildpacks.insert(Buildpack {
+            guid: guid.clone(),
+            name: spec.name,
+            stack: spec.stack,
+            version: spec.version,
+            position,
+            enabled: spec.enabled,
+            locked: spec.locked,
+            lifecycle: spec.lifecycle,
+            created_at: now,
+            updated_at: now,
+        });
+        guid
+    }
+
+    /// A buildpack's state by guid (READY once bits are installed).
+    pub fn buildpack_state(&self, guid: &str) -> Option<BuildpackState> {
+        self.shared
+            .lock()
+            .buildpacks
+            .get(guid)
+            .map(Buildpack::state)
+    }
+
+    /// Give an app a new package in `state` (any of CC's package states);
+    /// returns its guid. Only READY packages can be staged.
+    pub fn add_package(&self, app_guid: &str, state: PackageState) -> Result<String, ActionError> {
+        let mut w = self.shared.lock();
+        let image = w
+            .apps
+            .get(app_guid)
+            .ok_or_else(|| ActionError::UnknownApp(app_guid.to_owned()))?
+            .docker_image
+            .clone();
+        let guid = w.guid();
+        let now = Utc::now();
+        w.packages.insert(Package {
+            guid: guid.clone(),
+            app_guid: app_guid.to_owned(),
+            state,
+            image,
+            checksum: crate::seed::sha256_of(&guid),
+            error: (state == PackageState::Failed).then(|| "Invalid zip archive.".to_owned()),
+            created_at: now,
+            updated_at: now,
+        });
+        Ok(guid)
+    }
+
+    /// Move a package to another state; false if no such package.
+    pub fn set_package_state(&self, package_guid: &str, state: PackageState) -> bool {
+        let mut w = self.shared.lock();
+        match w.packages.get_mut(package_guid) {
+            Some(p) => {
+                p.state = state;
+                if state == PackageState::Failed && p.error.is_none() {
+                    p.error = Some("Invalid zip archive.".to_owned());
+                }
+                p.updated_at = Utc::now();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Change a stack's state; false if no such stack.
@@ -314,16 +419,16 @@ impl Drop for CfSim {
     }
 }
 
-fn install(w: &mut World, name: &str, stack: &str, version: &str) {
+fn install(w: &mut World, name: &str, stack: Option<&str>, version: &str) {
     let now = Utc::now();
     let existing = w
         .buildpacks
         .iter()
-        .find(|b| b.name == name && b.stack == stack)
+        .find(|b| b.name == name && b.stack.as_deref() == stack)
         .map(|b| b.guid.clone());
     match existing.and_then(|g| w.buildpacks.get_mut(&g)) {
         Some(bp) => {
-            bp.version = version.to_owned();
+            bp.version = Some(version.to_owned());
             bp.updated_at = now;
         }
         None => {
@@ -332,9 +437,12 @@ fn install(w: &mut World, name: &str, stack: &str, version: &str) {
             w.buildpacks.insert(Buildpack {
                 guid,
                 name: name.to_owned(),
-                stack: stack.to_owned(),
-                version: version.to_owned(),
+                stack: stack.map(str::to_owned),
+                version: Some(version.to_owned()),
                 position,
+                enabled: true,
+                locked: false,
+                lifecycle: "buildpack".to_owned(),
                 created_at: now,
                 updated_at: now,
             });

@@ -114,7 +114,8 @@ impl World {
                 .flatten()
                 .map(|b| BuildpackVersion {
                     name: b.name.clone(),
-                    version: b.version.clone(),
+                    // Empty when the buildpack reported no version.
+                    version: b.version.clone().unwrap_or_default(),
                 })
                 .collect(),
             stack: d.stack.clone(),

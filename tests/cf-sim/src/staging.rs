@@ -24,6 +24,11 @@ pub(crate) struct BuildRequest {
     pub annotations: Labels,
 }
 
+/// Staging disk when the request names none: CC takes the web process's
+/// disk but at least `staging.minimum_staging_disk_mb` (StagingDiskCalculator),
+/// 4096 on a typical foundation.
+const STAGING_DISK_MB: u64 = 4096;
+
 /// `buildpack_name` / `detect_output` as buildpacks report them: `ruby_buildpack` → `ruby`.
 pub(crate) fn short_name(buildpack: &str) -> String {
     buildpack
@@ -68,6 +73,26 @@ impl World {
             .clone()
             .unwrap_or_else(|| app.requested_buildpacks.clone());
 
+        // BuildsController#create validates the lifecycle first (unknown
+        // stack or buildpack: 422), then BuildCreate#create_and_stage checks,
+        // in this order, stack state, a STAGING build, a READY package and
+        // disabled buildpacks (app/actions/build_create.rb).
+        if lifecycle == LifecycleKind::Buildpack {
+            if !self.stacks.iter().any(|s| s.name == stack) {
+                return Err(ApiError::unprocessable(format!(
+                    "Stack '{stack}' does not exist"
+                )));
+            }
+            for bp in &buildpacks {
+                let is_url = bp.starts_with("http://") || bp.starts_with("https://");
+                if !is_url && !self.buildpacks.iter().any(|b| &b.name == bp) {
+                    return Err(ApiError::unprocessable(format!(
+                        "\"{bp}\" must be an existing admin buildpack or a valid git URI"
+                    )));
+                }
+            }
+        }
+        let warnings = self.validate_stack_state(lifecycle, &stack, &app_guid)?;
         if actor.is_client {
             if self.faults.fire_eq(&app_guid, &Fault::StagerUnavailable) {
                 return Err(ApiError::stager_unavailable());
@@ -82,34 +107,27 @@ impl World {
             return Err(ApiError::staging_in_progress());
         }
         if !package_ready {
-            return Err(ApiError::invalid_request(
+            // BuildCreate::InvalidPackage → bad_request! (400 CF-BadRequest 1004,
+            // app/controllers/v3/builds_controller.rb).
+            return Err(ApiError::bad_request(
                 "Cannot stage package whose state is not ready.",
             ));
         }
-        let mut warnings = Vec::new();
         if lifecycle == LifecycleKind::Buildpack {
-            if let Some(s) = self.stacks.iter().find(|s| s.name == stack) {
-                match s.state {
-                    StackState::Disabled => return Err(ApiError::stack_disabled(&stack)),
-                    StackState::Deprecated | StackState::Restricted => warnings.push(format!(
-                        "The stack '{}' is '{}' and will be removed in the future.",
-                        stack,
-                        s.state.as_str()
-                    )),
-                    StackState::Active => {}
-                }
-            } else {
-                return Err(ApiError::unprocessable(format!(
-                    "Stack '{stack}' does not exist"
+            // BuildCreate#requested_buildpacks_disabled!.
+            let disabled: Vec<String> = buildpacks
+                .iter()
+                .filter(|bp| {
+                    let rows: Vec<_> = self.buildpacks.iter().filter(|b| &b.name == *bp).collect();
+                    !rows.is_empty() && rows.iter().all(|b| !b.enabled)
+                })
+                .map(|bp| format!("'{bp}'"))
+                .collect();
+            if !disabled.is_empty() {
+                return Err(ApiError::buildpack_invalid(format!(
+                    "Requested buildpack(s) {} are disabled and cannot be used for staging",
+                    disabled.join(", ")
                 )));
-            }
-            for bp in &buildpacks {
-                let is_url = bp.starts_with("http://") || bp.starts_with("https://");
-                if !is_url && !self.buildpacks.iter().any(|b| &b.name == bp) {
-                    return Err(ApiError::unprocessable(format!(
-                        "\"{bp}\" must be an existing admin buildpack or a valid git URI"
-                    )));
-                }
             }
         }
         let staging_memory_mb = req.staging_memory_mb.unwrap_or(self.cfg.staging_memory_mb);
@@ -124,7 +142,10 @@ impl World {
         let outcome = if actor.is_client {
             self.faults
                 .fire(&app_guid, |f| match f {
-                    Fault::StagingFails(kind) => Some(BuildOutcome::Fail(*kind)),
+                    Fault::StagingFails(kind) => Some(BuildOutcome::Fail(kind.error_string())),
+                    Fault::StagingFailsWith { error_id, details } => Some(BuildOutcome::Fail(
+                        crate::faults::staging_error(error_id, details),
+                    )),
                     Fault::StagingStuck => Some(BuildOutcome::Stuck),
                     _ => None,
                 })
@@ -145,6 +166,8 @@ impl World {
             Vec::new()
         };
         let settles_at = now + self.staging_duration_for(&app_guid);
+        let unreachable =
+            actor.is_client && self.faults.fire_eq(&app_guid, &Fault::StagerUnreachable);
         self.builds.insert(Build {
             guid: guid.clone(),
             app_guid,
@@ -156,7 +179,7 @@ impl World {
             buildpacks: build_buildpacks,
             stack,
             staging_memory_mb,
-            staging_disk_mb: req.staging_disk_mb.unwrap_or(1024),
+            staging_disk_mb: req.staging_disk_mb.unwrap_or(STAGING_DISK_MB),
             created_by: actor,
             labels: req.labels,
             annotations: req.annotations,
@@ -165,9 +188,55 @@ impl World {
             settles_at,
             outcome,
         });
+        if unreachable {
+            // Stager#stage (lib/cloud_controller/diego/stager.rb): the saved
+            // build is failed with the StagerUnavailable text, then the 503 is raised.
+            let e = ApiError::stager_unavailable();
+            if let Some(b) = self.builds.get_mut(&guid) {
+                b.state = BuildState::Failed;
+                b.error = Some(crate::faults::staging_error("StagingError", &e.detail));
+            }
+            return Err(e);
+        }
         self.staging.push(guid.clone());
         self.update_peaks();
         Ok((guid, warnings))
+    }
+
+    /// BuildCreate#validate_stack_state! with StackStateValidator
+    /// (lib/cloud_controller/stack_state_validator.rb), from 3.210.0: an
+    /// app's first build fails on a RESTRICTED or DISABLED stack, a restage
+    /// only on DISABLED; DEPRECATED (and RESTRICTED on a restage) warns.
+    fn validate_stack_state(
+        &self,
+        lifecycle: LifecycleKind,
+        stack: &str,
+        app_guid: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        if lifecycle == LifecycleKind::Docker
+            || !self.api.at_least(crate::version::since::STACK_STATE)
+        {
+            return Ok(Vec::new());
+        }
+        let Some(s) = self.stacks.iter().find(|s| s.name == stack) else {
+            return Ok(Vec::new());
+        };
+        // `app.builds_dataset.empty?`; seeded apps were staged before the
+        // simulator started, so a droplet counts as an earlier build.
+        let first_build = self.builds.for_app(app_guid).next().is_none()
+            && self.droplets.for_app(app_guid).next().is_none();
+        let warning = || {
+            vec![format!(
+                "WARNING: The stack '{stack}' is '{}' and will be removed in the future.",
+                s.state.as_str()
+            )]
+        };
+        match s.state {
+            StackState::Active => Ok(Vec::new()),
+            StackState::Disabled => Err(ApiError::stack_invalid(stack, s.state)),
+            StackState::Restricted if first_build => Err(ApiError::stack_invalid(stack, s.state)),
+            StackState::Restricted | StackState::Deprecated => Ok(warning()),
+        }
     }
 
     /// Settle every STAGING build whose time has come.
@@ -207,7 +276,7 @@ impl World {
         let app_guid = build.app_guid.clone();
         let ts = Utc::now();
         let result = match outcome {
-            BuildOutcome::Fail(kind) => Err(kind.error_string()),
+            BuildOutcome::Fail(error) => Err(error),
             BuildOutcome::Stuck => return,
             BuildOutcome::Succeed => self.stage_droplet(guid),
         };
@@ -257,27 +326,28 @@ impl World {
             let mut list = Vec::new();
             for (i, name) in names.iter().enumerate() {
                 let Some(version) = self.installed_version(name, &stack) else {
-                    return Err(format!(
-                        "StagingError - Staging error: buildpack {name} is not installed for stack {stack}"
+                    // Diego fails to download a buildpack it has no bits
+                    // for; the sanitizer turns its message into "staging failed".
+                    return Err(crate::faults::staging_error(
+                        "StagingError",
+                        "staging failed",
                     ));
                 };
+                // DropletPresenter: detect_output only on the buildpack the
+                // staging receipt names (the last, which gives the start command).
                 let last = i + 1 == names.len();
                 list.push(DropletBuildpack {
                     name: name.clone(),
-                    buildpack_name: short_name(name),
-                    version,
-                    detect_output: if last {
-                        short_name(name)
-                    } else {
-                        String::new()
-                    },
+                    buildpack_name: Some(short_name(name)),
+                    version: Some(version),
+                    detect_output: last.then(|| short_name(name)),
                 });
             }
             let command = names.last().map(|n| web_command(n)).unwrap_or_default();
             (Some(list), Some(stack), command)
         };
         let guid = self.guid();
-        let checksum = format!("{:016x}{:016x}", self.rng_u64(), self.rng_u64());
+        let checksum = crate::seed::sha256_of(&guid);
         let ts = Utc::now();
         self.droplets.insert(Droplet {
             guid: guid.clone(),
@@ -340,6 +410,8 @@ impl World {
             app_guid: app_guid.to_owned(),
             state: PackageState::Ready,
             image,
+            checksum: crate::seed::sha256_of(&guid),
+            error: None,
             created_at: ts,
             updated_at: ts,
         });
@@ -372,7 +444,7 @@ impl World {
             buildpacks,
             stack,
             staging_memory_mb: self.cfg.staging_memory_mb,
-            staging_disk_mb: 1024,
+            staging_disk_mb: STAGING_DISK_MB,
             created_by: World::human_actor(),
             labels: Labels::new(),
             annotations: Labels::new(),

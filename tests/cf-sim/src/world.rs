@@ -16,6 +16,7 @@ use crate::model::{
     Space, Stack, Table,
 };
 use crate::record::RecordedRequest;
+use crate::version::ApiVersion;
 
 pub(crate) struct RateWindow {
     pub started: Instant,
@@ -25,6 +26,8 @@ pub(crate) struct RateWindow {
 
 pub(crate) struct World {
     pub cfg: SimConfig,
+    /// `cfg.api_version`, parsed: the release whose behaviour is played.
+    pub api: ApiVersion,
     pub base_url: String,
     pub port: u16,
     pub rng: ChaCha8Rng,
@@ -54,7 +57,9 @@ pub(crate) struct World {
 impl World {
     pub(crate) fn empty(cfg: SimConfig, port: u16) -> Self {
         let seed = cfg.seed;
+        let api = ApiVersion::parse(&cfg.api_version).unwrap_or(ApiVersion::NEWEST);
         Self {
+            api,
             base_url: format!("http://127.0.0.1:{port}"),
             port,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -92,10 +97,13 @@ impl World {
             .to_string()
     }
 
+    /// A client_credentials token has no user_name or email: UserAuditInfo
+    /// stores "" for both (lib/cloud_controller/user_audit_info.rb), the guid
+    /// is the client id.
     pub(crate) fn client_actor(&self) -> Actor {
         Actor {
             guid: self.cfg.client_id.clone(),
-            name: self.cfg.client_id.clone(),
+            name: String::new(),
             email: String::new(),
             is_client: true,
         }
@@ -148,8 +156,10 @@ impl World {
     pub(crate) fn installed_version(&self, name: &str, stack: &str) -> Option<String> {
         self.buildpacks
             .iter()
-            .find(|b| b.name == name && b.stack == stack)
-            .map(|b| b.version.clone())
+            .filter(|b| b.name == name && b.serves(stack))
+            // One for this stack wins over one for any stack.
+            .min_by_key(|b| b.stack.is_none())
+            .and_then(|b| b.version.clone())
     }
 
     /// Memory an org is using: running instances plus staging reservations.

@@ -30,16 +30,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
         "created_ats",
         "updated_ats",
     ])?;
-    let include = q.get("include").map(str::to_owned);
-    if let Some(inc) = &include
-        && !inc
-            .split(',')
-            .all(|i| i == "space" || i == "space.organization")
-    {
-        return Err(ApiError::bad_query(format!(
-            "Invalid included resource: '{inc}'. Valid included resources are: 'space', 'space.organization'"
-        )));
-    }
+    let include = parse_include(&q)?;
     let (field, desc) = q.order(&["created_at", "updated_at", "name", "state"], "created_at")?;
     let selector = q.label_selector()?;
     let mut w = s.lock();
@@ -49,8 +40,8 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
         let multi_page = page.len() < apps.len() && q.get("page").is_none_or(|p| p == "1");
         let body = AppPage {
             pagination,
-            resources: page.iter().map(|a| present::app_view(&w, a)).collect(),
-            included: include.map(|inc| included(&w, page, inc.contains("space.organization"))),
+            resources: page.iter().map(|a| present::app_entry(&w, a)).collect(),
+            included: include.map(|(spaces, orgs)| included(&w, page, spaces, orgs)),
         };
         (serde_json::to_vec(&body), multi_page)
     };
@@ -83,7 +74,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
 #[derive(serde::Serialize)]
 struct AppPage<'a> {
     pagination: Value,
-    resources: Vec<present::AppView<'a>>,
+    resources: Vec<present::AppEntry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     included: Option<Value>,
 }
@@ -141,11 +132,49 @@ fn filter_apps<'a>(
     apps
 }
 
-fn included(w: &World, apps: &[&App], with_orgs: bool) -> Value {
+/// `include` as AppsListMessage / AppShowMessage validate it
+/// (IncludeParamValidator, app/messages/base_message.rb): `(spaces, orgs)`.
+fn parse_include(q: &Query) -> Result<Option<(bool, bool)>, ApiError> {
+    let Some(raw) = q.get("include") else {
+        return Ok(None);
+    };
+    const VALID: [&str; 3] = ["space", "org", "space.organization"];
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    for candidate in raw.split(',') {
+        if VALID.contains(&candidate) {
+            if seen.contains(&candidate) {
+                errors.push(format!("Duplicate included resource: '{candidate}'"));
+            }
+            seen.push(candidate);
+        } else {
+            errors.push(format!(
+                "Invalid included resource: '{candidate}'. Valid included resources are: '{}'",
+                VALID.join("', '")
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::bad_query(errors.join(", ")));
+    }
+    // IncludeSpaceDecorator: space or space.organization;
+    // IncludeOrganizationDecorator: org or space.organization.
+    let spaces = seen
+        .iter()
+        .any(|i| *i == "space" || *i == "space.organization");
+    let orgs = seen
+        .iter()
+        .any(|i| *i == "org" || *i == "space.organization");
+    Ok(Some((spaces, orgs)))
+}
+
+fn included(w: &World, apps: &[&App], with_spaces: bool, with_orgs: bool) -> Value {
     let space_guids: BTreeSet<&str> = apps.iter().map(|a| a.space_guid.as_str()).collect();
     let spaces: Vec<_> = space_guids.iter().filter_map(|g| w.spaces.get(g)).collect();
-    let mut inc =
-        json!({"spaces": spaces.iter().map(|s| present::space(w, s)).collect::<Vec<_>>()});
+    let mut inc = json!({});
+    if with_spaces {
+        inc["spaces"] = Value::Array(spaces.iter().map(|s| present::space(w, s)).collect());
+    }
     if with_orgs {
         let org_guids: BTreeSet<&str> = spaces.iter().map(|s| s.org_guid.as_str()).collect();
         inc["organizations"] = Value::Array(
@@ -185,9 +214,24 @@ fn find_app<'a>(w: &'a World, guid: &str) -> Result<&'a App, ApiError> {
     w.apps.get(guid).ok_or_else(|| ApiError::not_found("App"))
 }
 
-pub(crate) async fn show(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn show(
+    State(s): S,
+    Path(guid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref())?;
+    q.allow_only(&["include"])?;
+    let include = parse_include(&q)?;
     let w = s.lock();
-    Ok(ok(present::app(&w, find_app(&w, &guid)?)))
+    let app = find_app(&w, &guid)?;
+    let mut body = present::app(&w, app);
+    // AppsController#show: the decorators add `included` inside the app object.
+    if let Some((spaces, orgs)) = include
+        && body.is_object()
+    {
+        body["included"] = included(&w, &[app], spaces, orgs);
+    }
+    Ok(ok(body))
 }
 
 pub(crate) async fn current_droplet(
@@ -201,7 +245,7 @@ pub(crate) async fn current_droplet(
         .as_deref()
         .and_then(|d| w.droplets.get(d))
         .ok_or_else(|| ApiError::not_found("Droplet"))?;
-    Ok(ok(present::droplet(&w, droplet)))
+    Ok(ok(present::droplet(&w, droplet, false)))
 }
 
 pub(crate) async fn current_droplet_relationship(
@@ -210,9 +254,20 @@ pub(crate) async fn current_droplet_relationship(
 ) -> Result<Response, ApiError> {
     let w = s.lock();
     let app = find_app(&w, &guid)?;
+    // AppsController#current_droplet_relationship: no droplet → 404
+    // "Droplet not found" (app/controllers/v3/apps_controller.rb).
+    if app
+        .current_droplet
+        .as_deref()
+        .and_then(|d| w.droplets.get(d))
+        .is_none()
+    {
+        return Err(ApiError::not_found("Droplet"));
+    }
     Ok(ok(relationship(&w, app)))
 }
 
+/// AppDropletRelationshipPresenter (app/presenters/v3/app_droplet_relationship_presenter.rb).
 fn relationship(w: &World, app: &App) -> Value {
     let b = &w.base_url;
     json!({
@@ -325,7 +380,7 @@ pub(crate) async fn processes(
         .collect();
     let path = format!("/v3/apps/{guid}/processes");
     let (pagination, page) = paginate(&w, &path, &q, &list)?;
-    let resources = page.iter().map(|p| present::process(&w, p)).collect();
+    let resources = page.iter().map(|p| present::process(&w, p, true)).collect();
     Ok(ok(list_body(pagination, resources)))
 }
 
@@ -338,10 +393,18 @@ pub(crate) async fn droplets(
     q.allow(&["current", "states", "guids", "order_by", "label_selector"])?;
     let states = q.list("states");
     let guids = q.list("guids");
-    let current_only = q.get("current") == Some("true");
+    // DropletsListMessage: `current` only accepts 'true'.
+    let current_only = match q.get("current") {
+        None => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::bad_query("Current only accepts the value 'true'"));
+        }
+    };
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
     let w = s.lock();
     let app = find_app(&w, &guid)?;
+    // An app without a current droplet lists none for current=true (an empty page, not 404).
     let mut list: Vec<_> = w
         .droplets
         .for_app(&guid)
@@ -358,7 +421,7 @@ pub(crate) async fn droplets(
     });
     let path = format!("/v3/apps/{guid}/droplets");
     let (pagination, page) = paginate(&w, &path, &q, &list)?;
-    let resources = page.iter().map(|d| present::droplet(&w, d)).collect();
+    let resources = page.iter().map(|d| present::droplet(&w, d, true)).collect();
     Ok(ok(list_body(pagination, resources)))
 }
 

@@ -60,12 +60,23 @@ impl ApiError {
         )
     }
 
-    pub(crate) fn invalid_request(detail: impl Into<String>) -> Self {
+    /// errors/v2.yml 1004 BadRequest: "Bad request: %s".
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            10004,
-            "CF-InvalidRequest",
-            format!("The request is invalid: {}", detail.into()),
+            1004,
+            "CF-BadRequest",
+            format!("Bad request: {}", detail.into()),
+        )
+    }
+
+    /// errors/v2.yml 290003 BuildpackInvalid: "Buildpack is invalid: %s" (400).
+    pub(crate) fn buildpack_invalid(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            290003,
+            "CF-BuildpackInvalid",
+            format!("Buildpack is invalid: {}", detail.into()),
         )
     }
 
@@ -105,13 +116,15 @@ impl ApiError {
         )
     }
 
-    pub(crate) fn stack_disabled(stack: &str) -> Self {
+    /// StackStateValidator#build_stack_error (lib/cloud_controller/stack_state_validator.rb).
+    pub(crate) fn stack_invalid(stack: &str, state: crate::model::StackState) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             250004,
             "CF-StackValidationFailed",
             format!(
-                "ERROR: Staging failed. The stack '{stack}' is 'DISABLED' and cannot be used for staging."
+                "ERROR: Staging failed. The stack '{stack}' is '{}' and cannot be used for staging.",
+                state.as_str()
             ),
         )
     }

@@ -45,6 +45,26 @@ impl Query {
         )))
     }
 
+    /// Like [`allow`](Self::allow) for endpoints without paging (a show).
+    pub(crate) fn allow_only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        let unknown: Vec<String> = self
+            .pairs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !allowed.contains(k))
+            .map(|k| format!("'{k}'"))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let valid: Vec<String> = allowed.iter().map(|k| format!("'{k}'")).collect();
+        Err(ApiError::bad_query(format!(
+            "Unknown query parameter(s): {}. Valid parameters are: {}",
+            unknown.join(", "),
+            valid.join(", ")
+        )))
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
@@ -232,20 +252,28 @@ impl Paged<'_> {
         start..end
     }
 
+    /// The filters plus `page` and `per_page`, encoded like Rails'
+    /// `Hash#to_query` (sorted by key) as PaginationPresenter builds them.
     fn href(&self, page: usize) -> Value {
+        let page = page.to_string();
+        let per_page = self.per_page.to_string();
+        let mut pairs = self.query.carried();
+        pairs.push(("page", &page));
+        pairs.push(("per_page", &per_page));
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        ser.append_pair("page", &page.to_string());
-        ser.append_pair("per_page", &self.per_page.to_string());
-        for (k, v) in self.query.carried() {
+        for (k, v) in pairs {
             ser.append_pair(k, v);
         }
         json!({"href": format!("{}{}?{}", self.base, self.path, ser.finish())})
     }
 
-    /// CC's pagination object (`PaginationPresenter`).
+    /// CC's pagination object (PaginatedListPresenter#present_pagination_hash,
+    /// app/presenters/v3/paginated_list_presenter.rb):
+    /// an empty result still has one (empty) page.
     pub(crate) fn pagination(&self) -> Value {
-        let total_pages = self.total.div_ceil(self.per_page);
-        let last = total_pages.max(1);
+        let total_pages = self.total.div_ceil(self.per_page).max(1);
+        let last = total_pages;
         json!({
             "total_results": self.total,
             "total_pages": total_pages,

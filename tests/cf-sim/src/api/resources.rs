@@ -12,6 +12,7 @@ use super::{S, list_body, now, ok, paginate};
 use crate::faults::Fault;
 use crate::model::{Droplet, Package};
 use crate::present;
+use crate::version::since;
 use crate::world::World;
 
 pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
@@ -67,7 +68,7 @@ pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Res
         directed(ord, desc)
     });
     let (pagination, page) = paginate(&w, "/v3/droplets", &q, &list)?;
-    let resources = page.iter().map(|d| present::droplet(&w, d)).collect();
+    let resources = page.iter().map(|d| present::droplet(&w, d, true)).collect();
     Ok(ok(list_body(pagination, resources)))
 }
 
@@ -77,7 +78,7 @@ pub(crate) async fn droplet(State(s): S, Path(guid): Path<String>) -> Result<Res
         .droplets
         .get(&guid)
         .ok_or_else(|| ApiError::not_found("Droplet"))?;
-    Ok(ok(present::droplet(&w, d)))
+    Ok(ok(present::droplet(&w, d, false)))
 }
 
 /// Packages matching the query (for `/v3/packages` and `/v3/apps/:guid/packages`).
@@ -139,17 +140,23 @@ pub(crate) async fn package(State(s): S, Path(guid): Path<String>) -> Result<Res
 
 pub(crate) async fn buildpacks(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&["names", "stacks", "lifecycle", "label_selector", "order_by"])?;
+    let w = s.lock();
+    // The `lifecycle` filter arrived with the buildpack lifecycle field (3.194.0).
+    if w.api.at_least(since::BUILDPACK_LIFECYCLE) {
+        q.allow(&["names", "stacks", "lifecycle", "label_selector", "order_by"])?;
+    } else {
+        q.allow(&["names", "stacks", "label_selector", "order_by"])?;
+    }
     let names = q.list("names");
     let stacks = q.list("stacks");
     let lifecycle = q.get("lifecycle");
     let (field, desc) = q.order(&["position", "created_at", "updated_at"], "position")?;
-    let w = s.lock();
     let mut list: Vec<_> = w
         .buildpacks
         .iter()
-        .filter(|b| passes(&names, &b.name) && passes(&stacks, &b.stack))
-        .filter(|_| lifecycle.is_none_or(|l| l == "buildpack"))
+        .filter(|b| passes(&names, &b.name))
+        .filter(|b| stacks.is_none() || b.stack.as_deref().is_some_and(|s| passes(&stacks, s)))
+        .filter(|b| lifecycle.is_none_or(|l| l == b.lifecycle))
         .collect();
     list.sort_by(|a, b| {
         let ord = match field.as_str() {
@@ -255,7 +262,7 @@ pub(crate) async fn process(State(s): S, Path(guid): Path<String>) -> Result<Res
         .get(&guid)
         .filter(|p| !p.destroyed)
         .ok_or_else(|| ApiError::not_found("Process"))?;
-    Ok(ok(present::process(&w, p)))
+    Ok(ok(present::process(&w, p, false)))
 }
 
 pub(crate) async fn process_stats(

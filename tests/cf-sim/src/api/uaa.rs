@@ -9,46 +9,98 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{S, now, ok};
+use crate::version::since;
 
+/// RootController#read (app/controllers/runtime/root_controller.rb).
 pub(crate) async fn root(axum::extract::State(s): S) -> Response {
     let w = s.lock();
     let b = &w.base_url;
-    ok(json!({
-        "links": {
-            "self": {"href": b},
-            "bits_service": null,
-            "cloud_controller_v2": null,
-            "cloud_controller_v3": {"href": format!("{b}/v3"), "meta": {"version": w.cfg.api_version}},
-            "network_policy_v0": {"href": format!("{b}/networking/v0/external")},
-            "network_policy_v1": {"href": format!("{b}/networking/v1/external")},
-            "login": {"href": b},
-            "uaa": {"href": b},
-            "credhub": null,
-            "routing": {"href": format!("{b}/routing")},
-            "logging": {"href": format!("ws://{}:{}", "127.0.0.1", w.port)},
-            "log_cache": {"href": b},
-            "log_stream": {"href": b},
-            "app_ssh": {"href": format!("127.0.0.1:{}", w.port), "meta": {"host_key_fingerprint": "", "oauth_client": "ssh-proxy"}},
-        }
-    }))
+    let mut links = serde_json::Map::new();
+    links.insert("self".to_owned(), json!({"href": b}));
+    // The v2 link unless `temporary_enable_v2` is off, its default from
+    // 3.181.0 (2ae7c7e7); the v2 API's version runs 65 minors ahead of v3's
+    // (config/version_v2 in every capi-release from 1.155.0 to 1.197.0).
+    if !w.api.at_least(since::NO_V2_ROOT_LINK) {
+        links.insert(
+            "cloud_controller_v2".to_owned(),
+            json!({"href": format!("{b}/v2"), "meta": {"version": format!("2.{}.0", w.api.1 + 65)}}),
+        );
+    }
+    let entries = [
+        (
+            "cloud_controller_v3",
+            json!({"href": format!("{b}/v3"), "meta": {"version": w.cfg.api_version}}),
+        ),
+        (
+            "network_policy_v0",
+            json!({"href": format!("{b}/networking/v0/external")}),
+        ),
+        (
+            "network_policy_v1",
+            json!({"href": format!("{b}/networking/v1/external")}),
+        ),
+        ("login", json!({"href": b})),
+        ("uaa", json!({"href": b})),
+        // No CredHub configured.
+        ("credhub", serde_json::Value::Null),
+        ("routing", json!({"href": format!("{b}/routing")})),
+        (
+            "logging",
+            json!({"href": format!("ws://{}:{}", "127.0.0.1", w.port)}),
+        ),
+        ("log_cache", json!({"href": b})),
+        ("log_stream", json!({"href": b})),
+        (
+            "app_ssh",
+            json!({"href": format!("127.0.0.1:{}", w.port), "meta": {"host_key_fingerprint": "", "oauth_client": "ssh-proxy"}}),
+        ),
+    ];
+    for (k, v) in entries {
+        links.insert(k.to_owned(), v);
+    }
+    ok(json!({ "links": links }))
 }
 
+/// RootController#v3_root (app/controllers/v3/root_controller.rb): every
+/// link CC lists, though the simulator serves only some of them.
 pub(crate) async fn v3_root(axum::extract::State(s): S) -> Response {
     let w = s.lock();
     let b = &w.base_url;
     let mut links = serde_json::Map::new();
     links.insert("self".to_owned(), json!({"href": format!("{b}/v3")}));
     for r in [
+        "app_usage_events",
         "apps",
-        "builds",
+        "audit_events",
         "buildpacks",
+        "builds",
         "deployments",
+        "domains",
         "droplets",
+        "environment_variable_groups",
+        "feature_flags",
+        "info",
+        "isolation_segments",
         "organizations",
+        "organization_quotas",
         "packages",
         "processes",
+        "resource_matches",
+        "roles",
+        "routes",
+        "security_groups",
+        "service_brokers",
+        "service_instances",
+        "service_credential_bindings",
+        "service_offerings",
+        "service_plans",
+        "service_route_bindings",
+        "service_usage_events",
         "spaces",
+        "space_quotas",
         "stacks",
+        "tasks",
+        "users",
     ] {
         links.insert(r.to_owned(), json!({"href": format!("{b}/v3/{r}")}));
     }

@@ -30,7 +30,9 @@ async fn build_stages_with_the_version_installed_when_it_finishes() {
     assert_eq!(b["package"]["guid"], pkg);
     assert_eq!(b["relationships"]["app"]["data"]["guid"], app);
     assert_eq!(b["lifecycle"]["data"]["buildpacks"][0], "ruby_buildpack");
-    assert_eq!(b["created_by"]["name"], "restager");
+    // A client_credentials token: guid = client id, name and email "".
+    assert_eq!(b["created_by"]["guid"], "restager");
+    assert_eq!(b["created_by"]["name"], "");
     assert_eq!(b["metadata"]["labels"]["restager.io/job"], "j-1");
     // A release lands while staging runs: the droplet gets it.
     sim.install_buildpack("ruby_buildpack", "1.10.30");

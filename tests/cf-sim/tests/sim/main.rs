@@ -9,4 +9,5 @@ mod deployments;
 mod listing;
 mod network;
 mod seeding;
+mod shapes;
 mod timing;
