@@ -645,7 +645,8 @@ pub(crate) fn process_stats(w: &World, p: &Process, now: Instant) -> Value {
                 "fds_quota": 16384,
                 "isolation_segment": null,
                 "details": null,
-                "instance_ports": if running { json!([{"external": 61000 + i, "internal": 8080, "external_tls_proxy_port": null, "internal_tls_proxy_port": null}]) } else { json!([]) },
+                // Diego's TLS proxy (envoy) ports: null only when 0.
+                "instance_ports": if running { json!([{"external": 61000 + i, "internal": 8080, "external_tls_proxy_port": 62000 + i, "internal_tls_proxy_port": 61001}]) } else { json!([]) },
                 "usage": if running {
                     json!({"time": usage_time, "cpu": 0.02, "cpu_entitlement": 0.1, "mem": p.memory_mb * 1024 * 1024 / 3, "disk": 150_000_000u64, "log_rate": 0})
                 } else {

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::model::{
     App, AppState, Buildpack, Droplet, DropletBuildpack, DropletState, Labels, LifecycleKind, Org,
-    Package, PackageState, Process, Space, Stack, StackState,
+    Package, PackageState, Process, Revision, Space, Stack, StackState,
 };
 use crate::staging::{short_name, web_command};
 use crate::world::World;
@@ -484,6 +484,21 @@ impl World {
         labels
             .entry("env".to_owned())
             .or_insert_with(|| spec.space.clone());
+        // An app pushed with revisions on has a first revision for its
+        // droplet ("Initial revision.", RevisionResolver); its guid is derived
+        // from the app's so the seeded RNG stream stays as it was.
+        let latest_revision = current_droplet
+            .as_ref()
+            .filter(|_| spec.revisions_enabled)
+            .map(|droplet| Revision {
+                guid: uuid::Uuid::new_v5(
+                    &uuid::Uuid::NAMESPACE_OID,
+                    format!("{app_guid}/revision/1").as_bytes(),
+                )
+                .to_string(),
+                version: 1,
+                droplet_guid: droplet.clone(),
+            });
         self.apps.insert(App {
             guid: app_guid.clone(),
             name: spec.name.clone(),
@@ -500,7 +515,7 @@ impl World {
             docker_image: image,
             current_droplet,
             revisions_enabled: spec.revisions_enabled,
-            latest_revision: None,
+            latest_revision: latest_revision.clone(),
             corruption: None,
             labels,
             annotations: Labels::new(),
@@ -529,7 +544,7 @@ impl World {
                 instance_starts: vec![started; instances as usize],
                 crashing: false,
                 destroyed: false,
-                revision_guid: None,
+                revision_guid: latest_revision.as_ref().map(|r| r.guid.clone()),
                 created_at: created,
                 updated_at: staged.max(created),
             });

@@ -68,9 +68,6 @@ pub mod since {
     /// Deployments lost their top-level `state` (a917640a, "Remove deployment
     /// state from API"): the simulator never sends it.
     pub const NO_DEPLOYMENT_STATE: &str = "3.92.0";
-    /// `GET /` drops the `cloud_controller_v2` link (`temporary_enable_v2`
-    /// off by default, 2ae7c7e7).
-    pub const NO_V2_ROOT_LINK: &str = "3.181.0";
     /// `status.details.last_status_change` on deployments (c3ab5249).
     pub const DEPLOYMENT_LAST_STATUS_CHANGE: &str = "3.170.0";
     /// `links.clear_buildpack_cache` on apps (adb73ec2).
@@ -84,6 +81,9 @@ pub mod since {
     pub const CANARY: &str = "3.173.0";
     /// App objects carry `relationships.current_droplet` (d543a666).
     pub const APP_CURRENT_DROPLET: &str = "3.174.0";
+    /// `GET /` drops the `cloud_controller_v2` link (`temporary_enable_v2`
+    /// off by default, 2ae7c7e7).
+    pub const NO_V2_ROOT_LINK: &str = "3.181.0";
     /// `options.canary.steps`, `status.canary` and the checked option keys
     /// (78d93d45, "Add Canary steps").
     pub const CANARY_STEPS: &str = "3.189.0";

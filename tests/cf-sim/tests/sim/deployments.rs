@@ -51,9 +51,10 @@ async fn rolling_deployment_steps_by_max_in_flight() {
     assert_eq!(d["droplet"]["guid"], droplet);
     assert_eq!(d["previous_droplet"]["guid"], before);
     assert_eq!(d["new_processes"][0]["type"], "web");
-    // Revisions are on by default: the deployment names the revision it made.
+    // Revisions are on by default: the deployment names the revision it
+    // made (the app's first revision is that of the droplet it was pushed with).
     assert!(d["revision"]["guid"].is_string(), "{d}");
-    assert_eq!(d["revision"]["version"], 1);
+    assert_eq!(d["revision"]["version"], 2);
     assert!(d.get("state").is_none(), "no top-level state since 3.92.0");
     assert!(d["links"]["cancel"]["href"].is_string());
     let guid = d["guid"].as_str().expect("guid").to_owned();

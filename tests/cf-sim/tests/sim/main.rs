@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod builds;
+mod corpus;
 mod deployments;
 mod listing;
 mod network;
