@@ -579,7 +579,8 @@ pub(crate) fn process(w: &World, p: &Process, in_list: bool) -> Value {
         "memory_in_mb": p.memory_mb,
         "disk_in_mb": p.disk_mb,
         "log_rate_limit_in_bytes_per_second": -1,
-        "health_check": {"type": "port", "data": {"timeout": null, "invocation_timeout": null, "interval": null}},
+        // ProcessCreate#default_health_check_type: port for web, process for others.
+        "health_check": {"type": if p.kind == "web" { "port" } else { "process" }, "data": {"timeout": null, "invocation_timeout": null, "interval": null}},
         "readiness_health_check": {"type": "process", "data": {"invocation_timeout": null, "interval": null}},
         "relationships": {
             "app": {"data": {"guid": p.app_guid}},

@@ -429,7 +429,8 @@ impl World {
             package_guid = Some(guid);
         }
         let mut current_droplet = None;
-        let command = if docker {
+        // The detected start command comes from a droplet: none before staging.
+        let command = if docker || !spec.has_droplet {
             String::new()
         } else {
             web_command(&spec.buildpack)
