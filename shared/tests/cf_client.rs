@@ -488,7 +488,14 @@ async fn stopped_app_gets_its_droplet_without_starting() {
 
 #[tokio::test]
 async fn cloud_controller_errors_are_typed() {
-    let sim = sim(0).await;
+    // The human's build below must still be STAGING at our POST however
+    // slow the machine is (the default is 20 ms).
+    let sim = CfSim::start(SimConfig {
+        staging_duration: Duration::from_secs(600),
+        ..SimConfig::with_apps(0)
+    })
+    .await
+    .expect("simulator starts");
     let app = sim.add_app(AppSpec::new("busy"));
     let client = client(&sim);
     let package = sim

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cf_sim::{AppSpec, AppState, CfSim, SimConfig};
+use cf_sim::{AppSpec, AppState, CfSim, Corruption, LifecycleKind, SimConfig};
 use restager_shared::config::Secret;
 use restager_shared::signature::standard_webhooks;
 use serde_json::Value;
@@ -549,4 +549,151 @@ async fn serve_restages_through_a_real_sqs_queue() {
     let stopped = serving.terminate().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     f.assert_exactly_once();
+}
+
+/// Every client-made `POST /v3/deployments` body the simulator received.
+fn deployment_bodies(sim: &CfSim) -> Vec<Value> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/v3/deployments")
+        .filter_map(|r| r.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_without() {
+    // API 3.160: apps carry no current_droplet relationship and a deployment
+    // with `options` is refused (cloud_controller_ng's config/version history).
+    let f = foundation_with(
+        4,
+        SimConfig {
+            api_version: "3.160.0".into(),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+
+    let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_old_cc").await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["queued"], 4, "every eligible app is found: {answer}");
+    let notes = answer["notes"].to_string();
+    assert!(
+        notes.contains("3.160.0") && notes.contains("3.174"),
+        "the per-app droplet lookups are explained: {answer}"
+    );
+    assert!(
+        notes.contains("3.173"),
+        "max_in_flight is said to be off: {answer}"
+    );
+    let run_id = answer["run_id"].as_str().expect("a run id").to_string();
+
+    f.wait_until_all_patched(&serving).await;
+    let stopped = settle(&f, data.path(), serving, &run_id, 4).await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    f.assert_exactly_once();
+
+    let bodies = deployment_bodies(&f.sim);
+    assert_eq!(bodies.len(), 4, "{bodies:?}");
+    for body in &bodies {
+        assert!(body.get("options").is_none(), "options sent: {body}");
+        assert_eq!(body["strategy"], "rolling", "{body}");
+    }
+    let detail = f
+        .restager(data.path())
+        .args(["status", &run_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    for app in detail["apps"].as_array().expect("apps") {
+        if app["outcome"] != "restaged" {
+            continue;
+        }
+        let why = app["reason"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("max_in_flight") && why.contains("3.160.0"),
+            "the outcome says the foundation's default was used: {app}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serve_restages_a_foundation_shaped_as_real_cloud_controller_sends_it() {
+    // Never-staged apps (rendered `current_droplet: {data: {guid: null}}`),
+    // one app whose JSON does not parse, docker and stopped apps beside the
+    // outdated ruby apps: one odd record must not stop the rest.
+    let mut f = foundation(5).await;
+    let mut never_requested = AppSpec::never_staged("never-staged");
+    never_requested.buildpack_requested = true;
+    f.untouched.insert(f.sim.add_app(never_requested));
+    let mut never_started = AppSpec::never_staged("failed-first-push");
+    never_started.state = AppState::Started;
+    never_started.buildpack_requested = true;
+    f.untouched.insert(f.sim.add_app(never_started));
+    let mut docker = AppSpec::new("nginx");
+    docker.lifecycle = LifecycleKind::Docker;
+    f.untouched.insert(f.sim.add_app(docker));
+    let mut broken = AppSpec::new("broken-json");
+    broken.buildpack_version = Some(OLD.into());
+    let broken = f.sim.add_app(broken);
+    f.sim
+        .corrupt_app(&broken, Corruption::NameNotString)
+        .expect("corrupt one app");
+    f.untouched.insert(broken.clone());
+
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_real_cc").await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        answer["queued"], 5,
+        "every eligible app is queued: {answer}"
+    );
+    let skipped = answer["skipped"].as_array().expect("skipped apps");
+    let reason_of = |guid: &str| {
+        skipped
+            .iter()
+            .find(|s| s["app_guid"] == guid)
+            .and_then(|s| s["reason"].as_str())
+            .map(str::to_string)
+    };
+    let unreadable =
+        reason_of(&broken).unwrap_or_else(|| panic!("{broken} not reported: {answer}"));
+    assert!(
+        unreadable.starts_with("unreadable: name: invalid type: integer `42`"),
+        "{unreadable}"
+    );
+    let never = f.sim.app_by_name("failed-first-push").expect("app");
+    let why =
+        reason_of(&never.guid).unwrap_or_else(|| panic!("never-staged app not reported: {answer}"));
+    assert!(why.contains("no current droplet"), "{why}");
+    let run_id = answer["run_id"].as_str().expect("a run id").to_string();
+
+    f.wait_until_all_patched(&serving).await;
+    let stopped = settle(&f, data.path(), serving, &run_id, 5).await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    f.assert_exactly_once();
+    let detail = f
+        .restager(data.path())
+        .args(["status", &run_id, "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let reported = detail["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .find(|a| a["app_guid"] == broken.as_str())
+        .unwrap_or_else(|| panic!("status misses the unreadable app: {detail}"))
+        .clone();
+    assert_eq!(reported["outcome"], "skipped", "{reported}");
+    assert!(
+        reported["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("unreadable: name:")),
+        "{reported}"
+    );
 }
