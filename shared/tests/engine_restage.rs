@@ -430,7 +430,13 @@ async fn a_push_during_our_deploy_supersedes_us_and_we_stand_back() {
 
 #[tokio::test]
 async fn someone_else_staging_defers_us() {
-    let h = start().await;
+    // The person's build stays STAGING for the whole test: at the default
+    // 20 ms it could finish before the restage looked on a loaded machine.
+    let h = start_with(cf_sim::SimConfig {
+        staging_duration: Duration::from_secs(30),
+        ..cf_sim::SimConfig::with_apps(0)
+    })
+    .await;
     let guid = h.sim.add_app(app("busy"));
     h.sim
         .start_build_as_human(&guid)
