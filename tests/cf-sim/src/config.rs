@@ -50,6 +50,12 @@ pub struct SimConfig {
     /// Never-staged apps (`cf push --no-start`: STOPPED, a READY package, no
     /// droplet) added after the `apps` seeded ones, which stay as they were.
     pub never_staged_apps: usize,
+    /// Diego's `CrashBackoffMinDuration` (30 s on a real foundation) at the
+    /// simulator's time scale: after its third crash an instance waits
+    /// `crash_backoff × 2^(crashes − 3)` (at most 32×) before Diego restarts
+    /// it; the first two crashes restart at once, and after 200 it stays
+    /// CRASHED (bbs models/restart_calculator.go).
+    pub crash_backoff: Duration,
 }
 
 impl Default for SimConfig {
@@ -74,6 +80,8 @@ impl Default for SimConfig {
             // states from 3.210.0, deployment errors from 3.192.0, ...).
             api_version: DEFAULT_API_VERSION.to_owned(),
             never_staged_apps: 0,
+            // 30 s at the defaults' 1000× scale.
+            crash_backoff: Duration::from_millis(30),
         }
     }
 }

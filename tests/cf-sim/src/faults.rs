@@ -159,6 +159,14 @@ pub enum Fault {
     /// Instances of the next deployment's new process crash; the deployment
     /// stays ACTIVE/DEPLOYING, with `status.details.error` when given.
     InstancesCrash { error: Option<String> },
+    /// The next droplet staged for the app (by the client's build) is bad
+    /// after it is deployed: a deployment of it reaches FINALIZED/DEPLOYED
+    /// (a canary PAUSED) normally, then `after` later its web instances
+    /// crash, and Diego restarts them by its restart policy, so they
+    /// crash-loop with `crash_count` growing (see `SimConfig::crash_backoff`);
+    /// each crash is an `audit.app.process.crash` event. Instances of every
+    /// other droplet (e.g. a rollback to the previous one) stay healthy.
+    CrashAfterDeploy { after: std::time::Duration },
     /// 422 at `POST /v3/builds`: staging memory exceeds the org quota.
     BuildQuotaExceeded,
     /// 422 at `POST /v3/deployments`: the first rolling step exceeds the quota.

@@ -6,7 +6,9 @@
 //! deployment, and switchable faults from staging failures to TCP resets.
 
 mod api;
+mod audit;
 mod config;
+mod crash;
 mod error;
 mod faults;
 mod model;
@@ -35,7 +37,7 @@ pub use seed::{AppSpec, BUILDPACK_VERSIONS, BuildpackSpec, OPT_OUT_LABEL};
 pub use sim::timing::{AppTiming, PhaseTimes, RestageTimes};
 pub use sim::{ActionError, CfSim};
 pub use snapshot::{
-    AppSnapshot, BuildSnapshot, BuildpackVersion, DeploymentSnapshot, DropletSnapshot,
-    ProcessSnapshot,
+    AppSnapshot, AuditEventSnapshot, BuildSnapshot, BuildpackVersion, DeploymentSnapshot,
+    DropletSnapshot, ProcessSnapshot,
 };
 pub use version::since;

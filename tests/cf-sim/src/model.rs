@@ -68,6 +68,11 @@ impl<T: Row> Table<T> {
             .map(|&i| &self.rows[i])
     }
 
+    /// Insertion position of a row (CC's `id` order).
+    pub(crate) fn position(&self, guid: &str) -> usize {
+        self.by_guid.get(guid).copied().unwrap_or(usize::MAX)
+    }
+
     pub(crate) fn guids_for_app(&self, app: &str) -> Vec<String> {
         self.for_app(app).map(|r| r.guid().to_owned()).collect()
     }
@@ -494,10 +499,9 @@ pub(crate) struct Deployment {
     pub droplet_guid: String,
     pub previous_droplet_guid: Option<String>,
     pub new_process_guid: Option<String>,
-    /// Canary step size (instances) for the `canary` strategy.
-    pub canary_instances: Option<u32>,
-    /// Canary steps requested (`status.canary.steps.total`).
-    pub canary_steps: u32,
+    /// `canary_current_step` (1-based; DeploymentModel#before_create sets 1
+    /// for canaries, DeploymentContinue moves it on).
+    pub canary_current_step: u32,
     /// `status.details.error` shown while the new instances are crashing.
     pub crash_error: Option<String>,
     pub created_by: Actor,
@@ -529,7 +533,70 @@ pub(crate) struct ScalingOptions {
     pub log_rate_limit: Option<i64>,
 }
 
+/// DeploymentModel#canary_step_plan (app/models/runtime/deployment_model.rb):
+/// `(canary, original)` per step; without steps one canary instance.
+/// A step's canary is `round(instances × weight / 100)`, at least 1,
+/// where instances is `web_instances` if smaller than the original count;
+/// original is `instances − canary + 1`, or 0 at weight 100.
+pub(crate) fn canary_plan(
+    steps: Option<&[serde_json::Value]>,
+    original: u32,
+    web_instances: Option<u32>,
+) -> Vec<(u32, u32)> {
+    let Some(steps) = steps else {
+        return vec![(1, original)];
+    };
+    let instances = match web_instances {
+        Some(w) if w < original => w,
+        _ => original,
+    };
+    steps
+        .iter()
+        .map(|step| {
+            let weight = step
+                .get("instance_weight")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0);
+            // Ruby's Float#round: half away from zero, as f64::round.
+            let canary = (f64::from(instances) * (weight as f64 / 100.0)).round() as i64;
+            let canary = canary.max(1);
+            let original = if weight == 100 {
+                0
+            } else {
+                (i64::from(instances) - canary + 1).max(0)
+            };
+            (
+                u32::try_from(canary).unwrap_or(u32::MAX),
+                u32::try_from(original).unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
 impl Deployment {
+    /// DeploymentModel#canary_step_plan (app/models/runtime/deployment_model.rb):
+    /// `(canary, original)` per step; without steps one canary instance.
+    /// A step's canary is `round(instances × weight / 100)`, at least 1,
+    /// where instances is `web_instances` if smaller than the original count;
+    /// original is `instances − canary + 1`, or 0 at weight 100.
+    pub(crate) fn canary_step_plan(&self) -> Vec<(u32, u32)> {
+        canary_plan(
+            self.canary_steps_requested.as_deref(),
+            self.original_web_instances,
+            self.scaling.web_instances,
+        )
+    }
+
+    /// DeploymentModel#canary_step: the plan entry of the current step.
+    pub(crate) fn canary_step(&self) -> (u32, u32) {
+        let plan = self.canary_step_plan();
+        let i = self.canary_current_step.max(1) as usize - 1;
+        plan.get(i)
+            .or(plan.last())
+            .copied()
+            .unwrap_or((1, self.original_web_instances))
+    }
+
     pub(crate) fn is_active(&self) -> bool {
         self.status_value == "ACTIVE"
     }
@@ -583,6 +650,13 @@ pub(crate) struct Process {
     pub instance_starts: Vec<Instant>,
     /// Instances of this process crash once started (a bad new droplet).
     pub crashing: bool,
+    /// The droplet this process runs (its revision's, else the app's when it started).
+    pub droplet_guid: Option<String>,
+    /// When a crash-after-deploy droplet counts as deployed here: its
+    /// instances crash `after` past this (see `crate::crash`).
+    pub crash_anchor: Option<Instant>,
+    /// Crashes already recorded as audit events, per instance index.
+    pub crash_recorded: Vec<u32>,
     /// Removed at finalize/cancel; kept so stats on a stale guid 404.
     pub destroyed: bool,
     /// The revision a deployment created this process for.
@@ -604,27 +678,6 @@ impl Process {
         u32::try_from(self.instance_starts.len()).unwrap_or(u32::MAX)
     }
 
-    pub(crate) fn instance_state(
-        &self,
-        index: usize,
-        app_started: bool,
-        now: Instant,
-        startup: std::time::Duration,
-    ) -> InstanceState {
-        let Some(&start) = self.instance_starts.get(index) else {
-            return InstanceState::Down;
-        };
-        if !app_started {
-            InstanceState::Down
-        } else if now < start + startup {
-            InstanceState::Starting
-        } else if self.crashing {
-            InstanceState::Crashed
-        } else {
-            InstanceState::Running
-        }
-    }
-
     /// Grow or shrink to `n` instances; new ones start now, the highest indexes go first.
     pub(crate) fn scale_to(&mut self, n: u32, now: Instant) {
         let n = n as usize;
@@ -633,11 +686,15 @@ impl Process {
         } else {
             self.instance_starts.resize(n, now);
         }
+        self.crash_recorded.resize(n, 0);
     }
 
+    /// Every instance starts again (a new LRP: Diego's crash counts restart).
     pub(crate) fn restart(&mut self, now: Instant) {
         for s in &mut self.instance_starts {
             *s = now;
         }
+        self.crash_recorded = vec![0; self.instance_starts.len()];
+        self.crash_anchor = None;
     }
 }

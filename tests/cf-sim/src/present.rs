@@ -472,10 +472,11 @@ pub(crate) fn deployment(w: &World, d: &Deployment) -> Value {
         "reason": d.status_reason,
         "details": Value::Object(details),
     });
-    // status.canary for canary deployments from 3.189.0 (78d93d45); only the
-    // first step is modelled.
+    // status.canary for canary deployments from 3.189.0 (78d93d45):
+    // `current` = canary_current_step, `total` = the steps, or 1 without.
     if d.strategy == "canary" && w.api.at_least(since::CANARY_STEPS) {
-        status["canary"] = json!({"steps": {"current": 1, "total": d.canary_steps}});
+        let total = d.canary_steps_requested.as_ref().map_or(1, Vec::len);
+        status["canary"] = json!({"steps": {"current": d.canary_current_step, "total": total}});
     }
     let mut links = json!({
         "self": link(b, &format!("/v3/deployments/{g}")),
@@ -610,12 +611,9 @@ pub(crate) fn process_stats(w: &World, p: &Process, now: Instant) -> Value {
     let usage_time = Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
     let resources: Vec<Value> = (0..p.instance_starts.len())
         .map(|i| {
-            let state = p.instance_state(i, started, now, w.instance_startup_for(&p.app_guid));
-            let uptime = p
-                .instance_starts
-                .get(i)
-                .map(|s| now.saturating_duration_since(*s).as_secs())
-                .unwrap_or(0);
+            let life = w.instance_life(p, i, started, now);
+            let state = life.state;
+            let uptime = now.saturating_duration_since(life.since).as_secs();
             if state == InstanceState::Down {
                 // An unreported instance (fill_unreported_instances_with_down_instances).
                 return json!({
@@ -717,4 +715,31 @@ pub(crate) fn stack(w: &World, s: &Stack) -> Value {
         v["state_reason"] = Value::Null;
     }
     v
+}
+
+/// EventPresenter (app/presenters/v3/event_presenter.rb): `created_at` and
+/// `updated_at` are both the event's timestamp; `actor`/`target` null when
+/// unset, `space`/`organization` null when blank, `data` `{}` when empty.
+pub(crate) fn audit_event(w: &World, e: &crate::audit::AuditEvent) -> Value {
+    let party = |p: &Option<crate::audit::EventParty>| {
+        p.as_ref()
+            .map(|p| json!({"guid": p.guid, "type": p.kind, "name": p.name}))
+    };
+    let data = if e.data.is_null() {
+        json!({})
+    } else {
+        e.data.clone()
+    };
+    json!({
+        "guid": e.guid,
+        "created_at": ts(e.timestamp),
+        "updated_at": ts(e.timestamp),
+        "type": e.kind,
+        "actor": party(&e.actor),
+        "target": party(&e.target),
+        "data": data,
+        "space": e.space_guid.as_ref().filter(|g| !g.is_empty()).map(|g| json!({"guid": g})),
+        "organization": e.org_guid.as_ref().filter(|g| !g.is_empty()).map(|g| json!({"guid": g})),
+        "links": {"self": link(&w.base_url, &format!("/v3/audit_events/{}", e.guid))},
+    })
 }

@@ -25,6 +25,8 @@ pub(crate) struct DeploymentRequest {
     pub canary_steps: Option<Vec<Value>>,
     pub labels: Labels,
     pub annotations: Labels,
+    /// DeploymentCreateMessage#audit_hash: the requested keys as sent.
+    pub audit: Value,
 }
 
 impl DeploymentRequest {
@@ -38,6 +40,11 @@ impl DeploymentRequest {
             canary_steps: None,
             labels: Labels::new(),
             annotations: Labels::new(),
+            audit: serde_json::json!({
+                "droplet": {"guid": droplet},
+                "strategy": "rolling",
+                "relationships": {"app": {"data": {"guid": app_guid}}},
+            }),
         }
     }
 }
@@ -96,24 +103,21 @@ impl World {
             None => webs.first().map(|p| p.instances()).unwrap_or(0),
         };
         let desired = req.scaling.web_instances.unwrap_or(original);
-        // DeploymentModel#canary_step_plan: without steps, one canary instance.
-        let canary_instances = (req.strategy == "canary").then(|| {
-            let weight = req
-                .canary_steps
-                .as_ref()
-                .and_then(|s| s.first())
-                .and_then(|s| s.get("instance_weight"))
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0);
-            let by_weight = u32::try_from((u64::from(desired) * weight).div_ceil(100)).unwrap_or(1);
-            by_weight.clamp(1, desired.max(1))
-        });
-        let canary_steps = req
-            .canary_steps
-            .as_ref()
-            .map(|s| u32::try_from(s.len()).unwrap_or(1))
-            .unwrap_or(1);
-        let first_step = canary_instances.unwrap_or_else(|| req.max_in_flight.min(desired));
+        let req_is_canary = req.strategy == "canary";
+        // DeploymentCreate#starting_process_instances: the first canary
+        // step's instances, else the desired ones, at most max_in_flight.
+        let starting = if req_is_canary {
+            crate::model::canary_plan(
+                req.canary_steps.as_deref(),
+                original,
+                req.scaling.web_instances,
+            )
+            .first()
+            .map_or(1, |s| s.0)
+        } else {
+            desired
+        };
+        let first_step = req.max_in_flight.min(starting);
         // DeploymentCreate: the new web process takes options.memory_in_mb / disk_in_mb.
         let memory_mb = req
             .scaling
@@ -152,6 +156,7 @@ impl World {
             .map(|d| d.web_command.clone())
             .unwrap_or_default();
 
+        let droplet_for_processes = droplet_guid.clone();
         let mut deployment = Deployment {
             guid: guid.clone(),
             app_guid: app_guid.clone(),
@@ -170,8 +175,7 @@ impl World {
             droplet_guid,
             previous_droplet_guid: previous_droplet,
             new_process_guid: None,
-            canary_instances,
-            canary_steps,
+            canary_current_step: u32::from(req_is_canary),
             crash_error: None,
             created_by: actor.clone(),
             labels: req.labels,
@@ -199,9 +203,19 @@ impl World {
                     p.restart(now);
                 }
             }
-            deployment.new_process_guid = newest_web.map(|w| w.2);
+            deployment.new_process_guid = newest_web.as_ref().map(|w| w.2.clone());
             deployment.set_status(DeploymentState::Deployed, "FINALIZED", "DEPLOYED", ts);
+            self.record_deployment_event(&deployment, &req.audit, &actor);
             self.deployments.insert(deployment);
+            // Deployed at once: a crash-after-deploy droplet's countdown starts.
+            for p in self.processes.guids_for_app(&app_guid) {
+                if let Some(proc_) = self.processes.get_mut(&p)
+                    && proc_.kind == "web"
+                {
+                    proc_.droplet_guid = Some(droplet_for_processes.clone());
+                }
+                self.arm_crashes(&p, now);
+            }
             return Ok(guid);
         }
 
@@ -239,6 +253,9 @@ impl World {
             disk_mb,
             instance_starts: Vec::new(),
             crashing: crash.is_some(),
+            droplet_guid: Some(deployment.droplet_guid.clone()),
+            crash_anchor: None,
+            crash_recorded: Vec::new(),
             destroyed: false,
             revision_guid: deployment.revision.as_ref().map(|r| r.guid.clone()),
             created_at: ts,
@@ -246,11 +263,14 @@ impl World {
         };
         process.scale_to(first_step, now);
         self.processes.insert(process);
+        self.arm_crashes_if_crashing(&process_guid, now);
         deployment.new_process_guid = Some(process_guid);
-        if canary_instances.is_some() {
+        // DeploymentCreate#starting_state: a canary starts PREPAUSED.
+        if req_is_canary {
             deployment.state = DeploymentState::Prepaused;
         }
         deployment.crash_error = crash.flatten();
+        self.record_deployment_event(&deployment, &req.audit, &actor);
         deployment.pending_human_push = actor.is_client
             && self
                 .faults
@@ -291,6 +311,19 @@ impl World {
         Some(revision)
     }
 
+    /// DeploymentCreate#record_audit_event (app/actions/deployment_create.rb).
+    fn record_deployment_event(&mut self, d: &Deployment, audit: &Value, actor: &Actor) {
+        self.record_deployment_create(
+            &d.guid,
+            &d.droplet_guid,
+            d.revision.as_ref().map(|r| r.guid.as_str()),
+            &d.strategy,
+            audit.clone(),
+            &d.app_guid,
+            actor,
+        );
+    }
+
     /// `POST /v3/deployments/:guid/actions/cancel`.
     pub(crate) fn cancel_deployment(&mut self, guid: &str) -> Result<(), ApiError> {
         let d = self
@@ -325,15 +358,29 @@ impl World {
             app.current_droplet = Some(previous);
             app.updated_at = ts;
         }
-        if let Some(d) = self.deployments.get_mut(guid) {
-            d.set_status(DeploymentState::Canceling, "ACTIVE", "CANCELING", ts);
-        }
+        let droplet = match self.deployments.get_mut(guid) {
+            Some(d) => {
+                d.set_status(DeploymentState::Canceling, "ACTIVE", "CANCELING", ts);
+                d.droplet_guid.clone()
+            }
+            None => return Ok(()),
+        };
+        // DeploymentCancel#record_audit_event (app/actions/deployment_cancel.rb).
+        let actor = self.client_actor();
+        self.record_deployment_action(
+            crate::audit::types::APP_DEPLOYMENT_CANCEL,
+            guid,
+            &droplet,
+            &app_guid,
+            &actor,
+        );
         Ok(())
     }
 
     /// One pass of the deployment updater (plus build settling).
     pub(crate) fn tick(&mut self, now: Instant) {
         self.settle_builds(now);
+        self.advance_instances(now);
         let active = self.active.clone();
         for guid in active {
             let Some(d) = self.deployments.get_mut(&guid) else {
@@ -367,9 +414,8 @@ impl World {
             starting: 0,
             unhealthy: 0,
         };
-        let startup = self.instance_startup_for(&process.app_guid);
         for i in 0..process.instance_starts.len() {
-            match process.instance_state(i, true, now, startup) {
+            match self.instance_life(process, i, true, now).state {
                 InstanceState::Running => h.routable += 1,
                 InstanceState::Starting => h.starting += 1,
                 InstanceState::Crashed | InstanceState::Down => h.unhealthy += 1,
@@ -378,69 +424,81 @@ impl World {
         h
     }
 
+    /// The updater's `scale` for a DEPLOYING deployment
+    /// (lib/cloud_controller/deployment_updater/updater.rb): Scale towards
+    /// the desired instances, then Finalize.
     fn scale_step(&mut self, guid: &str, now: Instant) {
         let Some(d) = self.deployments.get(guid) else {
             return;
         };
-        let app_guid = d.app_guid.clone();
         let desired = d.desired_instances;
+        let app_guid = d.app_guid.clone();
+        let Some(new_guid) = d.new_process_guid.clone() else {
+            return;
+        };
+        if self.scale_action(guid, desired, desired, now) {
+            self.finalize(guid, &app_guid, &new_guid, now);
+        }
+    }
+
+    /// Actions::Scale#call (deployment_updater/actions/scale.rb) with
+    /// DownScaler and UpScaler: nothing happens unless the new process can
+    /// scale up or the old ones down; then the old web processes shrink to
+    /// `target_total − routable` (oldest first), and the new one grows by
+    /// `max_in_flight` towards `interim` while nothing is starting or
+    /// unhealthy. True once `interim` new instances exist and are routable.
+    fn scale_action(&mut self, guid: &str, target_total: u32, interim: u32, now: Instant) -> bool {
+        let Some(d) = self.deployments.get(guid) else {
+            return false;
+        };
+        let app_guid = d.app_guid.clone();
         let mif = d.max_in_flight;
         let by_client = d.created_by.is_client;
         let crash_error = d.crash_error.clone();
         let Some(new_guid) = d.new_process_guid.clone() else {
-            return;
+            return false;
         };
         let Some(new) = self.processes.get(&new_guid) else {
-            return;
+            return false;
         };
         let health = self.health(new, now);
         let new_instances = new.instances();
         let ts = Utc::now();
-
-        if new_instances >= desired && health.routable >= desired {
-            self.finalize(guid, &app_guid, &new_guid, now);
-            return;
-        }
-
-        // Old web instances shrink as new ones become routable, oldest first.
-        let mut surplus = {
-            let olds: u32 = self
-                .web_processes(&app_guid)
-                .iter()
-                .filter(|p| p.guid != new_guid)
-                .map(|p| p.instances())
-                .sum();
-            olds.saturating_sub(desired.saturating_sub(health.routable))
-        };
-        let old_guids: Vec<String> = self
+        let olds: Vec<(String, u32)> = self
             .web_processes(&app_guid)
             .iter()
             .filter(|p| p.guid != new_guid)
-            .map(|p| p.guid.clone())
+            .map(|p| (p.guid.clone(), p.instances()))
             .collect();
-        for g in old_guids {
-            if surplus == 0 {
-                break;
-            }
-            if let Some(p) = self.processes.get_mut(&g) {
-                let cut = surplus.min(p.instances());
-                p.scale_to(p.instances() - cut, now);
-                p.updated_at = ts;
-                surplus -= cut;
-            }
-        }
-
-        let mut error = if health.unhealthy > 0 {
+        let old_total: u32 = olds.iter().map(|o| o.1).sum();
+        let desired_old = target_total.saturating_sub(health.routable);
+        let can_downscale = old_total > desired_old;
+        let can_scale = health.starting < mif
+            && health.unhealthy == 0
+            && health.routable >= new_instances.saturating_sub(mif);
+        // The simulator's InstancesCrash fault shows its error while
+        // instances are unhealthy (CC itself reports none for crashes).
+        let shown_crash_error = if health.unhealthy > 0 {
             crash_error
         } else {
             None
         };
-        let can_scale = health.starting < mif
-            && health.unhealthy == 0
-            && health.routable >= new_instances.saturating_sub(mif)
-            && new_instances < desired;
-        if can_scale {
-            let target = (health.routable + mif).min(desired);
+        if !can_scale && !can_downscale {
+            if let Some(d) = self.deployments.get_mut(guid)
+                && shown_crash_error.is_some()
+                && d.error != shown_crash_error
+            {
+                d.error = shown_crash_error;
+                d.updated_at = ts;
+            }
+            return false;
+        }
+        let finished = new_instances >= interim && health.routable >= interim;
+        let scale_to = (!finished && can_scale).then(|| (health.routable + mif).min(interim));
+        if let Some(target) = scale_to {
+            // A quota failure in scale_up raises inside the transaction:
+            // nothing of this pass is kept and with_error_logging stores the
+            // message (updater.rb, scale.rb).
             let extra = u64::from(target.saturating_sub(new_instances))
                 * self
                     .processes
@@ -452,50 +510,84 @@ impl World {
                     .faults
                     .fire_eq(&app_guid, &Fault::MidDeployQuotaExceeded);
             if fault || self.quota_exceeded(&app_guid, extra) {
-                error = Some("memory quota_exceeded".to_owned());
-            } else if let Some(p) = self.processes.get_mut(&new_guid) {
-                p.scale_to(target, now);
-                p.updated_at = ts;
                 if let Some(d) = self.deployments.get_mut(guid) {
-                    d.last_healthy_at = ts;
+                    d.error = Some("memory quota_exceeded".to_owned());
+                    d.updated_at = ts;
                 }
+                return false;
             }
         }
         if let Some(d) = self.deployments.get_mut(guid) {
-            if d.error != error {
-                d.updated_at = ts;
-            }
-            d.error = error;
+            // Scale#call: ACTIVE/DEPLOYING and the error cleared (the state
+            // stays DEPLOYING or PREPAUSED).
+            let state = d.state;
+            d.set_status(state, "ACTIVE", "DEPLOYING", ts);
+            d.error = shown_crash_error;
         }
+        // DownScaler#scale_down: oldest first; an interim process scaled to
+        // zero is destroyed, the original one kept at zero (scale_down_old_process.rb).
+        if can_downscale {
+            let mut surplus = old_total - desired_old;
+            let oldest = self
+                .web_processes(&app_guid)
+                .first()
+                .map(|p| p.guid.clone());
+            for (g, n) in olds {
+                if surplus == 0 {
+                    break;
+                }
+                let cut = surplus.min(n);
+                surplus -= cut;
+                if let Some(p) = self.processes.get_mut(&g) {
+                    p.scale_to(n - cut, now);
+                    p.updated_at = ts;
+                    if n == cut && Some(&g) != oldest.as_ref() {
+                        p.destroyed = true;
+                    }
+                }
+            }
+        }
+        if finished {
+            return true;
+        }
+        if let Some(target) = scale_to
+            && let Some(p) = self.processes.get_mut(&new_guid)
+        {
+            p.scale_to(target, now);
+            p.updated_at = ts;
+            if let Some(d) = self.deployments.get_mut(guid) {
+                d.last_healthy_at = ts;
+            }
+        }
+        false
     }
 
-    /// Canary: pause once the canary instances are routable (old ones stay).
+    /// The updater's `canary` for a PREPAUSED deployment (updater.rb):
+    /// Scale to the current step's `canary + original` total with `canary`
+    /// new instances, then PAUSED (and `last_healthy_at`).
     fn canary_step(&mut self, guid: &str, now: Instant) {
         let Some(d) = self.deployments.get(guid) else {
             return;
         };
-        let canary = d.canary_instances.unwrap_or(1);
-        let crash_error = d.crash_error.clone();
-        let Some(new) = d
-            .new_process_guid
-            .as_deref()
-            .and_then(|g| self.processes.get(g))
-        else {
-            return;
-        };
-        let health = self.health(new, now);
-        let ts = Utc::now();
-        if let Some(d) = self.deployments.get_mut(guid) {
-            if health.routable >= canary {
-                d.error = None;
+        let (canary, original) = d.canary_step();
+        let new_guid = d.new_process_guid.clone();
+        if self.scale_action(guid, canary + original, canary, now) {
+            let ts = Utc::now();
+            if let Some(d) = self.deployments.get_mut(guid) {
+                d.last_healthy_at = ts;
                 d.set_status(DeploymentState::Paused, "ACTIVE", "PAUSED", ts);
-            } else if health.unhealthy > 0 {
-                d.error = crash_error;
+            }
+            // A crash-after-deploy droplet counts as deployed once its canary pauses.
+            if let Some(p) = new_guid {
+                self.arm_crashes(&p, now);
             }
         }
     }
 
-    /// `POST /v3/deployments/:guid/actions/continue`: a PAUSED canary rolls on.
+    /// `POST /v3/deployments/:guid/actions/continue`
+    /// (app/actions/deployment_continue.rb): only a PAUSED deployment; with
+    /// steps left, the next step (PREPAUSED, ACTIVE/DEPLOYING), else
+    /// DEPLOYING, which rolls out the rest.
     pub(crate) fn continue_deployment(&mut self, guid: &str) -> Result<(), ApiError> {
         let d = self
             .deployments
@@ -507,11 +599,23 @@ impl World {
                 d.status_value, d.status_reason
             )));
         }
-        d.set_status(
-            DeploymentState::Deploying,
-            "ACTIVE",
-            "DEPLOYING",
-            Utc::now(),
+        let steps = d.canary_steps_requested.as_ref().map(Vec::len);
+        let ts = Utc::now();
+        match steps {
+            Some(n) if (d.canary_current_step as usize) < n => {
+                d.canary_current_step += 1;
+                d.set_status(DeploymentState::Prepaused, "ACTIVE", "DEPLOYING", ts);
+            }
+            _ => d.set_status(DeploymentState::Deploying, "ACTIVE", "DEPLOYING", ts),
+        }
+        let (app, droplet) = (d.app_guid.clone(), d.droplet_guid.clone());
+        let actor = self.client_actor();
+        self.record_deployment_action(
+            crate::audit::types::APP_DEPLOYMENT_CONTINUE,
+            guid,
+            &droplet,
+            &app,
+            &actor,
         );
         Ok(())
     }
@@ -519,6 +623,7 @@ impl World {
     /// Destroy the old web processes, restart the others, mark DEPLOYED.
     fn finalize(&mut self, guid: &str, app_guid: &str, new_guid: &str, now: Instant) {
         let ts = Utc::now();
+        let droplet = self.deployments.get(guid).map(|d| d.droplet_guid.clone());
         for g in self.processes.guids_for_app(app_guid) {
             if let Some(p) = self.processes.get_mut(&g) {
                 if p.destroyed || p.guid == new_guid {
@@ -528,6 +633,7 @@ impl World {
                     p.destroyed = true;
                 } else {
                     p.restart(now);
+                    p.droplet_guid = droplet.clone();
                 }
                 p.updated_at = ts;
             }
@@ -536,6 +642,8 @@ impl World {
             d.error = None;
             d.set_status(DeploymentState::Deployed, "FINALIZED", "DEPLOYED", ts);
         }
+        // A crash-after-deploy droplet's countdown starts now.
+        self.arm_crashes(new_guid, now);
     }
 
     /// Keep the interim (or oldest) web process at the original count, drop the rest.

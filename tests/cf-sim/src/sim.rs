@@ -18,7 +18,9 @@ use crate::model::{Buildpack, BuildpackState, Package, PackageState, StackState}
 use crate::net::{ConnKill, ResettableListener};
 use crate::record::RecordedRequest;
 use crate::seed::{AppSpec, BuildpackSpec};
-use crate::snapshot::{AppSnapshot, BuildSnapshot, DeploymentSnapshot, DropletSnapshot};
+use crate::snapshot::{
+    AppSnapshot, AuditEventSnapshot, BuildSnapshot, DeploymentSnapshot, DropletSnapshot,
+};
 use crate::world::World;
 
 pub(crate) mod timing;
@@ -326,6 +328,45 @@ impl CfSim {
         }
     }
 
+    /// Make a droplet crash after it is deployed, as
+    /// [`Fault::CrashAfterDeploy`](crate::Fault::CrashAfterDeploy) does for
+    /// a new one: web instances running it crash `after` past the rollout
+    /// that deploys it (web processes already running it outside a
+    /// rollout: `after` from now), then crash-loop.
+    pub fn crash_droplet_after_deploy(
+        &self,
+        droplet_guid: &str,
+        after: Duration,
+    ) -> Result<(), ActionError> {
+        let mut w = self.shared.lock();
+        if w.droplets.get(droplet_guid).is_none() {
+            return Err(ActionError::Refused(format!(
+                "no droplet with guid {droplet_guid}"
+            )));
+        }
+        let now = Instant::now();
+        w.advance_instances(now);
+        w.bad_droplets.insert(droplet_guid.to_owned(), after);
+        let rolling_out: Vec<String> = w
+            .active
+            .iter()
+            .filter_map(|g| w.deployments.get(g))
+            .filter(|d| d.is_active())
+            .filter_map(|d| d.new_process_guid.clone())
+            .collect();
+        let running: Vec<String> = w
+            .processes
+            .iter()
+            .filter(|p| !p.destroyed && p.droplet_guid.as_deref() == Some(droplet_guid))
+            .filter(|p| !rolling_out.contains(&p.guid))
+            .map(|p| p.guid.clone())
+            .collect();
+        for p in running {
+            w.arm_crashes(&p, now);
+        }
+        Ok(())
+    }
+
     // ---- faults ----
 
     pub fn set_fault(&self, rule: FaultRule) {
@@ -387,6 +428,21 @@ impl CfSim {
 
     pub fn deployments_for(&self, app_guid: &str) -> Vec<DeploymentSnapshot> {
         self.shared.lock().deployments_snapshot(app_guid)
+    }
+
+    /// Audit events targeting the app (`GET /v3/audit_events?target_guids=`),
+    /// oldest first, with every crash up to now recorded.
+    pub fn audit_events_for(&self, app_guid: &str) -> Vec<AuditEventSnapshot> {
+        let mut w = self.shared.lock();
+        w.advance_instances(Instant::now());
+        w.audit_snapshot(Some(app_guid))
+    }
+
+    /// Every audit event, oldest first.
+    pub fn audit_events(&self) -> Vec<AuditEventSnapshot> {
+        let mut w = self.shared.lock();
+        w.advance_instances(Instant::now());
+        w.audit_snapshot(None)
     }
 
     pub fn builds_for(&self, app_guid: &str) -> Vec<BuildSnapshot> {

@@ -52,6 +52,19 @@ pub struct DeploymentSnapshot {
     pub labels: BTreeMap<String, String>,
 }
 
+/// One audit event as `GET /v3/audit_events` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEventSnapshot {
+    pub guid: String,
+    /// `type`, e.g. `audit.app.process.crash`.
+    pub kind: String,
+    pub actor_guid: Option<String>,
+    pub actor_type: Option<String>,
+    pub target_guid: Option<String>,
+    pub data: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessSnapshot {
     pub guid: String,
@@ -104,6 +117,25 @@ impl AppSnapshot {
 }
 
 impl World {
+    /// Audit events targeting `app` (every event with `None`), oldest first.
+    pub(crate) fn audit_snapshot(&self, app: Option<&str>) -> Vec<AuditEventSnapshot> {
+        let rows: Vec<&crate::audit::AuditEvent> = match app {
+            Some(a) => self.events.for_app(a).collect(),
+            None => self.events.iter().collect(),
+        };
+        rows.into_iter()
+            .map(|e| AuditEventSnapshot {
+                guid: e.guid.clone(),
+                kind: e.kind.clone(),
+                actor_guid: e.actor.as_ref().map(|a| a.guid.clone()),
+                actor_type: e.actor.as_ref().map(|a| a.kind.clone()),
+                target_guid: e.target.as_ref().map(|t| t.guid.clone()),
+                data: e.data.clone(),
+                created_at: e.timestamp,
+            })
+            .collect()
+    }
+
     pub(crate) fn droplet_snapshot(&self, guid: &str) -> Option<DropletSnapshot> {
         let d = self.droplets.get(guid)?;
         Some(DropletSnapshot {
@@ -176,9 +208,8 @@ impl World {
                     starting: 0,
                     crashed: 0,
                 };
-                let startup = self.instance_startup_for(&p.app_guid);
                 for i in 0..p.instance_starts.len() {
-                    match p.instance_state(i, started, now, startup) {
+                    match self.instance_life(p, i, started, now).state {
                         InstanceState::Running => snap.running += 1,
                         InstanceState::Starting => snap.starting += 1,
                         InstanceState::Crashed => snap.crashed += 1,

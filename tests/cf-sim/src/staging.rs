@@ -168,6 +168,8 @@ impl World {
         let settles_at = now + self.staging_duration_for(&app_guid);
         let unreachable =
             actor.is_client && self.faults.fire_eq(&app_guid, &Fault::StagerUnreachable);
+        // BuildCreate#create_and_stage records the event with the build.
+        self.record_build_create(&guid, &req.package_guid, &app_guid, &actor);
         self.builds.insert(Build {
             guid: guid.clone(),
             app_guid,
@@ -313,6 +315,7 @@ impl World {
         };
         let app_guid = build.app_guid.clone();
         let package_guid = build.package_guid.clone();
+        let created_by = build.created_by.clone();
         let stack = build.stack.clone();
         let lifecycle = build.lifecycle;
         let names = build.buildpacks.clone();
@@ -349,6 +352,16 @@ impl World {
         let guid = self.guid();
         let checksum = crate::seed::sha256_of(&guid);
         let ts = Utc::now();
+        self.record_droplet_create(&guid, &package_guid, &app_guid, &created_by);
+        // Fault::CrashAfterDeploy: this droplet is born bad.
+        if created_by.is_client
+            && let Some(after) = self.faults.fire(&app_guid, |f| match f {
+                Fault::CrashAfterDeploy { after } => Some(*after),
+                _ => None,
+            })
+        {
+            self.bad_droplets.insert(guid.clone(), after);
+        }
         self.droplets.insert(Droplet {
             guid: guid.clone(),
             app_guid,
@@ -433,6 +446,7 @@ impl World {
         };
         let build_guid = self.guid();
         let ts = Utc::now();
+        self.record_build_create(&build_guid, &package, app_guid, &World::human_actor());
         self.builds.insert(Build {
             guid: build_guid.clone(),
             app_guid: app_guid.to_owned(),
@@ -469,7 +483,9 @@ impl World {
                 for p in self.processes.guids_for_app(app_guid) {
                     if let Some(p) = self.processes.get_mut(&p) {
                         p.restart(now);
+                        p.droplet_guid = Some(droplet.clone());
                     }
+                    self.arm_crashes(&p, now);
                 }
             }
         }

@@ -41,6 +41,12 @@ pub(crate) struct World {
     pub builds: Table<Build>,
     pub deployments: Table<Deployment>,
     pub processes: Table<Process>,
+    pub events: Table<crate::audit::AuditEvent>,
+    /// Processes whose instances can crash (checked by `advance_instances`).
+    pub crash_watch: Vec<String>,
+    /// Droplets whose instances crash `after` running past their rollout
+    /// (`Fault::CrashAfterDeploy`, `CfSim::crash_droplet_after_deploy`).
+    pub bad_droplets: HashMap<String, std::time::Duration>,
     /// Builds still STAGING, so settling does not scan every build.
     pub staging: Vec<String>,
     /// Deployments still ACTIVE, so ticks do not scan every deployment.
@@ -73,6 +79,9 @@ impl World {
             builds: Table::default(),
             deployments: Table::default(),
             processes: Table::default(),
+            events: Table::default(),
+            crash_watch: Vec::new(),
+            bad_droplets: HashMap::new(),
             staging: Vec::new(),
             active: Vec::new(),
             faults: FaultBook::new(seed),

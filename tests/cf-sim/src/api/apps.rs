@@ -332,10 +332,16 @@ pub(crate) async fn start(State(s): S, Path(guid): Path<String>) -> Result<Respo
     let was_stopped = app.state == AppState::Stopped;
     let t = now();
     if was_stopped {
+        // The processes start on the current droplet (AppStart).
+        let droplet = app.current_droplet.clone();
         for p in w.processes.guids_for_app(&guid) {
-            if let Some(p) = w.processes.get_mut(&p) {
-                p.restart(t);
+            if let Some(proc_) = w.processes.get_mut(&p) {
+                proc_.restart(t);
+                if proc_.kind == "web" {
+                    proc_.droplet_guid = droplet.clone();
+                }
             }
+            w.arm_crashes(&p, t);
         }
     }
     let ts = Utc::now();

@@ -129,6 +129,7 @@ fn parse(body: &Bytes, api: ApiVersion) -> Result<DeploymentRequest, ApiError> {
         canary_steps,
         labels,
         annotations,
+        audit: Value::Object(map.clone()),
     })
 }
 
@@ -374,14 +375,11 @@ pub(crate) async fn cancel(State(s): S, Path(guid): Path<String>) -> Result<Resp
     Ok(StatusCode::OK.into_response())
 }
 
+/// DeploymentsController#continue: `head :ok`, an empty 200 like cancel.
 pub(crate) async fn continue_(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let mut w = s.lock();
     w.continue_deployment(&guid)?;
-    let d = w
-        .deployments
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Deployment"))?;
-    Ok(ok(present::deployment(&w, d)))
+    Ok(StatusCode::OK.into_response())
 }
 
 pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {

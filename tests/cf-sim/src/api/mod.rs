@@ -2,6 +2,7 @@
 //! request log, and helpers shared by the handlers.
 
 pub(crate) mod apps;
+pub(crate) mod audit_events;
 pub(crate) mod builds;
 pub(crate) mod deployments;
 pub(crate) mod error;
@@ -91,6 +92,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v3/spaces/{guid}", get(resources::space))
         .route("/v3/organizations", get(resources::orgs))
         .route("/v3/organizations/{guid}", get(resources::org))
+        .route("/v3/audit_events", get(audit_events::list))
+        .route("/v3/audit_events/{guid}", get(audit_events::show))
         .route("/v3/builds", get(builds::list).post(builds::create))
         .route("/v3/builds/{guid}", get(builds::show))
         .route(
@@ -200,6 +203,7 @@ async fn gate(State(s): S, req: Request, next: Next) -> Response {
     {
         let mut w = s.lock();
         w.settle_builds(now);
+        w.advance_instances(now);
         let network = w.faults.fire(&subject, |f| match f {
             Fault::ConnectionReset if is_get => Some(f.clone()),
             Fault::RateLimited { .. }

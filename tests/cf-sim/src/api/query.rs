@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -30,7 +31,8 @@ impl Query {
         let unknown: Vec<String> = self
             .pairs
             .iter()
-            .map(|(k, _)| k.as_str())
+            // Rack nests `created_ats[gt]=` under `created_ats`.
+            .map(|(k, _)| k.split('[').next().unwrap_or(k))
             .filter(|k| !allowed.contains(k) && !["page", "per_page"].contains(k))
             .map(|k| format!("'{k}'"))
             .collect();
@@ -63,6 +65,11 @@ impl Query {
             unknown.join(", "),
             valid.join(", ")
         )))
+    }
+
+    /// Every parameter name, as sent.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(k, _)| k.as_str())
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
@@ -134,6 +141,73 @@ impl Query {
         }
     }
 
+    /// A timestamp filter (`created_ats`, `updated_ats`) as ListMessage
+    /// validates it with TimestampValidator (app/messages/validators.rb):
+    /// `key=a,b` (equality, any of them) or `key[lt|lte|gt|gte]=t` (one value
+    /// each); every timestamp whole-second UTC `YYYY-MM-DDThh:mm:ssZ`. Each
+    /// failed check is one message, prefixed with the humanized attribute
+    /// (`label`, e.g. "Created ats") as ActiveModel's full_messages do.
+    pub(crate) fn timestamps(
+        &self,
+        key: &str,
+        label: &str,
+    ) -> Result<Option<TimeFilter>, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut filter = TimeFilter::default();
+        let mut seen = false;
+        let bad_format = || {
+            format!(
+                "{label} has an invalid timestamp format. Timestamps should be formatted as 'YYYY-MM-DDThh:mm:ssZ'"
+            )
+        };
+        for (k, v) in &self.pairs {
+            if k == key {
+                seen = true;
+                // BaseMessage.to_array! splits on commas.
+                for t in v.split(',') {
+                    match parse_timestamp(t) {
+                        Some(t) => filter.equals.push(t),
+                        None => errors.push(bad_format()),
+                    }
+                }
+            } else if let Some(op) = k
+                .strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix('['))
+                .and_then(|rest| rest.strip_suffix(']'))
+            {
+                seen = true;
+                let slot = match op {
+                    "lt" => Some(&mut filter.lt),
+                    "lte" => Some(&mut filter.lte),
+                    "gt" => Some(&mut filter.gt),
+                    "gte" => Some(&mut filter.gte),
+                    _ => {
+                        errors.push(format!("{label} Invalid relational operator: '{op}'"));
+                        None
+                    }
+                };
+                if v.contains(',') {
+                    errors.push(format!(
+                        "{label} only accepts one value when using a relational operator"
+                    ));
+                    continue;
+                }
+                match parse_timestamp(v) {
+                    Some(t) => {
+                        if let Some(slot) = slot {
+                            *slot = Some(t);
+                        }
+                    }
+                    None => errors.push(bad_format()),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(seen.then_some(filter))
+    }
+
     /// The filters to carry into pagination links (everything but paging).
     fn carried(&self) -> Vec<(&str, &str)> {
         self.pairs
@@ -141,6 +215,49 @@ impl Query {
             .filter(|(k, _)| k != "page" && k != "per_page")
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
+    }
+}
+
+/// `\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z` (TimestampValidator#opinionated_iso_8601).
+fn parse_timestamp(t: &str) -> Option<DateTime<Utc>> {
+    let b = t.as_bytes();
+    let shape = b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    chrono::NaiveDateTime::parse_from_str(&t[..19], "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+/// A parsed timestamp filter, applied as BaseListFetcher#advanced_filtering
+/// (app/fetchers/base_list_fetcher.rb) does: `lt t` is `< t`, `gte t` is
+/// `>= t`, while `lte t` and `gt t` compare with `t + 0.999999 s` (the whole
+/// second), and an equality matches anywhere within the second.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct TimeFilter {
+    pub equals: Vec<DateTime<Utc>>,
+    pub lt: Option<DateTime<Utc>>,
+    pub lte: Option<DateTime<Utc>>,
+    pub gt: Option<DateTime<Utc>>,
+    pub gte: Option<DateTime<Utc>>,
+}
+
+impl TimeFilter {
+    pub(crate) fn matches(&self, t: DateTime<Utc>) -> bool {
+        let second = chrono::Duration::microseconds(999_999);
+        (self.equals.is_empty() || self.equals.iter().any(|e| t >= *e && t <= *e + second))
+            && self.lt.is_none_or(|x| t < x)
+            && self.lte.is_none_or(|x| t <= x + second)
+            && self.gt.is_none_or(|x| t > x + second)
+            && self.gte.is_none_or(|x| t >= x)
     }
 }
 

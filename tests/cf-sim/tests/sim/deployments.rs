@@ -601,7 +601,8 @@ async fn canary_pauses_after_the_canary_instances_until_continued() {
         .as_str()
         .expect("process")
         .to_owned();
-    assert_eq!(split(&sim, &app, &new_process), (2, 4));
+    // DeploymentCreate#starting_process_instances: min(max_in_flight 1, canary 2).
+    assert_eq!(split(&sim, &app, &new_process), (1, 4));
     let early = api
         .post(
             &format!("/v3/deployments/{guid}/actions/continue"),
@@ -620,9 +621,13 @@ async fn canary_pauses_after_the_canary_instances_until_continued() {
         (Some("ACTIVE"), Some("PAUSED"))
     );
     assert!(d["links"]["continue"]["href"].is_string());
+    // canary_step_plan for 4 instances at weight 50: 2 canaries, old kept
+    // at 4 − 2 + 1 = 3.
+    assert_eq!(split(&sim, &app, &new_process), (2, 3));
+    sim.tick();
     assert_eq!(
         split(&sim, &app, &new_process),
-        (2, 4),
+        (2, 3),
         "paused: nothing moves"
     );
     let c = api
@@ -632,6 +637,7 @@ async fn canary_pauses_after_the_canary_instances_until_continued() {
         )
         .await;
     assert_eq!(c.status, StatusCode::OK);
+    assert!(c.body.is_null(), "head :ok: empty body");
     for _ in 0..6 {
         sim.tick();
     }
