@@ -378,6 +378,16 @@ pub(crate) async fn cancel(State(s): S, Path(guid): Path<String>) -> Result<Resp
 /// DeploymentsController#continue: `head :ok`, an empty 200 like cancel.
 pub(crate) async fn continue_(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let mut w = s.lock();
+    // The route arrived with canary (config/routes.rb, d66f46a6): before
+    // 3.173.0 it is an unknown request.
+    if !w.api.at_least(since::CANARY) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            10000,
+            "CF-NotFound",
+            "Unknown request",
+        ));
+    }
     w.continue_deployment(&guid)?;
     Ok(StatusCode::OK.into_response())
 }

@@ -3,12 +3,14 @@
 
 mod common;
 
+mod audit;
 mod auth;
 mod builds;
 mod corpus;
 mod deployments;
 mod listing;
 mod network;
+mod safe_rollout;
 mod seeding;
 mod shapes;
 mod timing;
