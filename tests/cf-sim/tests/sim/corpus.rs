@@ -934,6 +934,45 @@ async fn responses_match_the_cc_corpus() {
         "/errors/0/title",
         &r.body,
     );
+    // ---- audit events ----
+    // A droplet that crashes after it is deployed: its crash events, listed
+    // with the filters restager sends (types, target_guids, created_ats[gt]).
+    let crashing = sim.add_app(AppSpec::new("checkout-api-crashing"));
+    let droplet = sim
+        .app(&crashing)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    let since = (chrono::Utc::now() - chrono::Duration::seconds(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    sim.crash_droplet_after_deploy(&droplet, std::time::Duration::from_millis(5))
+        .expect("droplet");
+    let crashes = format!(
+        "/v3/audit_events?types=audit.app.process.crash&target_guids={crashing}&created_ats[gt]={since}"
+    );
+    let list = crate::common::eventually("two crash events", || {
+        let (api, crashes) = (&api, crashes.as_str());
+        async move {
+            let body = api.ok(crashes).await;
+            (body["pagination"]["total_results"].as_u64() >= Some(2)).then_some(body)
+        }
+    })
+    .await;
+    c.shape("audit_events_list__process_crash", &list);
+    c.shape(
+        "audit_events_list__empty",
+        &api.ok(&format!(
+            "/v3/audit_events?types=audit.app.process.crash&target_guids={crashing}&created_ats[gt]=2999-01-01T00:00:00Z"
+        ))
+        .await,
+    );
+    c.error(
+        "error__400_audit_events_bad_timestamp",
+        &api.get("/v3/audit_events?created_ats[gt]=2026-08-21T09:17:05.5Z")
+            .await
+            .body,
+    );
+
     sim.expire_tokens();
     c.error(
         "error__401_invalid_auth_token",
