@@ -442,3 +442,38 @@ async fn canary_needs_3_173_and_steps_3_189() {
     assert_eq!(d["status"]["reason"], "PAUSED");
     assert_eq!(split(&sim, &app, &new), (1, 4), "one canary instance");
 }
+
+#[tokio::test]
+async fn instances_crash_fault_records_one_crash_per_instance() {
+    let (sim, api) = start(manual()).await;
+    let app = app_with(&sim, "never-healthy", 2).await;
+    let droplet = api.staged_droplet(&app).await;
+    sim.set_fault(FaultRule::app(&app, Fault::InstancesCrash { error: None }));
+    let r = api.deploy(&app, &droplet, 2).await;
+    let process = r.body["new_processes"][0]["guid"]
+        .as_str()
+        .expect("process")
+        .to_owned();
+    for _ in 0..5 {
+        sim.tick();
+    }
+    let events = crash_events(&api, &app).await;
+    let mut seen: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["actor"]["guid"], process.as_str());
+            (
+                e["data"]["index"].as_u64().expect("index"),
+                e["data"]["crash_count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [(0, 1), (1, 1)],
+        "crashed as they started, stay CRASHED"
+    );
+    let stats = api.ok(&format!("/v3/processes/{process}/stats")).await;
+    assert_eq!(states(&stats), ["CRASHED", "CRASHED"]);
+}
