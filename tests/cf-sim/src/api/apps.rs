@@ -33,9 +33,11 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
     let include = parse_include(&q)?;
     let (field, desc) = q.order(&["created_at", "updated_at", "name", "state"], "created_at")?;
     let selector = q.label_selector()?;
+    let times = q.time_filters()?;
     let mut w = s.lock();
     let body = {
-        let apps = filter_apps(&w, &q, selector.as_ref(), &field, desc);
+        let mut apps = filter_apps(&w, &q, selector.as_ref(), &field, desc);
+        apps.retain(|a| times.matches(a.created_at, a.updated_at));
         let (pagination, page) = paginate(&w, "/v3/apps", &q, &apps)?;
         let multi_page = page.len() < apps.len() && q.get("page").is_none_or(|p| p == "1");
         let body = AppPage {

@@ -31,19 +31,8 @@ const ALLOWED: &[&str] = &[
 pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
     q.allow(ALLOWED)?;
+    let times = q.time_filters()?;
     let mut errors = Vec::new();
-    let created = q
-        .timestamps("created_ats", "Created ats")
-        .unwrap_or_else(|e| {
-            errors.extend(e);
-            None
-        });
-    let updated = q
-        .timestamps("updated_ats", "Updated ats")
-        .unwrap_or_else(|e| {
-            errors.extend(e);
-            None
-        });
     // TargetGuidsValidator: only the `not` operator.
     let mut not_targets = None;
     if let Some(op) = q.keys().find_map(|k| {
@@ -93,8 +82,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
                 !n.iter()
                     .any(|g| e.target.as_ref().is_some_and(|t| &t.guid == g))
             })
-            && created.as_ref().is_none_or(|f| f.matches(e.timestamp))
-            && updated.as_ref().is_none_or(|f| f.matches(e.timestamp))
+            && times.matches(e.timestamp, e.timestamp)
     });
     if field.is_some() {
         list.sort_by(|a, b| {

@@ -111,6 +111,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
     let app_guids = q.list("app_guids");
     let packages = q.list("package_guids");
     let selector = q.label_selector()?;
+    let times = q.time_filters()?;
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
     let w = s.lock();
     let mut list: Vec<&Build> = match &app_guids {
@@ -122,6 +123,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
             && passes(&states, b.state.as_str())
             && passes(&packages, &b.package_guid)
             && selector.as_ref().is_none_or(|s| s.matches(&b.labels))
+            && times.matches(b.created_at, b.updated_at)
     });
     list.sort_by(|a, b| {
         let ord = if field == "updated_at" {

@@ -411,6 +411,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
     let values = q.list("status_values");
     let reasons = q.list("status_reasons");
     let selector = q.label_selector()?;
+    let times = q.time_filters()?;
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
     let w = s.lock();
     let mut list: Vec<&Deployment> = match &app_guids {
@@ -423,6 +424,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
             && passes(&values, d.status_value)
             && passes(&reasons, d.status_reason)
             && selector.as_ref().is_none_or(|s| s.matches(&d.labels))
+            && times.matches(d.created_at, d.updated_at)
     });
     list.sort_by(|a, b| {
         let ord = if field == "updated_at" {

@@ -34,6 +34,7 @@ pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Res
     let spaces = q.list("space_guids");
     let orgs = q.list("organization_guids");
     let selector = q.label_selector()?;
+    let times = q.time_filters()?;
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
     let w = s.lock();
     let mut list: Vec<&Droplet> = match (&guids, &app_guids) {
@@ -51,6 +52,7 @@ pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Res
         passes(&states, d.state.as_str())
             && passes(&app_guids, &d.app_guid)
             && selector.as_ref().is_none_or(|s| s.matches(&d.labels))
+            && times.matches(d.created_at, d.updated_at)
             && (spaces.is_none() && orgs.is_none() || {
                 let space = w
                     .apps

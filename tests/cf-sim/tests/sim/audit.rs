@@ -243,3 +243,34 @@ async fn pages_keep_the_filters_as_cc_encodes_them() {
     let all = api.all(&next).await;
     assert_eq!(all.len(), 3, "pages 2..4");
 }
+
+#[tokio::test]
+async fn other_lists_take_the_same_timestamp_filters() {
+    let (sim, api) = start(manual()).await;
+    let app = sim.add_app(AppSpec::new("lists"));
+    let droplet = api.staged_droplet(&app).await;
+    api.deploy(&app, &droplet, 1).await;
+    for path in ["/v3/apps", "/v3/builds", "/v3/deployments", "/v3/droplets"] {
+        let none = api
+            .ok(&format!("{path}?created_ats[gt]=2999-01-01T00:00:00Z"))
+            .await;
+        assert_eq!(none["pagination"]["total_results"], 0, "{path}");
+        let some = api
+            .ok(&format!(
+                "{path}?created_ats[gte]=2000-01-01T00:00:00Z&updated_ats[lt]=2999-01-01T00:00:00Z"
+            ))
+            .await;
+        assert!(
+            some["pagination"]["total_results"].as_u64() >= Some(1),
+            "{path}"
+        );
+        let bad = api
+            .get(&format!("{path}?updated_ats[lte]=2026-08-21T09:17:05.1Z"))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(
+            bad.detail(),
+            "The query parameter is invalid: Updated ats has an invalid timestamp format. Timestamps should be formatted as 'YYYY-MM-DDThh:mm:ssZ'"
+        );
+    }
+}
