@@ -1,8 +1,10 @@
 //! moto's server as a real SQS and DynamoDB endpoint on a loopback port.
 //!
-//! The server comes from `.venv/bin/moto_server`; when it is missing,
-//! `.ci/install-python-tools` is run first (it takes a lock, so parallel test
-//! processes install once).
+//! The server is moto's own, from `.venv`, started through
+//! `moto_serialized.py` so that it answers one request at a time (moto's
+//! threaded server loses concurrent DynamoDB writes when a transaction is
+//! cancelled; DynamoDB does not). `.ci/install-python-tools` is run first (it
+//! takes a lock, so parallel test processes install once).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -45,14 +47,17 @@ pub fn venv_bin(tool: &str) -> PathBuf {
 /// How long moto's server may take to answer: about a second on an idle machine,
 /// far longer on a loaded 2-core one; only a server that never answers fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// moto_server behind one lock, so that concurrent transactions behave as
+/// DynamoDB's do (see the file's own comment).
+const SERIALIZED_LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_serialized.py");
 /// Fresh ports tried when the server exits at once (another process took the port).
 const START_ATTEMPTS: usize = 3;
 
 impl MotoServer {
-    /// Starts `.venv/bin/moto_server` on a free loopback port and waits until
+    /// Starts moto's server (serialized) on a free loopback port and waits until
     /// it answers. Panics with the reason when it cannot (a test harness).
     pub async fn start() -> Self {
-        let server = venv_bin("moto_server");
+        let server = venv_bin("python");
         let mut last_exit = None;
         for _ in 0..START_ATTEMPTS {
             match Self::try_start(&server).await {
@@ -61,7 +66,7 @@ impl MotoServer {
             }
         }
         panic!(
-            "moto_server exited at start-up {START_ATTEMPTS} times (last: {}); run {} -H 127.0.0.1 -p 5000 by hand to see why",
+            "moto_server exited at start-up {START_ATTEMPTS} times (last: {}); run {} {SERIALIZED_LAUNCHER} -H 127.0.0.1 -p 5000 by hand to see why",
             last_exit.unwrap_or_default(),
             server.display()
         );
@@ -75,6 +80,7 @@ impl MotoServer {
             .expect("a free loopback port")
             .port();
         let mut child = Command::new(server)
+            .arg(SERIALIZED_LAUNCHER)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
