@@ -723,3 +723,138 @@ async fn a_deadline_mid_deployment_defers_and_redelivery_resumes_the_same_deploy
         Some(TARGET)
     );
 }
+
+// --- Step 8: verification and automatic rollback -------------------------
+
+/// A harness whose restages are verified for `verify_for`. CC's timestamps
+/// are whole seconds, so windows shorter than a couple of seconds would be
+/// measured from a truncated start.
+async fn verifying(verify_for: Duration) -> Harness {
+    let mut h = start().await;
+    h.settings.verify_for = verify_for;
+    h.settings.poll_interval = Duration::from_millis(20);
+    h
+}
+
+fn rollback_deployments(h: &Harness, app: &str) -> Vec<cf_sim::DeploymentSnapshot> {
+    h.sim
+        .deployments_for(app)
+        .into_iter()
+        .filter(|d| d.labels.contains_key("restager.io/rollback-of"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_droplet_that_crashes_after_deployed_is_rolled_back_once_even_when_redelivered() {
+    let h = verifying(Duration::from_secs(3)).await;
+    let guid = h.sim.add_app(app("crashy"));
+    let previous = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("live droplet");
+    h.sim.set_fault(FaultRule::app(
+        &guid,
+        Fault::CrashAfterDeploy {
+            after: Duration::from_millis(300),
+        },
+    ));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    let Outcome::RolledBack {
+        reason,
+        deployment_guid,
+    } = &outcome
+    else {
+        panic!("expected rolled back, got {outcome:?}");
+    };
+    assert!(reason.contains("crashed"), "{reason}");
+    assert!(
+        reason.contains("instance"),
+        "the crash evidence is quoted: {reason}"
+    );
+    assert!(reason.contains(&previous), "{reason}");
+    let rollbacks = rollback_deployments(&h, &guid);
+    assert_eq!(rollbacks.len(), 1, "{rollbacks:?}");
+    assert_eq!(&rollbacks[0].guid, deployment_guid);
+    assert_eq!(
+        rollbacks[0].droplet, previous,
+        "the previous droplet went back"
+    );
+    assert_eq!(
+        h.sim.app(&guid).and_then(|a| a.current_droplet).as_deref(),
+        Some(previous.as_str())
+    );
+    assert!(outcome.is_final());
+
+    // Delivered again (a Lambda retry, a restart): the job follows its
+    // rollback and reports it; no third deployment.
+    let deployments = client_deployments(&h.sim, &guid);
+    let again = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(
+        matches!(&again, Outcome::RolledBack { deployment_guid: d, .. } if d == deployment_guid),
+        "{again:?}"
+    );
+    assert_eq!(client_deployments(&h.sim, &guid), deployments);
+    assert_eq!(rollback_deployments(&h, &guid).len(), 1);
+    assert_eq!(client_builds(&h.sim, &guid), 1, "no second build");
+}
+
+#[tokio::test]
+async fn a_healthy_app_is_restaged_only_after_the_verification_window() {
+    let verify_for = Duration::from_secs(2);
+    let h = verifying(verify_for).await;
+    let guid = h.sim.add_app(app("steady"));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    assert!(rollback_deployments(&h, &guid).is_empty());
+    let audits: Vec<_> = h
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/v3/audit_events")
+        .collect();
+    let (Some(first), Some(last)) = (audits.first(), audits.last()) else {
+        panic!("the app's crash events were never read");
+    };
+    assert!(
+        first
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains("audit.app.process.crash") && q.contains(&guid)),
+        "{first:?}"
+    );
+    // The window ends `verify_for` after the deployment settled (its
+    // whole-second timestamp taken as the end of that second), so the
+    // crash events are read for at least that long.
+    assert!(
+        last.received_at.duration_since(first.received_at) >= verify_for,
+        "verified for {:?} only",
+        last.received_at.duration_since(first.received_at)
+    );
+    let stats = h
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/stats"))
+        .count();
+    assert!(
+        stats >= 1,
+        "every web instance was checked RUNNING at the end"
+    );
+}
+
+#[tokio::test]
+async fn verification_off_restages_without_reading_crash_events() {
+    let h = verifying(Duration::ZERO).await;
+    let guid = h.sim.add_app(app("unwatched"));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    assert_eq!(h.sim.count("GET", "/v3/audit_events"), 0);
+}

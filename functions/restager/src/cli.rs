@@ -142,6 +142,15 @@ pub struct SettingFlags {
     /// Deployment timeout before cancelling [env: RESTAGER_DEPLOY_TIMEOUT, default 10m]
     #[arg(long, global = true, value_name = "DURATION")]
     pub deploy_timeout: Option<String>,
+    /// Watch a DEPLOYED app this long for crashes before it counts; 0s turns verification and rollback off [env: RESTAGER_VERIFY_FOR, default 2m]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub verify_for: Option<String>,
+    /// rolling or canary [env: RESTAGER_STRATEGY, default rolling]
+    #[arg(long, global = true, value_name = "STRATEGY")]
+    pub strategy: Option<String>,
+    /// Canary instance weights in percent, e.g. 10,50 (CC 3.189+) [env: RESTAGER_CANARY_STEPS]
+    #[arg(long, global = true, value_name = "WEIGHTS")]
+    pub canary_steps: Option<String>,
     /// Slack bot token (xoxb-...) [env: SLACK_BOT_TOKEN]
     #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
     pub slack_bot_token: Option<String>,
@@ -159,7 +168,7 @@ pub struct SettingFlags {
 impl SettingFlags {
     /// The flags that were given, by environment variable name.
     pub fn overrides(&self) -> Vec<(&'static str, String)> {
-        let pairs: [(&'static str, &Option<String>); 19] = [
+        let pairs: [(&'static str, &Option<String>); 22] = [
             ("CF_API_URL", &self.cf_api_url),
             ("CF_CLIENT_ID", &self.cf_client_id),
             ("CF_CLIENT_SECRET", &self.cf_client_secret),
@@ -178,6 +187,9 @@ impl SettingFlags {
             ("RESTAGER_POLL_INTERVAL", &self.poll_interval),
             ("RESTAGER_STAGING_TIMEOUT", &self.staging_timeout),
             ("RESTAGER_DEPLOY_TIMEOUT", &self.deploy_timeout),
+            ("RESTAGER_VERIFY_FOR", &self.verify_for),
+            ("RESTAGER_STRATEGY", &self.strategy),
+            ("RESTAGER_CANARY_STEPS", &self.canary_steps),
             ("SLACK_BOT_TOKEN", &self.slack_bot_token),
             ("SLACK_CHANNEL", &self.slack_channel),
             ("SLACK_API_URL", &self.slack_api_url),

@@ -41,6 +41,7 @@ pub fn outcome_name(outcome: Option<&Outcome>) -> &'static str {
         Some(OutcomeKind::Skipped) => "skipped",
         Some(OutcomeKind::Deferred) => "deferred",
         Some(OutcomeKind::Failed) => "failed",
+        Some(OutcomeKind::RolledBack) => "rolled_back",
     }
 }
 

@@ -79,6 +79,7 @@ impl Foundation {
             ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
             ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
             ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
+            ("RESTAGER_VERIFY_FOR", "30ms".to_string()),
             ("RESTAGER_MAX_CONCURRENT_RESTAGES", "4".to_string()),
         ])
     }
@@ -493,6 +494,7 @@ async fn demo_runs_the_whole_flow_and_reports_every_app() {
     assert!(!apps.is_empty(), "{report}");
     let released = report["notice"]["version"].as_str().expect("a version");
     let mut restaged = 0;
+    let mut rolled_back = 0;
     for app in apps {
         match app["outcome"].as_str().expect("an outcome") {
             "restaged" => {
@@ -505,11 +507,23 @@ async fn demo_runs_the_whole_flow_and_reports_every_app() {
             "skipped" | "already_current" => {
                 assert!(app["current_version"] != released || app["old_version"] == released);
             }
+            "rolled_back" => {
+                rolled_back += 1;
+                // The previous droplet runs again, and the reason says why.
+                assert_eq!(app["current_version"], app["old_version"], "{app}");
+                let why = app["reason"].as_str().unwrap_or_default();
+                assert!(
+                    why.contains("crashed") && why.contains("rolled back"),
+                    "{app}"
+                );
+            }
             other => panic!("unexpected outcome {other}: {app}"),
         }
     }
     assert!(restaged > 0, "the demo restaged nothing: {report}");
     assert_eq!(report["restaged"], restaged);
+    assert_eq!(rolled_back, 1, "the demo shows one rollback: {report}");
+    assert_eq!(report["rolled_back"], 1);
     assert_eq!(report["failed"], 0);
     let slack = &report["slack"];
     assert!(slack["posts"].as_u64().expect("posts") >= 2, "{slack}");

@@ -9,8 +9,8 @@ use url::form_urlencoded;
 use super::client::{CfClient, Listed};
 use super::error::CfError;
 use super::models::{
-    App, Build, BuildState, Buildpack, Deployment, DeploymentStatusValue, Droplet, Organization,
-    Package, Process, ProcessStats, Space, Stack,
+    App, AuditEvent, Build, BuildState, Buildpack, Deployment, DeploymentStatusValue, Droplet,
+    Organization, Package, Process, ProcessStats, Space, Stack,
 };
 use super::record::Unreadable;
 
@@ -48,6 +48,20 @@ impl AppListing {
     pub fn org_of(&self, app: &App) -> Option<&Organization> {
         self.orgs.get(self.space_of(app)?.organization_guid()?)
     }
+}
+
+/// What `POST /v3/deployments` should create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentRequest {
+    pub app_guid: String,
+    /// `None`: redeploy the current droplet (a rolling restart).
+    pub droplet_guid: Option<String>,
+    /// `Some(steps)` for a canary (instance weights in percent; empty: one
+    /// pause, as CC before 3.189 does); `None` for rolling.
+    pub canary_steps: Option<Vec<u32>>,
+    pub max_in_flight: u32,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Builds `path?k=v&...`, leaving out empty values and joining lists with commas.
@@ -376,23 +390,66 @@ impl CfClient {
         max_in_flight: u32,
         labels: &BTreeMap<String, String>,
     ) -> Result<Deployment, CfError> {
+        self.create_deployment_as(&DeploymentRequest {
+            app_guid: app_guid.to_string(),
+            droplet_guid: droplet_guid.map(str::to_string),
+            canary_steps: None,
+            max_in_flight,
+            labels: labels.clone(),
+            annotations: BTreeMap::new(),
+        })
+        .await
+    }
+
+    /// `POST /v3/deployments` as `request` says. Options CC does not accept
+    /// at its version are left out (`max_in_flight` before 3.173, canary
+    /// steps before 3.189); whether a canary is possible at all is the
+    /// caller's decision ([`Capabilities::canary`](super::Capabilities::canary)).
+    pub async fn create_deployment_as(
+        &self,
+        request: &DeploymentRequest,
+    ) -> Result<Deployment, CfError> {
+        let caps = self.capabilities().await?;
+        let strategy = if request.canary_steps.is_some() {
+            "canary"
+        } else {
+            "rolling"
+        };
         let mut body = json!({
-            "strategy": "rolling",
-            "relationships": { "app": { "data": { "guid": app_guid } } },
+            "strategy": strategy,
+            "relationships": { "app": { "data": { "guid": request.app_guid } } },
         });
-        let with_options = self.capabilities().await?.deployment_options();
+        let mut options = serde_json::Map::new();
+        if caps.deployment_options() {
+            options.insert("max_in_flight".into(), json!(request.max_in_flight.max(1)));
+        }
+        if let Some(steps) = request
+            .canary_steps
+            .as_ref()
+            .filter(|s| !s.is_empty() && caps.canary_steps())
+        {
+            let steps: Vec<Value> = steps
+                .iter()
+                .map(|w| json!({ "instance_weight": w }))
+                .collect();
+            options.insert("canary".into(), json!({ "steps": steps }));
+        }
         if let Some(obj) = body.as_object_mut() {
-            if with_options {
-                obj.insert(
-                    "options".into(),
-                    json!({ "max_in_flight": max_in_flight.max(1) }),
-                );
+            if !options.is_empty() {
+                obj.insert("options".into(), Value::Object(options));
             }
-            if let Some(d) = droplet_guid {
+            if let Some(d) = &request.droplet_guid {
                 obj.insert("droplet".into(), json!({ "guid": d }));
             }
-            if let Some(meta) = labels_metadata(labels) {
-                obj.insert("metadata".into(), meta);
+            let mut metadata = serde_json::Map::new();
+            if !request.labels.is_empty() {
+                metadata.insert("labels".into(), json!(request.labels));
+            }
+            if !request.annotations.is_empty() {
+                metadata.insert("annotations".into(), json!(request.annotations));
+            }
+            if !metadata.is_empty() {
+                obj.insert("metadata".into(), Value::Object(metadata));
             }
         }
         self.post("/v3/deployments", &body).await
@@ -422,6 +479,37 @@ impl CfClient {
             .param("per_page", self.per_page())
             .build();
         self.list_all(&url).await
+    }
+
+    /// `audit.app.process.crash` events of an app after `since` (CC's
+    /// `created_ats[gt]`, whole seconds only: a fractional timestamp is a 400),
+    /// oldest first.
+    pub async fn list_crash_events(
+        &self,
+        app_guid: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<AuditEvent>, CfError> {
+        let url = Query::new("/v3/audit_events")
+            .param("types", "audit.app.process.crash")
+            .param("target_guids", app_guid)
+            .param(
+                "created_ats[gt]",
+                since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            )
+            .param("order_by", "created_at")
+            .param("per_page", self.per_page())
+            .build();
+        self.list_all(&url).await
+    }
+
+    /// `POST /v3/deployments/:guid/actions/continue`: a PAUSED canary goes
+    /// to its next step; 422 when it is not PAUSED.
+    pub async fn continue_deployment(&self, deployment_guid: &str) -> Result<(), CfError> {
+        self.post_action(&format!(
+            "/v3/deployments/{}/actions/continue",
+            seg(deployment_guid)
+        ))
+        .await
     }
 
     /// `POST /v3/deployments/:guid/actions/cancel`; 422 once FINALIZED.

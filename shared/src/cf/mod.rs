@@ -15,7 +15,7 @@ mod record;
 
 pub use capabilities::{Capabilities, since};
 pub use client::{CfClient, CfClientOptions, Listed, RequestCounts};
-pub use endpoints::{AppListing, AppQuery};
+pub use endpoints::{AppListing, AppQuery, DeploymentRequest};
 pub use error::{ApiErrorEntry, CfError, codes};
 pub use models::*;
 pub use record::{Record, Unreadable};

@@ -745,6 +745,57 @@ pub struct Stack {
     pub default: bool,
 }
 
+/// One audit event (app/presenters/v3/event_presenter.rb). restager reads
+/// `audit.app.process.crash`, whose `data` is Diego's crash report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub guid: String,
+    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    pub kind: String,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub data: CrashData,
+}
+
+/// `data` of `audit.app.process.crash` (app/repositories/process_event_repository.rb).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CrashData {
+    #[serde(default)]
+    pub index: Option<u32>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub exit_status: Option<i64>,
+    #[serde(default)]
+    pub exit_description: Option<String>,
+    /// The process version (guid) that crashed.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+impl AuditEvent {
+    /// `instance 0: APP/PROC/WEB: Exited with status 1`.
+    pub fn crash_evidence(&self) -> String {
+        let d = &self.data;
+        let index = d
+            .index
+            .map_or_else(|| "an instance".to_string(), |i| format!("instance {i}"));
+        let what = d
+            .exit_description
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or(d.reason.as_deref())
+            .unwrap_or("crashed");
+        match d.exit_status {
+            Some(code) if !what.contains(&format!("status {code}")) => {
+                format!("{index}: {what} (exit status {code})")
+            }
+            _ => format!("{index}: {what}"),
+        }
+    }
+}
+
 /// `pagination` of a list response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pagination {

@@ -129,6 +129,24 @@ impl Env<'_> {
     }
 }
 
+impl Env<'_> {
+    /// Like [`duration`](Self::duration), where `0s` means "off".
+    pub fn duration_or_off(
+        &self,
+        name: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => humantime::parse_duration(&v).map_err(|_| ConfigError::Invalid {
+                name,
+                value: shorten(&v),
+                expected: "a duration such as 0s (off), 30s or 2m",
+            }),
+        }
+    }
+}
+
 fn shorten(v: &str) -> String {
     v.chars().take(64).collect()
 }

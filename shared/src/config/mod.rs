@@ -86,6 +86,34 @@ pub struct WorkerSettings {
     /// After this many deliveries a retryable job is recorded as failed, so a
     /// run always completes.
     pub max_attempts: u32,
+    /// How long a DEPLOYED app is watched for crashes before it counts as
+    /// restaged; zero turns verification (and automatic rollback) off.
+    pub verify_for: Duration,
+    /// Rolling, or canary (`canary_steps` instance weights, in percent).
+    pub strategy: DeployStrategy,
+    pub canary_steps: Vec<u32>,
+}
+
+/// How new droplets are rolled out (`RESTAGER_STRATEGY`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeployStrategy {
+    #[default]
+    Rolling,
+    /// Cloud Controller's canary: pause after the first instances, verify
+    /// them, continue (3.173+; steps 3.189+).
+    Canary,
+}
+
+impl std::str::FromStr for DeployStrategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "rolling" => Ok(Self::Rolling),
+            "canary" => Ok(Self::Canary),
+            other => Err(format!("`{other}` is not a strategy")),
+        }
+    }
 }
 
 impl Default for WorkerSettings {
@@ -97,8 +125,30 @@ impl Default for WorkerSettings {
             staging_timeout: Duration::from_secs(15 * 60),
             deploy_timeout: Duration::from_secs(10 * 60),
             max_attempts: 8,
+            verify_for: Duration::from_secs(2 * 60),
+            strategy: DeployStrategy::Rolling,
+            canary_steps: Vec::new(),
         }
     }
+}
+
+/// `10,50`: instance weights in percent, each above the one before, each 1–100.
+fn canary_steps(env: &Env) -> Result<Vec<u32>, ConfigError> {
+    const EXPECTED: &str = "rising instance weights between 1 and 100, such as 10,50";
+    let invalid = || ConfigError::Invalid {
+        name: "RESTAGER_CANARY_STEPS",
+        value: env.raw("RESTAGER_CANARY_STEPS").unwrap_or_default(),
+        expected: EXPECTED,
+    };
+    let mut steps: Vec<u32> = Vec::new();
+    for item in env.list("RESTAGER_CANARY_STEPS") {
+        let weight: u32 = item.trim_end_matches('%').parse().map_err(|_| invalid())?;
+        if !(1..=100).contains(&weight) || steps.last().is_some_and(|last| *last >= weight) {
+            return Err(invalid());
+        }
+        steps.push(weight);
+    }
+    Ok(steps)
 }
 
 impl WorkerSettings {
@@ -115,6 +165,9 @@ impl WorkerSettings {
             staging_timeout: env.duration("RESTAGER_STAGING_TIMEOUT", d.staging_timeout)?,
             deploy_timeout: env.duration("RESTAGER_DEPLOY_TIMEOUT", d.deploy_timeout)?,
             max_attempts: env.at_least("RESTAGER_MAX_ATTEMPTS", d.max_attempts, 1)?,
+            verify_for: env.duration_or_off("RESTAGER_VERIFY_FOR", d.verify_for)?,
+            strategy: env.parsed("RESTAGER_STRATEGY", d.strategy, "rolling or canary")?,
+            canary_steps: canary_steps(env)?,
         })
     }
 }
@@ -337,6 +390,31 @@ mod tests {
         assert_eq!(s.deploy_timeout, Duration::from_secs(900));
         assert_eq!(s.max_concurrent_restages, 10);
         assert_eq!(s.max_in_flight, 1);
+    }
+
+    #[test]
+    fn verification_strategy_and_canary_steps() {
+        let d = WorkerSettings::from_env(&Env(&env(&[]))).expect("defaults");
+        assert_eq!(d.verify_for, Duration::from_secs(120));
+        assert_eq!(d.strategy, DeployStrategy::Rolling);
+        assert!(d.canary_steps.is_empty());
+        let src = env(&[
+            ("RESTAGER_VERIFY_FOR", "0s"),
+            ("RESTAGER_STRATEGY", "Canary"),
+            ("RESTAGER_CANARY_STEPS", "10, 50%"),
+        ]);
+        let s = WorkerSettings::from_env(&Env(&src)).expect("valid");
+        assert_eq!(s.verify_for, Duration::ZERO);
+        assert_eq!(s.strategy, DeployStrategy::Canary);
+        assert_eq!(s.canary_steps, vec![10, 50]);
+        for bad in ["50,10", "0", "101", "ten"] {
+            let src = env(&[("RESTAGER_CANARY_STEPS", bad)]);
+            let err = WorkerSettings::from_env(&Env(&src)).expect_err(bad);
+            assert!(err.to_string().contains("RESTAGER_CANARY_STEPS"), "{err}");
+        }
+        let src = env(&[("RESTAGER_STRATEGY", "blue-green")]);
+        let err = WorkerSettings::from_env(&Env(&src)).expect_err("unknown strategy");
+        assert!(err.to_string().contains("rolling or canary"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,13 @@ pub enum Outcome {
     },
     /// It did not work. `permanent` failures are not retried.
     Failed { reason: String, permanent: bool },
+    /// The new droplet crashed while it was verified and the previous one
+    /// was deployed again. Final, and a failure for the run's error budget.
+    RolledBack {
+        reason: String,
+        /// The deployment that put the previous droplet back.
+        deployment_guid: String,
+    },
 }
 
 /// The outcome's name as used in tables, Slack and the ledger.
@@ -42,6 +49,7 @@ pub enum OutcomeKind {
     Skipped,
     Deferred,
     Failed,
+    RolledBack,
 }
 
 impl Outcome {
@@ -52,6 +60,7 @@ impl Outcome {
             Outcome::Skipped { .. } => OutcomeKind::Skipped,
             Outcome::Deferred { .. } => OutcomeKind::Deferred,
             Outcome::Failed { .. } => OutcomeKind::Failed,
+            Outcome::RolledBack { .. } => OutcomeKind::RolledBack,
         }
     }
 
@@ -69,7 +78,8 @@ impl Outcome {
         match self {
             Outcome::Skipped { reason }
             | Outcome::Deferred { reason, .. }
-            | Outcome::Failed { reason, .. } => Some(reason),
+            | Outcome::Failed { reason, .. }
+            | Outcome::RolledBack { reason, .. } => Some(reason),
             Outcome::Restaged { note, .. } => note.as_deref(),
             Outcome::AlreadyCurrent => None,
         }
@@ -84,6 +94,7 @@ impl fmt::Display for OutcomeKind {
             OutcomeKind::Skipped => "skipped",
             OutcomeKind::Deferred => "deferred",
             OutcomeKind::Failed => "failed",
+            OutcomeKind::RolledBack => "rolled back",
         })
     }
 }

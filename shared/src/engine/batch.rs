@@ -409,7 +409,11 @@ impl Engine {
         if deadline.is_bounded() {
             deadline.remaining().max(Duration::from_secs(1))
         } else {
-            self.settings.staging_timeout + self.settings.deploy_timeout + Duration::from_secs(300)
+            // Verification may end in a rollback: a second deployment.
+            self.settings.staging_timeout
+                + self.settings.deploy_timeout * 2
+                + self.settings.verify_for * 2
+                + Duration::from_secs(300)
         }
     }
 }

@@ -9,6 +9,13 @@ use crate::domain::RestageJob;
 pub const JOB_LABEL: &str = "restager.io/job";
 /// Label key carrying the run id (for operators filtering by rollout).
 pub const RUN_LABEL: &str = "restager.io/run";
+/// Label on a deployment restager made to put the previous droplet back;
+/// its value is the guid of the deployment whose droplet crashed. A
+/// redelivered job that finds it follows the rollback instead of verifying
+/// (or rolling back) again.
+pub const ROLLBACK_LABEL: &str = "restager.io/rollback-of";
+/// Annotation on that deployment: why it was rolled back, for the report.
+pub const ROLLBACK_REASON: &str = "restager.io/rollback-reason";
 
 /// A CF label value: at most 63 characters of `[A-Za-z0-9._-]`, starting and
 /// ending with an alphanumeric. Other characters become `-`, and the ends are

@@ -15,6 +15,7 @@ mod locks;
 mod permits;
 pub mod restage;
 pub mod runner;
+mod verify;
 
 pub use batch::{BatchItem, BatchReport, Disposition, Engine, ItemResult, backoff};
 pub use classify::staging_failure;

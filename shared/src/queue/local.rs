@@ -32,12 +32,13 @@ impl std::fmt::Debug for LocalQueue {
 }
 
 /// How long a received job stays hidden in the embedded queue: longer than
-/// staging plus deployment may take. After a crash, in-flight jobs come
-/// back once this has passed.
+/// staging, deployment, verification and a rollback may take. After a
+/// crash, in-flight jobs come back once this has passed.
 pub fn visibility_for(worker: &WorkerSettings) -> Duration {
     worker
         .staging_timeout
-        .saturating_add(worker.deploy_timeout)
+        .saturating_add(worker.deploy_timeout.saturating_mul(2))
+        .saturating_add(worker.verify_for.saturating_mul(2))
         .saturating_add(VISIBILITY_MARGIN)
 }
 

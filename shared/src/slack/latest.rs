@@ -25,7 +25,7 @@ impl LatestJob<'_> {
         matches!(
             &self.job.outcome,
             Some(o @ Outcome::Failed { .. }) if o.is_final()
-        )
+        ) || matches!(&self.job.outcome, Some(Outcome::RolledBack { .. }))
     }
 
     /// `None` while the app has no outcome yet.

@@ -202,6 +202,9 @@ pub fn result_line(job: &RestageJob, outcome: &Outcome) -> ResultLine {
         Outcome::Failed { reason: r, .. } => {
             format!(":warning: {who} failed, will retry: {}", reason(r))
         }
+        Outcome::RolledBack { reason: r, .. } => {
+            format!(":rewind: {who} rolled back: {}", reason(r))
+        }
     };
     ResultLine {
         kind: outcome.kind(),
@@ -267,6 +270,7 @@ fn tally_text(kinds: impl Iterator<Item = OutcomeKind>) -> String {
         OutcomeKind::Skipped,
         OutcomeKind::Deferred,
         OutcomeKind::Failed,
+        OutcomeKind::RolledBack,
     ];
     let parts: Vec<String> = order
         .iter()
@@ -281,7 +285,10 @@ pub struct Tally {
     pub restaged: usize,
     pub already_current: usize,
     pub skipped: usize,
+    /// Final failures, rolled-back apps included (both need an operator).
     pub failed: usize,
+    /// Of those, the apps whose new droplet crashed and was rolled back.
+    pub rolled_back: usize,
     /// Deferred, retryable failures and jobs with no outcome yet.
     pub in_progress: usize,
 }
@@ -298,6 +305,11 @@ impl Tally {
                 Some(Outcome::AlreadyCurrent) => t.already_current += 1,
                 Some(Outcome::Skipped { .. }) => t.skipped += 1,
                 Some(o @ Outcome::Failed { .. }) if o.is_final() => t.failed += 1,
+                // A failure too: the app runs its previous droplet again.
+                Some(Outcome::RolledBack { .. }) => {
+                    t.failed += 1;
+                    t.rolled_back += 1;
+                }
                 _ => t.in_progress += 1,
             }
         }
@@ -326,6 +338,9 @@ pub fn summary_message(view: &RunView, now: DateTime<Utc>) -> SlackMessage {
         ("Skipped", tally.skipped.to_string()),
         ("Failed", tally.failed.to_string()),
     ];
+    if tally.rolled_back > 0 {
+        pairs.push(("Rolled back", tally.rolled_back.to_string()));
+    }
     if tally.in_progress > 0 {
         pairs.push(("In progress", tally.in_progress.to_string()));
     }
@@ -396,6 +411,9 @@ pub fn summary_message(view: &RunView, now: DateTime<Utc>) -> SlackMessage {
         "{notice}: {} restaged, {} already current, {} skipped, {} failed",
         tally.restaged, tally.already_current, tally.skipped, tally.failed
     );
+    if tally.rolled_back > 0 {
+        text.push_str(&format!(" ({} rolled back)", tally.rolled_back));
+    }
     if tally.in_progress > 0 {
         text.push_str(&format!(", {} in progress", tally.in_progress));
     }

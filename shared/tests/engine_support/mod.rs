@@ -31,6 +31,9 @@ pub fn settings() -> WorkerSettings {
         staging_timeout: Duration::from_secs(3),
         deploy_timeout: Duration::from_secs(3),
         max_attempts: 3,
+        // Verification has tests of its own; the rest restage without it.
+        verify_for: Duration::ZERO,
+        ..WorkerSettings::default()
     }
 }
 

@@ -438,6 +438,8 @@ mod rss {
                     self.jobs.len().to_string(),
                 ));
                 s.push(("RESTAGER_POLL_INTERVAL", "200ms".to_owned()));
+                // Memory under 50 restages, not a two-minute watch of each.
+                s.push(("RESTAGER_VERIFY_FOR", "0s".to_owned()));
             }
             s.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
         }

@@ -5,13 +5,19 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cf_sim::{BuildState, CfSim, DeploymentState, SimConfig};
+use cf_sim::{
+    AppState, BuildState, CfSim, DeploymentState, Fault, FaultRule, LifecycleKind, SimConfig,
+};
 use restager_shared::domain::Version;
 
 use crate::commands::CommandError;
 
 /// The stack the demo's buildpack release is reported for.
 const STACK: &str = "cflinuxfs4";
+
+/// Below this many apps that will restage, none is made to crash: a small
+/// demo shows plain restages.
+const ROLLBACK_SHOWCASE_MIN: usize = 3;
 
 pub struct Foundation {
     sim: CfSim,
@@ -44,7 +50,36 @@ impl Foundation {
         let sim = CfSim::start(config)
             .await
             .map_err(|e| CommandError::failed("cannot start the simulated foundation", e))?;
-        Ok(Self { sim })
+        let foundation = Self { sim };
+        foundation.plant_a_crashing_release();
+        Ok(foundation)
+    }
+
+    /// One started buildpack app gets a release that crashes shortly after
+    /// it is DEPLOYED, so the demo shows verification rolling it back.
+    fn plant_a_crashing_release(&self) {
+        let mut candidates: Vec<_> = self
+            .sim
+            .apps()
+            .into_iter()
+            .filter(|a| {
+                a.state == AppState::Started
+                    && a.lifecycle == LifecycleKind::Buildpack
+                    && a.current_version(super::BUILDPACK).is_some()
+                    && !a.labels.contains_key(cf_sim::OPT_OUT_LABEL)
+            })
+            .collect();
+        if candidates.len() < ROLLBACK_SHOWCASE_MIN {
+            return;
+        }
+        candidates.sort_by(|a, b| a.name.cmp(&b.name));
+        let chosen = &candidates[candidates.len() / 2];
+        self.sim.set_fault(FaultRule::app(
+            chosen.guid.clone(),
+            Fault::CrashAfterDeploy {
+                after: Duration::from_millis(60),
+            },
+        ));
     }
 
     pub fn api_url(&self) -> String {

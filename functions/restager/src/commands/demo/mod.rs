@@ -69,6 +69,8 @@ pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> 
     );
     // Simulated builds take milliseconds: poll accordingly.
     env.default_value("RESTAGER_POLL_INTERVAL", "20ms");
+    // Simulated instances crash, if at all, within milliseconds too.
+    env.default_value("RESTAGER_VERIFY_FOR", "200ms");
     let settings = ServeSettings::read(&*env)?;
 
     let before = foundation.snapshot().await;
@@ -267,6 +269,8 @@ pub struct DemoReport {
     pub already_current: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Restaged, crashed while verified, and put back on the previous droplet.
+    pub rolled_back: usize,
     pub slack: SlackReport,
 }
 
@@ -364,6 +368,7 @@ impl DemoReport {
             already_current: count("already_current"),
             skipped: count("skipped"),
             failed: count("failed"),
+            rolled_back: count("rolled_back"),
             apps,
             slack: SlackReport {
                 channel: SLACK_CHANNEL.to_string(),
@@ -401,11 +406,12 @@ fn print_report(report: &DemoReport) {
         table(&["app", "org/space", "outcome", "reason", BUILDPACK], rows)
     );
     println!(
-        "{}: {} restaged, {} already current, {} skipped, {} failed (run {}).",
+        "{}: {} restaged, {} already current, {} skipped, {} rolled back, {} failed (run {}).",
         report.notice,
         report.restaged,
         report.already_current,
         report.skipped,
+        report.rolled_back,
         report.failed,
         report.run_id
     );
