@@ -360,6 +360,7 @@ async fn stored_run(ledger: &TestLedger, tag: &str, n: usize) -> (RunRecord, Vec
             app: app(99),
             reason: "app is stopped".into(),
         }],
+        note: None,
     };
     ledger.put_run(&record).await.expect("put run");
     (record, jobs)

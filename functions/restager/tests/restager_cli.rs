@@ -697,3 +697,180 @@ async fn serve_restages_a_foundation_shaped_as_real_cloud_controller_sends_it() 
         "{reported}"
     );
 }
+
+/// Every `--apps` value the flag accepts works, down to one app, whatever
+/// the seed: a run that queued nothing is still recorded and reported.
+#[tokio::test]
+async fn demo_works_for_the_smallest_foundations_and_other_seeds() {
+    let mut cases: Vec<(u32, u64)> = (1..=4).map(|apps| (apps, 7)).collect();
+    cases.extend((1..=3).map(|seed| (1, seed)));
+    for (apps, seed) in cases {
+        let run = restager()
+            .args(["demo", "--json", "--apps", &apps.to_string()])
+            .args(["--seed", &seed.to_string()])
+            .run()
+            .await;
+        assert_eq!(
+            run.code,
+            Some(0),
+            "demo --apps {apps} --seed {seed}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout,
+            run.stderr
+        );
+        let report = run.json();
+        let listed = report["apps"].as_array().expect("apps").len() as u64;
+        let counted: u64 = ["restaged", "already_current", "skipped", "failed"]
+            .iter()
+            .map(|k| report[*k].as_u64().expect("a count"))
+            .sum();
+        assert_eq!(listed, counted, "--apps {apps} --seed {seed}: {report}");
+        assert!(listed <= u64::from(apps), "{report}");
+        assert!(
+            report["restaged"].as_u64().expect("restaged") >= 1,
+            "--apps {apps} --seed {seed} restaged nothing: {report}"
+        );
+        assert_eq!(report["failed"], 0, "{report}");
+    }
+}
+
+/// The run id in a 202 that queued nothing (a stemcell notice, a version
+/// the foundation does not have yet) is found by `status`, which says why.
+#[tokio::test]
+async fn run_ids_of_notices_that_queue_nothing_are_found_by_status_with_the_reason() {
+    let f = foundation(1).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let stemcell = br#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.622"}"#;
+    let (status, stemcell_answer) = send_notice(&serving.url, stemcell, "msg_stemcell_9").await;
+    assert_eq!(status, 202, "{stemcell_answer}");
+    let missing =
+        br#"{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"9.9.9"}"#;
+    let (status, missing_answer) = send_notice(&serving.url, missing, "msg_missing_9").await;
+    assert_eq!(status, 202, "{missing_answer}");
+    assert_eq!(missing_answer["queued"], 0, "{missing_answer}");
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    for (answer, why) in [
+        (&stemcell_answer, "stemcell releases need no app action"),
+        (&missing_answer, "9.9.9 is not installed"),
+    ] {
+        let run_id = answer["run_id"].as_str().expect("a run id");
+        let detail = f
+            .restager(data.path())
+            .args(["status", run_id, "--json"])
+            .run()
+            .await
+            .ok()
+            .json();
+        assert_eq!(detail["run_id"], run_id, "{detail}");
+        let said = detail["nothing_queued"].as_str().unwrap_or_default();
+        assert!(said.contains(why), "{detail}");
+        let table = f
+            .restager(data.path())
+            .args(["status", run_id])
+            .run()
+            .await
+            .ok();
+        assert!(
+            table.stdout.contains("Nothing was queued"),
+            "{}",
+            table.stdout
+        );
+        assert!(table.stdout.contains(why), "{}", table.stdout);
+        assert_eq!(
+            table.stdout.matches("nothing was queued").count()
+                + table.stdout.matches("Nothing was queued").count(),
+            1,
+            "said once: {}",
+            table.stdout
+        );
+    }
+}
+
+/// `outdated` classifies each app as `plan` does (queued, or skipped with
+/// the reason), and every outdated app is in some run of the sweep, even
+/// in a group where every app is left alone.
+#[tokio::test]
+async fn outdated_says_what_sweep_will_do_and_every_outdated_app_is_in_a_sweep_run() {
+    let f = foundation(2).await;
+    f.sim.install_buildpack("go_buildpack", "1.9.2");
+    let mut opted_out = AppSpec::new("opted-out-shop");
+    opted_out.buildpack_version = Some(OLD.into());
+    opted_out
+        .labels
+        .insert("restager.io/opt-out".into(), "true".into());
+    let opted_out = f.sim.add_app(opted_out);
+    // A group whose only app is stopped: its run queues nothing.
+    let mut old_go = AppSpec::new("stopped-go");
+    old_go.buildpack = "go_buildpack".into();
+    old_go.buildpack_version = Some("1.9.1".into());
+    old_go.state = AppState::Stopped;
+    let old_go = f.sim.add_app(old_go);
+    let data = tempfile::tempdir().expect("temp dir");
+
+    let outdated = f
+        .restager(data.path())
+        .args(["outdated", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let rows = outdated.as_array().expect("rows");
+    let row = |guid: &str| {
+        rows.iter()
+            .find(|r| r["app_guid"] == guid)
+            .unwrap_or_else(|| panic!("{guid} missing from {outdated}"))
+    };
+    for guid in &f.outdated {
+        assert_eq!(row(guid)["sweep"], "queued", "{}", row(guid));
+    }
+    assert_eq!(row(&opted_out)["sweep"], "skipped");
+    assert!(
+        row(&opted_out)["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains("opted out")
+    );
+    assert_eq!(row(&old_go)["sweep"], "skipped");
+    let table = f.restager(data.path()).arg("outdated").run().await.ok();
+    assert!(table.stdout.contains("will be queued"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("skipped: opted out"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains(&format!("queues {} restages", f.outdated.len())),
+        "{}",
+        table.stdout
+    );
+
+    let sweep = f
+        .restager(data.path())
+        .args(["sweep", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let mut in_runs = BTreeSet::new();
+    for run in sweep["runs"].as_array().expect("runs") {
+        let run_id = run["run_id"].as_str().expect("a run id");
+        let detail = f
+            .restager(data.path())
+            .args(["status", run_id, "--json"])
+            .run()
+            .await
+            .ok()
+            .json();
+        in_runs.extend(guids(&detail["apps"], "app_guid"));
+    }
+    let listed = guids(&outdated, "app_guid");
+    assert!(
+        listed.is_subset(&in_runs),
+        "outdated apps in no run: {:?}\nsweep: {sweep}",
+        listed.difference(&in_runs).collect::<Vec<_>>()
+    );
+}

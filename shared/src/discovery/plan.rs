@@ -69,6 +69,7 @@ impl Plan {
                 created_at,
                 expected: self.jobs.iter().map(ExpectedJob::for_job).collect(),
                 skipped: self.skipped,
+                note: self.not_installed.or(self.note),
             },
             jobs: self.jobs,
         }
@@ -138,12 +139,11 @@ pub async fn plan(
     if action == Action::None {
         plan.note = Some(match notice.kind() {
             NoticeKind::Stemcell => format!(
-                "stemcell releases need no app action (BOSH rolls the cells and apps move with them); \
-                 nothing is queued ({}=none)",
+                "stemcell releases need no app action (BOSH rolls the cells and apps move with them; {}=none)",
                 action_setting(NoticeKind::Stemcell)
             ),
             kind => format!(
-                "the action for {kind} notices is `none` ({}=none): nothing is queued",
+                "the action for {kind} notices is `none` ({}=none)",
                 action_setting(kind)
             ),
         });
@@ -188,7 +188,7 @@ async fn plan_buildpack(
         let on = stack.map(|s| format!(" for {s}")).unwrap_or_default();
         plan.not_installed = Some(format!(
             "{buildpack} {version} is not installed in this foundation{on} (installed: {}): \
-             nothing was queued; install it (cf update-buildpack) and send the notice again, \
+             install it (cf update-buildpack) and send the notice again, \
              or let the scheduled sweep pick it up",
             installed.describe(buildpack)
         ));
@@ -271,7 +271,7 @@ async fn plan_stack(
     let Some(found) = stacks.iter().find(|s| s.name == stack) else {
         let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
         plan.not_installed = Some(format!(
-            "stack {stack} is not installed in this foundation (stacks: {}): nothing was queued",
+            "stack {stack} is not installed in this foundation (stacks: {})",
             if names.is_empty() {
                 "none".to_string()
             } else {
@@ -282,7 +282,7 @@ async fn plan_stack(
     };
     if found.state == StackState::Disabled && plan.action == Action::Restage {
         plan.not_installed = Some(format!(
-            "stack {stack} is DISABLED, so apps on it cannot be staged: nothing was queued"
+            "stack {stack} is DISABLED, so apps on it cannot be staged"
         ));
         return Ok(());
     }

@@ -556,6 +556,7 @@ mod tests {
                     app: app(9),
                     reason: "app is stopped".into(),
                 }],
+                note: None,
             },
             jobs: vec![
                 JobRecord {

@@ -86,18 +86,19 @@ pub(crate) async fn accept(
             return discovery_failed(&e);
         }
     };
-    if !plan.is_definitive() {
-        // Nothing was done; a later delivery (after the install, or with
-        // another action configured) must not be taken for a duplicate.
-        release_claims(ledger, &claimed).await;
-        tracing::info!(route = origin.route, id = origin.id, notice = %notice,
-            not_installed = plan.not_installed.is_some(), "nothing to queue");
-        return accepted(&plan, 0);
-    }
-
+    // Every plan is recorded, even one that queues nothing, so the run id
+    // in the answer is one `restager status` can show (with the reason).
     let created_at: DateTime<Utc> = router.now().into();
     let run = plan.clone().into_run(created_at);
     match discovery::fan_out(&run, ledger, deps.queue.as_ref(), deps.notifier.as_ref()).await {
+        Ok(_) if !plan.is_definitive() => {
+            // Nothing was done; a later delivery (after the install, or with
+            // another action configured) must not be taken for a duplicate.
+            release_claims(ledger, &claimed).await;
+            tracing::info!(route = origin.route, id = origin.id, notice = %notice, run = %plan.run_id,
+                not_installed = plan.not_installed.is_some(), "nothing to queue");
+            accepted(&plan, 0)
+        }
         Ok(done) => {
             tracing::info!(route = origin.route, id = origin.id, notice = %notice, run = %plan.run_id,
                 queued = done.queued, skipped = plan.skipped.len(), cf_requests = plan.cf_requests, "notice accepted");

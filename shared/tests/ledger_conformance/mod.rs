@@ -54,6 +54,7 @@ pub fn run(release: &str, jobs: usize, created_at: DateTime<Utc>) -> RunRecord {
             app: app(1000),
             reason: "stopped".into(),
         }],
+        note: None,
     }
 }
 

@@ -68,6 +68,10 @@ pub struct RunSummary {
     pub skipped: usize,
     pub failed: usize,
     pub in_progress: usize,
+    /// Set when the run queued nothing: why (the release is not installed,
+    /// the action is `none`, every affected app was skipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nothing_queued: Option<String>,
 }
 
 impl RunSummary {
@@ -85,8 +89,21 @@ impl RunSummary {
             skipped: tally.skipped,
             failed: tally.failed,
             in_progress: tally.in_progress,
+            nothing_queued: nothing_queued(view),
         }
     }
+}
+
+/// Why a run without jobs queued nothing; `None` for a run that queued some.
+fn nothing_queued(view: &RunView) -> Option<String> {
+    if !view.record.expected.is_empty() {
+        return None;
+    }
+    Some(match &view.record.note {
+        Some(note) => note.clone(),
+        None if view.record.skipped.is_empty() => "no app was affected".to_string(),
+        None => "every affected app was skipped (reasons below)".to_string(),
+    })
 }
 
 /// `status RUN`: the run's counts and each app's newest outcome.
@@ -165,7 +182,11 @@ fn print_runs(runs: &[RunView]) {
             s.run_id,
             s.notice,
             s.created_at,
-            s.completed_at.unwrap_or_else(|| "in progress".to_string()),
+            match (&s.nothing_queued, s.completed_at) {
+                (Some(_), _) => "nothing queued".to_string(),
+                (None, Some(t)) => t,
+                (None, None) => "in progress".to_string(),
+            },
             s.restaged.to_string(),
             s.already_current.to_string(),
             s.skipped.to_string(),
@@ -196,13 +217,16 @@ fn print_run(view: &RunView) {
     let detail = RunDetail::of(view);
     let s = &detail.summary;
     println!("Run {} — {} ({})", s.run_id, s.notice, s.action);
-    println!(
-        "Started {}; {}.",
-        s.created_at,
-        s.completed_at
-            .as_ref()
-            .map_or_else(|| "in progress".to_string(), |t| format!("completed {t}"))
-    );
+    match &s.nothing_queued {
+        Some(why) => println!("Recorded {}. Nothing was queued: {why}.", s.created_at),
+        None => println!(
+            "Started {}; {}.",
+            s.created_at,
+            s.completed_at
+                .as_ref()
+                .map_or_else(|| "in progress".to_string(), |t| format!("completed {t}"))
+        ),
+    }
     println!(
         "{} restaged, {} already current, {} skipped, {} failed, {} pending",
         s.restaged, s.already_current, s.skipped, s.failed, s.in_progress

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cf_sim::{BuildState, CfSim, DeploymentState, SimConfig};
+use cf_sim::{AppSpec, BuildState, CfSim, DeploymentState, SimConfig};
 use restager_shared::domain::Version;
 
 use crate::commands::CommandError;
@@ -32,9 +32,12 @@ pub struct AppVersion {
 }
 
 impl Foundation {
+    /// A foundation of `apps` apps: `apps - 1` seeded ones (a realistic mix
+    /// of buildpacks, states and quirks) plus one started ruby app, so even
+    /// `--apps 1` has something the release restages.
     pub async fn start(apps: usize, seed: u64) -> Result<Self, CommandError> {
         let config = SimConfig {
-            apps,
+            apps: apps.saturating_sub(1),
             seed,
             staging_duration: Duration::from_millis(300),
             instance_startup: Duration::from_millis(150),
@@ -44,6 +47,11 @@ impl Foundation {
         let sim = CfSim::start(config)
             .await
             .map_err(|e| CommandError::failed("cannot start the simulated foundation", e))?;
+        // At the installed version, which `install_newer` then makes outdated.
+        let mut shop = AppSpec::new("demo-shop");
+        shop.org = "demo-org".into();
+        shop.space = "demo-space".into();
+        sim.add_app(shop);
         Ok(Self { sim })
     }
 
