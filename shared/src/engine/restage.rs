@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::classify::{api_error, is_quota_text, quota, staging_failure};
 use super::deadline::Deadline;
-use super::labels::{JOB_LABEL, job_labels, job_selector, label_value};
+use super::labels::{JOB_LABEL, RUN_LABEL, job_labels, job_selector, label_value};
 use crate::cf::{
     App, AppState, Build, BuildState, CfClient, CfError, CurrentDroplet, Deployment,
     DeploymentStatusReason, DeploymentStatusValue, Droplet, LifecycleType, PackageState,
@@ -121,10 +121,7 @@ impl Restage<'_> {
             return Ok(Outcome::AlreadyCurrent);
         }
         if current.guid != self.job.droplet_guid {
-            return Ok(skipped(&format!(
-                "someone pushed: the current droplet is {} (discovery saw {})",
-                current.guid, self.job.droplet_guid
-            )));
+            return Ok(self.droplet_changed(&current.guid, None).await);
         }
 
         let staging = self
@@ -352,10 +349,7 @@ impl Restage<'_> {
         let live = self.live_droplet_guid(&app).await?;
         let now = live.as_deref().unwrap_or("none");
         if now != self.job.droplet_guid {
-            return Err(skipped(&format!(
-                "someone pushed while we staged: the current droplet is {now} (discovery saw {}); our droplet {droplet} was not deployed",
-                self.job.droplet_guid
-            )));
+            return Err(self.droplet_changed(now, Some(droplet)).await);
         }
         if app.state == AppState::Stopped {
             return Err(skipped(
@@ -363,6 +357,53 @@ impl Restage<'_> {
             ));
         }
         self.check_no_foreign_deployment().await
+    }
+
+    /// The skip when the live droplet is not the one discovery saw: either
+    /// restager itself restaged the app meanwhile (another run's job, e.g. a
+    /// sweep, whose build carries `restager.io/run`), or someone pushed.
+    /// `ours` is this job's staged droplet when it had got that far.
+    async fn droplet_changed(&self, now: &str, ours: Option<&str>) -> Outcome {
+        let not_deployed = ours
+            .map(|d| format!("; our droplet {d} was not deployed"))
+            .unwrap_or_default();
+        if let Some(run) = self.restager_run_behind(now).await {
+            return skipped(&format!(
+                "already restaged by restager run {run}: the current droplet {now} was staged by it \
+                 (discovery saw {}){not_deployed}",
+                self.job.droplet_guid
+            ));
+        }
+        let when = if ours.is_some() {
+            " while we staged"
+        } else {
+            ""
+        };
+        skipped(&format!(
+            "someone pushed{when}: the current droplet is {now} (discovery saw {}){not_deployed}",
+            self.job.droplet_guid
+        ))
+    }
+
+    /// The run label of the restager build that staged `droplet_guid`, if
+    /// one did. Costs one request, only when the droplet changed; an error
+    /// reading builds falls back to "someone pushed".
+    async fn restager_run_behind(&self, droplet_guid: &str) -> Option<String> {
+        let builds = match self
+            .cf
+            .list_builds(self.app_guid(), &[BuildState::Staged], Some(RUN_LABEL))
+            .await
+        {
+            Ok(builds) => builds,
+            Err(e) => {
+                tracing::debug!(job = %self.job.job_id, error = %e, "could not tell who staged the current droplet");
+                return None;
+            }
+        };
+        builds
+            .into_iter()
+            .find(|b| b.droplet_guid() == Some(droplet_guid))
+            .and_then(|b| b.metadata.labels.get(RUN_LABEL).cloned())
     }
 
     async fn deploy(&self, droplet: Option<&str>, known: &HashSet<String>) -> Step<Outcome> {
@@ -517,10 +558,23 @@ impl Restage<'_> {
     /// A resumable deferral: the message comes back soon and this job's
     /// labels lead the next delivery to the build or deployment in flight.
     fn out_of_time(&self, state: &str) -> Outcome {
+        if self.deadline.is_shutting_down() {
+            return handed_back(state);
+        }
         Outcome::Deferred {
             reason: format!("out of time in this invocation; {state}; resuming on redelivery"),
             retry_after: Some(self.settings.poll_interval.min(Duration::from_secs(30))),
         }
+    }
+}
+
+/// Work stopped by a shutdown (SIGTERM), not by its own doing: back on the
+/// queue at once for the next start, which resumes from the job's labels.
+/// The batch does not count it as an attempt.
+pub(crate) fn handed_back(state: &str) -> Outcome {
+    Outcome::Deferred {
+        reason: format!("handed back at shutdown; {state}; the next start resumes it"),
+        retry_after: Some(Duration::ZERO),
     }
 }
 
