@@ -696,7 +696,8 @@ async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_insta
     );
 
     f.sim.install_buildpack(RUBY, "1.10.31");
-    let redelivery = f
+    // The same delivery again is a replay, answered with the original run id.
+    let replay = f
         .router
         .handle(signed_github(
             "release",
@@ -704,7 +705,22 @@ async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_insta
             release_body("published", "v1.10.31", 9),
         ))
         .await;
+    assert_eq!(replay.status(), StatusCode::OK);
+    let replayed = body_json(&replay);
+    assert_eq!(replayed["status"], "duplicate", "{replayed}");
+    assert_eq!(replayed["run_id"], answer["run_id"], "{replayed}");
+    assert!(f.queue.jobs().is_empty());
+    // A new delivery of the release, after the install, acts.
+    let redelivery = f
+        .router
+        .handle(signed_github(
+            "release",
+            "d-2",
+            release_body("published", "v1.10.31", 9),
+        ))
+        .await;
     assert_eq!(redelivery.status(), StatusCode::ACCEPTED);
+    assert_eq!(body_json(&redelivery)["run_id"], answer["run_id"]);
     let expected = expected_buildpack(&f.sim, RUBY, "1.10.31", |_| Some("1.10.31".into()));
     assert_eq!(f.queued_apps(), jobs_of(&expected));
 }

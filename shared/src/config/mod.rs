@@ -31,6 +31,15 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    /// A secret that cannot be used; the value itself is never shown.
+    #[error("{name}: secret {position} of {count} is unusable ({reason}): expected {expected}")]
+    InvalidSecret {
+        name: &'static str,
+        position: usize,
+        count: usize,
+        reason: &'static str,
+        expected: &'static str,
+    },
 }
 
 /// How to reach Cloud Controller and UAA.
@@ -179,16 +188,25 @@ impl IntakeSettings {
         };
         let github_secrets = secrets("RESTAGER_GITHUB_SECRETS");
         let notice_secrets = secrets("RESTAGER_NOTICE_SECRETS");
-        if let Some(bad) = notice_secrets
-            .iter()
-            .find(|s| !s.expose().starts_with("whsec_"))
-        {
-            let _ = bad;
-            return Err(ConfigError::Invalid {
-                name: "RESTAGER_NOTICE_SECRETS",
-                value: "[redacted]".into(),
-                expected: "comma-separated Standard Webhooks secrets, each starting with whsec_",
-            });
+        // Every secret is decoded now, so a bad one stops start-up instead of
+        // answering 500 to every notice later.
+        for (n, secret) in notice_secrets.iter().enumerate() {
+            let reason = if !secret.expose().starts_with("whsec_") {
+                Some("it does not start with whsec_")
+            } else {
+                crate::signature::standard_webhooks::decode_secret(secret)
+                    .err()
+                    .map(|e| e.reason())
+            };
+            if let Some(reason) = reason {
+                return Err(ConfigError::InvalidSecret {
+                    name: "RESTAGER_NOTICE_SECRETS",
+                    position: n + 1,
+                    count: notice_secrets.len(),
+                    reason,
+                    expected: "comma-separated Standard Webhooks secrets, each whsec_ followed by the base64 of the key",
+                });
+            }
         }
         let mut repo_map = Vec::new();
         for pair in env.list("RESTAGER_REPO_MAP") {

@@ -15,6 +15,9 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
     if let Some(refused) = request::check_size(body) {
         return refused;
     }
+    if let Some(refused) = request::check_content_encoding(headers) {
+        return refused;
+    }
     if let Some(refused) = request::check_content_type(
         headers,
         request::JSON,
@@ -60,9 +63,9 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
                 Err(e) => return reply::error(StatusCode::BAD_REQUEST, e.to_string()),
             };
             let keys = vec![
-                DedupKey::new(
+                DedupKey::delivery(
                     delivery_key,
-                    "this delivery was already processed (a redelivery)",
+                    "this delivery was already processed (a redelivery); `run_id` is its run",
                 ),
                 DedupKey::new(
                     release_key,

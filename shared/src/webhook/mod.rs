@@ -134,6 +134,9 @@ impl Router {
         if let Some(refused) = request::check_size(body) {
             return refused;
         }
+        if let Some(refused) = request::check_content_encoding(headers) {
+            return refused;
+        }
         if let Some(refused) = request::check_content_type(
             headers,
             request::FORM,

@@ -17,6 +17,9 @@ use crate::shutdown;
 pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     // Every setting is checked before anything is opened or bound.
     let settings = ServeSettings::read(source)?;
+    if let Some(line) = secrets_warning(&settings) {
+        eprintln!("{line}");
+    }
     let ports = Ports::open(&settings).await?;
     let listener = crate::server::bind(settings.listen).await?;
     let addr = listener
@@ -63,4 +66,30 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     }
     eprintln!("stopped");
     Ok(())
+}
+
+/// Said at start-up, not discovered at the first request: a webhook route
+/// without secrets refuses every request.
+fn secrets_warning(settings: &ServeSettings) -> Option<String> {
+    let github = settings.intake.github_secrets.is_empty();
+    let notice = settings.intake.notice_secrets.is_empty();
+    match (github, notice) {
+        (true, true) => Some(
+            "warning: neither RESTAGER_GITHUB_SECRETS nor RESTAGER_NOTICE_SECRETS is set: \
+             POST /webhooks/github and POST /webhooks/notice will refuse every request; \
+             set one (or both) to accept signed release notices"
+                .to_string(),
+        ),
+        (true, false) => Some(
+            "note: RESTAGER_GITHUB_SECRETS is not set: POST /webhooks/github will refuse every request \
+             (POST /webhooks/notice is on)"
+                .to_string(),
+        ),
+        (false, true) => Some(
+            "note: RESTAGER_NOTICE_SECRETS is not set: POST /webhooks/notice will refuse every request \
+             (POST /webhooks/github is on)"
+                .to_string(),
+        ),
+        (false, false) => None,
+    }
 }
