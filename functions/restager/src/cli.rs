@@ -154,12 +154,29 @@ pub struct SettingFlags {
     /// Slack signing secret for /slack/actions [env: SLACK_SIGNING_SECRET]
     #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
     pub slack_signing_secret: Option<String>,
+    /// `serve`: the request head must arrive within this [env: RESTAGER_HEADER_READ_TIMEOUT, default 10s]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub header_read_timeout: Option<String>,
+    /// `serve`: the whole body must arrive within this, else 408 [env: RESTAGER_BODY_READ_TIMEOUT, default 30s]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub body_read_timeout: Option<String>,
+    /// `serve`: connections held at once; one more gets 503 [env: RESTAGER_MAX_CONNECTIONS, default 256]
+    #[arg(long, global = true, value_name = "N")]
+    pub max_connections: Option<String>,
+    /// `serve`: how long a shutdown waits for requests in progress [env: RESTAGER_SHUTDOWN_GRACE, default 10s]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub shutdown_grace: Option<String>,
+    /// Log lines as `text` or `json`; RUST_LOG sets what is logged (`serve` logs accepted notices,
+    /// finished restages and refused requests under restager::accepted, restager::restage and
+    /// restager::refused) [env: RESTAGER_LOG_FORMAT, default text]
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 impl SettingFlags {
     /// The flags that were given, by environment variable name.
     pub fn overrides(&self) -> Vec<(&'static str, String)> {
-        let pairs: [(&'static str, &Option<String>); 19] = [
+        let pairs: [(&'static str, &Option<String>); 23] = [
             ("CF_API_URL", &self.cf_api_url),
             ("CF_CLIENT_ID", &self.cf_client_id),
             ("CF_CLIENT_SECRET", &self.cf_client_secret),
@@ -182,6 +199,10 @@ impl SettingFlags {
             ("SLACK_CHANNEL", &self.slack_channel),
             ("SLACK_API_URL", &self.slack_api_url),
             ("SLACK_SIGNING_SECRET", &self.slack_signing_secret),
+            ("RESTAGER_HEADER_READ_TIMEOUT", &self.header_read_timeout),
+            ("RESTAGER_BODY_READ_TIMEOUT", &self.body_read_timeout),
+            ("RESTAGER_MAX_CONNECTIONS", &self.max_connections),
+            ("RESTAGER_SHUTDOWN_GRACE", &self.shutdown_grace),
         ];
         pairs
             .into_iter()

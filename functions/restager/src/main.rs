@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod logging;
 mod ports;
 mod render;
 mod server;
@@ -18,7 +19,15 @@ use crate::commands::CommandError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let format = cli
+        .settings
+        .log_format
+        .clone()
+        .or_else(|| std::env::var(logging::LOG_FORMAT).ok());
+    if let Err(err) = logging::init(matches!(cli.command, Command::Serve), format.as_deref()) {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,16 +56,6 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    // Quiet by default: the commands print their own output; RUST_LOG opens it up.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 impl CommandError {

@@ -30,6 +30,9 @@ use crate::cf::{
 use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
 
+/// Log target of finished restages (one line each, with its duration).
+pub const RESTAGE_LOG: &str = "restager::restage";
+
 /// How many polls in a row a deployment may report `status.details.error`
 /// before it counts as stuck (the updater clears a passing error on its next
 /// successful step).
@@ -54,10 +57,14 @@ pub async fn restage_one(
         selector: job_selector(job),
         job_label: label_value(job.job_id.as_str()),
     };
+    let started = Instant::now();
     let outcome = match run.run().await {
         Ok(o) | Err(o) => o,
     };
-    tracing::info!(job = %job.job_id, app = %job.app.name, space = %job.app.space_name, %outcome, "restage ended");
+    let took = Duration::from_millis(started.elapsed().as_millis() as u64);
+    tracing::info!(target: RESTAGE_LOG, app = %job.app.name, org = %job.app.org_name, space = %job.app.space_name,
+        outcome = %outcome.kind(), duration = %humantime::format_duration(took), job = %job.job_id, run = %job.run_id,
+        reason = outcome.reason().unwrap_or_default(), "restage finished");
     outcome
 }
 

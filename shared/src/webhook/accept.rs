@@ -21,6 +21,9 @@ use crate::discovery::{self, DiscoveryError, FanOutError, Plan};
 use crate::domain::{Notice, RunId};
 use crate::ledger::{Ledger, SkippedApp};
 
+/// Log target of accepted notices (one line each, duplicates included).
+pub const ACCEPTED: &str = "restager::accepted";
+
 /// How long delivery ids, message ids and releases are remembered: longer
 /// than GitHub's redelivery window and Standard Webhooks' retry schedule.
 pub const DEDUP_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -83,8 +86,8 @@ pub(crate) async fn accept(
                 // The same release always plans the same run: this is the
                 // run the original delivery answered with.
                 let run_id = RunId::for_release(&notice.release_key());
-                tracing::info!(route = origin.route, id = origin.id, notice = %notice, run = %run_id,
-                    replay = key.delivery, "duplicate; nothing to do");
+                tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
+                    run = %run_id, replay = key.delivery, "duplicate; nothing to do");
                 return reply::json(
                     StatusCode::OK,
                     &json!({ "status": "duplicate", "notice": notice, "run_id": run_id, "reason": key.duplicate }),
@@ -120,13 +123,15 @@ pub(crate) async fn accept(
             let release_keys: Vec<&DedupKey> =
                 claimed.iter().copied().filter(|k| !k.delivery).collect();
             release_claims(ledger, &release_keys).await;
-            tracing::info!(route = origin.route, id = origin.id, notice = %notice, run = %plan.run_id,
-                not_installed = plan.not_installed.is_some(), "nothing to queue");
+            tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
+                run = %plan.run_id, queued = 0, why = plan.not_installed.as_deref().or(plan.note.as_deref()).unwrap_or_default(),
+                "notice accepted; nothing to queue");
             accepted(&plan, 0)
         }
         Ok(done) => {
-            tracing::info!(route = origin.route, id = origin.id, notice = %notice, run = %plan.run_id,
-                queued = done.queued, skipped = plan.skipped.len(), cf_requests = plan.cf_requests, "notice accepted");
+            tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
+                run = %plan.run_id, queued = done.queued, skipped = plan.skipped.len(),
+                cf_requests = plan.cf_requests, "notice accepted");
             accepted(&plan, done.queued)
         }
         Err(e) => {

@@ -33,7 +33,10 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
         signature::DEFAULT_TOLERANCE,
     ) {
         Ok(verified) => verified,
-        Err(e) => return signature_refused(&e, "-"),
+        Err(e) => {
+            let claimed = super::github::header(headers, standard_webhooks::ID_HEADER);
+            return signature_refused(&e, ROUTE, &claimed);
+        }
     };
     let notice = match intake::notice::parse(body) {
         Ok(notice) => notice,
@@ -71,7 +74,7 @@ fn blank_signing_header(headers: &HeaderMap) -> Option<Response<Bytes>> {
             .get(*name)
             .is_some_and(|v| v.as_bytes().iter().all(u8::is_ascii_whitespace))
     })?;
-    tracing::info!(target: "restager::refused", route = ROUTE, header = blank, "blank signing header");
+    tracing::debug!(route = ROUTE, header = blank, "blank signing header");
     Some(reply::error(
         StatusCode::BAD_REQUEST,
         format!(

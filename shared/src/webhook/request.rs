@@ -16,13 +16,10 @@ pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 /// `Some(refusal)` when the body is too large.
 pub(crate) fn check_size(body: &Bytes) -> Option<Response<Bytes>> {
     if body.len() > MAX_BODY_BYTES {
-        return Some(reply::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the body is {} bytes; at most {MAX_BODY_BYTES} bytes (1 MiB) are accepted",
-                body.len()
-            ),
-        ));
+        return Some(reply::payload_too_large(&format!(
+            "the body is {} bytes",
+            body.len()
+        )));
     }
     None
 }

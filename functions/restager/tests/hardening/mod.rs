@@ -4,7 +4,7 @@
 //! loopback sockets that send what they are told and stop by themselves;
 //! every wait is on a condition with a generous deadline, never on speed.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use restager_shared::config::Secret;
 use restager_shared::signature::{github as gh_sig, standard_webhooks};
@@ -263,4 +263,431 @@ async fn duplicate_keys_encoded_bodies_and_non_version_tags() {
     );
     let stopped = serving.terminate().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+}
+
+/// What a bounded loopback client saw.
+#[derive(Debug)]
+struct Seen {
+    /// Everything the server sent.
+    received: Vec<u8>,
+    /// The server closed the connection (EOF or reset) before `hold` ran out.
+    closed: bool,
+    /// How many of the client's chunks were written before it stopped.
+    sent: usize,
+}
+
+impl Seen {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.received).into_owned()
+    }
+
+    /// The status code of the first response, if one arrived.
+    fn status(&self) -> Option<u16> {
+        let text = self.text();
+        let line = text.lines().next()?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// The JSON body of the first response, if one arrived.
+    fn json(&self) -> Option<Value> {
+        let text = self.text();
+        let (_, body) = text.split_once("\r\n\r\n")?;
+        serde_json::from_str(body.trim()).ok()
+    }
+}
+
+/// A loopback client that writes `chunks` with `pause` between them, then
+/// keeps the connection open until the server closes it or `hold` ends. It
+/// stops writing as soon as the server closes, so it never outlives `hold`
+/// plus its own pacing.
+async fn slow_client(addr: &str, chunks: Vec<Vec<u8>>, pause: Duration, hold: Duration) -> Seen {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to serve");
+    let (mut reader, mut writer) = stream.into_split();
+    let (closed_tx, mut closed_rx) = tokio::sync::watch::channel(false);
+    let reading = tokio::spawn(async move {
+        let mut received = Vec::new();
+        let mut buf = [0u8; 8192];
+        let closed = loop {
+            match tokio::time::timeout(hold, reader.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+                Err(_) => break false,
+            }
+        };
+        let _ = closed_tx.send(true);
+        (received, closed)
+    });
+    let mut sent = 0;
+    for chunk in chunks {
+        if *closed_rx.borrow() || writer.write_all(&chunk).await.is_err() {
+            break;
+        }
+        sent += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = closed_rx.wait_for(|c| *c) => break,
+        }
+    }
+    let (received, closed) = reading.await.expect("the reader ends");
+    drop(writer);
+    Seen {
+        received,
+        closed,
+        sent,
+    }
+}
+
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://").to_string()
+}
+
+fn bytes(text: &str) -> Vec<u8> {
+    text.as_bytes().to_vec()
+}
+
+/// One byte per chunk.
+fn trickle(text: &str) -> Vec<Vec<u8>> {
+    text.bytes().map(|b| vec![b]).collect()
+}
+
+const HEAD: &str = "POST /webhooks/notice HTTP/1.1\r\nhost: x\r\n";
+
+/// Item 1: a request head or body that does not arrive in time ends the
+/// connection (with 408 where a response is still possible), a client
+/// dribbling one byte at a time is cut off, and connections are capped.
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_connections_are_capped() {
+    let f = foundation(0).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f
+        .restager(data.path())
+        .envs([
+            ("RESTAGER_HEADER_READ_TIMEOUT", "1s"),
+            ("RESTAGER_BODY_READ_TIMEOUT", "1s"),
+        ])
+        .arg("serve")
+        .serve()
+        .await;
+    let addr = host_port(&serving.url);
+    let hold = Duration::from_secs(60);
+    let pause = Duration::from_millis(250);
+
+    // Half a head, then silence: closed (no request exists to answer).
+    let half = slow_client(&addr, vec![bytes(HEAD)], pause, hold).await;
+    assert!(
+        half.closed,
+        "a half-sent head kept the connection: {half:?}"
+    );
+    // Nothing at all: closed.
+    let silent = slow_client(&addr, vec![], pause, hold).await;
+    assert!(silent.closed, "a silent connection stayed open: {silent:?}");
+    // The head and `{` of a 50-byte body: 408 with the JSON error, closed.
+    let head = format!("{HEAD}content-type: application/json\r\ncontent-length: 50\r\n\r\n{{");
+    let stalled = slow_client(&addr, vec![bytes(&head)], pause, hold).await;
+    assert_eq!(stalled.status(), Some(408), "{}", stalled.text());
+    let error = stalled.json().expect("a JSON body")["error"].clone();
+    assert!(
+        error
+            .as_str()
+            .unwrap_or_default()
+            .contains("RESTAGER_BODY_READ_TIMEOUT"),
+        "{error}"
+    );
+    assert!(stalled.closed, "{stalled:?}");
+    // One byte of the head every 250 ms (a 25 s head): cut off long before.
+    let head_bytes = trickle(&format!("{HEAD}x-padding: {}\r\n\r\n", "p".repeat(40)));
+    let total = head_bytes.len();
+    let dribble = slow_client(&addr, head_bytes, pause, hold).await;
+    assert!(dribble.closed && dribble.sent < total, "{dribble:?}");
+    // The same for a body: the head at once, the body a byte at a time: 408.
+    let mut chunks = vec![bytes(&format!(
+        "{HEAD}content-type: application/json\r\ncontent-length: 60\r\n\r\n"
+    ))];
+    chunks.extend(trickle(&" ".repeat(60)));
+    let total = chunks.len();
+    let dribble = slow_client(&addr, chunks, pause, hold).await;
+    assert_eq!(dribble.status(), Some(408), "{}", dribble.text());
+    assert!(dribble.sent < total, "{dribble:?}");
+    // Still serving everyone else.
+    let (status, _, _) =
+        answer(reqwest::Client::new().get(format!("{}/healthz", serving.url))).await;
+    assert_eq!(status, 200);
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    // The cap: two held connections, the third is answered 503 and closed.
+    let capped = f
+        .restager(data.path())
+        .envs([
+            ("RESTAGER_MAX_CONNECTIONS", "2"),
+            ("RESTAGER_HEADER_READ_TIMEOUT", "120s"),
+        ])
+        .arg("serve")
+        .serve()
+        .await;
+    let addr = host_port(&capped.url);
+    let held: Vec<tokio::net::TcpStream> = {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut s = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            tokio::io::AsyncWriteExt::write_all(&mut s, HEAD.as_bytes())
+                .await
+                .expect("write");
+            held.push(s);
+        }
+        held
+    };
+    let third = slow_client(&addr, vec![bytes(HEAD)], pause, hold).await;
+    assert_eq!(third.status(), Some(503), "{}", third.text());
+    assert!(
+        third.json().expect("JSON")["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RESTAGER_MAX_CONNECTIONS"),
+        "{}",
+        third.text()
+    );
+    assert!(third.closed);
+    drop(held);
+    // Once they are gone, new connections are served again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, _) =
+            answer(reqwest::Client::new().get(format!("{}/healthz", capped.url))).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still refused: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopped = capped.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+}
+
+/// Item 2: SIGTERM stops serve within the grace period although a client
+/// holds a half-sent request open, and that client's connection is closed.
+#[tokio::test]
+async fn shutdown_is_bounded_by_the_grace_period_whatever_clients_do() {
+    let f = foundation(0).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f
+        .restager(data.path())
+        .envs([
+            ("RESTAGER_HEADER_READ_TIMEOUT", "600s"),
+            ("RESTAGER_BODY_READ_TIMEOUT", "600s"),
+            ("RESTAGER_SHUTDOWN_GRACE", "1s"),
+        ])
+        .arg("serve")
+        .serve()
+        .await;
+    let addr = host_port(&serving.url);
+    // Holds for up to 10 minutes: longer than the test would wait for serve.
+    let head = format!("{HEAD}content-type: application/json\r\ncontent-length: 50\r\n\r\n{{");
+    let client = tokio::spawn(async move {
+        slow_client(
+            &addr,
+            vec![bytes(&head)],
+            Duration::from_millis(10),
+            Duration::from_secs(600),
+        )
+        .await
+    });
+    // The request is in progress once the server is reading its body; a
+    // short pause lets the bytes arrive (the assertion does not depend on it).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("stopped"), "{}", stopped.stderr);
+    assert!(
+        stopped
+            .stderr
+            .contains("still open after the shutdown grace period"),
+        "{}",
+        stopped.stderr
+    );
+    let seen = tokio::time::timeout(Duration::from_secs(60), client)
+        .await
+        .expect("the held connection is closed when serve exits")
+        .expect("client task");
+    assert!(seen.closed, "{seen:?}");
+}
+
+/// Item 3: one body limit with one JSON 413, checked on the declared
+/// length before any body is read, and again while reading one without.
+#[tokio::test]
+async fn one_body_limit_is_checked_on_the_declared_length_first() {
+    let f = foundation(0).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let addr = host_port(&serving.url);
+    let hold = Duration::from_secs(60);
+    let limit = restager_shared::webhook::MAX_BODY_BYTES;
+    let refused = |seen: &Seen| {
+        assert_eq!(seen.status(), Some(413), "{}", seen.text());
+        assert!(
+            seen.text()
+                .to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{}",
+            seen.text()
+        );
+        let error = seen.json().expect("a JSON body")["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(error.contains("at most 1048576 bytes (1 MiB)"), "{error}");
+        error
+    };
+    // Declared sizes over the limit are refused before a byte of the body
+    // is sent: the client sends only the head and waits.
+    for declared in [limit + 1, 2 * limit, 3 * limit, 104_857_600] {
+        let head =
+            format!("{HEAD}content-type: application/json\r\ncontent-length: {declared}\r\n\r\n");
+        let seen = slow_client(&addr, vec![bytes(&head)], Duration::from_millis(10), hold).await;
+        let error = refused(&seen);
+        assert!(error.contains(&declared.to_string()), "{error}");
+    }
+    // Without a declared length (chunked), the same 413 once the body
+    // passes the limit; the client stops there.
+    let head =
+        format!("{HEAD}content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n");
+    let mut chunks = vec![bytes(&head)];
+    let piece = 64 * 1024;
+    let mut sent = 0;
+    while sent <= limit {
+        let mut chunk = format!("{piece:x}\r\n").into_bytes();
+        chunk.extend(std::iter::repeat_n(b' ', piece));
+        chunk.extend_from_slice(b"\r\n");
+        chunks.push(chunk);
+        sent += piece;
+    }
+    let seen = slow_client(&addr, chunks, Duration::from_millis(1), hold).await;
+    refused(&seen);
+    // At the limit exactly, the router judges the request (here: unsigned).
+    let body = vec![b' '; limit];
+    let (status, _, _) = answer(
+        reqwest::Client::new()
+            .post(format!("{}/webhooks/notice", serving.url))
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+}
+
+/// Item 7: at the default level serve logs one line per accepted notice,
+/// finished restage and refused request, under their own targets, without
+/// colour codes when stderr is not a terminal; JSON on request; `--help`
+/// documents RUST_LOG and RESTAGER_LOG_FORMAT.
+#[tokio::test]
+async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
+    let f = foundation(2).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f
+        .restager(data.path())
+        .env("NO_COLOR", "")
+        .arg("serve")
+        .serve()
+        .await;
+    let (status, accepted) = send_notice(&serving.url, &notice_body(), "msg_logged_1").await;
+    assert_eq!(status, 202, "{accepted}");
+    let run_id = accepted["run_id"].as_str().expect("run id").to_string();
+    let forged = reqwest::Client::new()
+        .post(format!("{}/webhooks/notice", serving.url))
+        .header("content-type", "application/json")
+        .header("webhook-id", "msg_forged_7")
+        .header("webhook-timestamp", now().to_string())
+        .header("webhook-signature", "v1,Zm9yZ2Vk")
+        .body(notice_body());
+    assert_eq!(answer(forged).await.0, 401);
+    f.wait_until_all_patched(&serving).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while serving.stderr().matches("restager::restage").count() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            serving.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let log = stopped.stderr;
+    assert!(!log.contains('\u{1b}'), "ANSI codes on a pipe:\n{log}");
+    let line = |target: &str, needle: &str| {
+        log.lines()
+            .find(|l| l.contains(target) && l.contains(needle))
+            .unwrap_or_else(|| panic!("no {target} line with {needle}:\n{log}"))
+            .to_string()
+    };
+    let notice = line("restager::accepted", "msg_logged_1");
+    for part in ["/webhooks/notice", &run_id, "queued=2", "ruby_buildpack"] {
+        assert!(notice.contains(part), "{part} missing: {notice}");
+    }
+    let restage = line("restager::restage", "shop-0");
+    for part in ["outcome=restaged", "duration="] {
+        assert!(restage.contains(part), "{part} missing: {restage}");
+    }
+    let refusal = line("restager::refused", "msg_forged_7");
+    for part in [
+        "/webhooks/notice",
+        "status=401",
+        "client=127.0.0.1:",
+        "signature",
+    ] {
+        assert!(refusal.contains(part), "{part} missing: {refusal}");
+    }
+    assert!(!log.contains(SECRET), "a secret was logged");
+
+    // JSON lines on request.
+    let serving = f
+        .restager(data.path())
+        .env("RESTAGER_LOG_FORMAT", "json")
+        .arg("serve")
+        .serve()
+        .await;
+    let (status, _) = get_status(&serving.url, "/no/such/route").await;
+    assert_eq!(status, 404);
+    let stopped = serving.terminate().await;
+    let refused: Vec<Value> = stopped
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+        .filter(|v: &Value| v["target"] == "restager::refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{}", stopped.stderr);
+    assert_eq!(refused[0]["fields"]["status"], 404, "{}", refused[0]);
+    let bad = f
+        .restager(data.path())
+        .env("RESTAGER_LOG_FORMAT", "xml")
+        .arg("serve")
+        .run()
+        .await;
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("RESTAGER_LOG_FORMAT"), "{}", bad.stderr);
+
+    let help = super::restager().args(["serve", "--help"]).run().await.ok();
+    for documented in ["RUST_LOG", "RESTAGER_LOG_FORMAT", "restager::refused"] {
+        assert!(
+            help.stdout.contains(documented),
+            "{documented}:\n{}",
+            help.stdout
+        );
+    }
+}
+
+async fn get_status(base: &str, path: &str) -> (u16, Value) {
+    let (status, json, _) = answer(reqwest::Client::new().get(format!("{base}{path}"))).await;
+    (status, json)
 }
