@@ -33,7 +33,7 @@ pub enum Command {
     /// Apps whose droplet was staged with an older buildpack than the one installed.
     Outdated(OutputArgs),
     /// Queue a restage of every outdated app (what the scheduled sweep does on AWS).
-    Sweep(OutputArgs),
+    Sweep(SweepArgs),
     /// Runs and per-app outcomes from the ledger.
     Status(StatusArgs),
 }
@@ -76,6 +76,15 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Show the runs and apps a sweep would queue or skip, and why; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -89,6 +98,9 @@ pub struct StatusArgs {
     /// How many runs to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Everything, unwrapped: full ids, every column (default: fits 100 columns).
+    #[arg(long)]
+    pub wide: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -1,6 +1,8 @@
 //! What one notice means for this foundation: the jobs to queue and the
 //! affected apps left alone, each with its reason.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -35,6 +37,10 @@ pub struct Plan {
     /// Cloud Controller that cost a request per app, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The buildpack version each planned app's live droplet has now, by app
+    /// guid (buildpack notices; shown beside the target by `restager plan`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub current_versions: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -49,6 +55,7 @@ impl Plan {
             note: None,
             cf_requests: 0,
             notes: Vec::new(),
+            current_versions: BTreeMap::new(),
         }
     }
 
@@ -249,6 +256,9 @@ async fn plan_buildpack(
             });
         match (reason, inventory.current_droplet_guid(app)) {
             (None, Some(droplet_guid)) => {
+                if let Some(now) = entry.and_then(|e| e.version.clone()) {
+                    plan.current_versions.insert(place.guid.clone(), now);
+                }
                 plan.job(place, droplet_guid, Some(buildpack), Some(version))
             }
             (Some(reason), _) => plan.skip(place, reason),

@@ -16,6 +16,8 @@ use crate::shutdown;
 
 pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     // Every setting is checked before anything is opened or bound.
+    // Signals are caught from here on, before anyone can see us listening.
+    let signalled = shutdown::signal();
     let settings = ServeSettings::read(source)?;
     if let Some(line) = secrets_warning(&settings) {
         eprintln!("{line}");
@@ -45,7 +47,7 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     );
 
     let by_signal = tokio::select! {
-        _ = shutdown::signal() => true,
+        _ = signalled => true,
         // The server or the worker stopped by itself; join reports why.
         _ = stop.wait() => false,
     };

@@ -10,7 +10,11 @@ use restager_shared::config::Secret;
 use restager_shared::signature::{github as gh_sig, standard_webhooks};
 use serde_json::{Value, json};
 
-use super::{SECRET, foundation, notice_body, send_notice};
+use std::collections::BTreeSet;
+
+use cf_sim::{AppSpec, AppState};
+
+use super::{OLD, SECRET, foundation, guids, notice_body, restager, send_notice};
 
 const GITHUB_SECRET: &str = "it's-a-github-secret";
 
@@ -677,7 +681,7 @@ async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
     assert_eq!(bad.code, Some(2), "{}", bad.stderr);
     assert!(bad.stderr.contains("RESTAGER_LOG_FORMAT"), "{}", bad.stderr);
 
-    let help = super::restager().args(["serve", "--help"]).run().await.ok();
+    let help = restager().args(["serve", "--help"]).run().await.ok();
     for documented in ["RUST_LOG", "RESTAGER_LOG_FORMAT", "restager::refused"] {
         assert!(
             help.stdout.contains(documented),
@@ -690,4 +694,363 @@ async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
 async fn get_status(base: &str, path: &str) -> (u16, Value) {
     let (status, json, _) = answer(reqwest::Client::new().get(format!("{base}{path}"))).await;
     (status, json)
+}
+
+/// Every `--apps` value the flag accepts works, down to one app, whatever
+/// the seed: a run that queued nothing is still recorded and reported.
+#[tokio::test]
+async fn demo_works_for_the_smallest_foundations_and_other_seeds() {
+    let mut cases: Vec<(u32, u64)> = (1..=4).map(|apps| (apps, 7)).collect();
+    cases.extend((1..=3).map(|seed| (1, seed)));
+    for (apps, seed) in cases {
+        let run = restager()
+            .args(["demo", "--json", "--apps", &apps.to_string()])
+            .args(["--seed", &seed.to_string()])
+            .run()
+            .await;
+        assert_eq!(
+            run.code,
+            Some(0),
+            "demo --apps {apps} --seed {seed}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout,
+            run.stderr
+        );
+        let report = run.json();
+        let listed = report["apps"].as_array().expect("apps").len() as u64;
+        let counted: u64 = ["restaged", "already_current", "skipped", "failed"]
+            .iter()
+            .map(|k| report[*k].as_u64().expect("a count"))
+            .sum();
+        assert_eq!(listed, counted, "--apps {apps} --seed {seed}: {report}");
+        assert!(listed <= u64::from(apps), "{report}");
+        assert!(
+            report["restaged"].as_u64().expect("restaged") >= 1,
+            "--apps {apps} --seed {seed} restaged nothing: {report}"
+        );
+        assert_eq!(report["failed"], 0, "{report}");
+    }
+}
+
+/// The run id in a 202 that queued nothing (a stemcell notice, a version
+/// the foundation does not have yet) is found by `status`, which says why.
+#[tokio::test]
+async fn run_ids_of_notices_that_queue_nothing_are_found_by_status_with_the_reason() {
+    let f = foundation(1).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let stemcell = br#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.622"}"#;
+    let (status, stemcell_answer) = send_notice(&serving.url, stemcell, "msg_stemcell_9").await;
+    assert_eq!(status, 202, "{stemcell_answer}");
+    let missing =
+        br#"{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"9.9.9"}"#;
+    let (status, missing_answer) = send_notice(&serving.url, missing, "msg_missing_9").await;
+    assert_eq!(status, 202, "{missing_answer}");
+    assert_eq!(missing_answer["queued"], 0, "{missing_answer}");
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    for (answer, why) in [
+        (&stemcell_answer, "stemcell releases need no app action"),
+        (&missing_answer, "9.9.9 is not installed"),
+    ] {
+        let run_id = answer["run_id"].as_str().expect("a run id");
+        let detail = f
+            .restager(data.path())
+            .args(["status", run_id, "--json"])
+            .run()
+            .await
+            .ok()
+            .json();
+        assert_eq!(detail["run_id"], run_id, "{detail}");
+        let said = detail["nothing_queued"].as_str().unwrap_or_default();
+        assert!(said.contains(why), "{detail}");
+        let table = f
+            .restager(data.path())
+            .args(["status", run_id])
+            .run()
+            .await
+            .ok();
+        assert!(
+            table.stdout.contains("Nothing was queued"),
+            "{}",
+            table.stdout
+        );
+        assert!(table.stdout.contains(why), "{}", table.stdout);
+        assert_eq!(
+            table.stdout.matches("nothing was queued").count()
+                + table.stdout.matches("Nothing was queued").count(),
+            1,
+            "said once: {}",
+            table.stdout
+        );
+    }
+}
+
+/// `outdated` classifies each app as `plan` does (queued, or skipped with
+/// the reason), and every outdated app is in some run of the sweep, even
+/// in a group where every app is left alone.
+#[tokio::test]
+async fn outdated_says_what_sweep_will_do_and_every_outdated_app_is_in_a_sweep_run() {
+    let f = foundation(2).await;
+    f.sim.install_buildpack("go_buildpack", "1.9.2");
+    let mut opted_out = AppSpec::new("opted-out-shop");
+    opted_out.buildpack_version = Some(OLD.into());
+    opted_out
+        .labels
+        .insert("restager.io/opt-out".into(), "true".into());
+    let opted_out = f.sim.add_app(opted_out);
+    // A group whose only app is stopped: its run queues nothing.
+    let mut old_go = AppSpec::new("stopped-go");
+    old_go.buildpack = "go_buildpack".into();
+    old_go.buildpack_version = Some("1.9.1".into());
+    old_go.state = AppState::Stopped;
+    let old_go = f.sim.add_app(old_go);
+    let data = tempfile::tempdir().expect("temp dir");
+
+    let outdated = f
+        .restager(data.path())
+        .args(["outdated", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let rows = outdated.as_array().expect("rows");
+    let row = |guid: &str| {
+        rows.iter()
+            .find(|r| r["app_guid"] == guid)
+            .unwrap_or_else(|| panic!("{guid} missing from {outdated}"))
+    };
+    for guid in &f.outdated {
+        assert_eq!(row(guid)["sweep"], "queued", "{}", row(guid));
+    }
+    assert_eq!(row(&opted_out)["sweep"], "skipped");
+    assert!(
+        row(&opted_out)["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains("opted out")
+    );
+    assert_eq!(row(&old_go)["sweep"], "skipped");
+    let table = f.restager(data.path()).arg("outdated").run().await.ok();
+    assert!(table.stdout.contains("will be queued"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("skipped: opted out"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains(&format!("queues {} restages", f.outdated.len())),
+        "{}",
+        table.stdout
+    );
+
+    let sweep = f
+        .restager(data.path())
+        .args(["sweep", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    let mut in_runs = BTreeSet::new();
+    for run in sweep["runs"].as_array().expect("runs") {
+        let run_id = run["run_id"].as_str().expect("a run id");
+        let detail = f
+            .restager(data.path())
+            .args(["status", run_id, "--json"])
+            .run()
+            .await
+            .ok()
+            .json();
+        in_runs.extend(guids(&detail["apps"], "app_guid"));
+    }
+    let listed = guids(&outdated, "app_guid");
+    assert!(
+        listed.is_subset(&in_runs),
+        "outdated apps in no run: {:?}\nsweep: {sweep}",
+        listed.difference(&in_runs).collect::<Vec<_>>()
+    );
+}
+
+/// Item 16: `status` fits 100 columns (short ids, times to the second,
+/// wrapped reasons) and `--wide` shows everything; `status --json` has no
+/// repeated key; `plan` shows each app's current version beside the
+/// target; `sweep --dry-run` shows what a sweep would do and queues nothing.
+#[tokio::test]
+async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
+    let f = foundation(3).await;
+    let data = tempfile::tempdir().expect("temp dir");
+
+    let plan = f
+        .restager(data.path())
+        .args([
+            "plan",
+            "--buildpack",
+            "ruby_buildpack",
+            "--version",
+            "1.10.29",
+        ])
+        .run()
+        .await
+        .ok();
+    let row = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("shop-0"))
+        .unwrap_or_else(|| panic!("{}", plan.stdout));
+    assert!(row.contains(OLD) && row.contains("1.10.29"), "{row}");
+    let json = f
+        .restager(data.path())
+        .args([
+            "plan",
+            "--buildpack",
+            "ruby_buildpack",
+            "--version",
+            "1.10.29",
+            "--json",
+        ])
+        .run()
+        .await
+        .ok()
+        .json();
+    for app in json["restage"].as_array().expect("restage") {
+        assert_eq!(app["current_version"], OLD, "{app}");
+    }
+    let missing = f
+        .restager(data.path())
+        .args([
+            "plan",
+            "--buildpack",
+            "ruby_buildpack",
+            "--version",
+            "9.9.9",
+        ])
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        missing
+            .stdout
+            .to_ascii_lowercase()
+            .matches("nothing would be queued")
+            .count()
+            + missing
+                .stdout
+                .to_ascii_lowercase()
+                .matches("nothing was queued")
+                .count(),
+        1,
+        "{}",
+        missing.stdout
+    );
+
+    let dry = f
+        .restager(data.path())
+        .args(["sweep", "--dry-run", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(dry["dry_run"], true);
+    let would: BTreeSet<String> = dry["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .flat_map(|r| guids(&r["queue"], "app_guid"))
+        .collect();
+    assert_eq!(would, f.outdated, "{dry}");
+    let text = f
+        .restager(data.path())
+        .args(["sweep", "--dry-run"])
+        .run()
+        .await
+        .ok();
+    assert!(text.stdout.contains("would be queued"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("nothing was queued"),
+        "{}",
+        text.stdout
+    );
+    // Nothing was queued or recorded by the dry run.
+    let status = f
+        .restager(data.path())
+        .args(["status", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(status, json!([]), "{status}");
+
+    // A real run with a long skip reason (a stopped app's) to show.
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_status_16").await;
+    assert_eq!(status, 202, "{answer}");
+    let run_id = answer["run_id"].as_str().expect("run id").to_string();
+    f.wait_until_all_patched(&serving).await;
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    for args in [vec!["status"], vec!["status", run_id.as_str()]] {
+        let out = f.restager(data.path()).args(args.clone()).run().await.ok();
+        for line in out.stdout.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{args:?}: {} columns: {line}",
+                line.chars().count()
+            );
+        }
+        // Times to the second: no fractions, no offsets.
+        assert!(!out.stdout.contains("+00:00"), "{}", out.stdout);
+    }
+    let list = f.restager(data.path()).arg("status").run().await.ok();
+    assert!(
+        list.stdout.contains(&run_id[..8]) && !list.stdout.contains(&run_id),
+        "{}",
+        list.stdout
+    );
+    let wide = f
+        .restager(data.path())
+        .args(["status", "--wide"])
+        .run()
+        .await
+        .ok();
+    assert!(wide.stdout.contains(&run_id), "{}", wide.stdout);
+    let detail = f
+        .restager(data.path())
+        .args(["status", &run_id[..8]])
+        .run()
+        .await
+        .ok();
+    assert!(
+        detail.stdout.contains("stopped-shop"),
+        "the short id works: {}",
+        detail.stdout
+    );
+    assert!(detail.stdout.contains(&run_id), "{}", detail.stdout);
+    let wide_detail = f
+        .restager(data.path())
+        .args(["status", &run_id, "--wide"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        wide_detail.stdout.lines().any(|l| l.chars().count() > 100),
+        "--wide does not wrap:\n{}",
+        wide_detail.stdout
+    );
+
+    let raw = f
+        .restager(data.path())
+        .args(["status", &run_id, "--json"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(raw.stdout.matches("\"apps\":").count(), 1, "{}", raw.stdout);
+    let detail = raw.json();
+    assert_eq!(
+        detail["app_count"].as_u64(),
+        Some(detail["apps"].as_array().expect("apps").len() as u64),
+        "{detail}"
+    );
 }
