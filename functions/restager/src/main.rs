@@ -38,8 +38,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let flags = cli.settings;
+    let overrides = flags.overrides();
     let result = runtime.block_on(async move {
-        let mut env = settings::Layered::new(cli.settings.overrides());
+        let mut env = settings::Layered::new(overrides);
         match cli.command {
             Command::Demo(args) => commands::demo::run(&mut env, args).await,
             Command::Serve => commands::serve::run(&env).await,
@@ -52,9 +54,26 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", shown(&err, &flags));
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// The error as the operator should read it: a bad value given as a flag
+/// is named by that flag, with its variable in brackets.
+fn shown(err: &CommandError, flags: &cli::SettingFlags) -> String {
+    let text = err.to_string();
+    match err {
+        CommandError::Config(config) => match flags.flag_for(config.name()) {
+            Some(flag) => format!(
+                "{} (the flag for {})",
+                text.replacen(config.name(), flag, 1),
+                config.name()
+            ),
+            None => text,
+        },
+        _ => text,
     }
 }
 

@@ -18,6 +18,17 @@ pub use secret::Secret;
 
 use crate::domain::{Action, NoticeKind};
 
+impl ConfigError {
+    /// The variable the error is about.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { name, .. }
+            | ConfigError::Invalid { name, .. }
+            | ConfigError::InvalidSecret { name, .. } => name,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
@@ -326,12 +337,37 @@ impl StorageSettings {
 }
 
 /// The local runner's listen address.
+/// `RESTAGER_LISTEN`: an address such as `127.0.0.1:8080` or `[::1]:8080`,
+/// or a host name and port (`localhost:8099`), resolved now; the first
+/// address it resolves to is used.
 pub fn listen_addr(env: &Env) -> Result<SocketAddr, ConfigError> {
-    env.parsed(
-        "RESTAGER_LISTEN",
-        SocketAddr::from(([127, 0, 0, 1], 8080)),
-        "a socket address such as 127.0.0.1:8080",
-    )
+    const NAME: &str = "RESTAGER_LISTEN";
+    const EXPECTED: &str = "host:port, such as 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+    let Some(raw) = env.raw(NAME).filter(|v| !v.is_empty()) else {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    };
+    if let Ok(addr) = raw.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let invalid = |expected| ConfigError::Invalid {
+        name: NAME,
+        value: raw.chars().take(64).collect(),
+        expected,
+    };
+    // Only `host:port` is looked up: a bare name or port is a typo, not a host.
+    let has_port = raw
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !has_port {
+        return Err(invalid(EXPECTED));
+    }
+    use std::net::ToSocketAddrs;
+    match raw.to_socket_addrs().map(|mut found| found.next()) {
+        Ok(Some(addr)) => Ok(addr),
+        _ => Err(invalid(
+            "host:port whose host resolves (check the name), such as localhost:8080",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +378,31 @@ mod tests {
 
     fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
         pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn listen_addresses_take_host_names() {
+        let at = |v: &'static str| listen_addr(&Env(&env(&[("RESTAGER_LISTEN", v)])));
+        assert_eq!(
+            at("127.0.0.1:8099"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8099)))
+        );
+        let local = at("localhost:8099").expect("localhost resolves");
+        assert!(local.ip().is_loopback() && local.port() == 8099, "{local}");
+        for bad in [
+            "localhost",
+            "8099",
+            ":8099",
+            "localhost:http",
+            "no-such-host.invalid:80",
+        ] {
+            let err = at(bad).expect_err(bad);
+            assert_eq!(err.name(), "RESTAGER_LISTEN", "{bad}");
+        }
+        assert_eq!(
+            listen_addr(&Env(&env(&[]))),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
     }
 
     #[test]

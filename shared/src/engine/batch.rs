@@ -298,7 +298,10 @@ impl Engine {
             let attempts = self.attempts(&job, delivery.receive_count).await;
             if attempts >= self.settings.max_attempts {
                 outcome = Outcome::Failed {
-                    reason: format!("gave up after {attempts} attempts: {outcome}"),
+                    reason: format!(
+                        "gave up after {attempts} {}: {outcome}",
+                        if attempts == 1 { "attempt" } else { "attempts" }
+                    ),
                     permanent: true,
                 };
             }

@@ -58,7 +58,10 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     let joined = running.join().await;
     let undelivered = ports.flush_notifications().await;
     if undelivered > 0 {
-        eprintln!("{undelivered} Slack message(s) could not be delivered before stopping");
+        eprintln!(
+            "{} could not be delivered before stopping",
+            crate::render::plural(undelivered, "Slack message")
+        );
     }
     joined?;
     if !by_signal {

@@ -1054,3 +1054,103 @@ async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
         "{detail}"
     );
 }
+
+/// Item 14: every setting in the README's table is a flag, and each
+/// subcommand's `--help` lists its own options before the shared settings,
+/// which come under their headings.
+#[tokio::test]
+async fn every_documented_setting_is_a_flag_and_help_lists_a_commands_own_options_first() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Configuration section");
+    let documented: BTreeSet<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| {
+            let first = l.split('|').nth(1).unwrap_or_default().to_string();
+            first
+                .split('`')
+                .filter(|w| {
+                    ["CF_", "RESTAGER_", "SLACK_"]
+                        .iter()
+                        .any(|p| w.starts_with(p))
+                })
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(documented.len() >= 30, "{documented:?}");
+    let help = restager().arg("--help").run().await.ok().stdout;
+    for name in &documented {
+        assert!(
+            help.contains(&format!("[env: {name}")),
+            "{name} is documented but has no flag:\n{help}"
+        );
+    }
+
+    for (command, own) in [
+        ("plan", "--buildpack"),
+        ("status", "--wide"),
+        ("sweep", "--dry-run"),
+        ("demo", "--apps"),
+    ] {
+        let help = restager().args([command, "--help"]).run().await.ok().stdout;
+        let at = |needle: &str| {
+            help.find(needle)
+                .unwrap_or_else(|| panic!("{command} --help lacks {needle}:\n{help}"))
+        };
+        assert!(at(own) < at("\nCloud Foundry:\n"), "{command}:\n{help}");
+        for heading in [
+            "Cloud Foundry:",
+            "Webhooks and notices:",
+            "Scope:",
+            "Worker:",
+            "serve:",
+        ] {
+            at(heading);
+        }
+    }
+}
+
+/// Item 18: `--listen` takes a host name; a bad flag value is named by the
+/// flag; counts read as English ("1 update", not "1 updates").
+#[tokio::test]
+async fn listen_resolves_names_flag_errors_name_the_flag_and_counts_are_plural_aware() {
+    let f = foundation(0).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f
+        .restager(data.path())
+        .args(["serve", "--listen", "localhost:0"])
+        .serve()
+        .await;
+    let (status, _) = get_status(&serving.url, "/healthz").await;
+    assert_eq!(status, 200, "{}", serving.url);
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    let bad = f
+        .restager(data.path())
+        .args(["serve", "--listen", "localhost"])
+        .run()
+        .await;
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("--listen=`localhost`") && bad.stderr.contains("RESTAGER_LISTEN"),
+        "{}",
+        bad.stderr
+    );
+
+    let demo = restager()
+        .args(["demo", "--apps", "1", "--quiet"])
+        .run()
+        .await
+        .ok();
+    assert!(demo.stdout.contains("1 update)"), "{}", demo.stdout);
+    for wrong in ["1 updates", "1 posts", "1 messages", "app(s)", "message(s)"] {
+        assert!(!demo.stdout.contains(wrong), "{wrong}: {}", demo.stdout);
+    }
+}

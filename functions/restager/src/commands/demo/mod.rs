@@ -30,7 +30,7 @@ use self::slack_capture::SlackCapture;
 use super::CommandError;
 use crate::cli::DemoArgs;
 use crate::ports::Ports;
-use crate::render::{outcome_name, place, print_json, table};
+use crate::render::{outcome_name, place, plural, print_json, table};
 use crate::settings::{Layered, ServeSettings};
 use crate::shutdown;
 
@@ -133,8 +133,8 @@ pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> 
     }
     if report.failed > 0 {
         return Err(CommandError::Failed(format!(
-            "{} app(s) failed; see the table above",
-            report.failed
+            "{} failed; see the table above",
+            plural(report.failed, "app")
         )));
     }
     Ok(())
@@ -411,8 +411,11 @@ fn print_report(report: &DemoReport) {
     );
     let s = &report.slack;
     println!(
-        "Slack: {} message(s) would have gone to channel {} ({} posts, {} updates).",
-        s.calls, s.channel, s.posts, s.updates
+        "Slack: {} would have gone to channel {} ({}, {}).",
+        plural(s.calls, "message"),
+        s.channel,
+        plural(s.posts, "post"),
+        plural(s.updates, "update")
     );
     if let Some(summary) = &s.summary {
         println!("Summary posted: {summary}");
