@@ -36,6 +36,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Runs and per-app outcomes from the ledger.
     Status(StatusArgs),
+    /// Sign a release notice and send it to a restager (from CI or a release feed); the secret
+    /// comes from RESTAGER_NOTICE_SECRET.
+    Notify(NotifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +76,31 @@ pub struct PlanArgs {
     pub stack: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// The restager to notify: its base URL (…/webhooks/notice is added) or the full route.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// A buildpack release, e.g. ruby_buildpack (with --version, optionally --stack).
+    #[arg(long, conflicts_with_all = ["stemcell", "notice"])]
+    pub buildpack: Option<String>,
+    /// A stack release (or, with --buildpack, the stack the buildpack release is for).
+    #[arg(long, conflicts_with_all = ["stemcell", "notice"])]
+    pub stack: Option<String>,
+    /// A stemcell release, e.g. ubuntu-jammy (with --version).
+    #[arg(long, conflicts_with = "notice")]
+    pub stemcell: Option<String>,
+    /// The released version, e.g. 1.10.29.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// A notice file in the format of `POST /webhooks/notice` instead of the flags above.
+    #[arg(long, value_name = "FILE")]
+    pub notice: Option<PathBuf>,
+    /// The webhook-id to send: give the same one when retrying a send, so it is processed once.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +325,16 @@ pub struct SettingFlags {
     /// How long a shutdown waits for requests in progress [env: RESTAGER_SHUTDOWN_GRACE, default 10s]
     #[arg(long, global = true, value_name = "DURATION", help_heading = "serve")]
     pub shutdown_grace: Option<String>,
+    /// The one whsec_ secret `restager notify` signs with; prefer the environment variable
+    /// [env: RESTAGER_NOTICE_SECRET]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRET",
+        help_heading = "Webhooks and notices",
+        hide_env_values = true
+    )]
+    pub notice_secret: Option<String>,
     /// Log lines as `text` or `json`; RUST_LOG sets what is logged (`serve` logs accepted notices,
     /// finished restages and refused requests under restager::accepted, restager::restage and
     /// restager::refused) [env: RESTAGER_LOG_FORMAT, default text]
@@ -353,6 +391,11 @@ impl SettingFlags {
                 "RESTAGER_NOTICE_SECRETS",
                 "--notice-secrets",
                 &self.notice_secrets,
+            ),
+            (
+                "RESTAGER_NOTICE_SECRET",
+                "--notice-secret",
+                &self.notice_secret,
             ),
             (
                 "RESTAGER_BUILDPACK_ACTION",

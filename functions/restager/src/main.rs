@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             Command::Outdated(args) => commands::outdated::run(&env, args).await,
             Command::Sweep(args) => commands::sweep::run(&env, args).await,
             Command::Status(args) => commands::status::run(&env, args).await,
+            Command::Notify(args) => commands::notify::run(&env, args).await,
         }
     });
     match result {

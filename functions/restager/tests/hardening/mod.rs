@@ -1154,3 +1154,113 @@ async fn listen_resolves_names_flag_errors_name_the_flag_and_counts_are_plural_a
         assert!(!demo.stdout.contains(wrong), "{wrong}: {}", demo.stdout);
     }
 }
+
+/// Item 15: `restager notify` signs and sends a notice as a CI step would,
+/// prints the answer, is idempotent under `--id`, and says what went wrong.
+#[tokio::test]
+async fn notify_signs_and_sends_a_notice_and_prints_the_answer() {
+    let f = foundation(2).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let notify = |extra: &[&str]| {
+        let mut args = vec!["notify", "--url", serving.url.as_str()];
+        args.extend_from_slice(extra);
+        restager()
+            .env("RESTAGER_NOTICE_SECRET", SECRET)
+            .args(args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    };
+    let bp = [
+        "--buildpack",
+        "ruby_buildpack",
+        "--version",
+        "1.10.29",
+        "--id",
+        "ci-run-42",
+    ];
+    let sent = notify(&bp).run().await.ok();
+    assert!(sent.stdout.starts_with("202 Accepted"), "{}", sent.stdout);
+    assert!(sent.stdout.contains("\"queued\": 2"), "{}", sent.stdout);
+    // The same --id again (a CI retry): 200, the same run, exit 0.
+    let again = notify(&bp).run().await.ok();
+    assert!(again.stdout.starts_with("200 OK"), "{}", again.stdout);
+    assert!(again.stdout.contains("duplicate"), "{}", again.stdout);
+
+    let stemcell = notify(&["--stemcell", "ubuntu-jammy", "--version", "1.623"])
+        .run()
+        .await
+        .ok();
+    assert!(stemcell.stdout.starts_with("202"), "{}", stemcell.stdout);
+
+    // A secret the receiver does not have: 401 printed, exit 1.
+    let wrong = restager()
+        .env(
+            "RESTAGER_NOTICE_SECRET",
+            "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldA==",
+        )
+        .args([
+            "notify",
+            "--url",
+            &serving.url,
+            "--stack",
+            "cflinuxfs4",
+            "--version",
+            "1.2.3",
+        ])
+        .run()
+        .await;
+    assert_eq!(wrong.code, Some(1), "{}\n{}", wrong.stdout, wrong.stderr);
+    assert!(wrong.stdout.starts_with("401"), "{}", wrong.stdout);
+    // The 401's hint names the helper that now exists.
+    let unsigned = reqwest::Client::new()
+        .post(format!("{}/webhooks/notice", serving.url))
+        .header("content-type", "application/json")
+        .body(notice_body());
+    let (_, refused, _) = answer(unsigned).await;
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("restager notify"),
+        "{refused}"
+    );
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+
+    // No secret, or an unusable one: exit 2 naming the variable.
+    for env in [None, Some("whsec_!!")] {
+        let mut cmd = restager().args([
+            "notify",
+            "--url",
+            "http://127.0.0.1:9",
+            "--stack",
+            "cflinuxfs4",
+            "--version",
+            "1.2.3",
+        ]);
+        if let Some(value) = env {
+            cmd = cmd.env("RESTAGER_NOTICE_SECRET", value);
+        }
+        let run = cmd.run().await;
+        assert_eq!(run.code, Some(2), "{env:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("RESTAGER_NOTICE_SECRET"),
+            "{}",
+            run.stderr
+        );
+    }
+    // Nobody listening: exit 1 with the id to retry with.
+    let down = restager()
+        .env("RESTAGER_NOTICE_SECRET", SECRET)
+        .args([
+            "notify",
+            "--url",
+            "http://127.0.0.1:9",
+            "--stack",
+            "cflinuxfs4",
+        ])
+        .args(["--version", "1.2.3", "--id", "retry-me"])
+        .run()
+        .await;
+    assert_eq!(down.code, Some(1), "{}", down.stderr);
+    assert!(down.stderr.contains("--id retry-me"), "{}", down.stderr);
+}
