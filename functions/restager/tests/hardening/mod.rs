@@ -1264,3 +1264,60 @@ async fn notify_signs_and_sends_a_notice_and_prints_the_answer() {
     assert_eq!(down.code, Some(1), "{}", down.stderr);
     assert!(down.stderr.contains("--id retry-me"), "{}", down.stderr);
 }
+
+/// Item 17: the demo's progress names its phases and its total is the final
+/// table's (the last progress line is also printed when stderr is no terminal).
+#[tokio::test]
+async fn demo_progress_counts_every_app_of_the_final_table() {
+    let run = restager().args(["demo", "--apps", "30"]).run().await.ok();
+    let last = run
+        .stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("queued "))
+        .unwrap_or_else(|| panic!("no progress line:\n{}", run.stderr));
+    for phase in [
+        "waiting for its space",
+        "staging",
+        "deploying",
+        "done",
+        "skipped",
+        "failed",
+    ] {
+        assert!(last.contains(phase), "{phase}: {last}");
+    }
+    let count = |label: &str, text: &str| -> usize {
+        let before = text
+            .split(label)
+            .next()
+            .and_then(|t| t.split_whitespace().last())
+            .unwrap_or_default();
+        before
+            .parse()
+            .unwrap_or_else(|_| panic!("{label} in {text}"))
+    };
+    let number_after = |label: &str| -> usize {
+        last.split(label)
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{label} in {last}"))
+    };
+    let summary = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(" restaged, ") && l.contains(" already current, "))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let table = count(" restaged", summary)
+        + count(" already current", summary)
+        + count(" skipped", summary)
+        + count(" failed", summary);
+    let shown = number_after("done ") + number_after("skipped ") + number_after("failed ");
+    assert_eq!(shown, table, "progress {last} vs table {summary}");
+    assert_eq!(number_after("queued "), 0, "{last}");
+    assert_eq!(
+        number_after("done "),
+        count(" restaged", summary) + count(" already current", summary),
+        "{last} vs {summary}"
+    );
+}
