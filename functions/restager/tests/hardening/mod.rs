@@ -1321,3 +1321,58 @@ async fn demo_progress_counts_every_app_of_the_final_table() {
         "{last} vs {summary}"
     );
 }
+
+/// Item 18: a Cloud Controller whose certificate is refused is named as a
+/// TLS problem with both fixes, not as an outage. The listener is a real TLS
+/// server with a self-signed certificate (a test fixture, localhost only).
+#[tokio::test]
+async fn a_refused_certificate_is_reported_as_tls_with_the_fixes() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(include_bytes!("self_signed.cert.pem"))
+            .collect::<Result<_, _>>()
+            .expect("fixture certificate");
+    let key =
+        PrivateKeyDer::from_pem_slice(include_bytes!("self_signed.key.pem")).expect("fixture key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // Handshakes until the test ends; each client refuses the certificate.
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await;
+            });
+        }
+    });
+
+    let run = restager()
+        .envs([
+            ("CF_API_URL", format!("https://localhost:{port}")),
+            ("CF_CLIENT_ID", "restager".to_string()),
+            ("CF_CLIENT_SECRET", "restager-secret".to_string()),
+        ])
+        .arg("outdated")
+        .run()
+        .await;
+    server.abort();
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    for part in ["TLS certificate", "SSL_CERT_FILE", "CF_SKIP_SSL_VALIDATION"] {
+        assert!(run.stderr.contains(part), "{part}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("is unavailable"), "{}", run.stderr);
+}
