@@ -62,9 +62,14 @@ pub async fn restage_one(
         Ok(o) | Err(o) => o,
     };
     let took = Duration::from_millis(started.elapsed().as_millis() as u64);
+    let what = if outcome.is_final() {
+        "restage finished"
+    } else {
+        "restage not finished; back on the queue"
+    };
     tracing::info!(target: RESTAGE_LOG, app = %job.app.name, org = %job.app.org_name, space = %job.app.space_name,
         outcome = %outcome.kind(), duration = %humantime::format_duration(took), job = %job.job_id, run = %job.run_id,
-        reason = outcome.reason().unwrap_or_default(), "restage finished");
+        reason = outcome.reason().unwrap_or_default(), "{what}");
     outcome
 }
 
