@@ -33,7 +33,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use restager_shared::webhook::{self, MAX_BODY_BYTES};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -49,7 +49,7 @@ pub type BoxResponse = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
 /// Answers one buffered request.
 pub type Handler = Arc<dyn Fn(Request<Bytes>) -> BoxResponse + Send + Sync>;
 
-/// How long a refused connection's `503` may take to write.
+/// How long answering a refused connection's `503` may take.
 const BUSY_WRITE: Duration = Duration::from_secs(2);
 
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, CommandError> {
@@ -287,12 +287,18 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
         head.push_str(&format!("retry-after: {retry}\r\n"));
     }
     head.push_str("\r\n");
-    let write = async {
+    let answer = async {
         stream.write_all(head.as_bytes()).await?;
         stream.write_all(response.body()).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        // Read what the client sent until it closes its side, so closing
+        // ours does not reset the connection (a reset can discard the 503
+        // before the client reads it). Bounded by BUSY_WRITE, like the rest.
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
     };
-    let _ = tokio::time::timeout(BUSY_WRITE, write).await;
+    let _ = tokio::time::timeout(BUSY_WRITE, answer).await;
 }
 
 #[cfg(test)]
