@@ -493,20 +493,46 @@ async fn shutdown_is_bounded_by_the_grace_period_whatever_clients_do() {
         .serve()
         .await;
     let addr = host_port(&serving.url);
-    // Holds for up to 10 minutes: longer than the test would wait for serve.
-    let head = format!("{HEAD}content-type: application/json\r\ncontent-length: 50\r\n\r\n{{");
-    let client = tokio::spawn(async move {
-        slow_client(
-            &addr,
-            vec![bytes(&head)],
-            Duration::from_millis(10),
-            Duration::from_secs(600),
-        )
+    // A request whose body never completes. `Expect: 100-continue` makes the
+    // server say when it starts reading the body, so SIGTERM is sent only
+    // once the request is surely in progress (no sleep, no race).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(&addr)
         .await
+        .expect("connect");
+    let head = format!(
+        "{HEAD}content-type: application/json\r\ncontent-length: 50\r\nexpect: 100-continue\r\n\r\n"
+    );
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("write the head");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains("100 Continue") {
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+            .await
+            .expect("the server asks for the body")
+            .expect("read");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stream
+        .write_all(b"{")
+        .await
+        .expect("write a byte of the body");
+    // The client holds the connection for up to 10 minutes, far longer than
+    // the test waits for serve to stop.
+    let client = tokio::spawn(async move {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(600), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(_)) => continue,
+                Err(_) => break false,
+            }
+        }
     });
-    // The request is in progress once the server is reading its body; a
-    // short pause lets the bytes arrive (the assertion does not depend on it).
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let stopped = serving.terminate().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert!(stopped.stderr.contains("stopped"), "{}", stopped.stderr);
@@ -517,11 +543,11 @@ async fn shutdown_is_bounded_by_the_grace_period_whatever_clients_do() {
         "{}",
         stopped.stderr
     );
-    let seen = tokio::time::timeout(Duration::from_secs(60), client)
+    let closed = tokio::time::timeout(Duration::from_secs(60), client)
         .await
         .expect("the held connection is closed when serve exits")
         .expect("client task");
-    assert!(seen.closed, "{seen:?}");
+    assert!(closed, "the connection outlived serve");
 }
 
 /// Item 3: one body limit with one JSON 413, checked on the declared
