@@ -57,6 +57,12 @@ LINT_REGION = "us-east-1"
 LOCAL_RUNNER_ONLY = {
     "RESTAGER_LISTEN": "the `restager serve` listen address; Lambda has no listener (the Function URL is the front door)",
     "RESTAGER_DATA_DIR": "directory of the embedded queue and ledger; on AWS RESTAGER_QUEUE_URL and RESTAGER_LEDGER_TABLE select SQS and DynamoDB",
+    "RESTAGER_HEADER_READ_TIMEOUT": "`restager serve`'s HTTP server; on AWS the Function URL front door reads requests",
+    "RESTAGER_BODY_READ_TIMEOUT": "`restager serve`'s HTTP server; on AWS the Function URL front door reads requests",
+    "RESTAGER_MAX_CONNECTIONS": "`restager serve`'s HTTP server; on AWS the Function URL front door holds connections",
+    "RESTAGER_SHUTDOWN_GRACE": "`restager serve`'s SIGTERM handling; a Lambda invocation has its own deadline",
+    "RESTAGER_LOG_FORMAT": "`restager`'s log format; the Lambda functions log as Lambda's runtime expects",
+    "RESTAGER_NOTICE_SECRET": "the secret `restager notify` signs with, on the sending side (CI); the receiver has RESTAGER_NOTICE_SECRETS",
 }
 
 # Env vars holding credentials: only ever from a Secrets Manager dynamic reference

@@ -858,3 +858,88 @@ async fn verification_off_restages_without_reading_crash_events() {
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     assert_eq!(h.sim.count("GET", "/v3/audit_events"), 0);
 }
+
+/// The live droplet changed because restager itself restaged the app in
+/// another run (a sweep's job, whose build carries `restager.io/run`): the
+/// skip says so instead of blaming a push.
+#[tokio::test]
+async fn a_droplet_restager_staged_in_another_run_is_not_blamed_on_a_push() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("swept-first"));
+    let mut sweep_job = job_for(&h.sim, &guid, Action::Restage);
+    // A job discovered from the same droplet by another run (a stack notice:
+    // no target version, so "already current" cannot answer for it).
+    let mut notice_job = sweep_job.clone();
+    sweep_job.run_id = restager_shared::domain::RunId::for_release("sweep:item-10");
+    sweep_job.job_id = restager_shared::domain::JobId::for_app(&sweep_job.run_id, &guid);
+    notice_job.target_version = None;
+    notice_job.buildpack = None;
+
+    let swept = restage_one(&h.cf, &h.settings, &sweep_job, &roomy()).await;
+    assert!(matches!(swept, Outcome::Restaged { .. }), "{swept:?}");
+    let outcome = restage_one(&h.cf, &h.settings, &notice_job, &roomy()).await;
+
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    let why = reason(&outcome);
+    assert!(
+        why.contains(&format!(
+            "already restaged by restager run {}",
+            sweep_job.run_id
+        )),
+        "{why}"
+    );
+    assert!(!why.contains("someone pushed"), "{why}");
+    assert_eq!(client_builds(&h.sim, &guid), 1, "nothing staged twice");
+    assert_eq!(client_deployments(&h.sim, &guid), 1);
+}
+
+/// Slack's "Retry failed" gets a new job id, so it stages afresh: the build
+/// of the failed job that finished staging after the job timed out is not
+/// deployed by the retry (it is the failed job's, and was never checked).
+#[tokio::test]
+async fn a_retry_stages_afresh_even_when_the_timed_out_build_finished_later() {
+    let mut h = start_with(cf_sim::SimConfig {
+        staging_duration: Duration::from_millis(600),
+        ..cf_sim::SimConfig::with_apps(0)
+    })
+    .await;
+    let guid = h.sim.add_app(app("late-stager"));
+    let failed_job = job_for(&h.sim, &guid, Action::Restage);
+    h.settings.staging_timeout = Duration::from_millis(100);
+    let timed_out = restage_one(&h.cf, &h.settings, &failed_job, &roomy()).await;
+    assert!(reason(&timed_out).contains("timed out"), "{timed_out:?}");
+    // The abandoned build finishes staging after its job gave up on it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let late = loop {
+        let builds = h.sim.builds_for(&guid);
+        if let Some(done) = builds.iter().find(|b| b.state == BuildState::Staged) {
+            break done
+                .droplet
+                .clone()
+                .expect("a staged build names its droplet");
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{builds:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
+    let mut retry = failed_job.clone();
+    retry.job_id = failed_job.job_id.retry(1);
+    h.settings.staging_timeout = Duration::from_secs(60);
+    let outcome = restage_one(&h.cf, &h.settings, &retry, &roomy()).await;
+
+    let Outcome::Restaged { droplet_guid, .. } = &outcome else {
+        panic!("expected restaged, got {outcome:?}");
+    };
+    assert_ne!(droplet_guid, &late, "the late build was reused");
+    assert_eq!(client_builds(&h.sim, &guid), 2, "a new build for the retry");
+    let builds = h.sim.builds_for(&guid);
+    let retry_build = builds
+        .iter()
+        .find(|b| b.droplet.as_deref() == Some(droplet_guid.as_str()))
+        .expect("the deployed droplet's build");
+    assert_eq!(
+        retry_build.labels.get(JOB_LABEL).map(String::as_str),
+        Some(retry.job_id.as_str()),
+        "built under the retry's own job id"
+    );
+}

@@ -179,3 +179,109 @@ async fn shutdown_mid_restage_hands_the_job_back_for_resumption() {
         "left running, resumable by label"
     );
 }
+
+/// A SIGTERM hand-back is not an attempt: a job on its last allowed receive
+/// that is interrupted by shutdown goes back on the queue (not failed, not
+/// recorded, not announced), and the next start's delivery, whose receive
+/// count is past the limit, still restages it.
+#[tokio::test]
+async fn a_shutdown_hand_back_is_not_counted_as_an_attempt() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("interrupted-at-the-limit"));
+    let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
+    let ledger = Arc::new(TestLedger::default());
+    ledger
+        .put_run(&run_record(&jobs))
+        .await
+        .expect("run stored");
+    let limit = h.settings.max_attempts;
+    let queue = Arc::new(Queue::default());
+    queue
+        .ready
+        .lock()
+        .expect("lock")
+        .push_back(delivery("m0", limit, jobs[0].to_json()));
+    h.sim.set_tick(Duration::ZERO); // the deployment stays ACTIVE until the restart
+    let notifier = Arc::new(RecordingNotifier::default());
+    let engine = Engine::new(
+        h.cf.clone(),
+        h.settings.clone(),
+        ledger.clone(),
+        notifier.clone(),
+    )
+    .with_margins(margins());
+    let (stop, stopped) = watch::channel(false);
+    let runner = {
+        let queue = queue.clone();
+        async move { run(&engine, queue.as_ref(), stopped, RunnerOptions::default()).await }
+    };
+    let trigger = async {
+        while client_deployments(&h.sim, &guid) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.send_replace(true);
+    };
+    let (stats, ()) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(runner, trigger)
+    })
+    .await
+    .expect("shutdown is prompt");
+    assert_eq!((stats.retried, stats.completed), (1, 0));
+    assert_eq!(
+        queue.retried.lock().expect("lock").clone(),
+        vec![("m0".to_string(), Duration::ZERO)],
+        "handed back for the next start at once"
+    );
+    let view = ledger
+        .get_run(&jobs[0].run_id)
+        .await
+        .expect("ledger")
+        .expect("run");
+    assert_eq!(view.jobs[0].attempts, 0, "{view:?}");
+    assert_eq!(view.jobs[0].outcome, None, "nothing recorded: {view:?}");
+    assert!(notifier.finished().is_empty(), "{:?}", notifier.finished());
+
+    // The restart: receive count now past the limit, yet no attempt failed.
+    queue
+        .ready
+        .lock()
+        .expect("lock")
+        .push_back(delivery("m0", limit + 1, jobs[0].to_json()));
+    let engine = Engine::new(
+        h.cf.clone(),
+        h.settings.clone(),
+        ledger.clone(),
+        notifier.clone(),
+    )
+    .with_margins(margins());
+    let (stop, stopped) = watch::channel(false);
+    let runner = {
+        let queue = queue.clone();
+        async move { run(&engine, queue.as_ref(), stopped, RunnerOptions::default()).await }
+    };
+    let trigger = async {
+        while queue.completed.lock().expect("lock").is_empty() {
+            h.sim.tick(); // the updater moves the resumed deployment on
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.send_replace(true);
+    };
+    tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(runner, trigger)
+    })
+    .await
+    .expect("the resumed job finishes");
+    let view = ledger
+        .get_run(&jobs[0].run_id)
+        .await
+        .expect("ledger")
+        .expect("run");
+    assert!(
+        matches!(
+            view.jobs[0].outcome,
+            Some(restager_shared::domain::Outcome::Restaged { .. })
+        ),
+        "{view:?}"
+    );
+    assert_eq!(client_deployments(&h.sim, &guid), 1, "resumed, not redone");
+}

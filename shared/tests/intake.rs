@@ -457,6 +457,27 @@ fn other_events_are_ignored_and_a_missing_event_header_is_an_error() {
     ));
 }
 
+/// A tag that is not a version on a known repository (`latest`, `nightly`)
+/// is answered 200 "ignored" with the reason, so GitHub's delivery log does
+/// not show a failure for a release restager has nothing to do with.
+#[test]
+fn a_tag_that_is_not_a_version_is_ignored_with_the_reason() {
+    let s = settings(&[]);
+    for (repo, tag) in [
+        ("cloudfoundry/ruby-buildpack", "latest"),
+        ("cloudfoundry/cflinuxfs4", "nightly"),
+    ] {
+        let body = serde_json::to_vec(&release(repo, tag)).expect("json");
+        let reason = ignored(github::parse(Some("release"), &body, &s));
+        assert_eq!(reason, IgnoreReason::TagNotAVersion { tag: tag.into() });
+        assert_eq!(
+            reason.to_string().split(':').next(),
+            Some(format!("tag `{tag}` is not a version").as_str()),
+            "{reason}"
+        );
+    }
+}
+
 #[test]
 fn malformed_release_events_name_the_field() {
     let s = settings(&[]);
@@ -478,13 +499,6 @@ fn malformed_release_events_name_the_field() {
             Box::new(|b| b["release"]["tag_name"] = json!("")),
             IntakeError::EmptyField {
                 field: "release.tag_name",
-            },
-        ),
-        (
-            Box::new(|b| b["release"]["tag_name"] = json!("latest")),
-            IntakeError::InvalidVersion {
-                field: "release.tag_name",
-                value: "latest".into(),
             },
         ),
         (

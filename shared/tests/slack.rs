@@ -360,6 +360,7 @@ async fn stored_run(ledger: &TestLedger, tag: &str, n: usize) -> (RunRecord, Vec
             app: app(99),
             reason: "app is stopped".into(),
         }],
+        note: None,
     };
     ledger.put_run(&record).await.expect("put run");
     (record, jobs)
@@ -417,7 +418,7 @@ async fn root_message_is_posted_once_and_its_ts_stored_in_the_ledger() {
     assert!(post.body.get("thread_ts").is_none());
     assert_eq!(
         post.body["text"],
-        "ruby_buildpack 1.10.29 (cflinuxfs4): restaging 3 app(s), 1 skipped"
+        "ruby_buildpack 1.10.29 (cflinuxfs4): restaging 3 apps, 1 skipped"
     );
     assert_eq!(post.body["blocks"][0]["type"], "header");
     assert_eq!(
@@ -814,7 +815,7 @@ async fn retry_failed_requeues_exactly_the_failed_apps_under_new_job_ids() {
         answer["text"]
             .as_str()
             .expect("text")
-            .contains("Queued 2 failed app(s)")
+            .contains("Queued 2 failed apps")
     );
 
     let queued = rig.queue.jobs.lock().expect("queue").clone();

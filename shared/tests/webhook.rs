@@ -679,10 +679,25 @@ async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_insta
             .is_some_and(|w| w.contains("1.10.31 is not installed")),
         "{answer}"
     );
-    f.assert_untouched("not installed");
+    assert!(f.queue.jobs().is_empty() && f.notifier.started().is_empty());
+    // Recorded with the reason, so `restager status <run_id>` can explain it.
+    let runs = f.ledger.runs();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].record.run_id.as_str(), answer["run_id"]);
+    assert!(runs[0].record.expected.is_empty());
+    assert!(
+        runs[0]
+            .record
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("1.10.31 is not installed")),
+        "{:?}",
+        runs[0].record
+    );
 
     f.sim.install_buildpack(RUBY, "1.10.31");
-    let redelivery = f
+    // The same delivery again is a replay, answered with the original run id.
+    let replay = f
         .router
         .handle(signed_github(
             "release",
@@ -690,7 +705,22 @@ async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_insta
             release_body("published", "v1.10.31", 9),
         ))
         .await;
+    assert_eq!(replay.status(), StatusCode::OK);
+    let replayed = body_json(&replay);
+    assert_eq!(replayed["status"], "duplicate", "{replayed}");
+    assert_eq!(replayed["run_id"], answer["run_id"], "{replayed}");
+    assert!(f.queue.jobs().is_empty());
+    // A new delivery of the release, after the install, acts.
+    let redelivery = f
+        .router
+        .handle(signed_github(
+            "release",
+            "d-2",
+            release_body("published", "v1.10.31", 9),
+        ))
+        .await;
     assert_eq!(redelivery.status(), StatusCode::ACCEPTED);
+    assert_eq!(body_json(&redelivery)["run_id"], answer["run_id"]);
     let expected = expected_buildpack(&f.sim, RUBY, "1.10.31", |_| Some("1.10.31".into()));
     assert_eq!(f.queued_apps(), jobs_of(&expected));
 }
@@ -856,7 +886,28 @@ async fn the_sweep_queues_outdated_apps_once_across_repeats() {
     let queued: BTreeSet<String> = queue.jobs().iter().map(|j| j.app.guid.clone()).collect();
     assert_eq!(queued, want);
     let announced = notifier.started().len();
-    assert_eq!(announced, first.runs.len());
+    // Runs where every app is left alone are recorded, not announced.
+    assert_eq!(
+        announced,
+        first.runs.iter().filter(|r| r.queued > 0).count()
+    );
+    // Every outdated app is in some recorded run, queued or skipped.
+    let mut in_runs = BTreeSet::new();
+    for run in &first.runs {
+        let view = ledger
+            .get_run(&run.run_id)
+            .await
+            .expect("ledger")
+            .expect("every swept run is recorded");
+        in_runs.extend(view.jobs.iter().map(|j| j.app.guid.clone()));
+        in_runs.extend(view.record.skipped.iter().map(|s| s.app.guid.clone()));
+    }
+    let every: BTreeSet<String> = outdated.iter().map(|o| o.app.guid.clone()).collect();
+    assert!(
+        every.is_subset(&in_runs),
+        "{:?}",
+        every.difference(&in_runs)
+    );
 
     // Every job finishes; the apps stay outdated in the foundation.
     for view in ledger.list_runs(100).await.expect("runs") {

@@ -33,9 +33,12 @@ pub enum Command {
     /// Apps whose droplet was staged with an older buildpack than the one installed.
     Outdated(OutputArgs),
     /// Queue a restage of every outdated app (what the scheduled sweep does on AWS).
-    Sweep(OutputArgs),
+    Sweep(SweepArgs),
     /// Runs and per-app outcomes from the ledger.
     Status(StatusArgs),
+    /// Sign a release notice and send it to a restager (from CI or a release feed); the secret
+    /// comes from RESTAGER_NOTICE_SECRET.
+    Notify(NotifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +79,40 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// The restager to notify: its base URL (…/webhooks/notice is added) or the full route.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// A buildpack release, e.g. ruby_buildpack (with --version, optionally --stack).
+    #[arg(long, conflicts_with_all = ["stemcell", "notice"])]
+    pub buildpack: Option<String>,
+    /// A stack release (or, with --buildpack, the stack the buildpack release is for).
+    #[arg(long, conflicts_with_all = ["stemcell", "notice"])]
+    pub stack: Option<String>,
+    /// A stemcell release, e.g. ubuntu-jammy (with --version).
+    #[arg(long, conflicts_with = "notice")]
+    pub stemcell: Option<String>,
+    /// The released version, e.g. 1.10.29.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// A notice file in the format of `POST /webhooks/notice` instead of the flags above.
+    #[arg(long, value_name = "FILE")]
+    pub notice: Option<PathBuf>,
+    /// The webhook-id to send: give the same one when retrying a send, so it is processed once.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Show the runs and apps a sweep would queue or skip, and why; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -89,115 +126,390 @@ pub struct StatusArgs {
     /// How many runs to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Everything, unwrapped: full ids, every column (default: fits 100 columns).
+    #[arg(long)]
+    pub wide: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
-/// One flag per environment variable the functions read. They are global so
-/// they can be given before or after the subcommand.
+/// One flag per environment variable the functions read, grouped under
+/// headings so each subcommand's `--help` lists its own options first. They
+/// are global so they can be given before or after the subcommand.
 #[derive(Debug, Args, Default)]
 pub struct SettingFlags {
     /// Cloud Controller API root [env: CF_API_URL]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Cloud Foundry"
+    )]
     pub cf_api_url: Option<String>,
     /// UAA client id [env: CF_CLIENT_ID]
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, global = true, value_name = "ID", help_heading = "Cloud Foundry")]
     pub cf_client_id: Option<String>,
     /// UAA client secret; prefer the environment variable [env: CF_CLIENT_SECRET]
-    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRET",
+        help_heading = "Cloud Foundry",
+        hide_env_values = true
+    )]
     pub cf_client_secret: Option<String>,
     /// Accept self-signed certificates (lab foundations only) [env: CF_SKIP_SSL_VALIDATION]
-    #[arg(long, global = true, value_name = "BOOL")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "BOOL",
+        help_heading = "Cloud Foundry"
+    )]
     pub cf_skip_ssl_validation: Option<String>,
-    /// Listen address of `serve` [env: RESTAGER_LISTEN, default 127.0.0.1:8080]
-    #[arg(long, global = true, value_name = "ADDR")]
-    pub listen: Option<String>,
     /// SQS queue URL; unset = the embedded on-disk queue [env: RESTAGER_QUEUE_URL]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Queue and ledger"
+    )]
     pub queue_url: Option<String>,
     /// DynamoDB ledger table; unset = the embedded store [env: RESTAGER_LEDGER_TABLE]
-    #[arg(long, global = true, value_name = "TABLE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "TABLE",
+        help_heading = "Queue and ledger"
+    )]
     pub ledger_table: Option<String>,
     /// Directory of the embedded queue and ledger [env: RESTAGER_DATA_DIR, default .restager]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Queue and ledger"
+    )]
     pub data_dir: Option<String>,
     /// GitHub webhook secrets, comma-separated [env: RESTAGER_GITHUB_SECRETS]
-    #[arg(long, global = true, value_name = "SECRETS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRETS",
+        help_heading = "Webhooks and notices",
+        hide_env_values = true
+    )]
     pub github_secrets: Option<String>,
     /// Standard Webhooks secrets (whsec_...), comma-separated [env: RESTAGER_NOTICE_SECRETS]
-    #[arg(long, global = true, value_name = "SECRETS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRETS",
+        help_heading = "Webhooks and notices",
+        hide_env_values = true
+    )]
     pub notice_secrets: Option<String>,
+    /// What a buildpack notice does: restage, restart or none [env: RESTAGER_BUILDPACK_ACTION, default restage]
+    #[arg(
+        long,
+        global = true,
+        value_name = "ACTION",
+        help_heading = "Webhooks and notices"
+    )]
+    pub buildpack_action: Option<String>,
+    /// What a stack notice does: restage, restart or none [env: RESTAGER_STACK_ACTION, default restage]
+    #[arg(
+        long,
+        global = true,
+        value_name = "ACTION",
+        help_heading = "Webhooks and notices"
+    )]
+    pub stack_action: Option<String>,
+    /// What a stemcell notice does: restage, restart or none [env: RESTAGER_STEMCELL_ACTION, default none]
+    #[arg(
+        long,
+        global = true,
+        value_name = "ACTION",
+        help_heading = "Webhooks and notices"
+    )]
+    pub stemcell_action: Option<String>,
+    /// owner/repo=buildpack_name,... for custom buildpacks' GitHub releases [env: RESTAGER_REPO_MAP]
+    #[arg(
+        long,
+        global = true,
+        value_name = "MAP",
+        help_heading = "Webhooks and notices"
+    )]
+    pub repo_map: Option<String>,
+    /// Act on GitHub pre-releases [env: RESTAGER_ACCEPT_PRERELEASES, default false]
+    #[arg(
+        long,
+        global = true,
+        value_name = "BOOL",
+        help_heading = "Webhooks and notices"
+    )]
+    pub accept_prereleases: Option<String>,
+    /// Act on GitHub drafts [env: RESTAGER_ACCEPT_DRAFTS, default false]
+    #[arg(
+        long,
+        global = true,
+        value_name = "BOOL",
+        help_heading = "Webhooks and notices"
+    )]
+    pub accept_drafts: Option<String>,
+    /// Only these orgs, comma-separated [env: RESTAGER_ORGS_ALLOW]
+    #[arg(long, global = true, value_name = "ORGS", help_heading = "Scope")]
+    pub orgs_allow: Option<String>,
+    /// Never these orgs, comma-separated [env: RESTAGER_ORGS_DENY]
+    #[arg(long, global = true, value_name = "ORGS", help_heading = "Scope")]
+    pub orgs_deny: Option<String>,
+    /// Only these spaces (name or org/space), comma-separated [env: RESTAGER_SPACES_ALLOW]
+    #[arg(long, global = true, value_name = "SPACES", help_heading = "Scope")]
+    pub spaces_allow: Option<String>,
+    /// Never these spaces (name or org/space), comma-separated [env: RESTAGER_SPACES_DENY]
+    #[arg(long, global = true, value_name = "SPACES", help_heading = "Scope")]
+    pub spaces_deny: Option<String>,
     /// Restages at once in this process [env: RESTAGER_MAX_CONCURRENT_RESTAGES, default 10]
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", help_heading = "Worker")]
     pub max_concurrent_restages: Option<String>,
     /// Deployment max_in_flight [env: RESTAGER_MAX_IN_FLIGHT, default 1]
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", help_heading = "Worker")]
     pub max_in_flight: Option<String>,
     /// Build/deployment poll interval [env: RESTAGER_POLL_INTERVAL, default 10s]
-    #[arg(long, global = true, value_name = "DURATION")]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Worker")]
     pub poll_interval: Option<String>,
     /// Staging timeout [env: RESTAGER_STAGING_TIMEOUT, default 15m]
-    #[arg(long, global = true, value_name = "DURATION")]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Worker")]
     pub staging_timeout: Option<String>,
     /// Deployment timeout before cancelling [env: RESTAGER_DEPLOY_TIMEOUT, default 10m]
-    #[arg(long, global = true, value_name = "DURATION")]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Worker")]
     pub deploy_timeout: Option<String>,
     /// Watch a DEPLOYED app this long for crashes before it counts; 0s turns verification and rollback off [env: RESTAGER_VERIFY_FOR, default 2m]
-    #[arg(long, global = true, value_name = "DURATION")]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Worker")]
     pub verify_for: Option<String>,
     /// rolling or canary [env: RESTAGER_STRATEGY, default rolling]
-    #[arg(long, global = true, value_name = "STRATEGY")]
+    #[arg(long, global = true, value_name = "STRATEGY", help_heading = "Worker")]
     pub strategy: Option<String>,
     /// Canary instance weights in percent, e.g. 10,50 (CC 3.189+) [env: RESTAGER_CANARY_STEPS]
-    #[arg(long, global = true, value_name = "WEIGHTS")]
+    #[arg(long, global = true, value_name = "WEIGHTS", help_heading = "Worker")]
     pub canary_steps: Option<String>,
+    /// Deliveries before a retryable job is recorded as failed [env: RESTAGER_MAX_ATTEMPTS, default 8]
+    #[arg(long, global = true, value_name = "N", help_heading = "Worker")]
+    pub max_attempts: Option<String>,
     /// Slack bot token (xoxb-...) [env: SLACK_BOT_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help_heading = "Slack",
+        hide_env_values = true
+    )]
     pub slack_bot_token: Option<String>,
     /// Slack channel id [env: SLACK_CHANNEL]
-    #[arg(long, global = true, value_name = "CHANNEL")]
+    #[arg(long, global = true, value_name = "CHANNEL", help_heading = "Slack")]
     pub slack_channel: Option<String>,
     /// Slack Web API base URL [env: SLACK_API_URL, default https://slack.com/api]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = "Slack")]
     pub slack_api_url: Option<String>,
     /// Slack signing secret for /slack/actions [env: SLACK_SIGNING_SECRET]
-    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRET",
+        help_heading = "Slack",
+        hide_env_values = true
+    )]
     pub slack_signing_secret: Option<String>,
+    /// Listen address of `serve`, host:port (names are resolved) [env: RESTAGER_LISTEN, default 127.0.0.1:8080]
+    #[arg(long, global = true, value_name = "ADDR", help_heading = "serve")]
+    pub listen: Option<String>,
+    /// The request head must arrive within this [env: RESTAGER_HEADER_READ_TIMEOUT, default 10s]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "serve")]
+    pub header_read_timeout: Option<String>,
+    /// The whole body must arrive within this, else 408 [env: RESTAGER_BODY_READ_TIMEOUT, default 30s]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "serve")]
+    pub body_read_timeout: Option<String>,
+    /// Connections held at once; one more gets 503 [env: RESTAGER_MAX_CONNECTIONS, default 256]
+    #[arg(long, global = true, value_name = "N", help_heading = "serve")]
+    pub max_connections: Option<String>,
+    /// How long a shutdown waits for requests in progress [env: RESTAGER_SHUTDOWN_GRACE, default 10s]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "serve")]
+    pub shutdown_grace: Option<String>,
+    /// The one whsec_ secret `restager notify` signs with; prefer the environment variable
+    /// [env: RESTAGER_NOTICE_SECRET]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECRET",
+        help_heading = "Webhooks and notices",
+        hide_env_values = true
+    )]
+    pub notice_secret: Option<String>,
+    /// Log lines as `text` or `json`; RUST_LOG sets what is logged (`serve` logs accepted notices,
+    /// finished restages and refused requests under restager::accepted, restager::restage and
+    /// restager::refused) [env: RESTAGER_LOG_FORMAT, default text]
+    #[arg(long, global = true, value_name = "FORMAT", help_heading = "Logs")]
+    pub log_format: Option<String>,
 }
 
 impl SettingFlags {
     /// The flags that were given, by environment variable name.
     pub fn overrides(&self) -> Vec<(&'static str, String)> {
-        let pairs: [(&'static str, &Option<String>); 22] = [
-            ("CF_API_URL", &self.cf_api_url),
-            ("CF_CLIENT_ID", &self.cf_client_id),
-            ("CF_CLIENT_SECRET", &self.cf_client_secret),
-            ("CF_SKIP_SSL_VALIDATION", &self.cf_skip_ssl_validation),
-            ("RESTAGER_LISTEN", &self.listen),
-            ("RESTAGER_QUEUE_URL", &self.queue_url),
-            ("RESTAGER_LEDGER_TABLE", &self.ledger_table),
-            ("RESTAGER_DATA_DIR", &self.data_dir),
-            ("RESTAGER_GITHUB_SECRETS", &self.github_secrets),
-            ("RESTAGER_NOTICE_SECRETS", &self.notice_secrets),
+        self.named()
+            .into_iter()
+            .filter_map(|(name, _, value)| value.clone().map(|v| (name, v)))
+            .collect()
+    }
+
+    /// The flag that sets `variable`, when it was given on the command line
+    /// (so an error about its value can name what the operator typed).
+    pub fn flag_for(&self, variable: &str) -> Option<&'static str> {
+        self.named()
+            .into_iter()
+            .find(|(name, _, value)| *name == variable && value.is_some())
+            .map(|(_, flag, _)| flag)
+    }
+
+    /// Every setting flag: its variable, its flag and its value.
+    fn named(&self) -> Vec<(&'static str, &'static str, &Option<String>)> {
+        vec![
+            ("CF_API_URL", "--cf-api-url", &self.cf_api_url),
+            ("CF_CLIENT_ID", "--cf-client-id", &self.cf_client_id),
+            (
+                "CF_CLIENT_SECRET",
+                "--cf-client-secret",
+                &self.cf_client_secret,
+            ),
+            (
+                "CF_SKIP_SSL_VALIDATION",
+                "--cf-skip-ssl-validation",
+                &self.cf_skip_ssl_validation,
+            ),
+            ("RESTAGER_QUEUE_URL", "--queue-url", &self.queue_url),
+            (
+                "RESTAGER_LEDGER_TABLE",
+                "--ledger-table",
+                &self.ledger_table,
+            ),
+            ("RESTAGER_DATA_DIR", "--data-dir", &self.data_dir),
+            (
+                "RESTAGER_GITHUB_SECRETS",
+                "--github-secrets",
+                &self.github_secrets,
+            ),
+            (
+                "RESTAGER_NOTICE_SECRETS",
+                "--notice-secrets",
+                &self.notice_secrets,
+            ),
+            (
+                "RESTAGER_NOTICE_SECRET",
+                "--notice-secret",
+                &self.notice_secret,
+            ),
+            (
+                "RESTAGER_BUILDPACK_ACTION",
+                "--buildpack-action",
+                &self.buildpack_action,
+            ),
+            (
+                "RESTAGER_STACK_ACTION",
+                "--stack-action",
+                &self.stack_action,
+            ),
+            (
+                "RESTAGER_STEMCELL_ACTION",
+                "--stemcell-action",
+                &self.stemcell_action,
+            ),
+            ("RESTAGER_REPO_MAP", "--repo-map", &self.repo_map),
+            (
+                "RESTAGER_ACCEPT_PRERELEASES",
+                "--accept-prereleases",
+                &self.accept_prereleases,
+            ),
+            (
+                "RESTAGER_ACCEPT_DRAFTS",
+                "--accept-drafts",
+                &self.accept_drafts,
+            ),
+            ("RESTAGER_ORGS_ALLOW", "--orgs-allow", &self.orgs_allow),
+            ("RESTAGER_ORGS_DENY", "--orgs-deny", &self.orgs_deny),
+            (
+                "RESTAGER_SPACES_ALLOW",
+                "--spaces-allow",
+                &self.spaces_allow,
+            ),
+            ("RESTAGER_SPACES_DENY", "--spaces-deny", &self.spaces_deny),
             (
                 "RESTAGER_MAX_CONCURRENT_RESTAGES",
+                "--max-concurrent-restages",
                 &self.max_concurrent_restages,
             ),
-            ("RESTAGER_MAX_IN_FLIGHT", &self.max_in_flight),
-            ("RESTAGER_POLL_INTERVAL", &self.poll_interval),
-            ("RESTAGER_STAGING_TIMEOUT", &self.staging_timeout),
-            ("RESTAGER_DEPLOY_TIMEOUT", &self.deploy_timeout),
-            ("RESTAGER_VERIFY_FOR", &self.verify_for),
-            ("RESTAGER_STRATEGY", &self.strategy),
-            ("RESTAGER_CANARY_STEPS", &self.canary_steps),
-            ("SLACK_BOT_TOKEN", &self.slack_bot_token),
-            ("SLACK_CHANNEL", &self.slack_channel),
-            ("SLACK_API_URL", &self.slack_api_url),
-            ("SLACK_SIGNING_SECRET", &self.slack_signing_secret),
-        ];
-        pairs
-            .into_iter()
-            .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
-            .collect()
+            (
+                "RESTAGER_MAX_IN_FLIGHT",
+                "--max-in-flight",
+                &self.max_in_flight,
+            ),
+            (
+                "RESTAGER_POLL_INTERVAL",
+                "--poll-interval",
+                &self.poll_interval,
+            ),
+            (
+                "RESTAGER_STAGING_TIMEOUT",
+                "--staging-timeout",
+                &self.staging_timeout,
+            ),
+            (
+                "RESTAGER_DEPLOY_TIMEOUT",
+                "--deploy-timeout",
+                &self.deploy_timeout,
+            ),
+            ("RESTAGER_VERIFY_FOR", "--verify-for", &self.verify_for),
+            ("RESTAGER_STRATEGY", "--strategy", &self.strategy),
+            (
+                "RESTAGER_CANARY_STEPS",
+                "--canary-steps",
+                &self.canary_steps,
+            ),
+            (
+                "RESTAGER_MAX_ATTEMPTS",
+                "--max-attempts",
+                &self.max_attempts,
+            ),
+            (
+                "SLACK_BOT_TOKEN",
+                "--slack-bot-token",
+                &self.slack_bot_token,
+            ),
+            ("SLACK_CHANNEL", "--slack-channel", &self.slack_channel),
+            ("SLACK_API_URL", "--slack-api-url", &self.slack_api_url),
+            (
+                "SLACK_SIGNING_SECRET",
+                "--slack-signing-secret",
+                &self.slack_signing_secret,
+            ),
+            ("RESTAGER_LISTEN", "--listen", &self.listen),
+            (
+                "RESTAGER_HEADER_READ_TIMEOUT",
+                "--header-read-timeout",
+                &self.header_read_timeout,
+            ),
+            (
+                "RESTAGER_BODY_READ_TIMEOUT",
+                "--body-read-timeout",
+                &self.body_read_timeout,
+            ),
+            (
+                "RESTAGER_MAX_CONNECTIONS",
+                "--max-connections",
+                &self.max_connections,
+            ),
+            (
+                "RESTAGER_SHUTDOWN_GRACE",
+                "--shutdown-grace",
+                &self.shutdown_grace,
+            ),
+        ]
     }
 }

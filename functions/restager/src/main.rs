@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod logging;
 mod ports;
 mod render;
 mod server;
@@ -18,7 +19,15 @@ use crate::commands::CommandError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let format = cli
+        .settings
+        .log_format
+        .clone()
+        .or_else(|| std::env::var(logging::LOG_FORMAT).ok());
+    if let Err(err) = logging::init(matches!(cli.command, Command::Serve), format.as_deref()) {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,8 +38,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let flags = cli.settings;
+    let overrides = flags.overrides();
     let result = runtime.block_on(async move {
-        let mut env = settings::Layered::new(cli.settings.overrides());
+        let mut env = settings::Layered::new(overrides);
         match cli.command {
             Command::Demo(args) => commands::demo::run(&mut env, args).await,
             Command::Serve => commands::serve::run(&env).await,
@@ -38,25 +49,33 @@ fn main() -> ExitCode {
             Command::Outdated(args) => commands::outdated::run(&env, args).await,
             Command::Sweep(args) => commands::sweep::run(&env, args).await,
             Command::Status(args) => commands::status::run(&env, args).await,
+            Command::Notify(args) => commands::notify::run(&env, args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", shown(&err, &flags));
             ExitCode::from(err.exit_code())
         }
     }
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    // Quiet by default: the commands print their own output; RUST_LOG opens it up.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// The error as the operator should read it: a bad value given as a flag
+/// is named by that flag, with its variable in brackets.
+fn shown(err: &CommandError, flags: &cli::SettingFlags) -> String {
+    let text = err.to_string();
+    match err {
+        CommandError::Config(config) => match flags.flag_for(config.name()) {
+            Some(flag) => format!(
+                "{} (the flag for {})",
+                text.replacen(config.name(), flag, 1),
+                config.name()
+            ),
+            None => text,
+        },
+        _ => text,
+    }
 }
 
 impl CommandError {

@@ -218,8 +218,9 @@ impl Ports {
         let server = {
             let trigger = Arc::clone(&trigger);
             let stop = stop.clone();
+            let limits = settings.http;
             tokio::spawn(async move {
-                let result = server::serve(listener, handler, stop.wait()).await;
+                let result = server::serve(listener, handler, limits, stop.wait()).await;
                 trigger.fire();
                 result
             })

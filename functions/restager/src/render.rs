@@ -24,6 +24,45 @@ where
     table.to_string()
 }
 
+/// A table at most `width` columns wide (long cells wrap), or as wide as
+/// its content when `width` is `None` (`--wide`).
+pub fn table_within<R, C>(header: &[&str], rows: R, width: Option<u16>) -> String
+where
+    R: IntoIterator<Item = C>,
+    C: IntoIterator<Item = String>,
+{
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_BORDERS_ONLY)
+        .set_header(header.iter().copied());
+    match width {
+        Some(w) => {
+            table
+                .set_content_arrangement(ContentArrangement::DynamicFullWidth)
+                .set_width(w);
+        }
+        None => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    for row in rows {
+        table.add_row(row.into_iter().collect::<Vec<_>>());
+    }
+    table.to_string()
+}
+
+/// `1 app`, `2 apps`: a count and its noun, singular or plural.
+pub fn plural(n: usize, noun: &str) -> String {
+    match (n, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, n_) if n_.ends_with('y') && !n_.ends_with("ay") => {
+            format!("{n} {}ies", &noun[..noun.len() - 1])
+        }
+        (_, n_) if n_.ends_with('s') => format!("{n} {noun}es"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// Pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(value)
@@ -53,6 +92,32 @@ pub fn place(org: &str, space: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "update"), "1 update");
+        assert_eq!(plural(2, "update"), "2 updates");
+        assert_eq!(plural(0, "attempt"), "0 attempts");
+        assert_eq!(plural(3, "entry"), "3 entries");
+        assert_eq!(plural(2, "pass"), "2 passes");
+    }
+
+    #[test]
+    fn narrow_tables_wrap_within_the_width() {
+        let long = "word ".repeat(60);
+        let out = table_within(
+            &["app", "reason"],
+            [vec!["shop".to_string(), long]],
+            Some(100),
+        );
+        assert!(out.lines().all(|l| l.chars().count() <= 100), "{out}");
+        let wide = table_within(
+            &["app", "reason"],
+            [vec!["shop".to_string(), "word ".repeat(60)]],
+            None,
+        );
+        assert!(wide.lines().any(|l| l.chars().count() > 100), "{wide}");
+    }
 
     #[test]
     fn tables_have_the_header_and_every_cell() {

@@ -2,8 +2,8 @@
 //! and are parsed by the same typed readers the Lambda functions use.
 
 use std::collections::HashMap;
-
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use restager_shared::config::{
     CfSettings, ConfigError, Env, IntakeSettings, ProcessEnv, SlackSettings, Source,
@@ -54,6 +54,68 @@ pub struct ServeSettings {
     pub slack: SlackSettings,
     pub storage: StorageSettings,
     pub listen: SocketAddr,
+    pub http: HttpLimits,
+}
+
+/// How long `restager serve` waits for a client and how many it holds, so
+/// a slow or stalled client cannot keep a connection (or a shutdown) open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// The request line and headers must arrive within this; the
+    /// connection is closed otherwise (also an idle keep-alive connection).
+    pub header_read_timeout: Duration,
+    /// The whole body must arrive within this after the headers (408).
+    pub body_read_timeout: Duration,
+    /// Connections held at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in progress before closing
+    /// the connections that are left.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HttpLimits {
+    pub const HEADER_READ_TIMEOUT: &'static str = "RESTAGER_HEADER_READ_TIMEOUT";
+    pub const BODY_READ_TIMEOUT: &'static str = "RESTAGER_BODY_READ_TIMEOUT";
+    pub const MAX_CONNECTIONS: &'static str = "RESTAGER_MAX_CONNECTIONS";
+    pub const SHUTDOWN_GRACE: &'static str = "RESTAGER_SHUTDOWN_GRACE";
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let positive = |name: &'static str, value: Duration| {
+            if value.is_zero() {
+                Err(ConfigError::Invalid {
+                    name,
+                    value: "0s".into(),
+                    expected: "a duration above zero such as 10s",
+                })
+            } else {
+                Ok(value)
+            }
+        };
+        Ok(Self {
+            header_read_timeout: positive(
+                Self::HEADER_READ_TIMEOUT,
+                env.duration(Self::HEADER_READ_TIMEOUT, d.header_read_timeout)?,
+            )?,
+            body_read_timeout: positive(
+                Self::BODY_READ_TIMEOUT,
+                env.duration(Self::BODY_READ_TIMEOUT, d.body_read_timeout)?,
+            )?,
+            max_connections: env.at_least(Self::MAX_CONNECTIONS, d.max_connections, 1)?,
+            shutdown_grace: env.duration(Self::SHUTDOWN_GRACE, d.shutdown_grace)?,
+        })
+    }
 }
 
 impl ServeSettings {
@@ -66,6 +128,7 @@ impl ServeSettings {
             slack: SlackSettings::from_env(&env)?,
             storage: StorageSettings::from_env(&env),
             listen: listen_addr(&env)?,
+            http: HttpLimits::from_env(&env)?,
         })
     }
 }

@@ -90,7 +90,7 @@ async fn bad_worker_settings_name_the_variable() {
         (
             "RESTAGER_LISTEN",
             "localhost",
-            "a socket address such as 127.0.0.1:8080",
+            "host:port, such as 127.0.0.1:8080",
         ),
         ("CF_SKIP_SSL_VALIDATION", "perhaps", "true or false"),
     ];
@@ -113,14 +113,24 @@ async fn flags_override_the_environment_and_are_checked_the_same_way() {
         .args(["serve", "--max-in-flight", "zero"])
         .run()
         .await;
-    assert_config_error(&run, &["RESTAGER_MAX_IN_FLIGHT=`zero`"]);
+    // The error names the flag that was used, and its variable.
+    assert_config_error(&run, &["--max-in-flight=`zero`", "RESTAGER_MAX_IN_FLIGHT"]);
     // A flag before the subcommand works as well.
     let run = restager()
         .envs(CF)
         .args(["--poll-interval", "never", "serve"])
         .run()
         .await;
+    assert_config_error(&run, &["--poll-interval=`never`", "RESTAGER_POLL_INTERVAL"]);
+    // From the environment, the variable alone.
+    let run = restager()
+        .envs(CF)
+        .env("RESTAGER_POLL_INTERVAL", "never")
+        .arg("serve")
+        .run()
+        .await;
     assert_config_error(&run, &["RESTAGER_POLL_INTERVAL=`never`"]);
+    assert!(!run.stderr.contains("--poll-interval"), "{}", run.stderr);
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! Controller simulator hosted by the test (so the test can read its state)
 //! and, for SQS, moto's server.
 
+mod hardening;
 mod support;
 
 use std::collections::BTreeSet;
@@ -219,7 +220,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
         .run()
         .await
         .ok();
-    assert!(run.stdout.contains("5 app(s) to restage"), "{}", run.stdout);
+    assert!(run.stdout.contains("5 apps to restage"), "{}", run.stdout);
     for i in 0..5 {
         assert!(run.stdout.contains(&format!("shop-{i}")), "{}", run.stdout);
     }

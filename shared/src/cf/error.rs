@@ -71,7 +71,9 @@ pub enum CfError {
 
     /// Cloud Controller (or UAA) could not be reached or was unavailable
     /// (connect errors, resets, timeouts, 502/503/504), after any retries.
-    #[error("{request} could not be completed, Cloud Controller is unavailable: {detail}")]
+    /// A certificate the TLS handshake refused is reported as such, with
+    /// the two ways to fix it, not as an outage.
+    #[error("{}", unavailable_message(request, detail))]
     Unavailable { request: String, detail: String },
 
     /// A response that is not what the API documents, or a request that
@@ -245,9 +247,55 @@ pub(crate) fn shorten(s: &str) -> String {
     }
 }
 
+/// Whether a transport error's text says the server's certificate was refused.
+fn is_certificate_error(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    lower.contains("certificate") || lower.contains("tls handshake")
+}
+
+fn unavailable_message(request: &str, detail: &str) -> String {
+    if is_certificate_error(detail) {
+        format!(
+            "{request} could not be completed: the TLS certificate of Cloud Controller (or UAA) was not accepted \
+             ({detail}); if a private CA signs it, point SSL_CERT_FILE at that CA's certificate; for a lab \
+             foundation with a self-signed certificate, set CF_SKIP_SSL_VALIDATION=true"
+        )
+    } else {
+        format!("{request} could not be completed, Cloud Controller is unavailable: {detail}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_certificate_names_tls_and_the_fixes_not_an_outage() {
+        // The text reqwest (rustls) gives for a self-signed certificate.
+        let tls = CfError::Unavailable {
+            request: "GET /".into(),
+            detail: "connection failed: error sending request for url (https://localhost:18443/): \
+                     client error (Connect): invalid peer certificate: UnknownIssuer"
+                .into(),
+        }
+        .to_string();
+        for part in [
+            "TLS certificate",
+            "SSL_CERT_FILE",
+            "CF_SKIP_SSL_VALIDATION",
+            "UnknownIssuer",
+        ] {
+            assert!(tls.contains(part), "{part}: {tls}");
+        }
+        assert!(!tls.contains("is unavailable"), "{tls}");
+        let down = CfError::Unavailable {
+            request: "GET /".into(),
+            detail: "connection failed: tcp connect error: Connection refused".into(),
+        }
+        .to_string();
+        assert!(down.contains("Cloud Controller is unavailable"), "{down}");
+        assert!(!down.contains("SSL_CERT_FILE"), "{down}");
+    }
 
     fn api(status: u16, body: &str) -> CfError {
         CfError::from_response("POST /v3/builds", status, body.as_bytes())

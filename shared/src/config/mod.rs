@@ -18,6 +18,17 @@ pub use secret::Secret;
 
 use crate::domain::{Action, NoticeKind};
 
+impl ConfigError {
+    /// The variable the error is about.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { name, .. }
+            | ConfigError::Invalid { name, .. }
+            | ConfigError::InvalidSecret { name, .. } => name,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
@@ -29,6 +40,15 @@ pub enum ConfigError {
     Invalid {
         name: &'static str,
         value: String,
+        expected: &'static str,
+    },
+    /// A secret that cannot be used; the value itself is never shown.
+    #[error("{name}: secret {position} of {count} is unusable ({reason}): expected {expected}")]
+    InvalidSecret {
+        name: &'static str,
+        position: usize,
+        count: usize,
+        reason: &'static str,
         expected: &'static str,
     },
 }
@@ -232,16 +252,25 @@ impl IntakeSettings {
         };
         let github_secrets = secrets("RESTAGER_GITHUB_SECRETS");
         let notice_secrets = secrets("RESTAGER_NOTICE_SECRETS");
-        if let Some(bad) = notice_secrets
-            .iter()
-            .find(|s| !s.expose().starts_with("whsec_"))
-        {
-            let _ = bad;
-            return Err(ConfigError::Invalid {
-                name: "RESTAGER_NOTICE_SECRETS",
-                value: "[redacted]".into(),
-                expected: "comma-separated Standard Webhooks secrets, each starting with whsec_",
-            });
+        // Every secret is decoded now, so a bad one stops start-up instead of
+        // answering 500 to every notice later.
+        for (n, secret) in notice_secrets.iter().enumerate() {
+            let reason = if !secret.expose().starts_with("whsec_") {
+                Some("it does not start with whsec_")
+            } else {
+                crate::signature::standard_webhooks::decode_secret(secret)
+                    .err()
+                    .map(|e| e.reason())
+            };
+            if let Some(reason) = reason {
+                return Err(ConfigError::InvalidSecret {
+                    name: "RESTAGER_NOTICE_SECRETS",
+                    position: n + 1,
+                    count: notice_secrets.len(),
+                    reason,
+                    expected: "comma-separated Standard Webhooks secrets, each whsec_ followed by the base64 of the key",
+                });
+            }
         }
         let mut repo_map = Vec::new();
         for pair in env.list("RESTAGER_REPO_MAP") {
@@ -361,12 +390,37 @@ impl StorageSettings {
 }
 
 /// The local runner's listen address.
+/// `RESTAGER_LISTEN`: an address such as `127.0.0.1:8080` or `[::1]:8080`,
+/// or a host name and port (`localhost:8099`), resolved now; the first
+/// address it resolves to is used.
 pub fn listen_addr(env: &Env) -> Result<SocketAddr, ConfigError> {
-    env.parsed(
-        "RESTAGER_LISTEN",
-        SocketAddr::from(([127, 0, 0, 1], 8080)),
-        "a socket address such as 127.0.0.1:8080",
-    )
+    const NAME: &str = "RESTAGER_LISTEN";
+    const EXPECTED: &str = "host:port, such as 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+    let Some(raw) = env.raw(NAME).filter(|v| !v.is_empty()) else {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    };
+    if let Ok(addr) = raw.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let invalid = |expected| ConfigError::Invalid {
+        name: NAME,
+        value: raw.chars().take(64).collect(),
+        expected,
+    };
+    // Only `host:port` is looked up: a bare name or port is a typo, not a host.
+    let has_port = raw
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !has_port {
+        return Err(invalid(EXPECTED));
+    }
+    use std::net::ToSocketAddrs;
+    match raw.to_socket_addrs().map(|mut found| found.next()) {
+        Ok(Some(addr)) => Ok(addr),
+        _ => Err(invalid(
+            "host:port whose host resolves (check the name), such as localhost:8080",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +431,31 @@ mod tests {
 
     fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
         pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn listen_addresses_take_host_names() {
+        let at = |v: &'static str| listen_addr(&Env(&env(&[("RESTAGER_LISTEN", v)])));
+        assert_eq!(
+            at("127.0.0.1:8099"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8099)))
+        );
+        let local = at("localhost:8099").expect("localhost resolves");
+        assert!(local.ip().is_loopback() && local.port() == 8099, "{local}");
+        for bad in [
+            "localhost",
+            "8099",
+            ":8099",
+            "localhost:http",
+            "no-such-host.invalid:80",
+        ] {
+            let err = at(bad).expect_err(bad);
+            assert_eq!(err.name(), "RESTAGER_LISTEN", "{bad}");
+        }
+        assert_eq!(
+            listen_addr(&Env(&env(&[]))),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
     }
 
     #[test]

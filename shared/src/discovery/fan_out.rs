@@ -38,7 +38,8 @@ pub struct FanOut {
     pub announced: bool,
 }
 
-/// Records `run`, queues its jobs and announces it once. Safe to call again
+/// Records `run`, queues its jobs and announces it once (a run without jobs
+/// is only recorded). Safe to call again
 /// after any failure, and for a run that exists (a repeated sweep): jobs with
 /// a final outcome are not queued again, the record merges, and the
 /// announcement happens only the first time.
@@ -48,10 +49,16 @@ pub async fn fan_out(
     queue: &dyn JobQueue,
     notifier: &dyn Notifier,
 ) -> Result<FanOut, FanOutError> {
+    let run_id = &run.record.run_id;
     if run.jobs.is_empty() {
+        // Recorded all the same: the run id was handed out (a 202, a sweep
+        // report) and `restager status` must find it and say why nothing
+        // was queued. Nothing to queue and nothing to announce.
+        ledger.put_run(&run.record).await?;
+        tracing::info!(run = %run_id, notice = %run.record.notice, skipped = run.record.skipped.len(),
+            "run recorded with nothing to queue");
         return Ok(FanOut::default());
     }
-    let run_id = &run.record.run_id;
     let finished: HashSet<JobId> = match ledger.get_run(run_id).await? {
         Some(view) => view
             .jobs

@@ -89,7 +89,8 @@ pub async fn outdated(
 /// version and stack, each a restage to that version. Run ids derive from
 /// `sweep:` + the group's release key, so a repeated sweep extends the same
 /// runs and [`fan_out`](super::fan_out) skips jobs that already finished.
-/// Groups where every app is blocked yield no run (`outdated` lists them).
+/// Groups where every app is blocked yield a run with no jobs, so every
+/// app `outdated` lists is in some run, queued or skipped with its reason.
 pub async fn sweep_plan(
     cf: &CfClient,
     scope: &ScopeSettings,
@@ -135,9 +136,11 @@ pub async fn sweep_plan(
                 )),
             }
         }
-        if jobs.is_empty() {
-            continue;
-        }
+        // A group whose every app is blocked is still a run (with nothing
+        // queued), so each outdated app is accounted for in some run.
+        let note = jobs.is_empty().then(|| {
+            format!("every outdated app of {notice} is left alone (see the skipped apps)")
+        });
         runs.push(RunPlan {
             record: RunRecord {
                 run_id,
@@ -146,6 +149,7 @@ pub async fn sweep_plan(
                 created_at,
                 expected: jobs.iter().map(ExpectedJob::for_job).collect(),
                 skipped,
+                note,
             },
             jobs,
         });

@@ -1,6 +1,8 @@
 //! What one notice means for this foundation: the jobs to queue and the
 //! affected apps left alone, each with its reason.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -35,6 +37,10 @@ pub struct Plan {
     /// Cloud Controller that cost a request per app, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The buildpack version each planned app's live droplet has now, by app
+    /// guid (buildpack notices; shown beside the target by `restager plan`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub current_versions: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -49,6 +55,7 @@ impl Plan {
             note: None,
             cf_requests: 0,
             notes: Vec::new(),
+            current_versions: BTreeMap::new(),
         }
     }
 
@@ -69,6 +76,7 @@ impl Plan {
                 created_at,
                 expected: self.jobs.iter().map(ExpectedJob::for_job).collect(),
                 skipped: self.skipped,
+                note: self.not_installed.or(self.note),
             },
             jobs: self.jobs,
         }
@@ -138,12 +146,11 @@ pub async fn plan(
     if action == Action::None {
         plan.note = Some(match notice.kind() {
             NoticeKind::Stemcell => format!(
-                "stemcell releases need no app action (BOSH rolls the cells and apps move with them); \
-                 nothing is queued ({}=none)",
+                "stemcell releases need no app action (BOSH rolls the cells and apps move with them; {}=none)",
                 action_setting(NoticeKind::Stemcell)
             ),
             kind => format!(
-                "the action for {kind} notices is `none` ({}=none): nothing is queued",
+                "the action for {kind} notices is `none` ({}=none)",
                 action_setting(kind)
             ),
         });
@@ -188,7 +195,7 @@ async fn plan_buildpack(
         let on = stack.map(|s| format!(" for {s}")).unwrap_or_default();
         plan.not_installed = Some(format!(
             "{buildpack} {version} is not installed in this foundation{on} (installed: {}): \
-             nothing was queued; install it (cf update-buildpack) and send the notice again, \
+             install it (cf update-buildpack) and send the notice again, \
              or let the scheduled sweep pick it up",
             installed.describe(buildpack)
         ));
@@ -249,6 +256,9 @@ async fn plan_buildpack(
             });
         match (reason, inventory.current_droplet_guid(app)) {
             (None, Some(droplet_guid)) => {
+                if let Some(now) = entry.and_then(|e| e.version.clone()) {
+                    plan.current_versions.insert(place.guid.clone(), now);
+                }
                 plan.job(place, droplet_guid, Some(buildpack), Some(version))
             }
             (Some(reason), _) => plan.skip(place, reason),
@@ -271,7 +281,7 @@ async fn plan_stack(
     let Some(found) = stacks.iter().find(|s| s.name == stack) else {
         let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
         plan.not_installed = Some(format!(
-            "stack {stack} is not installed in this foundation (stacks: {}): nothing was queued",
+            "stack {stack} is not installed in this foundation (stacks: {})",
             if names.is_empty() {
                 "none".to_string()
             } else {
@@ -282,7 +292,7 @@ async fn plan_stack(
     };
     if found.state == StackState::Disabled && plan.action == Action::Restage {
         plan.not_installed = Some(format!(
-            "stack {stack} is DISABLED, so apps on it cannot be staged: nothing was queued"
+            "stack {stack} is DISABLED, so apps on it cannot be staged"
         ));
         return Ok(());
     }

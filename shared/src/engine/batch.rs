@@ -291,14 +291,20 @@ impl Engine {
         }
 
         let mut outcome = restage_one(&self.cf, &self.settings, &job, deadline).await;
+        if !outcome.is_final() && deadline.is_shutting_down() {
+            return self.hand_back(&job, &owner, delivery, outcome).await;
+        }
         if !outcome.is_final() && delivery.receive_count >= self.settings.max_attempts {
-            outcome = Outcome::Failed {
-                reason: format!(
-                    "gave up after {} attempts: {outcome}",
-                    delivery.receive_count
-                ),
-                permanent: true,
-            };
+            let attempts = self.attempts(&job, delivery.receive_count).await;
+            if attempts >= self.settings.max_attempts {
+                outcome = Outcome::Failed {
+                    reason: format!(
+                        "gave up after {attempts} {}: {outcome}",
+                        if attempts == 1 { "attempt" } else { "attempts" }
+                    ),
+                    permanent: true,
+                };
+            }
         }
 
         let recorded = self
@@ -359,6 +365,52 @@ impl Engine {
                 Some(outcome),
                 "retrying later".into(),
             )
+        }
+    }
+
+    /// Attempts at `job` including this one. Receives count hand-backs at
+    /// shutdown too, which are never recorded, so the ledger's count of
+    /// recorded outcomes is the truth; the receive count stands in when the
+    /// ledger cannot say. Read only once the receive count reaches the limit.
+    async fn attempts(&self, job: &RestageJob, receive_count: u32) -> u32 {
+        match self.ledger.get_run(&job.run_id).await {
+            Ok(Some(view)) => view
+                .jobs
+                .iter()
+                .find(|j| j.job_id == job.job_id)
+                .map_or(receive_count, |j| j.attempts.saturating_add(1)),
+            Ok(None) => receive_count,
+            Err(e) => {
+                tracing::warn!(job = %job.job_id, error = %e, "could not read the job's attempts; counting receives");
+                receive_count
+            }
+        }
+    }
+
+    /// A restage stopped by the shutdown signal: back on the queue for the
+    /// next start, neither recorded nor announced (its last recorded state
+    /// still stands), and not an attempt.
+    async fn hand_back(
+        &self,
+        job: &RestageJob,
+        owner: &str,
+        delivery: Delivery,
+        outcome: Outcome,
+    ) -> ItemResult {
+        if let Err(e) = self
+            .ledger
+            .release_job(&job.run_id, &job.job_id, owner)
+            .await
+        {
+            tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
+        }
+        tracing::info!(job = %job.job_id, app = %job.app.name, reason = %outcome, "handed back at shutdown");
+        ItemResult {
+            delivery,
+            disposition: Disposition::RetryAfter(Duration::ZERO),
+            job_id: Some(job.job_id.clone()),
+            outcome: Some(outcome),
+            note: "handed back at shutdown; not an attempt".into(),
         }
     }
 

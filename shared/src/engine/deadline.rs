@@ -100,6 +100,13 @@ impl Deadline {
         self.stop.as_ref().is_some_and(|s| *s.borrow())
     }
 
+    /// The shutdown signal fired (SIGTERM / Ctrl-C of the local runner), as
+    /// opposed to time running out: work stopped now is handed back, and
+    /// that is not an attempt at the job.
+    pub fn is_shutting_down(&self) -> bool {
+        self.stopping()
+    }
+
     /// Whether a new build or deployment may be started now.
     pub fn can_start_work(&self) -> bool {
         !self.stopping() && self.remaining() > self.margins.start

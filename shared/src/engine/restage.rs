@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use super::classify::{api_error, is_quota_text, quota, staging_failure};
 use super::deadline::Deadline;
 use super::labels::{
-    JOB_LABEL, ROLLBACK_LABEL, ROLLBACK_REASON, job_labels, job_selector, label_value,
+    JOB_LABEL, ROLLBACK_LABEL, ROLLBACK_REASON, RUN_LABEL, job_labels, job_selector, label_value,
 };
 use super::verify::{self, Health};
 use crate::cf::{
@@ -35,6 +35,9 @@ use crate::cf::{
 };
 use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
+
+/// Log target of finished restages (one line each, with its duration).
+pub const RESTAGE_LOG: &str = "restager::restage";
 
 /// How many polls in a row a deployment may report `status.details.error`
 /// before it counts as stuck (the updater clears a passing error on its next
@@ -60,10 +63,19 @@ pub async fn restage_one(
         selector: job_selector(job),
         job_label: label_value(job.job_id.as_str()),
     };
+    let started = Instant::now();
     let outcome = match run.run().await {
         Ok(o) | Err(o) => o,
     };
-    tracing::info!(job = %job.job_id, app = %job.app.name, space = %job.app.space_name, %outcome, "restage ended");
+    let took = Duration::from_millis(started.elapsed().as_millis() as u64);
+    let what = if outcome.is_final() {
+        "restage finished"
+    } else {
+        "restage not finished; back on the queue"
+    };
+    tracing::info!(target: RESTAGE_LOG, app = %job.app.name, org = %job.app.org_name, space = %job.app.space_name,
+        outcome = %outcome.kind(), duration = %humantime::format_duration(took), job = %job.job_id, run = %job.run_id,
+        reason = outcome.reason().unwrap_or_default(), "{what}");
     outcome
 }
 
@@ -127,10 +139,7 @@ impl Restage<'_> {
             return Ok(Outcome::AlreadyCurrent);
         }
         if current.guid != self.job.droplet_guid {
-            return Ok(skipped(&format!(
-                "someone pushed: the current droplet is {} (discovery saw {})",
-                current.guid, self.job.droplet_guid
-            )));
+            return Ok(self.droplet_changed(&current.guid, None).await);
         }
 
         let staging = self
@@ -358,10 +367,7 @@ impl Restage<'_> {
         let live = self.live_droplet_guid(&app).await?;
         let now = live.as_deref().unwrap_or("none");
         if now != self.job.droplet_guid {
-            return Err(skipped(&format!(
-                "someone pushed while we staged: the current droplet is {now} (discovery saw {}); our droplet {droplet} was not deployed",
-                self.job.droplet_guid
-            )));
+            return Err(self.droplet_changed(now, Some(droplet)).await);
         }
         if app.state == AppState::Stopped {
             return Err(skipped(
@@ -369,6 +375,53 @@ impl Restage<'_> {
             ));
         }
         self.check_no_foreign_deployment().await
+    }
+
+    /// The skip when the live droplet is not the one discovery saw: either
+    /// restager itself restaged the app meanwhile (another run's job, e.g. a
+    /// sweep, whose build carries `restager.io/run`), or someone pushed.
+    /// `ours` is this job's staged droplet when it had got that far.
+    async fn droplet_changed(&self, now: &str, ours: Option<&str>) -> Outcome {
+        let not_deployed = ours
+            .map(|d| format!("; our droplet {d} was not deployed"))
+            .unwrap_or_default();
+        if let Some(run) = self.restager_run_behind(now).await {
+            return skipped(&format!(
+                "already restaged by restager run {run}: the current droplet {now} was staged by it \
+                 (discovery saw {}){not_deployed}",
+                self.job.droplet_guid
+            ));
+        }
+        let when = if ours.is_some() {
+            " while we staged"
+        } else {
+            ""
+        };
+        skipped(&format!(
+            "someone pushed{when}: the current droplet is {now} (discovery saw {}){not_deployed}",
+            self.job.droplet_guid
+        ))
+    }
+
+    /// The run label of the restager build that staged `droplet_guid`, if
+    /// one did. Costs one request, only when the droplet changed; an error
+    /// reading builds falls back to "someone pushed".
+    async fn restager_run_behind(&self, droplet_guid: &str) -> Option<String> {
+        let builds = match self
+            .cf
+            .list_builds(self.app_guid(), &[BuildState::Staged], Some(RUN_LABEL))
+            .await
+        {
+            Ok(builds) => builds,
+            Err(e) => {
+                tracing::debug!(job = %self.job.job_id, error = %e, "could not tell who staged the current droplet");
+                return None;
+            }
+        };
+        builds
+            .into_iter()
+            .find(|b| b.droplet_guid() == Some(droplet_guid))
+            .and_then(|b| b.metadata.labels.get(RUN_LABEL).cloned())
     }
 
     async fn deploy(&self, droplet: Option<&str>, known: &HashSet<String>) -> Step<Outcome> {
@@ -640,6 +693,9 @@ impl Restage<'_> {
     /// A resumable deferral: the message comes back soon and this job's
     /// labels lead the next delivery to the build or deployment in flight.
     fn out_of_time(&self, state: &str) -> Outcome {
+        if self.deadline.is_shutting_down() {
+            return handed_back(state);
+        }
         Outcome::Deferred {
             reason: format!("out of time in this invocation; {state}; resuming on redelivery"),
             retry_after: Some(self.settings.poll_interval.min(Duration::from_secs(30))),
@@ -663,6 +719,16 @@ fn rolled_back(dep: &Deployment) -> Outcome {
     Outcome::RolledBack {
         reason,
         deployment_guid: dep.guid.clone(),
+    }
+}
+
+/// Work stopped by a shutdown (SIGTERM), not by its own doing: back on the
+/// queue at once for the next start, which resumes from the job's labels.
+/// The batch does not count it as an attempt.
+pub(crate) fn handed_back(state: &str) -> Outcome {
+    Outcome::Deferred {
+        reason: format!("handed back at shutdown; {state}; the next start resumes it"),
+        retry_after: Some(Duration::ZERO),
     }
 }
 

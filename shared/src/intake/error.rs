@@ -8,6 +8,11 @@ pub enum IntakeError {
     #[error("the body is not valid JSON ({detail}): send a JSON object")]
     MalformedJson { detail: String },
 
+    #[error(
+        "the key `{key}` appears twice in one object: send each key once (JSON readers disagree on which value wins)"
+    )]
+    DuplicateKey { key: String },
+
     #[error("the body is {found}, not a JSON object: send a JSON object")]
     NotAnObject { found: &'static str },
 

@@ -88,6 +88,10 @@ pub enum IgnoreReason {
     UnrecognizedStemcellTag {
         tag: String,
     },
+    /// A buildpack or stack repository's tag that is not a version (`latest`).
+    TagNotAVersion {
+        tag: String,
+    },
 }
 
 impl std::fmt::Display for IgnoreReason {
@@ -127,6 +131,10 @@ impl std::fmt::Display for IgnoreReason {
             IgnoreReason::UnrecognizedStemcellTag { tag } => write!(
                 f,
                 "tag `{tag}` is not a stemcell release tag like `ubuntu-jammy/v1.622`"
+            ),
+            IgnoreReason::TagNotAVersion { tag } => write!(
+                f,
+                "tag `{tag}` is not a version: only releases tagged like v1.10.29 or 1.323.0 are acted on"
             ),
         }
     }
@@ -254,15 +262,19 @@ pub fn decide(
             });
         }
     };
+    let not_a_version = || ignored(IgnoreReason::TagNotAVersion { tag: tag.clone() });
     let notice = match target {
-        RepoTarget::Buildpack(buildpack) => Notice::Buildpack {
-            buildpack,
-            version: tag_version(&release.tag_name)?,
-            stack: None,
+        RepoTarget::Buildpack(buildpack) => match tag_version(&release.tag_name) {
+            Some(version) => Notice::Buildpack {
+                buildpack,
+                version,
+                stack: None,
+            },
+            None => return not_a_version(),
         },
-        RepoTarget::Stack(stack) => Notice::Stack {
-            stack,
-            version: tag_version(&release.tag_name)?,
+        RepoTarget::Stack(stack) => match tag_version(&release.tag_name) {
+            Some(version) => Notice::Stack { stack, version },
+            None => return not_a_version(),
         },
         RepoTarget::StemcellBuilder => {
             let parsed = stemcell_tag(&release.tag_name)
@@ -344,11 +356,10 @@ fn parse_ping(body: &[u8]) -> Result<GithubIntake, IntakeError> {
     })
 }
 
-fn tag_version(tag: &str) -> Result<Version, IntakeError> {
-    Version::parse(tag).map_err(|_| IntakeError::InvalidVersion {
-        field: "release.tag_name",
-        value: shown(tag),
-    })
+/// The version a release tag names (`v1.10.29`, `1.323.0`); `None` for a tag
+/// that is not one (`latest`), which the caller ignores with the reason.
+fn tag_version(tag: &str) -> Option<Version> {
+    Version::parse(tag).ok()
 }
 
 fn is_full_name(name: &str) -> bool {

@@ -9,12 +9,106 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Value, IntakeError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| IntakeError::MalformedJson {
         detail: e.to_string(),
     })?;
+    if let Some(key) = duplicate_key(body) {
+        return Err(IntakeError::DuplicateKey { key });
+    }
     if value.is_object() {
         Ok(value)
     } else {
         Err(IntakeError::NotAnObject {
             found: kind_of(&value),
         })
+    }
+}
+
+/// The dotted path of the first key that appears twice in one object of
+/// `body` (already known to be valid JSON). serde_json keeps the last value
+/// silently, and other parsers keep the first, so a signed body with a
+/// repeated key could mean different things to different readers.
+fn duplicate_key(body: &[u8]) -> Option<String> {
+    use serde::de::DeserializeSeed;
+    let mut found = None;
+    let walker = Walk {
+        path: String::new(),
+        found: &mut found,
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    // The only error this walk raises is the duplicate it stops at.
+    let _ = walker.deserialize(&mut de);
+    found
+}
+
+/// Visits every value, remembering the first repeated key (by dotted path).
+struct Walk<'a> {
+    path: String,
+    found: &'a mut Option<String>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            let path = format!("{}[{index}]", self.path);
+            let found = &mut *self.found;
+            if seq.next_element_seed(Walk { path, found })?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if !seen.insert(key) {
+                *self.found = Some(super::error::shown(&path));
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            let found = &mut *self.found;
+            map.next_value_seed(Walk { path, found })?;
+            if self.found.is_some() {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -142,5 +236,29 @@ mod tests {
             Err(IntakeError::MalformedJson { .. })
         ));
         assert!(parse_object(b"{}").is_ok());
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_by_its_dotted_path() {
+        assert_eq!(
+            parse_object(br#"{"version":"1.0","type":"x","version":"2.0"}"#),
+            Err(IntakeError::DuplicateKey {
+                key: "version".into()
+            })
+        );
+        assert_eq!(
+            parse_object(br#"{"release":{"tag_name":"v1","tag_name":"v2"}}"#),
+            Err(IntakeError::DuplicateKey {
+                key: "release.tag_name".into()
+            })
+        );
+        assert_eq!(
+            parse_object(br#"{"a":[{"b":1},{"b":2,"b":3}]}"#),
+            Err(IntakeError::DuplicateKey {
+                key: "a[1].b".into()
+            })
+        );
+        // The same key in different objects is fine.
+        assert!(parse_object(br#"{"a":{"b":1},"c":{"b":2},"d":[{"b":1},{"b":2}]}"#).is_ok());
     }
 }

@@ -74,6 +74,11 @@ pub struct RunRecord {
     pub created_at: DateTime<Utc>,
     pub expected: Vec<ExpectedJob>,
     pub skipped: Vec<SkippedApp>,
+    /// Why the run queued nothing when it was first recorded (the release
+    /// is not installed yet, the action is `none`), so `restager status`
+    /// can explain a run id handed out in a 202. Kept as first written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One job's latest state in a run.

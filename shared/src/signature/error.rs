@@ -88,4 +88,14 @@ impl SignatureError {
             SignatureError::NoSecrets { .. } | SignatureError::InvalidSecret { .. }
         )
     }
+
+    /// Why a configured secret is unusable, for a start-up error that must
+    /// not print the secret; a generic phrase for the other variants.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SignatureError::InvalidSecret { reason, .. } => reason,
+            SignatureError::NoSecrets { .. } => "no secret is configured",
+            _ => "it cannot be used to verify signatures",
+        }
+    }
 }

@@ -26,7 +26,7 @@ const SECRET_PREFIX: &str = "whsec_";
 const VERSION: &str = "v1";
 /// Longer ids are refused: the id becomes a storage key for de-duplication.
 const MAX_ID_LEN: usize = 256;
-const HINT: &str = "sign it per the Standard Webhooks spec, e.g. with `restager`'s signing helper";
+const HINT: &str = "sign it per the Standard Webhooks spec, e.g. with `restager notify --url URL --buildpack NAME --version V`";
 
 /// Signatures are emitted padded; secrets are accepted with or without padding
 /// because the reference libraries disagree (Python pads, Rust requires it).

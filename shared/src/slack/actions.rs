@@ -328,8 +328,9 @@ impl SlackActions {
         }
         tracing::info!(run = %run_id, %user, jobs = jobs.len(), "failed apps re-queued from Slack");
         let mut text = format!(
-            "Queued {} failed app(s) of run {run_id} again (requested by {user}).",
-            jobs.len()
+            "Queued {} failed {} of run {run_id} again (requested by {user}).",
+            jobs.len(),
+            if jobs.len() == 1 { "app" } else { "apps" }
         );
         if !unrebuildable.is_empty() {
             text.push_str(&format!(
@@ -369,8 +370,9 @@ impl SlackActions {
         tracing::info!(run = %run_id, %user, apps = failed.len(), "failed apps skipped from Slack");
         Ok(Done {
             text: format!(
-                "Marked {} failed app(s) of run {run_id} as skipped (by {user}).",
-                failed.len()
+                "Marked {} failed {} of run {run_id} as skipped (by {user}).",
+                failed.len(),
+                if failed.len() == 1 { "app" } else { "apps" }
             ),
             changed: true,
         })

@@ -106,8 +106,9 @@ pub fn root_message(run: &RunRecord) -> SlackMessage {
     )));
     SlackMessage {
         text: format!(
-            "{notice}: {} {queued} app(s), {skipped} skipped",
-            verb(run.action)
+            "{notice}: {} {}, {skipped} skipped",
+            verb(run.action),
+            apps(queued)
         ),
         blocks,
     }
@@ -145,7 +146,11 @@ fn top_reasons<'a>(reasons: impl Iterator<Item = &'a str>, limit: usize) -> Stri
         .map(|(_, r)| format!("• {} ({})", escape(&truncate(r, REASON_MAX)), counts[r]))
         .collect();
     if ranked.len() > limit {
-        out.push(format!("• …and {} other reason(s)", ranked.len() - limit));
+        let others = ranked.len() - limit;
+        out.push(format!(
+            "• …and {others} other {}",
+            if others == 1 { "reason" } else { "reasons" }
+        ));
     }
     out.join("\n")
 }
@@ -438,7 +443,7 @@ fn failure_actions(run_id: &str, failed: usize) -> Value {
                 "value": run_id,
                 "confirm": {
                     "title": plain("Retry?"),
-                    "text": plain(&format!("Queue the {failed} failed app(s) again.")),
+                    "text": plain(&format!("Queue the failed {} again.", apps(failed))),
                     "confirm": plain("Retry"),
                     "deny": plain("Cancel"),
                 },
@@ -450,7 +455,7 @@ fn failure_actions(run_id: &str, failed: usize) -> Value {
                 "value": run_id,
                 "confirm": {
                     "title": plain("Skip?"),
-                    "text": plain(&format!("Mark the {failed} failed app(s) as skipped.")),
+                    "text": plain(&format!("Mark the failed {} as skipped.", apps(failed))),
                     "confirm": plain("Skip"),
                     "deny": plain("Cancel"),
                 },
@@ -459,8 +464,21 @@ fn failure_actions(run_id: &str, failed: usize) -> Value {
     })
 }
 
+/// `1 app`, `3 apps`.
+pub(crate) fn apps(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "app" } else { "apps" })
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn counts_of_apps_read_as_english() {
+        assert_eq!(apps(1), "1 app");
+        assert_eq!(apps(0), "0 apps");
+        assert_eq!(apps(3), "3 apps");
+    }
+
     use chrono::TimeZone;
 
     use super::*;
@@ -574,6 +592,7 @@ mod tests {
                     app: app(9),
                     reason: "app is stopped".into(),
                 }],
+                note: None,
             },
             jobs: vec![
                 JobRecord {

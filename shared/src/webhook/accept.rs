@@ -5,7 +5,9 @@
 //! conditional put) *before* the work, so two concurrent deliveries of one
 //! release cannot both fan out; if the work then fails, or the notice cannot
 //! act yet (version not installed, action `none`), the keys are forgotten
-//! again so a later delivery is processed in full.
+//! again so a later delivery is processed in full. The key of the message
+//! itself (`webhook-id`, GitHub's delivery GUID) is forgotten only after an
+//! outage: a replay is answered `200` with the run id of the original.
 
 use std::time::Duration;
 
@@ -16,8 +18,11 @@ use serde_json::{Value, json};
 
 use super::{Router, reply};
 use crate::discovery::{self, DiscoveryError, FanOutError, Plan};
-use crate::domain::Notice;
+use crate::domain::{Notice, RunId};
 use crate::ledger::{Ledger, SkippedApp};
+
+/// Log target of accepted notices (one line each, duplicates included).
+pub const ACCEPTED: &str = "restager::accepted";
 
 /// How long delivery ids, message ids and releases are remembered: longer
 /// than GitHub's redelivery window and Standard Webhooks' retry schedule.
@@ -27,11 +32,27 @@ pub const DEDUP_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub(crate) struct DedupKey {
     pub key: String,
     pub duplicate: &'static str,
+    /// The sender's id of this very message (`webhook-id`, GitHub's delivery
+    /// GUID): kept even when the notice could not act yet, so a replay is
+    /// answered as one; only an outage (503) forgets it.
+    pub delivery: bool,
 }
 
 impl DedupKey {
     pub fn new(key: String, duplicate: &'static str) -> Self {
-        Self { key, duplicate }
+        Self {
+            key,
+            duplicate,
+            delivery: false,
+        }
+    }
+
+    /// The key for the message itself; see [`DedupKey::delivery`].
+    pub fn delivery(key: String, duplicate: &'static str) -> Self {
+        Self {
+            delivery: true,
+            ..Self::new(key, duplicate)
+        }
     }
 
     /// The key for a release whatever announced it (GitHub, a feed, CI).
@@ -56,16 +77,20 @@ pub(crate) async fn accept(
     keys: Vec<DedupKey>,
 ) -> Response<Bytes> {
     let ledger = router.deps.ledger.as_ref();
-    let mut claimed: Vec<&str> = Vec::new();
+    let mut claimed: Vec<&DedupKey> = Vec::new();
     for key in &keys {
         match ledger.remember(&key.key, DEDUP_TTL).await {
-            Ok(true) => claimed.push(&key.key),
+            Ok(true) => claimed.push(key),
             Ok(false) => {
                 release_claims(ledger, &claimed).await;
-                tracing::info!(route = origin.route, id = origin.id, notice = %notice, "duplicate; nothing to do");
+                // The same release always plans the same run: this is the
+                // run the original delivery answered with.
+                let run_id = RunId::for_release(&notice.release_key());
+                tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
+                    run = %run_id, replay = key.delivery, "duplicate; nothing to do");
                 return reply::json(
                     StatusCode::OK,
-                    &json!({ "status": "duplicate", "notice": notice, "reason": key.duplicate }),
+                    &json!({ "status": "duplicate", "notice": notice, "run_id": run_id, "reason": key.duplicate }),
                 );
             }
             Err(e) => {
@@ -86,21 +111,27 @@ pub(crate) async fn accept(
             return discovery_failed(&e);
         }
     };
-    if !plan.is_definitive() {
-        // Nothing was done; a later delivery (after the install, or with
-        // another action configured) must not be taken for a duplicate.
-        release_claims(ledger, &claimed).await;
-        tracing::info!(route = origin.route, id = origin.id, notice = %notice,
-            not_installed = plan.not_installed.is_some(), "nothing to queue");
-        return accepted(&plan, 0);
-    }
-
+    // Every plan is recorded, even one that queues nothing, so the run id
+    // in the answer is one `restager status` can show (with the reason).
     let created_at: DateTime<Utc> = router.now().into();
     let run = plan.clone().into_run(created_at);
     match discovery::fan_out(&run, ledger, deps.queue.as_ref(), deps.notifier.as_ref()).await {
+        Ok(_) if !plan.is_definitive() => {
+            // Nothing was done; a later delivery (after the install, or with
+            // another action configured) must not be taken for a duplicate.
+            // A replay of this very message still is one.
+            let release_keys: Vec<&DedupKey> =
+                claimed.iter().copied().filter(|k| !k.delivery).collect();
+            release_claims(ledger, &release_keys).await;
+            tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
+                run = %plan.run_id, queued = 0, why = plan.not_installed.as_deref().or(plan.note.as_deref()).unwrap_or_default(),
+                "notice accepted; nothing to queue");
+            accepted(&plan, 0)
+        }
         Ok(done) => {
-            tracing::info!(route = origin.route, id = origin.id, notice = %notice, run = %plan.run_id,
-                queued = done.queued, skipped = plan.skipped.len(), cf_requests = plan.cf_requests, "notice accepted");
+            tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
+                run = %plan.run_id, queued = done.queued, skipped = plan.skipped.len(),
+                cf_requests = plan.cf_requests, "notice accepted");
             accepted(&plan, done.queued)
         }
         Err(e) => {
@@ -115,8 +146,8 @@ pub(crate) async fn accept(
 /// ledger fails here too, the sender's retry will be taken for a duplicate
 /// until the key expires; that is logged loudly, since only an operator
 /// (or the scheduled sweep) can then catch up.
-async fn release_claims(ledger: &dyn Ledger, claimed: &[&str]) {
-    for key in claimed {
+async fn release_claims(ledger: &dyn Ledger, claimed: &[&DedupKey]) {
+    for DedupKey { key, .. } in claimed.iter().copied() {
         if let Err(e) = ledger.forget(key).await {
             tracing::error!(key = %key, error = %e,
                 "could not forget a de-duplication key after a failure: a retry of this notice will be ignored until it expires; the scheduled sweep will catch up");

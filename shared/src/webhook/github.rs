@@ -15,6 +15,9 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
     if let Some(refused) = request::check_size(body) {
         return refused;
     }
+    if let Some(refused) = request::check_content_encoding(headers) {
+        return refused;
+    }
     if let Some(refused) = request::check_content_type(
         headers,
         request::JSON,
@@ -27,7 +30,7 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
     if let Err(e) =
         signature::github::verify_headers(&router.deps.intake.github_secrets, headers, body)
     {
-        return signature_refused(&e, &delivery);
+        return signature_refused(&e, ROUTE, &delivery);
     }
     let parsed = match intake::parse_request(headers, body, &router.deps.intake) {
         Ok(parsed) => parsed,
@@ -60,9 +63,9 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
                 Err(e) => return reply::error(StatusCode::BAD_REQUEST, e.to_string()),
             };
             let keys = vec![
-                DedupKey::new(
+                DedupKey::delivery(
                     delivery_key,
-                    "this delivery was already processed (a redelivery)",
+                    "this delivery was already processed (a redelivery); `run_id` is its run",
                 ),
                 DedupKey::new(
                     release_key,
@@ -80,7 +83,7 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
 }
 
 /// A header for log lines: visible ASCII, shortened, `-` when absent.
-fn header(headers: &HeaderMap, name: &str) -> String {
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> String {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -88,14 +91,15 @@ fn header(headers: &HeaderMap, name: &str) -> String {
         .unwrap_or_else(|| "-".to_string())
 }
 
-pub(crate) fn signature_refused(e: &SignatureError, id: &str) -> Response<Bytes> {
+/// `id` is the delivery id the request claims (not verified, for the log).
+pub(crate) fn signature_refused(e: &SignatureError, route: &str, id: &str) -> Response<Bytes> {
     if e.is_misconfiguration() {
-        tracing::error!(id = %id, error = %e, "signature secrets are misconfigured");
+        tracing::error!(route, delivery = %id, error = %e, "signature secrets are misconfigured");
         return reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("restager is misconfigured: {e}"),
         );
     }
-    tracing::info!(id = %id, error = %e, "signature refused");
+    tracing::info!(route, delivery = %id, error = %e, "signature refused");
     reply::error(StatusCode::UNAUTHORIZED, e.to_string())
 }

@@ -30,6 +30,7 @@ use http::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
 pub use accept::DEDUP_TTL;
+pub use reply::{payload_too_large, request_timeout, too_many_connections, unreadable_body};
 pub use request::MAX_BODY_BYTES;
 
 use crate::cf::CfClient;
@@ -132,6 +133,9 @@ impl Router {
             );
         };
         if let Some(refused) = request::check_size(body) {
+            return refused;
+        }
+        if let Some(refused) = request::check_content_encoding(headers) {
             return refused;
         }
         if let Some(refused) = request::check_content_type(

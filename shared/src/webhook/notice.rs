@@ -16,7 +16,13 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
     if let Some(refused) = request::check_size(body) {
         return refused;
     }
+    if let Some(refused) = request::check_content_encoding(headers) {
+        return refused;
+    }
     if let Some(refused) = request::check_content_type(headers, request::JSON, "") {
+        return refused;
+    }
+    if let Some(refused) = blank_signing_header(headers) {
         return refused;
     }
     let verified = match standard_webhooks::verify_headers(
@@ -27,7 +33,10 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
         signature::DEFAULT_TOLERANCE,
     ) {
         Ok(verified) => verified,
-        Err(e) => return signature_refused(&e, "-"),
+        Err(e) => {
+            let claimed = super::github::header(headers, standard_webhooks::ID_HEADER);
+            return signature_refused(&e, ROUTE, &claimed);
+        }
     };
     let notice = match intake::notice::parse(body) {
         Ok(notice) => notice,
@@ -37,9 +46,9 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
         }
     };
     let keys = vec![
-        DedupKey::new(
+        DedupKey::delivery(
             format!("notice-message:{}", verified.id),
-            "this webhook-id was already processed (a replay or a retry)",
+            "this webhook-id was already processed (a replay or a retry); `run_id` is its run",
         ),
         DedupKey::release(&notice),
     ];
@@ -48,4 +57,28 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
         id: &verified.id,
     };
     accept::accept(router, origin, notice, keys).await
+}
+
+/// `400` for a signing header that is present but blank (`webhook-id:`):
+/// a broken sender, not a forgery, and an empty id could not be recorded
+/// for replay protection anyway. Absent headers are the signature check's
+/// `401`.
+fn blank_signing_header(headers: &HeaderMap) -> Option<Response<Bytes>> {
+    let blank = [
+        standard_webhooks::ID_HEADER,
+        standard_webhooks::TIMESTAMP_HEADER,
+    ]
+    .into_iter()
+    .find(|name| {
+        headers
+            .get(*name)
+            .is_some_and(|v| v.as_bytes().iter().all(u8::is_ascii_whitespace))
+    })?;
+    tracing::debug!(route = ROUTE, header = blank, "blank signing header");
+    Some(reply::error(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "the `{blank}` header is empty: send the message id and timestamp the signature covers (Standard Webhooks)"
+        ),
+    ))
 }

@@ -59,3 +59,50 @@ pub(crate) fn unavailable(message: impl AsRef<str>) -> Response<Bytes> {
     );
     response
 }
+
+/// `413` in the one form every layer uses (the router, and `restager
+/// serve`'s server before it reads a body): `found` says what was too large,
+/// e.g. "the body is 2000000 bytes" or "Content-Length declares 104857600 bytes".
+pub fn payload_too_large(found: &str) -> Response<Bytes> {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "{found}; at most {} bytes (1 MiB) are accepted",
+            super::MAX_BODY_BYTES
+        ),
+    )
+}
+
+/// `408` for a body that did not arrive in time (`restager serve`).
+pub fn request_timeout(limit: std::time::Duration, setting: &str) -> Response<Bytes> {
+    error(
+        StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "the request body did not arrive within {} ({setting}): send the whole request at once",
+            humantime::format_duration(limit)
+        ),
+    )
+}
+
+/// `503` when `restager serve` holds as many connections as it allows.
+pub fn too_many_connections(limit: usize, setting: &str) -> Response<Bytes> {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "this server already holds {limit} connections ({setting}); nothing was done, send the request again later"
+        ),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    response
+}
+
+/// `400` for a body the connection broke off or garbled before it ended.
+pub fn unreadable_body(detail: &str) -> Response<Bytes> {
+    error(
+        StatusCode::BAD_REQUEST,
+        format!("the request body could not be read ({detail}): send it again"),
+    )
+}

@@ -1,5 +1,6 @@
 //! Checks on a request's envelope made before any signature is checked:
-//! size and content type. Cheap refusals first, so junk costs nothing.
+//! size, content encoding and content type. Cheap refusals first, so junk
+//! costs nothing.
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header};
@@ -15,15 +16,41 @@ pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 /// `Some(refusal)` when the body is too large.
 pub(crate) fn check_size(body: &Bytes) -> Option<Response<Bytes>> {
     if body.len() > MAX_BODY_BYTES {
-        return Some(reply::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the body is {} bytes; at most {MAX_BODY_BYTES} bytes (1 MiB) are accepted",
-                body.len()
-            ),
-        ));
+        return Some(reply::payload_too_large(&format!(
+            "the body is {} bytes",
+            body.len()
+        )));
     }
     None
+}
+
+/// `Some(refusal)` when the body is encoded (`Content-Encoding: gzip`, say):
+/// signatures are over the bytes as sent and restager does not decompress,
+/// so an encoded body would only fail later as "not JSON" or "bad signature".
+pub(crate) fn check_content_encoding(headers: &HeaderMap) -> Option<Response<Bytes>> {
+    let mut codings = Vec::new();
+    for value in headers.get_all(header::CONTENT_ENCODING) {
+        let Ok(text) = value.to_str() else {
+            codings.push("(not ASCII)".to_string());
+            continue;
+        };
+        codings.extend(
+            text.split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty() && c != "identity"),
+        );
+    }
+    if codings.is_empty() {
+        return None;
+    }
+    let shown: String = codings.join(", ").chars().take(64).collect();
+    Some(reply::error(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "Content-Encoding `{shown}` is not accepted: send the body uncompressed (identity); \
+             the signature covers the bytes as sent"
+        ),
+    ))
 }
 
 /// The media type without parameters, lower-cased (`application/json; charset=utf-8` → `application/json`).
@@ -77,6 +104,29 @@ mod tests {
         assert!(check_content_type(&with("text/plain"), JSON, "").is_some());
         assert!(check_content_type(&HeaderMap::new(), JSON, "").is_some());
         assert!(check_content_type(&with("application/jsonx"), JSON, "").is_some());
+    }
+
+    #[test]
+    fn only_identity_content_encoding_passes() {
+        let with_encoding = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_str(v).expect("header"),
+            );
+            h
+        };
+        assert!(check_content_encoding(&HeaderMap::new()).is_none());
+        assert!(check_content_encoding(&with_encoding("identity")).is_none());
+        assert!(check_content_encoding(&with_encoding(" Identity ")).is_none());
+        for bad in ["gzip", "br", "identity, gzip", "deflate"] {
+            let refused = check_content_encoding(&with_encoding(bad)).expect(bad);
+            assert_eq!(
+                refused.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -401,6 +401,7 @@ pub fn run_record(jobs: &[RestageJob]) -> RunRecord {
         created_at: chrono::Utc::now(),
         expected: jobs.iter().map(ExpectedJob::for_job).collect(),
         skipped: Vec::new(),
+        note: None,
     }
 }
 

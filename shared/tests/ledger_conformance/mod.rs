@@ -54,6 +54,7 @@ pub fn run(release: &str, jobs: usize, created_at: DateTime<Utc>) -> RunRecord {
             app: app(1000),
             reason: "stopped".into(),
         }],
+        note: None,
     }
 }
 
@@ -650,6 +651,35 @@ pub async fn slack_thread_is_set_once(l: &dyn Ledger) {
     );
 }
 
+/// A run that queued nothing (a stemcell notice, a version not installed
+/// yet) is stored, listed and read back with its note; when the release
+/// later queues jobs, they merge into it and the run completes as usual.
+pub async fn a_run_without_jobs_is_stored_with_its_note(l: &dyn Ledger) {
+    let mut empty = run("conformance:empty", 0, t0());
+    empty.note = Some("ruby_buildpack 1.10.29 is not installed in this foundation".into());
+    l.put_run(&empty).await.expect("put_run");
+    let stored = view(l, &empty.run_id).await;
+    assert!(stored.jobs.is_empty() && stored.record.expected.is_empty());
+    assert_eq!(stored.record.note, empty.note);
+    assert_eq!(stored.record.skipped, empty.skipped);
+    let listed = l.list_runs(10).await.expect("list_runs");
+    assert!(listed.iter().any(|v| v.record.run_id == empty.run_id));
+
+    let later = RunRecord {
+        note: None,
+        ..run("conformance:empty", 1, t0())
+    };
+    l.put_run(&later).await.expect("put_run with a job");
+    let merged = view(l, &empty.run_id).await;
+    assert_eq!(merged.record.expected.len(), 1);
+    let job = &later.expected[0].job_id;
+    let done = l
+        .record_outcome(&later.run_id, job, &Outcome::AlreadyCurrent)
+        .await
+        .expect("record");
+    assert!(done.completed_run);
+}
+
 /// Every behaviour above, each on a fresh ledger from `fresh`.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -703,6 +733,11 @@ macro_rules! conformance_tests {
         async fn list_runs_newest_first() {
             let (l, _guard) = $fresh.await;
             ledger_conformance::list_runs_newest_first(l.as_ref()).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_run_without_jobs_is_stored_with_its_note() {
+            let (l, _guard) = $fresh.await;
+            ledger_conformance::a_run_without_jobs_is_stored_with_its_note(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn slack_thread_is_set_once() {

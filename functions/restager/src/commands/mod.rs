@@ -2,6 +2,7 @@
 //! `shared` provides, calls the business logic there and prints the result.
 
 pub mod demo;
+pub mod notify;
 pub mod outdated;
 pub mod plan;
 pub mod serve;

@@ -35,7 +35,8 @@ pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandErr
                 "buildpack",
                 "stack",
                 "droplet",
-                "installed"
+                "installed",
+                "restager sweep",
             ],
             rows.iter().map(|r| {
                 vec![
@@ -45,15 +46,28 @@ pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandErr
                     r.stack.clone().unwrap_or_default(),
                     r.current_version.clone(),
                     r.installed_version.clone(),
+                    match &r.reason {
+                        Some(why) => format!("skipped: {why}"),
+                        None => "will be queued".to_string(),
+                    },
                 ]
             }),
         )
     );
+    let queued = rows.iter().filter(|r| r.reason.is_none()).count();
+    let skipped = rows.len() - queued;
     println!(
-        "{} app(s) need a restage; `restager sweep` queues them.",
-        rows.len()
+        "{} behind the installed buildpack: `restager sweep` queues {} and skips {} (reasons above).",
+        count(rows.len(), "app is", "apps are"),
+        count(queued, "restage", "restages"),
+        count(skipped, "app", "apps"),
     );
     Ok(())
+}
+
+/// `1 app is`, `3 apps are`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// One outdated app as printed (`--json` prints a list of these).
@@ -67,6 +81,10 @@ struct Row {
     stack: Option<String>,
     current_version: String,
     installed_version: String,
+    /// What `restager sweep` does with it, as `plan` would say: `queued`,
+    /// or `skipped` with the reason.
+    sweep: &'static str,
+    reason: Option<String>,
 }
 
 impl Row {
@@ -80,6 +98,12 @@ impl Row {
             stack: o.stack.clone(),
             current_version: o.current.to_string(),
             installed_version: o.installed.to_string(),
+            sweep: if o.blocked.is_some() {
+                "skipped"
+            } else {
+                "queued"
+            },
+            reason: o.blocked.clone(),
         }
     }
 }

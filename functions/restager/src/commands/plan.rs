@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::CommandError;
 use crate::cli::PlanArgs;
 use crate::ports;
-use crate::render::{place, print_json, table};
+use crate::render::{place, plural, print_json, table};
 
 pub async fn run(source: &dyn Source, args: PlanArgs) -> Result<(), CommandError> {
     let notice = notice_from_args(&args)?;
@@ -104,6 +104,8 @@ pub struct PlannedApp {
     pub space: String,
     pub droplet_guid: String,
     pub buildpack: Option<String>,
+    /// The buildpack version the app's live droplet has now.
+    pub current_version: Option<String>,
     pub target_version: Option<String>,
 }
 
@@ -135,6 +137,7 @@ impl PlanReport {
                     space: job.app.space_name.clone(),
                     droplet_guid: job.droplet_guid.clone(),
                     buildpack: job.buildpack.clone(),
+                    current_version: plan.current_versions.get(&job.app.guid).cloned(),
                     target_version: job.target_version.as_ref().map(ToString::to_string),
                 })
                 .collect(),
@@ -156,14 +159,14 @@ impl PlanReport {
 fn print_plan(report: &PlanReport) {
     println!("Notice: {} (action: {})", report.notice, report.action);
     if let Some(why) = &report.not_installed {
-        println!("Nothing would be queued: {why}");
+        println!("Nothing would be queued: {why}.");
     }
     for note in &report.notes {
         println!("Note: {note}");
     }
     println!(
-        "{} app(s) to {}, {} skipped.",
-        report.restage.len(),
+        "{} to {}, {} skipped.",
+        plural(report.restage.len(), "app"),
         report.action,
         report.skipped.len()
     );
@@ -173,6 +176,7 @@ fn print_plan(report: &PlanReport) {
                 a.app.clone(),
                 place(&a.org, &a.space),
                 a.buildpack.clone().unwrap_or_default(),
+                a.current_version.clone().unwrap_or_else(|| "-".into()),
                 a.target_version
                     .clone()
                     .unwrap_or_else(|| "fresh staging".into()),
@@ -180,7 +184,10 @@ fn print_plan(report: &PlanReport) {
         });
         println!(
             "{}",
-            table(&["app", "org/space", "buildpack", "target"], rows)
+            table(
+                &["app", "org/space", "buildpack", "current", "target"],
+                rows
+            )
         );
     }
     if !report.skipped.is_empty() {

@@ -16,7 +16,12 @@ use crate::shutdown;
 
 pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     // Every setting is checked before anything is opened or bound.
+    // Signals are caught from here on, before anyone can see us listening.
+    let signalled = shutdown::signal();
     let settings = ServeSettings::read(source)?;
+    if let Some(line) = secrets_warning(&settings) {
+        eprintln!("{line}");
+    }
     let ports = Ports::open(&settings).await?;
     let listener = crate::server::bind(settings.listen).await?;
     let addr = listener
@@ -42,7 +47,7 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     );
 
     let by_signal = tokio::select! {
-        _ = shutdown::signal() => true,
+        _ = signalled => true,
         // The server or the worker stopped by itself; join reports why.
         _ = stop.wait() => false,
     };
@@ -53,7 +58,10 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     let joined = running.join().await;
     let undelivered = ports.flush_notifications().await;
     if undelivered > 0 {
-        eprintln!("{undelivered} Slack message(s) could not be delivered before stopping");
+        eprintln!(
+            "{} could not be delivered before stopping",
+            crate::render::plural(undelivered, "Slack message")
+        );
     }
     joined?;
     if !by_signal {
@@ -63,4 +71,30 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     }
     eprintln!("stopped");
     Ok(())
+}
+
+/// Said at start-up, not discovered at the first request: a webhook route
+/// without secrets refuses every request.
+fn secrets_warning(settings: &ServeSettings) -> Option<String> {
+    let github = settings.intake.github_secrets.is_empty();
+    let notice = settings.intake.notice_secrets.is_empty();
+    match (github, notice) {
+        (true, true) => Some(
+            "warning: neither RESTAGER_GITHUB_SECRETS nor RESTAGER_NOTICE_SECRETS is set: \
+             POST /webhooks/github and POST /webhooks/notice will refuse every request; \
+             set one (or both) to accept signed release notices"
+                .to_string(),
+        ),
+        (true, false) => Some(
+            "note: RESTAGER_GITHUB_SECRETS is not set: POST /webhooks/github will refuse every request \
+             (POST /webhooks/notice is on)"
+                .to_string(),
+        ),
+        (false, true) => Some(
+            "note: RESTAGER_NOTICE_SECRETS is not set: POST /webhooks/notice will refuse every request \
+             (POST /webhooks/github is on)"
+                .to_string(),
+        ),
+        (false, false) => None,
+    }
 }

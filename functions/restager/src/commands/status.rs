@@ -10,47 +10,96 @@ use serde::Serialize;
 use super::CommandError;
 use crate::cli::StatusArgs;
 use crate::ports;
-use crate::render::{outcome_name, place, print_json, table};
+use crate::render::{outcome_name, place, print_json, table_within};
+
+/// What `status RUN` was given: a whole run id, or the first characters of
+/// one as the table shows them.
+enum Wanted {
+    Run(RunId),
+    Prefix(String),
+}
+
+impl Wanted {
+    fn parse(raw: &str) -> Result<Self, CommandError> {
+        if let Ok(id) = RunId::parse(raw) {
+            return Ok(Wanted::Run(id));
+        }
+        let prefix = raw.trim().to_ascii_lowercase();
+        let hexish = prefix.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if hexish && (4..36).contains(&prefix.len()) {
+            return Ok(Wanted::Prefix(prefix));
+        }
+        Err(CommandError::Usage(format!(
+            "`{raw}` is not a run id: give the id `restager status` lists (its first 4 or more characters are enough)"
+        )))
+    }
+}
+
+/// How many runs a prefix is looked up among.
+const PREFIX_SEARCH: usize = 10_000;
 
 pub async fn run(source: &dyn Source, args: StatusArgs) -> Result<(), CommandError> {
     // Checked before opening anything: a typo is a usage error, not a lookup.
     let wanted = match &args.run {
-        Some(raw) => Some(RunId::parse(raw).map_err(CommandError::Usage)?),
+        Some(raw) => Some(Wanted::parse(raw)?),
         None => None,
     };
     let storage = StorageSettings::from_env(&Env(source));
     let ledger = ports::open_ledger(&storage).await?;
-    match wanted {
+    let not_found = |what: &str| {
+        CommandError::Failed(format!(
+            "no run {what} in the ledger at {} (run `restager status` to list runs)",
+            ports::ledger_location(&storage)
+        ))
+    };
+    let run_id = match wanted {
         None => {
             let runs = ledger
                 .list_runs(args.limit)
                 .await
                 .map_err(|e| CommandError::failed("cannot read the runs from the ledger", e))?;
-            if args.output.json {
+            return if args.output.json {
                 print_json(&runs.iter().map(RunSummary::of).collect::<Vec<_>>())
             } else {
-                print_runs(&runs);
+                print_runs(&runs, args.wide);
                 Ok(())
-            }
+            };
         }
-        Some(run_id) => {
-            let view = ledger
-                .get_run(&run_id)
+        Some(Wanted::Run(id)) => id,
+        Some(Wanted::Prefix(prefix)) => {
+            let runs = ledger
+                .list_runs(PREFIX_SEARCH)
                 .await
-                .map_err(|e| CommandError::failed("cannot read the run from the ledger", e))?
-                .ok_or_else(|| {
-                    CommandError::Failed(format!(
-                        "no run {run_id} in the ledger at {} (run `restager status` to list runs)",
-                        ports::ledger_location(&storage)
-                    ))
-                })?;
-            if args.output.json {
-                print_json(&RunDetail::of(&view))
-            } else {
-                print_run(&view);
-                Ok(())
+                .map_err(|e| CommandError::failed("cannot read the runs from the ledger", e))?;
+            let matching: Vec<&RunId> = runs
+                .iter()
+                .map(|v| &v.record.run_id)
+                .filter(|id| id.as_str().starts_with(&prefix))
+                .collect();
+            match matching.as_slice() {
+                [one] => (*one).clone(),
+                [] => return Err(not_found(&format!("starting with {prefix}"))),
+                many => {
+                    let ids: Vec<&str> = many.iter().take(5).map(|id| id.as_str()).collect();
+                    return Err(CommandError::Usage(format!(
+                        "{prefix} starts {} runs ({}): give more of the id",
+                        many.len(),
+                        ids.join(", ")
+                    )));
+                }
             }
         }
+    };
+    let view = ledger
+        .get_run(&run_id)
+        .await
+        .map_err(|e| CommandError::failed("cannot read the run from the ledger", e))?
+        .ok_or_else(|| not_found(run_id.as_str()))?;
+    if args.output.json {
+        print_json(&RunDetail::of(&view))
+    } else {
+        print_run(&view, args.wide);
+        Ok(())
     }
 }
 
@@ -62,12 +111,17 @@ pub struct RunSummary {
     pub action: String,
     pub created_at: String,
     pub completed_at: Option<String>,
-    pub apps: usize,
+    /// Apps in the run, jobs and skipped ones (`apps` is the list in `status RUN`).
+    pub app_count: usize,
     pub restaged: usize,
     pub already_current: usize,
     pub skipped: usize,
     pub failed: usize,
     pub in_progress: usize,
+    /// Set when the run queued nothing: why (the release is not installed,
+    /// the action is `none`, every affected app was skipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nothing_queued: Option<String>,
 }
 
 impl RunSummary {
@@ -79,14 +133,27 @@ impl RunSummary {
             action: view.record.action.to_string(),
             created_at: view.record.created_at.to_rfc3339(),
             completed_at: view.completed_at.map(|t| t.to_rfc3339()),
-            apps: latest_jobs(view).len() + view.record.skipped.len(),
+            app_count: latest_jobs(view).len() + view.record.skipped.len(),
             restaged: tally.restaged,
             already_current: tally.already_current,
             skipped: tally.skipped,
             failed: tally.failed,
             in_progress: tally.in_progress,
+            nothing_queued: nothing_queued(view),
         }
     }
+}
+
+/// Why a run without jobs queued nothing; `None` for a run that queued some.
+fn nothing_queued(view: &RunView) -> Option<String> {
+    if !view.record.expected.is_empty() {
+        return None;
+    }
+    Some(match &view.record.note {
+        Some(note) => note.clone(),
+        None if view.record.skipped.is_empty() => "no app was affected".to_string(),
+        None => "every affected app was skipped (reasons below)".to_string(),
+    })
 }
 
 /// `status RUN`: the run's counts and each app's newest outcome.
@@ -155,17 +222,49 @@ impl RunDetail {
     }
 }
 
-fn print_runs(runs: &[RunView]) {
+/// Default output fits 100 columns; `--wide` shows everything unwrapped.
+const WIDTH: u16 = 100;
+
+fn width(wide: bool) -> Option<u16> {
+    (!wide).then_some(WIDTH)
+}
+
+/// Ids are UUIDs; their first 8 characters tell runs apart in a listing
+/// (`status RUN` takes the full id, which `--wide` and `--json` show).
+fn short_id(id: &str, wide: bool) -> String {
+    if wide {
+        id.to_string()
+    } else {
+        id.chars().take(8).collect()
+    }
+}
+
+/// RFC 3339 to the second, in UTC, as `2026-12-01 22:53:10`.
+fn to_the_second(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+fn print_runs(runs: &[RunView], wide: bool) {
     if runs.is_empty() {
         println!("No runs yet.");
         return;
     }
     let rows = runs.iter().map(RunSummary::of).map(|s| {
         vec![
-            s.run_id,
+            short_id(&s.run_id, wide),
             s.notice,
-            s.created_at,
-            s.completed_at.unwrap_or_else(|| "in progress".to_string()),
+            to_the_second(&s.created_at),
+            match (&s.nothing_queued, s.completed_at) {
+                (Some(_), _) => "nothing queued".to_string(),
+                (None, Some(t)) => to_the_second(&t),
+                (None, None) => "in progress".to_string(),
+            },
             s.restaged.to_string(),
             s.already_current.to_string(),
             s.skipped.to_string(),
@@ -175,11 +274,11 @@ fn print_runs(runs: &[RunView]) {
     });
     println!(
         "{}",
-        table(
+        table_within(
             &[
                 "run",
                 "notice",
-                "started",
+                "started (UTC)",
                 "completed",
                 "restaged",
                 "current",
@@ -188,47 +287,68 @@ fn print_runs(runs: &[RunView]) {
                 "pending",
             ],
             rows,
+            width(wide),
         )
     );
+    if !wide {
+        println!(
+            "`restager status RUN` shows a run's apps (its short id is enough; --wide shows full ids)."
+        );
+    }
 }
 
-fn print_run(view: &RunView) {
+fn print_run(view: &RunView, wide: bool) {
     let detail = RunDetail::of(view);
     let s = &detail.summary;
     println!("Run {} — {} ({})", s.run_id, s.notice, s.action);
-    println!(
-        "Started {}; {}.",
-        s.created_at,
-        s.completed_at
-            .as_ref()
-            .map_or_else(|| "in progress".to_string(), |t| format!("completed {t}"))
-    );
+    match &s.nothing_queued {
+        Some(why) => println!(
+            "Recorded {} UTC. Nothing was queued: {why}.",
+            to_the_second(&s.created_at)
+        ),
+        None => println!(
+            "Started {} UTC; {}.",
+            to_the_second(&s.created_at),
+            s.completed_at.as_ref().map_or_else(
+                || "in progress".to_string(),
+                |t| format!("completed {} UTC", to_the_second(t))
+            )
+        ),
+    }
     println!(
         "{} restaged, {} already current, {} skipped, {} failed, {} pending",
         s.restaged, s.already_current, s.skipped, s.failed, s.in_progress
     );
     let rows = detail.apps.iter().map(|a| {
-        vec![
+        let mut row = vec![
             a.app.clone(),
             place(&a.org, &a.space),
             a.outcome.clone(),
             a.reason.clone().unwrap_or_default(),
             a.version.clone().unwrap_or_default(),
             a.attempts.to_string(),
-        ]
+        ];
+        if wide {
+            row.push(a.app_guid.clone());
+            row.push(
+                a.updated_at
+                    .as_deref()
+                    .map(to_the_second)
+                    .unwrap_or_default(),
+            );
+        }
+        row
     });
-    println!(
-        "{}",
-        table(
-            &[
-                "app",
-                "org/space",
-                "outcome",
-                "reason",
-                "version",
-                "attempts"
-            ],
-            rows
-        )
-    );
+    let mut header = vec![
+        "app",
+        "org/space",
+        "outcome",
+        "reason",
+        "version",
+        "attempts",
+    ];
+    if wide {
+        header.extend(["app guid", "updated (UTC)"]);
+    }
+    println!("{}", table_within(&header, rows, width(wide)));
 }

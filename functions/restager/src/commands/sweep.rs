@@ -4,17 +4,22 @@
 use std::sync::Arc;
 
 use restager_shared::config::{
-    CfSettings, Env, IntakeSettings, SlackSettings, Source, StorageSettings, WorkerSettings,
+    CfSettings, Env, IntakeSettings, ScopeSettings, SlackSettings, Source, StorageSettings,
+    WorkerSettings,
 };
 use restager_shared::discovery;
 use serde::Serialize;
 
 use super::CommandError;
-use crate::cli::OutputArgs;
+use crate::cli::{OutputArgs, SweepArgs};
 use crate::ports;
-use crate::render::{print_json, table};
+use crate::render::{place, plural, print_json, table};
 
-pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandError> {
+pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandError> {
+    if args.dry_run {
+        return dry_run(source, &args.output).await;
+    }
+    let args = args.output;
     let env = Env(source);
     let cf_settings = CfSettings::from_env(&env)?;
     let intake = IntakeSettings::from_env(&env)?;
@@ -72,10 +77,110 @@ pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandErr
     );
     let total: usize = report.runs.iter().map(|r| r.queued).sum();
     println!(
-        "Queued {total} restage(s) on {}; `restager status RUN` follows a run.",
+        "Queued {} on {}; `restager status RUN` follows a run.",
+        plural(total, "restage"),
         queue.kind
     );
     Ok(())
+}
+
+/// `sweep --dry-run`: the sweep's runs, app by app, and nothing queued or
+/// recorded (no queue or ledger is opened).
+async fn dry_run(source: &dyn Source, args: &OutputArgs) -> Result<(), CommandError> {
+    let env = Env(source);
+    let cf_settings = CfSettings::from_env(&env)?;
+    let scope = ScopeSettings::from_env(&env);
+    let cf = ports::cf_client(&cf_settings)?;
+    let runs = discovery::sweep_plan(&cf, &scope)
+        .await
+        .map_err(|e| CommandError::failed("cannot find the outdated apps", e))?;
+    let report = DryRun {
+        dry_run: true,
+        runs: runs
+            .iter()
+            .map(|run| DryRunRun {
+                run_id: run.record.run_id.to_string(),
+                notice: run.record.notice.to_string(),
+                queue: run
+                    .jobs
+                    .iter()
+                    .map(|j| DryRunApp {
+                        app: j.app.name.clone(),
+                        app_guid: j.app.guid.clone(),
+                        org: j.app.org_name.clone(),
+                        space: j.app.space_name.clone(),
+                        reason: None,
+                    })
+                    .collect(),
+                skipped: run
+                    .record
+                    .skipped
+                    .iter()
+                    .map(|s| DryRunApp {
+                        app: s.app.name.clone(),
+                        app_guid: s.app.guid.clone(),
+                        org: s.app.org_name.clone(),
+                        space: s.app.space_name.clone(),
+                        reason: Some(s.reason.clone()),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    if args.json {
+        return print_json(&report);
+    }
+    if report.runs.is_empty() {
+        println!("Nothing to sweep: every app runs the installed version of its buildpack.");
+        return Ok(());
+    }
+    let rows = report.runs.iter().flat_map(|run| {
+        run.queue.iter().chain(&run.skipped).map(|a| {
+            vec![
+                a.app.clone(),
+                place(&a.org, &a.space),
+                run.notice.clone(),
+                match &a.reason {
+                    None => "would be queued".to_string(),
+                    Some(why) => format!("skipped: {why}"),
+                },
+            ]
+        })
+    });
+    println!("{}", table(&["app", "org/space", "release", "sweep"], rows));
+    let queued: usize = report.runs.iter().map(|r| r.queue.len()).sum();
+    let skipped: usize = report.runs.iter().map(|r| r.skipped.len()).sum();
+    println!(
+        "Dry run: a sweep would queue {} in {} and skip {}; nothing was queued.",
+        plural(queued, "restage"),
+        plural(report.runs.len(), "run"),
+        plural(skipped, "app"),
+    );
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct DryRun {
+    dry_run: bool,
+    runs: Vec<DryRunRun>,
+}
+
+#[derive(Debug, Serialize)]
+struct DryRunRun {
+    run_id: String,
+    notice: String,
+    queue: Vec<DryRunApp>,
+    skipped: Vec<DryRunApp>,
+}
+
+#[derive(Debug, Serialize)]
+struct DryRunApp {
+    app: String,
+    app_guid: String,
+    org: String,
+    space: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use cf_sim::{
-    AppState, BuildState, CfSim, DeploymentState, Fault, FaultRule, LifecycleKind, SimConfig,
+    AppSpec, AppState, BuildState, CfSim, DeploymentState, Fault, FaultRule, LifecycleKind,
+    SimConfig,
 };
 use restager_shared::domain::Version;
 
@@ -14,6 +15,9 @@ use crate::commands::CommandError;
 
 /// The stack the demo's buildpack release is reported for.
 const STACK: &str = "cflinuxfs4";
+
+/// The app every demo foundation has, however small: it always restages.
+const SHOP: &str = "demo-shop";
 
 /// Below this many apps that will restage, none is made to crash: a small
 /// demo shows plain restages.
@@ -38,9 +42,12 @@ pub struct AppVersion {
 }
 
 impl Foundation {
+    /// A foundation of `apps` apps: `apps - 1` seeded ones (a realistic mix
+    /// of buildpacks, states and quirks) plus one started ruby app, so even
+    /// `--apps 1` has something the release restages.
     pub async fn start(apps: usize, seed: u64) -> Result<Self, CommandError> {
         let config = SimConfig {
-            apps,
+            apps: apps.saturating_sub(1),
             seed,
             staging_duration: Duration::from_millis(300),
             instance_startup: Duration::from_millis(150),
@@ -50,6 +57,11 @@ impl Foundation {
         let sim = CfSim::start(config)
             .await
             .map_err(|e| CommandError::failed("cannot start the simulated foundation", e))?;
+        // At the installed version, which `install_newer` then makes outdated.
+        let mut shop = AppSpec::new(SHOP);
+        shop.org = "demo-org".into();
+        shop.space = "demo-space".into();
+        sim.add_app(shop);
         let foundation = Self { sim };
         foundation.plant_a_crashing_release();
         Ok(foundation)
@@ -67,6 +79,7 @@ impl Foundation {
                     && a.lifecycle == LifecycleKind::Buildpack
                     && a.current_version(super::BUILDPACK).is_some()
                     && !a.labels.contains_key(cf_sim::OPT_OUT_LABEL)
+                    && a.name != SHOP
             })
             .collect();
         if candidates.len() < ROLLBACK_SHOWCASE_MIN {

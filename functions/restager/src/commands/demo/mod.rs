@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use restager_shared::config::Secret;
-use restager_shared::domain::{Notice, Outcome, RunId};
+use restager_shared::domain::{Notice, Outcome, OutcomeKind, RunId};
 use restager_shared::ledger::RunView;
 use restager_shared::signature::standard_webhooks;
 use restager_shared::slack::OutboxConfig;
@@ -30,7 +30,7 @@ use self::slack_capture::SlackCapture;
 use super::CommandError;
 use crate::cli::DemoArgs;
 use crate::ports::Ports;
-use crate::render::{outcome_name, place, print_json, table};
+use crate::render::{outcome_name, place, plural, print_json, table};
 use crate::settings::{Layered, ServeSettings};
 use crate::shutdown;
 
@@ -135,8 +135,8 @@ pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> 
     }
     if report.failed > 0 {
         return Err(CommandError::Failed(format!(
-            "{} app(s) failed; see the table above",
-            report.failed
+            "{} failed; see the table above",
+            plural(report.failed, "app")
         )));
     }
     Ok(())
@@ -153,7 +153,8 @@ async fn drive(
 ) -> Result<RunId, CommandError> {
     let accepted = send_notice(addr, secret, notice).await?;
     let run_id = accepted.run_id;
-    let progress = Progress::new(accepted.queued, !quiet);
+    let total = accepted.queued + accepted.skipped.len();
+    let progress = Progress::new(total, !quiet);
     loop {
         let view = ports
             .ledger
@@ -164,12 +165,16 @@ async fn drive(
             Some(view) => phases(view, &foundation.phases().await),
             None => Phases {
                 queued: accepted.queued,
+                skipped: accepted.skipped.len(),
                 ..Phases::default()
             },
         };
         progress.update(phases);
-        if phases.finished() >= accepted.queued {
+        if phases.settled() >= phases.total() && phases.total() >= total {
             progress.finish();
+            if !quiet {
+                eprintln!("{}", phases.describe());
+            }
             return Ok(run_id);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -181,6 +186,9 @@ async fn drive(
 struct Accepted {
     run_id: RunId,
     queued: usize,
+    /// Apps the plan left alone; only their number is used.
+    #[serde(default)]
+    skipped: Vec<serde_json::Value>,
 }
 
 async fn send_notice(
@@ -242,16 +250,38 @@ fn generated_secret() -> Secret {
     Secret::new(format!("whsec_{}", STANDARD.encode(key)))
 }
 
-/// Counts per phase: outcomes from the ledger, building/deploying from the foundation.
+/// Counts per phase: outcomes from the ledger, building/deploying from the
+/// foundation, waiting when another app of the space is building or
+/// deploying; the plan's skipped apps count as skipped from the start.
 fn phases(view: &RunView, live: &BTreeMap<String, AppPhase>) -> Phases {
-    let mut p = Phases::default();
-    for latest in latest_jobs(view) {
+    let mut p = Phases {
+        skipped: view.record.skipped.len(),
+        ..Phases::default()
+    };
+    let jobs = latest_jobs(view);
+    let busy: std::collections::BTreeSet<&str> = jobs
+        .iter()
+        .filter(|l| !l.job.outcome.as_ref().is_some_and(Outcome::is_final))
+        .filter(|l| {
+            matches!(
+                live.get(&l.job.app.guid),
+                Some(AppPhase::Staging | AppPhase::Deploying)
+            )
+        })
+        .map(|l| l.job.app.space_guid.as_str())
+        .collect();
+    for latest in &jobs {
         match &latest.job.outcome {
-            Some(o @ Outcome::Failed { .. }) if o.is_final() => p.failed += 1,
-            Some(o) if o.is_final() => p.done += 1,
+            Some(o) if o.is_final() => match o.kind() {
+                OutcomeKind::Failed => p.failed += 1,
+                OutcomeKind::Skipped => p.skipped += 1,
+                OutcomeKind::RolledBack => p.rolled_back += 1,
+                _ => p.done += 1,
+            },
             _ => match live.get(&latest.job.app.guid) {
                 Some(AppPhase::Staging) => p.staging += 1,
                 Some(AppPhase::Deploying) => p.deploying += 1,
+                _ if busy.contains(latest.job.app.space_guid.as_str()) => p.waiting += 1,
                 _ => p.queued += 1,
             },
         }
@@ -417,8 +447,11 @@ fn print_report(report: &DemoReport) {
     );
     let s = &report.slack;
     println!(
-        "Slack: {} message(s) would have gone to channel {} ({} posts, {} updates).",
-        s.calls, s.channel, s.posts, s.updates
+        "Slack: {} would have gone to channel {} ({}, {}).",
+        plural(s.calls, "message"),
+        s.channel,
+        plural(s.posts, "post"),
+        plural(s.updates, "update")
     );
     if let Some(summary) = &s.summary {
         println!("Summary posted: {summary}");
@@ -426,4 +459,108 @@ fn print_report(report: &DemoReport) {
     println!(
         "\nNext: `restager serve` against your foundation (see README, \"Running locally against a real foundation\")."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use restager_shared::domain::{Action, AppRef, JobId, Version};
+    use restager_shared::ledger::{ExpectedJob, JobRecord, RunRecord, SkippedApp};
+
+    use super::*;
+
+    fn app(n: u32, space: &str) -> AppRef {
+        AppRef {
+            guid: format!("app-{n}"),
+            name: format!("shop-{n}"),
+            space_guid: space.into(),
+            space_name: space.into(),
+            org_guid: "org".into(),
+            org_name: "org".into(),
+        }
+    }
+
+    #[test]
+    fn every_app_is_in_one_phase_and_a_busy_space_makes_the_others_wait() {
+        let run_id = RunId::for_release("demo-phases");
+        let jobs: Vec<(AppRef, Option<Outcome>)> = vec![
+            (app(1, "a"), None), // staging
+            (app(2, "a"), None), // waits for space a
+            (app(3, "b"), None), // queued: space b is free
+            (app(4, "c"), Some(Outcome::AlreadyCurrent)),
+            (
+                app(5, "c"),
+                Some(Outcome::Skipped {
+                    reason: "someone pushed".into(),
+                }),
+            ),
+            (
+                app(6, "d"),
+                Some(Outcome::Failed {
+                    reason: "NoAppDetectedError".into(),
+                    permanent: true,
+                }),
+            ),
+        ];
+        let view = RunView {
+            record: RunRecord {
+                run_id: run_id.clone(),
+                notice: Notice::Buildpack {
+                    buildpack: BUILDPACK.into(),
+                    version: Version::parse("1.0.1").expect("version"),
+                    stack: None,
+                },
+                action: Action::Restage,
+                created_at: chrono::Utc::now(),
+                expected: jobs
+                    .iter()
+                    .map(|(a, _)| ExpectedJob {
+                        job_id: JobId::for_app(&run_id, &a.guid),
+                        app: a.clone(),
+                        droplet_guid: None,
+                        buildpack: None,
+                        target_version: None,
+                        retry: 0,
+                    })
+                    .collect(),
+                skipped: vec![SkippedApp {
+                    app: app(7, "e"),
+                    reason: "stopped".into(),
+                }],
+                note: None,
+            },
+            jobs: jobs
+                .iter()
+                .map(|(a, outcome)| JobRecord {
+                    job_id: JobId::for_app(&run_id, &a.guid),
+                    app: a.clone(),
+                    outcome: outcome.clone(),
+                    attempts: 0,
+                    updated_at: None,
+                })
+                .collect(),
+            completed_at: None,
+            slack_thread: None,
+        };
+        let live = BTreeMap::from([("app-1".to_string(), AppPhase::Staging)]);
+        let p = phases(&view, &live);
+        assert_eq!(
+            p,
+            Phases {
+                queued: 1,
+                waiting: 1,
+                staging: 1,
+                deploying: 0,
+                done: 1,
+                skipped: 2,
+                rolled_back: 0,
+                failed: 1,
+            }
+        );
+        assert_eq!(p.total(), 7, "the table's every app");
+        assert!(
+            p.describe().contains("waiting for its space 1"),
+            "{}",
+            p.describe()
+        );
+    }
 }

@@ -1,25 +1,53 @@
-//! The demo's live progress line: one bar over the run's apps, with the
-//! count in each phase.
+//! The demo's live progress line: one bar over every app of the final
+//! table, with the count in each phase.
 
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// How many of a run's apps are in each phase right now.
+/// How many of a run's apps are in each phase right now. Every app of the
+/// final table is in exactly one, so the total is the table's length.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
-    /// Planned, not yet building.
+    /// On the queue, not yet picked up.
     pub queued: usize,
+    /// Picked or ready, but another app of its space is restaging (one per
+    /// space at a time: the quota boundary).
+    pub waiting: usize,
     pub staging: usize,
     pub deploying: usize,
-    /// Final outcomes other than failed (restaged, already current, skipped).
+    /// Restaged or already current.
     pub done: usize,
+    /// Left alone, by the plan or by the worker, with a reason.
+    pub skipped: usize,
+    /// Crashed while verified; the previous droplet runs again.
+    pub rolled_back: usize,
     pub failed: usize,
 }
 
 impl Phases {
-    pub fn finished(&self) -> usize {
-        self.done + self.failed
+    /// Apps with their last word said.
+    pub fn settled(&self) -> usize {
+        self.done + self.skipped + self.rolled_back + self.failed
+    }
+
+    pub fn total(&self) -> usize {
+        self.queued + self.waiting + self.staging + self.deploying + self.settled()
+    }
+
+    /// The progress line's words.
+    pub fn describe(&self) -> String {
+        format!(
+            "queued {} · waiting for its space {} · staging {} · deploying {} · done {} · skipped {} · rolled back {} · failed {}",
+            self.queued,
+            self.waiting,
+            self.staging,
+            self.deploying,
+            self.done,
+            self.skipped,
+            self.rolled_back,
+            self.failed
+        )
     }
 }
 
@@ -48,11 +76,9 @@ impl Progress {
     }
 
     pub fn update(&self, phases: Phases) {
-        self.bar.set_position(phases.finished() as u64);
-        self.bar.set_message(format!(
-            "queued {} · staging {} · deploying {} · done {} · failed {}",
-            phases.queued, phases.staging, phases.deploying, phases.done, phases.failed
-        ));
+        self.bar.set_length(phases.total() as u64);
+        self.bar.set_position(phases.settled() as u64);
+        self.bar.set_message(phases.describe());
     }
 
     pub fn finish(&self) {
