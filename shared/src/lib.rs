@@ -11,6 +11,7 @@ pub mod intake;
 pub mod ledger;
 pub mod notify;
 pub mod queue;
+pub mod retry;
 pub mod signature;
 pub mod slack;
 pub mod webhook;

@@ -6,7 +6,7 @@
 //! `POST /v3/builds` after a lost response yields StagingInProgress, a second
 //! deployment supersedes the first):
 //! - GETs are retried on connect errors, resets, timeouts and 502/503/504,
-//!   with exponential backoff and jitter, within the retry budget.
+//!   with [`CfClientOptions::backoff`], within the retry budget.
 //! - Any request is retried on 429 after `Retry-After` (CC did not process it)
 //!   and on connect errors (it never left).
 //! - A 401 from Cloud Controller re-authenticates once and retries.
@@ -29,6 +29,7 @@ use super::error::{CfError, shorten};
 use super::models::{Included, Page, RootInfo};
 use super::record::{self, Unreadable};
 use crate::config::{CfSettings, Secret};
+use crate::retry::{Backoff, Jitter};
 
 /// Every resource of a listing: those that parsed, those that did not, and
 /// the merged `included` blocks.
@@ -47,7 +48,8 @@ pub struct CfClientOptions {
     pub connect_timeout: Duration,
     /// Retries per request after the first attempt (re-authentication is not counted).
     pub max_retries: u32,
-    /// First backoff; doubles per retry, with full jitter, up to `backoff_max`.
+    /// First back-off; doubles per retry, up to `backoff_max`, with equal
+    /// jitter (see [`CfClientOptions::backoff`]).
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     /// A 429 asking to wait longer than this is returned as
@@ -80,6 +82,14 @@ impl Default for CfClientOptions {
             guid_batch_size: 100,
             batch_concurrency: 4,
         }
+    }
+}
+
+impl CfClientOptions {
+    /// The retry policy of every request: `backoff_base` doubling up to
+    /// `backoff_max`, never less than half of it.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.backoff_base, self.backoff_max).with_jitter(Jitter::Equal)
     }
 }
 
@@ -671,7 +681,7 @@ impl CfClient {
                     let safe = call.idempotent || e.is_connect();
                     if safe && retries < opts.max_retries {
                         retries += 1;
-                        let wait = backoff(opts, retries);
+                        let wait = opts.backoff().delay(retries);
                         tracing::debug!(request = %call.label, error = %detail, retry = retries, wait_ms = wait.as_millis() as u64, "retrying after a transport error");
                         tokio::time::sleep(wait).await;
                         continue;
@@ -685,7 +695,7 @@ impl CfClient {
 
             if status == StatusCode::TOO_MANY_REQUESTS {
                 Counters::bump(&self.inner.counters.rate_limited);
-                let wait = retry_after.unwrap_or_else(|| backoff(opts, retries + 1));
+                let wait = opts.backoff().after(retries + 1, retry_after);
                 if retries < opts.max_retries && wait <= opts.max_retry_after {
                     retries += 1;
                     tracing::debug!(request = %call.label, wait_ms = wait.as_millis() as u64, "rate limited; waiting as Retry-After asks");
@@ -705,7 +715,7 @@ impl CfClient {
             ) {
                 if call.idempotent && retries < opts.max_retries {
                     retries += 1;
-                    let wait = backoff(opts, retries);
+                    let wait = opts.backoff().delay(retries);
                     tracing::debug!(request = %call.label, status = status.as_u16(), retry = retries, wait_ms = wait.as_millis() as u64, "retrying after a gateway error");
                     tokio::time::sleep(wait).await;
                     continue;
@@ -799,30 +809,6 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Exponential backoff with full jitter: a random wait in [base·2ⁿ⁻¹/2, base·2ⁿ⁻¹].
-fn backoff(opts: &CfClientOptions, retry: u32) -> Duration {
-    let exp = opts
-        .backoff_base
-        .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
-        .min(opts.backoff_max);
-    let half = exp / 2;
-    half + half.mul_f64(jitter())
-}
-
-/// A random fraction in [0, 1). Hash seeds are random per process and per
-/// call, which is all jitter needs.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// `X-Cf-Warnings` carries URL-encoded, comma-separated warnings (e.g. a
 /// DEPRECATED stack); they go to debug logs.
 fn log_warnings(request: &str, headers: &header::HeaderMap) {
@@ -852,21 +838,6 @@ mod tests {
         let l = label(&Method::GET, &url);
         assert!(l.starts_with("GET /v3/droplets?guids="));
         assert!(l.len() < 200);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let opts = CfClientOptions {
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_millis(1000),
-            ..CfClientOptions::default()
-        };
-        for _ in 0..20 {
-            let first = backoff(&opts, 1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let late = backoff(&opts, 30);
-            assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000));
-        }
     }
 
     #[test]

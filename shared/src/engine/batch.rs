@@ -34,6 +34,7 @@ use crate::domain::{JobId, Outcome, RestageJob};
 use crate::ledger::{Lease, Ledger};
 use crate::notify::Notifier;
 use crate::queue::Delivery;
+use crate::retry::{Backoff, Jitter};
 
 /// One delivery of a batch, with its FIFO message group if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +93,6 @@ impl BatchReport {
     }
 }
 
-/// Back-off for the `receive_count`-th delivery: `base · 2^(n−1)`, capped.
-pub fn backoff(receive_count: u32, base: Duration, cap: Duration) -> Duration {
-    let exp = receive_count.saturating_sub(1).min(20);
-    base.saturating_mul(1u32 << exp).min(cap)
-}
-
 /// Everything a worker needs to process deliveries. Build it once per
 /// process (or Lambda container): the concurrency bound and space locks
 /// hold across every batch it processes.
@@ -107,8 +102,8 @@ pub struct Engine {
     ledger: Arc<dyn Ledger>,
     notifier: Arc<dyn Notifier>,
     margins: Margins,
-    retry_base: Duration,
-    retry_cap: Duration,
+    /// How long a delivery handed back waits before the next one.
+    retry: Backoff,
     permits: Permits,
     spaces: SpaceLocks,
 }
@@ -127,8 +122,8 @@ impl Engine {
             settings,
             ledger,
             notifier,
-            retry_base: Duration::from_secs(30),
-            retry_cap: Duration::from_secs(15 * 60),
+            retry: Backoff::new(Duration::from_secs(30), Duration::from_secs(15 * 60))
+                .with_jitter(Jitter::None),
             spaces: SpaceLocks::default(),
         }
     }
@@ -141,8 +136,7 @@ impl Engine {
 
     /// Retry back-off other than 30 s doubling up to 15 min (tests).
     pub fn with_retry_backoff(mut self, base: Duration, cap: Duration) -> Self {
-        self.retry_base = base;
-        self.retry_cap = cap.max(base);
+        self.retry = Backoff::new(base, cap.max(base)).with_jitter(Jitter::None);
         self
     }
 
@@ -163,8 +157,9 @@ impl Engine {
         Deadline::after(left, self.margins)
     }
 
+    /// The wait before the `receive_count`-th delivery's successor: `base · 2ⁿ⁻¹`, capped.
     fn backoff(&self, receive_count: u32) -> Duration {
-        backoff(receive_count, self.retry_base, self.retry_cap)
+        self.retry.delay(receive_count)
     }
 
     /// Processes every delivery and says what to do with each. Never fails
@@ -332,7 +327,7 @@ impl Engine {
                     // Redelivery finds this job's build/deployment by label
                     // and reaches the same outcome without new work.
                     tracing::warn!(job = %job.job_id, error = %e, "could not record the final outcome; retrying the delivery");
-                    let delay = self.retry_base.min(self.backoff(1));
+                    let delay = self.retry.base.min(self.backoff(1));
                     result(
                         delivery,
                         Disposition::RetryAfter(delay),
@@ -356,7 +351,7 @@ impl Engine {
                 Outcome::Deferred {
                     retry_after: Some(d),
                     ..
-                } => (*d).min(self.retry_cap),
+                } => (*d).min(self.retry.cap),
                 _ => self.backoff(delivery.receive_count),
             };
             result(
@@ -447,7 +442,7 @@ impl Engine {
         }
         tracing::error!(message = %delivery.message_id, receive_count = delivery.receive_count, error = why, body = %excerpt, "undecodable job message left for the dead-letter queue");
         ItemResult {
-            disposition: Disposition::RetryAfter(self.retry_cap),
+            disposition: Disposition::RetryAfter(self.retry.cap),
             job_id: None,
             outcome: None,
             note: format!("undecodable, left for the dead-letter queue: {why}"),
@@ -481,16 +476,6 @@ fn lease_owner(delivery: &Delivery) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let b = |n| backoff(n, Duration::from_secs(30), Duration::from_secs(900));
-        assert_eq!(b(1), Duration::from_secs(30));
-        assert_eq!(b(2), Duration::from_secs(60));
-        assert_eq!(b(4), Duration::from_secs(240));
-        assert_eq!(b(9), Duration::from_secs(900));
-        assert_eq!(b(0), Duration::from_secs(30));
-    }
 
     #[test]
     fn lease_owners_differ_per_receive() {

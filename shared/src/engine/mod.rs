@@ -17,22 +17,8 @@ pub mod restage;
 pub mod runner;
 mod verify;
 
-pub use batch::{BatchItem, BatchReport, Disposition, Engine, ItemResult, backoff};
+pub use batch::{BatchItem, BatchReport, Disposition, Engine, ItemResult};
 pub use classify::staging_failure;
 pub use deadline::{Deadline, Margins};
 pub use labels::{JOB_LABEL, RUN_LABEL};
 pub use restage::restage_one;
-
-/// A random fraction in [0, 1) for jitter. Hash seeds are random per process
-/// and per call, which is all jitter needs.
-pub(crate) fn fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}

@@ -35,6 +35,7 @@ use crate::cf::{
 };
 use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
+use crate::retry;
 
 /// Log target of finished restages (one line each, with its duration).
 pub const RESTAGE_LOG: &str = "restager::restage";
@@ -43,6 +44,8 @@ pub const RESTAGE_LOG: &str = "restager::restage";
 /// before it counts as stuck (the updater clears a passing error on its next
 /// successful step).
 const ERROR_POLLS: u32 = 3;
+/// Polls come every poll interval ±20 %, so many workers do not poll in lockstep.
+const POLL_SPREAD: f64 = 0.2;
 
 /// Either carry on, or stop with this outcome.
 type Step<T> = Result<T, Outcome>;
@@ -333,7 +336,7 @@ impl Restage<'_> {
             }
             if !self
                 .deadline
-                .sleep(jittered(self.settings.poll_interval))
+                .sleep(retry::spread(self.settings.poll_interval, POLL_SPREAD))
                 .await
             {
                 return Err(self.out_of_time(&format!("build {} is still STAGING", build.guid)));
@@ -508,7 +511,7 @@ impl Restage<'_> {
             }
             if !self
                 .deadline
-                .sleep(jittered(self.settings.poll_interval))
+                .sleep(retry::spread(self.settings.poll_interval, POLL_SPREAD))
                 .await
             {
                 return Err(self.out_of_time(&format!(
@@ -591,7 +594,7 @@ impl Restage<'_> {
             dep,
             settled_at,
             self.settings.verify_for,
-            || jittered(self.settings.poll_interval),
+            || retry::spread(self.settings.poll_interval, POLL_SPREAD),
             self.deadline,
         )
         .await
@@ -777,22 +780,9 @@ fn age(created_at: Option<DateTime<Utc>>, seen: Instant) -> Duration {
     }
 }
 
-/// The poll interval ±20 %, so many workers do not poll in lockstep.
-fn jittered(d: Duration) -> Duration {
-    d.mul_f64(0.8 + 0.4 * super::fraction())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jitter_stays_within_twenty_percent() {
-        for _ in 0..100 {
-            let j = jittered(Duration::from_millis(1000));
-            assert!(j >= Duration::from_millis(800) && j <= Duration::from_millis(1200));
-        }
-    }
 
     #[test]
     fn lost_responses_are_recognised() {

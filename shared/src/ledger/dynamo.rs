@@ -47,6 +47,7 @@ use serde::de::DeserializeOwned;
 use super::state::{self, JobState, LeaseState, RunMeta};
 use super::{ExpectedJob, Lease, Ledger, LedgerError, Recorded, RunRecord, RunView, SkippedApp};
 use crate::domain::{JobId, Outcome, RunId};
+use crate::retry::{Backoff, Jitter};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -55,7 +56,10 @@ const PUT_CONCURRENCY: usize = 16;
 const RUNS_PARTITION: &str = "runs";
 const META: &str = "meta";
 /// Tries of a count transaction that meets concurrent counts of the same run.
-const COUNT_ATTEMPTS: u64 = 8;
+const COUNT_ATTEMPTS: u32 = 8;
+/// The wait between them: 10 ms doubling up to 80 ms, half of it jittered.
+const COUNT_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(10), Duration::from_millis(80)).with_jitter(Jitter::Equal);
 
 /// A [`Ledger`] in a DynamoDB table.
 #[derive(Clone)]
@@ -413,8 +417,7 @@ impl DynamoLedger {
                 (_, Some("ConditionalCheckFailed")) => return Ok(false),
                 _ if reasons.iter().any(|r| r == "TransactionConflict") => {
                     // Another worker's count on the same run: back off and retry.
-                    let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 20);
-                    tokio::time::sleep(Duration::from_millis(10 * (attempt + 1) + jitter)).await;
+                    tokio::time::sleep(COUNT_RETRY.delay(attempt + 1)).await;
                 }
                 _ => {
                     return Err(LedgerError::Unavailable(format!(

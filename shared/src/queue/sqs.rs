@@ -21,6 +21,7 @@ use futures::stream::{self, StreamExt};
 
 use super::{Delivery, JobQueue, JobSource, QueueError};
 use crate::domain::RestageJob;
+use crate::retry::Backoff;
 
 /// SQS accepts at most 10 entries per batch call.
 const BATCH_SIZE: usize = 10;
@@ -111,7 +112,7 @@ impl SqsQueue {
     }
 
     /// Sends one batch, resending entries SQS failed on its side (bounded,
-    /// with jittered backoff). Entries failed as the sender's fault are not
+    /// with [`resend_backoff`]). Entries failed as the sender's fault are not
     /// resent; they and any still failing are reported with their count.
     async fn send_batch(&self, batch: &[Outgoing<'_>]) -> Result<(), QueueError> {
         let mut pending: Vec<usize> = (0..batch.len()).collect();
@@ -248,10 +249,11 @@ fn send_failure<R: std::fmt::Debug>(
     }
 }
 
-/// Full jitter over 100 ms·2ⁿ, so parallel batches that failed together do
-/// not resend together.
+/// The wait before resend `round`: 200 ms doubling up to 6.4 s, fully
+/// jittered, so parallel batches that failed together do not resend together.
 fn resend_backoff(round: u32) -> Duration {
-    Duration::from_millis(100 * 2u64.pow(round.min(6))).mul_f64(crate::engine::fraction())
+    const RESEND: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_millis(6_400));
+    RESEND.delay(round)
 }
 
 /// The SDK's own attempts per call (connection errors, throttling, 5xx).

@@ -45,6 +45,7 @@ use crate::config::SlackSettings;
 use crate::domain::{Outcome, RestageJob, RunId};
 use crate::ledger::{Ledger, RunRecord, RunView};
 use crate::notify::{Notifier, NotifyError};
+use crate::retry::{Backoff, Jitter};
 
 /// Pacing and retry knobs. The defaults suit Slack; tests shrink them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,14 @@ pub struct OutboxConfig {
     pub root_claim_ttl: Duration,
     /// Result lines and messages held at most; beyond it new ones are dropped.
     pub max_pending: usize,
+}
+
+impl OutboxConfig {
+    /// A failed message's wait: `backoff_base` doubling per attempt up to
+    /// `backoff_max`, unjittered (the outbox already sends one call at a time).
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.backoff_base, self.backoff_max).with_jitter(Jitter::None)
+    }
 }
 
 impl Default for OutboxConfig {
@@ -574,7 +583,7 @@ impl Shared {
                     st.last_call = Some(now);
                 }
                 let max_attempts = self.config.max_attempts;
-                let delay = self.backoff(st.entries[pos].attempts);
+                let delay = self.config.backoff().delay(st.entries[pos].attempts + 1);
                 let entry = &mut st.entries[pos];
                 entry.attempts += 1;
                 if entry.attempts >= max_attempts {
@@ -587,13 +596,5 @@ impl Shared {
                 }
             }
         }
-    }
-
-    fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 1u32 << attempts.min(16);
-        self.config
-            .backoff_base
-            .saturating_mul(factor)
-            .min(self.config.backoff_max)
     }
 }
