@@ -1,4 +1,5 @@
-//! The UAA access token, cached and shared by every clone of a client.
+//! The UAA access token: requested with the client-credentials grant,
+//! cached and shared by every clone of a client.
 //!
 //! A client-credentials grant has no refresh token, so a token is simply
 //! requested again shortly before it expires. Fetching happens under one
@@ -10,7 +11,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Mutex;
 
+use reqwest::Method;
+use url::Url;
+
+use super::client::CfClient;
+use super::counters::Kind;
 use super::error::CfError;
+use super::request::{Body, Call, label};
 use crate::config::Secret;
 
 #[derive(Clone)]
@@ -97,6 +104,103 @@ impl TokenCache {
         {
             slot.token = None;
         }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// Tokens without `expires_in` are assumed to live this long.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// Asks UAA for a token, and keeps it: the client's side of the grant.
+impl CfClient {
+    /// Makes sure a token can be obtained (e.g. at start-up, to fail fast on
+    /// bad credentials).
+    pub async fn authenticate(&self) -> Result<(), CfError> {
+        self.token().await.map(|_| ())
+    }
+
+    pub(super) async fn token(&self) -> Result<CachedToken, CfError> {
+        self.inner.token.get(|| self.fetch_token()).await
+    }
+
+    async fn fetch_token(&self) -> Result<Grant, CfError> {
+        let base = self.info().await?.token_base().map(str::to_string).ok_or_else(|| {
+            CfError::Invalid(format!(
+                "GET {}/ names neither a login nor a uaa link: is CF_API_URL the Cloud Controller API root?",
+                self.inner.api_base
+            ))
+        })?;
+        let endpoint = format!("{}/oauth/token", base.trim_end_matches('/'));
+        let url = Url::parse(&endpoint).map_err(|e| {
+            CfError::Invalid(format!(
+                "the UAA link `{endpoint}` from GET / is not a URL: {e}"
+            ))
+        })?;
+        if self.inner.api.scheme() == "https" && url.scheme() != "https" {
+            return Err(CfError::Invalid(format!(
+                "GET / names the plain-{} token endpoint {endpoint}; refusing to send the client secret there while the API is https",
+                url.scheme()
+            )));
+        }
+        let form = serde_urlencoded::to_string([
+            ("grant_type", "client_credentials"),
+            ("client_id", self.inner.client_id.as_str()),
+            ("client_secret", self.inner.client_secret.expose()),
+        ])
+        .map_err(|e| CfError::Invalid(format!("could not encode the token request: {e}")))?;
+        let call = Call {
+            label: label(&Method::POST, &url),
+            method: Method::POST,
+            url,
+            body: Body::Form(form),
+            kind: Kind::Token,
+            // Asking for a token twice is harmless.
+            idempotent: true,
+        };
+        let bytes = match self.execute_checked(call, None).await {
+            Ok(b) => b,
+            Err(CfError::Api {
+                status: 400 | 401 | 403,
+                detail,
+                title,
+                ..
+            }) => {
+                return Err(CfError::Unauthorized {
+                    endpoint,
+                    client_id: self.inner.client_id.clone(),
+                    detail: if detail.is_empty() { title } else { detail },
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            CfError::Invalid(format!("POST {endpoint} returned no usable token: {e}"))
+        })?;
+        if parsed.access_token.is_empty()
+            || parsed
+                .token_type
+                .as_deref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(CfError::Invalid(format!(
+                "POST {endpoint} returned an empty or non-bearer token"
+            )));
+        }
+        Ok(Grant {
+            value: Secret::new(parsed.access_token),
+            lifetime: parsed
+                .expires_in
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_TOKEN_LIFETIME),
+        })
     }
 }
 

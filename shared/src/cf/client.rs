@@ -1,33 +1,26 @@
-//! The HTTP core of the Cloud Foundry client: authentication, retries,
-//! pagination, and the generic `get`/`post`/`patch`/`list_all` building blocks
-//! the typed endpoint methods (and other modules) are made of.
+//! The Cloud Foundry client's face: [`CfClient`], its options, and the
+//! generic `get`/`post`/`patch`/`pages`/`list_all` building blocks the typed
+//! endpoint methods (`endpoints`) and other modules are made of.
 //!
-//! Retry rules, because a blindly retried POST can do harm (a second
-//! `POST /v3/builds` after a lost response yields StagingInProgress, a second
-//! deployment supersedes the first):
-//! - GETs are retried on connect errors, resets, timeouts and 502/503/504,
-//!   with [`CfClientOptions::backoff`], within the retry budget.
-//! - Any request is retried on 429 after `Retry-After` (CC did not process it)
-//!   and on connect errors (it never left).
-//! - A 401 from Cloud Controller re-authenticates once and retries.
-//! - Everything else is returned to the caller.
+//! The rest of the client lives by job: `request` sends a request and decides
+//! what to retry, `auth` holds the UAA token, `counters` counts requests.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::Stream;
-use reqwest::{Method, StatusCode, header};
+use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 use url::Url;
 
-use super::auth::{CachedToken, Grant, TokenCache};
-use super::error::{CfError, shorten};
+use super::auth::TokenCache;
+use super::counters::{Counters, Kind, RequestCounts};
+use super::error::CfError;
 use super::models::{Included, Page, RootInfo};
-use super::record::{self, Unreadable};
+use super::record::Unreadable;
+use super::request::{Body, Call, decode, json_body, label};
 use crate::config::{CfSettings, Secret};
 use crate::retry::{Backoff, Jitter};
 
@@ -93,139 +86,26 @@ impl CfClientOptions {
     }
 }
 
-/// Requests sent, by kind, for benchmarks and run summaries. Every attempt
-/// counts, including retries and token requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RequestCounts {
-    pub root: u64,
-    pub token: u64,
-    pub get: u64,
-    pub post: u64,
-    pub patch: u64,
-    pub delete: u64,
-    /// Attempts that were retries (already included above).
-    pub retries: u64,
-    /// 429 responses received.
-    pub rate_limited: u64,
-    /// Re-authentications after a 401.
-    pub reauthentications: u64,
-}
-
-impl RequestCounts {
-    pub fn total(&self) -> u64 {
-        self.root + self.token + self.get + self.post + self.patch + self.delete
-    }
-
-    /// Requests to Cloud Controller's `/v3` API (everything but `/` and tokens).
-    pub fn api(&self) -> u64 {
-        self.get + self.post + self.patch + self.delete
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    root: AtomicU64,
-    token: AtomicU64,
-    get: AtomicU64,
-    post: AtomicU64,
-    patch: AtomicU64,
-    delete: AtomicU64,
-    retries: AtomicU64,
-    rate_limited: AtomicU64,
-    reauthentications: AtomicU64,
-}
-
-impl Counters {
-    fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn sent(&self, kind: Kind, method: &Method) {
-        let counter = match kind {
-            Kind::Root => &self.root,
-            Kind::Token => &self.token,
-            Kind::Api => match *method {
-                Method::POST => &self.post,
-                Method::PATCH => &self.patch,
-                Method::DELETE => &self.delete,
-                _ => &self.get,
-            },
-        };
-        Self::bump(counter);
-    }
-
-    fn snapshot(&self) -> RequestCounts {
-        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        RequestCounts {
-            root: n(&self.root),
-            token: n(&self.token),
-            get: n(&self.get),
-            post: n(&self.post),
-            patch: n(&self.patch),
-            delete: n(&self.delete),
-            retries: n(&self.retries),
-            rate_limited: n(&self.rate_limited),
-            reauthentications: n(&self.reauthentications),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Root,
-    Token,
-    Api,
-}
-
-enum Body {
-    Empty,
-    Json(Vec<u8>),
-    Form(String),
-}
-
-struct Call {
-    method: Method,
-    url: Url,
-    body: Body,
-    kind: Kind,
-    /// Safe to send again after a failure that may have reached the server.
-    idempotent: bool,
-    /// `METHOD /path?query` for messages; never contains credentials.
-    label: String,
-}
-
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
-/// Tokens without `expires_in` are assumed to live this long.
-const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-/// Guards against a server whose `next.href` never ends.
 const MAX_PAGES: usize = 100_000;
 
 /// A Cloud Controller v3 + UAA client. Cloning is cheap and clones share the
 /// connection pool, the cached token and the request counters.
 #[derive(Clone)]
 pub struct CfClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
     /// The API root without a trailing slash.
-    api: Url,
-    api_base: String,
-    client_id: String,
-    client_secret: Secret,
-    options: CfClientOptions,
-    root: OnceCell<RootInfo>,
-    token: TokenCache,
-    counters: Counters,
+    pub(super) api: Url,
+    pub(super) api_base: String,
+    pub(super) client_id: String,
+    pub(super) client_secret: Secret,
+    pub(super) options: CfClientOptions,
+    pub(super) root: OnceCell<RootInfo>,
+    pub(super) token: TokenCache,
+    pub(super) counters: Counters,
 }
 
 impl std::fmt::Debug for CfClient {
@@ -312,88 +192,6 @@ impl CfClient {
     /// (no extra request once the root has been read).
     pub async fn capabilities(&self) -> Result<super::Capabilities, CfError> {
         Ok(super::Capabilities::of(self.info().await?.api_version()))
-    }
-
-    /// Makes sure a token can be obtained (e.g. at start-up, to fail fast on
-    /// bad credentials).
-    pub async fn authenticate(&self) -> Result<(), CfError> {
-        self.token().await.map(|_| ())
-    }
-
-    async fn token(&self) -> Result<CachedToken, CfError> {
-        self.inner.token.get(|| self.fetch_token()).await
-    }
-
-    async fn fetch_token(&self) -> Result<Grant, CfError> {
-        let base = self.info().await?.token_base().map(str::to_string).ok_or_else(|| {
-            CfError::Invalid(format!(
-                "GET {}/ names neither a login nor a uaa link: is CF_API_URL the Cloud Controller API root?",
-                self.inner.api_base
-            ))
-        })?;
-        let endpoint = format!("{}/oauth/token", base.trim_end_matches('/'));
-        let url = Url::parse(&endpoint).map_err(|e| {
-            CfError::Invalid(format!(
-                "the UAA link `{endpoint}` from GET / is not a URL: {e}"
-            ))
-        })?;
-        if self.inner.api.scheme() == "https" && url.scheme() != "https" {
-            return Err(CfError::Invalid(format!(
-                "GET / names the plain-{} token endpoint {endpoint}; refusing to send the client secret there while the API is https",
-                url.scheme()
-            )));
-        }
-        let form = serde_urlencoded::to_string([
-            ("grant_type", "client_credentials"),
-            ("client_id", self.inner.client_id.as_str()),
-            ("client_secret", self.inner.client_secret.expose()),
-        ])
-        .map_err(|e| CfError::Invalid(format!("could not encode the token request: {e}")))?;
-        let call = Call {
-            label: label(&Method::POST, &url),
-            method: Method::POST,
-            url,
-            body: Body::Form(form),
-            kind: Kind::Token,
-            // Asking for a token twice is harmless.
-            idempotent: true,
-        };
-        let bytes = match self.execute_checked(call, None).await {
-            Ok(b) => b,
-            Err(CfError::Api {
-                status: 400 | 401 | 403,
-                detail,
-                title,
-                ..
-            }) => {
-                return Err(CfError::Unauthorized {
-                    endpoint,
-                    client_id: self.inner.client_id.clone(),
-                    detail: if detail.is_empty() { title } else { detail },
-                });
-            }
-            Err(e) => return Err(e),
-        };
-        let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            CfError::Invalid(format!("POST {endpoint} returned no usable token: {e}"))
-        })?;
-        if parsed.access_token.is_empty()
-            || parsed
-                .token_type
-                .as_deref()
-                .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-        {
-            return Err(CfError::Invalid(format!(
-                "POST {endpoint} returned an empty or non-bearer token"
-            )));
-        }
-        Ok(Grant {
-            value: Secret::new(parsed.access_token),
-            lifetime: parsed
-                .expires_in
-                .map(Duration::from_secs)
-                .unwrap_or(DEFAULT_TOKEN_LIFETIME),
-        })
     }
 
     /// `GET` a path (`/v3/apps/GUID`) or an absolute URL, decoded as `T`.
@@ -526,7 +324,7 @@ impl CfClient {
         Ok(listed)
     }
 
-    fn resolve(&self, target: &str) -> Result<Url, CfError> {
+    pub(super) fn resolve(&self, target: &str) -> Result<Url, CfError> {
         let raw = if target.starts_with("http://") || target.starts_with("https://") {
             target.to_string()
         } else if target.starts_with('/') {
@@ -535,315 +333,6 @@ impl CfClient {
             format!("{}/{target}", self.inner.api_base)
         };
         Url::parse(&raw).map_err(|e| CfError::Invalid(format!("`{raw}` is not a valid URL: {e}")))
-    }
-
-    /// Whether the bearer token may go to `url`. Links from CC may name
-    /// another host (its external domain); those are followed, but a token is
-    /// never downgraded from https to plain http.
-    fn check_token_destination(&self, url: &Url, request: &str) -> Result<(), CfError> {
-        let api = &self.inner.api;
-        let same_origin = url.scheme() == api.scheme()
-            && url.host_str() == api.host_str()
-            && url.port_or_known_default() == api.port_or_known_default();
-        if same_origin {
-            return Ok(());
-        }
-        if api.scheme() == "https" && url.scheme() != "https" {
-            return Err(CfError::Invalid(format!(
-                "{request}: refusing to send the Cloud Foundry token over plain {} to {}; the API is https",
-                url.scheme(),
-                url.host_str().unwrap_or("?")
-            )));
-        }
-        tracing::debug!(
-            request,
-            host = url.host_str().unwrap_or("?"),
-            "following a link to another host"
-        );
-        Ok(())
-    }
-
-    async fn api_call(
-        &self,
-        method: Method,
-        target: &str,
-        body: Body,
-    ) -> Result<(String, Bytes), CfError> {
-        let url = self.resolve(target)?;
-        let label = label(&method, &url);
-        self.check_token_destination(&url, &label)?;
-        let call = Call {
-            idempotent: method == Method::GET || method == Method::HEAD,
-            method,
-            url,
-            body,
-            kind: Kind::Api,
-            label: label.clone(),
-        };
-        let bytes = self.execute_api(call).await?;
-        Ok((label, bytes))
-    }
-
-    /// Sends an authenticated Cloud Controller request; a 401 re-authenticates once.
-    async fn execute_api(&self, call: Call) -> Result<Bytes, CfError> {
-        let mut reauthenticated = false;
-        loop {
-            let token = self.token().await?;
-            let (status, body) = self.execute(&call, Some(&token)).await?;
-            if status == StatusCode::UNAUTHORIZED && !reauthenticated {
-                // The token expired early or was revoked: get a new one, once.
-                reauthenticated = true;
-                Counters::bump(&self.inner.counters.reauthentications);
-                tracing::debug!(request = %call.label, "Cloud Controller refused the token; re-authenticating once");
-                self.inner.token.invalidate(token.generation).await;
-                continue;
-            }
-            return into_result(&call.label, status, body);
-        }
-    }
-
-    /// [`execute`](Self::execute) with any unsuccessful status as an error.
-    async fn execute_checked(
-        &self,
-        call: Call,
-        token: Option<&CachedToken>,
-    ) -> Result<Bytes, CfError> {
-        let (status, body) = self.execute(&call, token).await?;
-        into_result(&call.label, status, body)
-    }
-
-    /// Sends `call` with the retry rules in the module docs (except 401,
-    /// which needs a new token and is the caller's business). Returns the
-    /// final status and body; transport failures, exhausted 429s and
-    /// exhausted 502/503/504s are errors.
-    async fn execute(
-        &self,
-        call: &Call,
-        token: Option<&CachedToken>,
-    ) -> Result<(StatusCode, Bytes), CfError> {
-        let opts = &self.inner.options;
-        let mut retries = 0u32;
-        loop {
-            let mut req = self
-                .inner
-                .http
-                .request(call.method.clone(), call.url.clone())
-                .header(header::ACCEPT, "application/json");
-            if let Some(t) = token {
-                let mut value =
-                    header::HeaderValue::from_str(&format!("bearer {}", t.value.expose()))
-                        .map_err(|_| {
-                            CfError::Invalid(
-                                "UAA issued a token with characters not allowed in an HTTP header"
-                                    .into(),
-                            )
-                        })?;
-                // Keeps the token out of any Debug output of the request.
-                value.set_sensitive(true);
-                req = req.header(header::AUTHORIZATION, value);
-            }
-            req = match &call.body {
-                Body::Empty => req,
-                Body::Json(b) => req
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(b.clone()),
-                Body::Form(f) => req
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(f.clone()),
-            };
-            self.inner.counters.sent(call.kind, &call.method);
-            if retries > 0 {
-                Counters::bump(&self.inner.counters.retries);
-            }
-
-            let outcome = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    log_warnings(&call.label, resp.headers());
-                    let retry_after = resp
-                        .headers()
-                        .get(header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    match resp.bytes().await {
-                        Ok(body) => Ok((status, retry_after, body)),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-
-            let (status, retry_after, body) = match outcome {
-                Ok(x) => x,
-                Err(e) => {
-                    let detail = transport_detail(&e);
-                    // A connect error means nothing reached the server.
-                    let safe = call.idempotent || e.is_connect();
-                    if safe && retries < opts.max_retries {
-                        retries += 1;
-                        let wait = opts.backoff().delay(retries);
-                        tracing::debug!(request = %call.label, error = %detail, retry = retries, wait_ms = wait.as_millis() as u64, "retrying after a transport error");
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    return Err(CfError::Unavailable {
-                        request: call.label.clone(),
-                        detail,
-                    });
-                }
-            };
-
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                Counters::bump(&self.inner.counters.rate_limited);
-                let wait = opts.backoff().after(retries + 1, retry_after);
-                if retries < opts.max_retries && wait <= opts.max_retry_after {
-                    retries += 1;
-                    tracing::debug!(request = %call.label, wait_ms = wait.as_millis() as u64, "rate limited; waiting as Retry-After asks");
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                return Err(CfError::RateLimited {
-                    request: call.label.clone(),
-                    retry_after: wait,
-                });
-            }
-            if matches!(
-                status,
-                StatusCode::BAD_GATEWAY
-                    | StatusCode::SERVICE_UNAVAILABLE
-                    | StatusCode::GATEWAY_TIMEOUT
-            ) {
-                if call.idempotent && retries < opts.max_retries {
-                    retries += 1;
-                    let wait = opts.backoff().delay(retries);
-                    tracing::debug!(request = %call.label, status = status.as_u16(), retry = retries, wait_ms = wait.as_millis() as u64, "retrying after a gateway error");
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                let detail = match CfError::from_response(&call.label, status.as_u16(), &body) {
-                    CfError::Api { title, detail, .. } if !title.is_empty() => {
-                        format!("HTTP {} {title}: {detail}", status.as_u16())
-                    }
-                    CfError::Api { detail, .. } => format!("HTTP {}: {detail}", status.as_u16()),
-                    other => other.to_string(),
-                };
-                return Err(CfError::Unavailable {
-                    request: call.label.clone(),
-                    detail,
-                });
-            }
-            return Ok((status, body));
-        }
-    }
-}
-
-fn into_result(request: &str, status: StatusCode, body: Bytes) -> Result<Bytes, CfError> {
-    if status.is_success() {
-        Ok(body)
-    } else {
-        Err(CfError::from_response(request, status.as_u16(), &body))
-    }
-}
-
-fn json_body<B: Serialize + ?Sized>(path: &str, body: &B) -> Result<Body, CfError> {
-    serde_json::to_vec(body).map(Body::Json).map_err(|e| {
-        CfError::Invalid(format!(
-            "the request body for {path} did not serialize: {e}"
-        ))
-    })
-}
-
-/// A body that is not JSON at all (a router's HTML page, a cut-off body) is
-/// [`CfError::Invalid`]; JSON of the wrong shape is [`CfError::Unreadable`],
-/// naming the field, so one odd object is reported for its app.
-fn decode<T: DeserializeOwned>(request: &str, bytes: &[u8]) -> Result<T, CfError> {
-    let what = std::any::type_name::<T>()
-        .rsplit("::")
-        .next()
-        .unwrap_or("value");
-    let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        CfError::Invalid(format!(
-            "{request} returned a body that is not a valid {what}: {e}"
-        ))
-    })?;
-    record::read(&raw).map_err(|bad: Unreadable| CfError::Unreadable {
-        request: request.to_string(),
-        detail: bad.reason(),
-    })
-}
-
-/// `METHOD /path?query`, with a long query shortened.
-fn label(method: &Method, url: &Url) -> String {
-    const MAX_QUERY: usize = 160;
-    match url.query() {
-        Some(q) if q.len() > MAX_QUERY => {
-            let cut: String = q.chars().take(MAX_QUERY).collect();
-            format!("{method} {}?{cut}…", url.path())
-        }
-        Some(q) => format!("{method} {}?{q}", url.path()),
-        None => format!("{method} {}", url.path()),
-    }
-}
-
-fn transport_detail(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "connection error"
-    };
-    // Without the URL: the label already names the request.
-    let mut detail = format!("{kind}: {}", shorten(&e.to_string()));
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&shorten(&s.to_string()));
-        source = s.source();
-    }
-    detail
-}
-
-/// `Retry-After` in seconds (what CC sends); an HTTP date is not used by CC.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// `X-Cf-Warnings` carries URL-encoded, comma-separated warnings (e.g. a
-/// DEPRECATED stack); they go to debug logs.
-fn log_warnings(request: &str, headers: &header::HeaderMap) {
-    for value in headers.get_all("x-cf-warnings") {
-        let Ok(raw) = value.to_str() else { continue };
-        for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
-            let warning = url::form_urlencoded::parse(format!("w={}", part.trim()).as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            tracing::debug!(request, warning = %warning, "Cloud Controller warning");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels_name_method_and_path_and_shorten_queries() {
-        let url = Url::parse(&format!(
-            "https://api.x/v3/droplets?guids={}",
-            "a,".repeat(200)
-        ))
-        .expect("url");
-        let l = label(&Method::GET, &url);
-        assert!(l.starts_with("GET /v3/droplets?guids="));
-        assert!(l.len() < 200);
-    }
-
-    #[test]
-    fn retry_after_is_seconds() {
-        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }
 

@@ -8,13 +8,16 @@
 mod auth;
 mod capabilities;
 mod client;
+mod counters;
 mod endpoints;
 mod error;
 pub mod models;
 mod record;
+mod request;
 
 pub use capabilities::{Capabilities, since};
-pub use client::{CfClient, CfClientOptions, Listed, RequestCounts};
+pub use client::{CfClient, CfClientOptions, Listed};
+pub use counters::RequestCounts;
 pub use endpoints::{AppListing, AppQuery, DeploymentRequest};
 pub use error::{ApiErrorEntry, CfError, codes};
 pub use models::*;
