@@ -3,63 +3,35 @@
 //! concurrent workers in separate processes follow the same rules as the
 //! in-process adapters (see `state`).
 //!
-//! Key schema (table: `pk` S HASH, `sk` S RANGE, TTL attribute `expires_at`,
-//! no secondary index):
+//! The item layout (key schema, attributes) and its encoding are in
+//! [`item`].
 //!
-//! | item            | pk             | sk                          | attributes |
-//! |-----------------|----------------|-----------------------------|------------|
-//! | remembered key  | `key#<key>`    | `key`                       | `expires_at` (N, epoch s, for DynamoDB's TTL sweep), `expires_ms` (N, what reads compare) |
-//! | run summary     | `run#<run id>` | `meta`                      | `record` (S, RunRecord JSON without expected/skipped), `expected` (N), `finished` (N), `completed_at` (S), `slack_thread` (S) |
-//! | job             | `run#<run id>` | `job#<job id>`              | `spec` (S, ExpectedJob JSON), `seq` (N), `expected` (BOOL), `outcome` (S, Outcome JSON), `is_final`, `counted`, `settled` (BOOL), `attempts` (N), `updated_at` (S), `lease_owner` (S), `lease_until_ms` (N) |
-//! | skipped app     | `run#<run id>` | `skip#<app guid>`           | `skipped` (S, SkippedApp JSON), `seq` (N) |
-//! | run listing     | `runs`         | `<created_at>#<run id>`     | `run_id` (S) |
-//!
-//! Jobs and skipped apps are items of their own because a run of thousands of
-//! apps would not fit DynamoDB's 400 KB item limit. Runs are listed newest
-//! first by querying the single `runs` partition backwards (fine for the few
-//! runs a day this tool makes).
-//!
-//! Counting: `put_run` marks jobs expected, then sets the summary's
-//! `expected` from a count of the marked job items (never lowering it), so
-//! its retry repairs a `put_run` that died half-way. Recording a final
-//! outcome is three steps: store it on the job; count it once (a
-//! transaction sets the job's `counted` flag and adds 1 to `finished`); if
-//! `finished >= expected`, set `completed_at` only if absent — the one caller
-//! whose write succeeds reports `completed_run`. Then the job is `settled`.
-//! Until then `lease_job` does not answer `AlreadyFinal` for it, so when a
-//! step fails the redelivery records the outcome again and finishes the
-//! bookkeeping instead of leaving the run one short of complete.
+//! Counting outcomes until a run completes is in [`counting`].
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
-use serde::de::DeserializeOwned;
 
-use super::state::{self, JobState, LeaseState, RunMeta};
+use super::state;
 use super::{ExpectedJob, Lease, Ledger, LedgerError, Recorded, RunRecord, RunView, SkippedApp};
 use crate::domain::{JobId, Outcome, RunId};
-use crate::retry::{Backoff, Jitter};
 
-type Item = HashMap<String, AttributeValue>;
+mod counting;
+mod item;
+
+use item::{
+    Item, META, RUNS_PARTITION, conditional_failed, flag, job_sk, n, rfc3339, run_pk, s, text,
+};
 
 /// How many job writes of one `put_run` are in flight at once.
 const PUT_CONCURRENCY: usize = 16;
-const RUNS_PARTITION: &str = "runs";
-const META: &str = "meta";
-/// Tries of a count transaction that meets concurrent counts of the same run.
-const COUNT_ATTEMPTS: u32 = 8;
-/// The wait between them: 10 ms doubling up to 80 ms, half of it jittered.
-const COUNT_RETRY: Backoff =
-    Backoff::new(Duration::from_millis(10), Duration::from_millis(80)).with_jitter(Jitter::Equal);
 
 /// A [`Ledger`] in a DynamoDB table.
 #[derive(Clone)]
@@ -118,13 +90,6 @@ impl DynamoLedger {
             "DynamoDB {op} on table {}: {}",
             self.table,
             DisplayErrorContext(e)
-        ))
-    }
-
-    fn corrupt(&self, pk: &str, sk: &str, what: &str) -> LedgerError {
-        LedgerError::Corrupt(format!(
-            "DynamoDB table {} item {pk}/{sk}: {what}",
-            self.table
         ))
     }
 
@@ -228,311 +193,6 @@ impl DynamoLedger {
             Err(e) => Err(self.unavailable("PutItem (skipped app)", &e)),
         }
     }
-
-    /// Reads a run's items into its view; `None` when the summary is missing.
-    fn assemble(&self, run_id: &RunId, items: Vec<Item>) -> Result<Option<RunView>, LedgerError> {
-        let pk = run_pk(run_id);
-        let mut meta_item = None;
-        let mut expected: Vec<(i64, ExpectedJob)> = Vec::new();
-        let mut skipped: Vec<(i64, SkippedApp)> = Vec::new();
-        let mut jobs: HashMap<JobId, JobState> = HashMap::new();
-        for item in items {
-            let sk = text(&item, "sk").unwrap_or_default().to_string();
-            if sk == META {
-                meta_item = Some(item);
-            } else if sk.starts_with("job#") {
-                let job = self.job_state(&pk, &sk, &item)?;
-                if job.expected {
-                    let raw = text(&item, "spec")
-                        .ok_or_else(|| self.corrupt(&pk, &sk, "expected job without spec"))?;
-                    let spec: ExpectedJob = self.decode(&pk, &sk, raw)?;
-                    expected.push((number(&item, "seq").unwrap_or(0), spec.clone()));
-                    jobs.insert(spec.job_id, job);
-                }
-            } else if sk.starts_with("skip#") {
-                let raw = text(&item, "skipped")
-                    .ok_or_else(|| self.corrupt(&pk, &sk, "skipped app without data"))?;
-                skipped.push((
-                    number(&item, "seq").unwrap_or(0),
-                    self.decode(&pk, &sk, raw)?,
-                ));
-            }
-        }
-        let Some(meta_item) = meta_item else {
-            return Ok(None);
-        };
-        let raw = text(&meta_item, "record")
-            .ok_or_else(|| self.corrupt(&pk, META, "run without record"))?;
-        let mut record: RunRecord = self.decode(&pk, META, raw)?;
-        expected.sort_by(|a, b| (a.0, &a.1.job_id).cmp(&(b.0, &b.1.job_id)));
-        skipped.sort_by(|a, b| (a.0, &a.1.app.guid).cmp(&(b.0, &b.1.app.guid)));
-        record.expected = expected.into_iter().map(|(_, e)| e).collect();
-        record.skipped = skipped.into_iter().map(|(_, s)| s).collect();
-        let completed_at = match text(&meta_item, "completed_at") {
-            Some(raw) => Some(
-                DateTime::parse_from_rfc3339(raw)
-                    .map_err(|e| self.corrupt(&pk, META, &format!("bad completed_at: {e}")))?
-                    .with_timezone(&Utc),
-            ),
-            None => None,
-        };
-        let meta = RunMeta {
-            record,
-            finished: number(&meta_item, "finished").unwrap_or(0).max(0) as usize,
-            completed_at,
-            slack_thread: text(&meta_item, "slack_thread").map(str::to_string),
-        };
-        Ok(Some(state::view(meta, |job| jobs.get(job).cloned())))
-    }
-
-    fn job_state(&self, pk: &str, sk: &str, item: &Item) -> Result<JobState, LedgerError> {
-        let outcome = match text(item, "outcome") {
-            Some(raw) => Some(self.decode::<Outcome>(pk, sk, raw)?),
-            None => None,
-        };
-        let updated_at = match text(item, "updated_at") {
-            Some(raw) => Some(
-                DateTime::parse_from_rfc3339(raw)
-                    .map_err(|e| self.corrupt(pk, sk, &format!("bad updated_at: {e}")))?
-                    .with_timezone(&Utc),
-            ),
-            None => None,
-        };
-        let lease = match (text(item, "lease_owner"), number(item, "lease_until_ms")) {
-            (Some(owner), Some(until)) => Some(LeaseState {
-                owner: owner.to_string(),
-                expires_at: DateTime::from_timestamp_millis(until)
-                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
-            }),
-            _ => None,
-        };
-        Ok(JobState {
-            expected: flag(item, "expected"),
-            outcome,
-            attempts: number(item, "attempts")
-                .unwrap_or(0)
-                .clamp(0, u32::MAX as i64) as u32,
-            updated_at,
-            lease,
-        })
-    }
-
-    fn decode<T: DeserializeOwned>(&self, pk: &str, sk: &str, raw: &str) -> Result<T, LedgerError> {
-        serde_json::from_str(raw)
-            .map_err(|e| self.corrupt(pk, sk, &format!("unreadable JSON: {e}")))
-    }
-
-    /// Sets the run's `expected` count from its job items. Counted rather
-    /// than added up, so a `put_run` that died between marking jobs and
-    /// counting them is repaired by the caller's retry. The count only grows
-    /// (jobs are never un-expected), so racing writers converge on the
-    /// largest; growing it with jobs still to run reopens a completed run.
-    async fn settle_expected(&self, run_id: &RunId) -> Result<(), LedgerError> {
-        let pk = run_pk(run_id);
-        let mut expected = 0_i64;
-        let mut pending = 0_i64;
-        for item in self.query_all(&pk).await? {
-            let is_job = text(&item, "sk").is_some_and(|sk| sk.starts_with("job#"));
-            if is_job && flag(&item, "expected") {
-                expected += 1;
-                if !flag(&item, "is_final") {
-                    pending += 1;
-                }
-            }
-        }
-        let expression = if pending > 0 {
-            "SET expected = :e REMOVE completed_at"
-        } else {
-            "SET expected = :e"
-        };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
-            .update_expression(expression)
-            .condition_expression("attribute_exists(pk) AND expected < :e")
-            .expression_attribute_values(":e", n(expected))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(self.unavailable("UpdateItem (expected count)", &e)),
-        }
-    }
-
-    /// Adds a final job to its run's `finished` count, once: the job's
-    /// `counted` flag and the count change in one transaction, so a retried
-    /// `record_outcome` never counts twice. `false` if the run summary is gone.
-    async fn count_once(&self, run_id: &RunId, job_id: &JobId) -> Result<bool, LedgerError> {
-        let pk = run_pk(run_id);
-        let build = |e: aws_sdk_dynamodb::error::BuildError| {
-            LedgerError::Corrupt(format!("cannot build the count transaction: {e}"))
-        };
-        let mark = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(&job_sk(job_id)))
-            .update_expression("SET counted = :t")
-            .condition_expression("attribute_not_exists(counted)")
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .build()
-            .map_err(build)?;
-        let add = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
-            .update_expression("ADD finished :one")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(build)?;
-        for attempt in 0..COUNT_ATTEMPTS {
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(mark.clone()).build())
-                .transact_items(TransactWriteItem::builder().update(add.clone()).build())
-                .send()
-                .await;
-            let reasons: Vec<String> = match result {
-                Ok(_) => return Ok(true),
-                Err(e) => match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None").to_string())
-                        .collect(),
-                    _ => return Err(self.unavailable("TransactWriteItems (count)", &e)),
-                },
-            };
-            // Reasons are in item order: the job's mark, then the run summary.
-            match (
-                reasons.first().map(String::as_str),
-                reasons.get(1).map(String::as_str),
-            ) {
-                (Some("ConditionalCheckFailed"), _) => return Ok(true),
-                (_, Some("ConditionalCheckFailed")) => return Ok(false),
-                _ if reasons.iter().any(|r| r == "TransactionConflict") => {
-                    // Another worker's count on the same run: back off and retry.
-                    tokio::time::sleep(COUNT_RETRY.delay(attempt + 1)).await;
-                }
-                _ => {
-                    return Err(LedgerError::Unavailable(format!(
-                        "DynamoDB TransactWriteItems (count) on table {} was cancelled: {}",
-                        self.table,
-                        reasons.join(", ")
-                    )));
-                }
-            }
-        }
-        Err(LedgerError::Unavailable(format!(
-            "DynamoDB table {}: counting a final outcome kept conflicting with other writers; retry later",
-            self.table
-        )))
-    }
-
-    /// Ends a final job's bookkeeping: from now on a lease request answers
-    /// `AlreadyFinal`, and its lease is gone.
-    async fn settle_job(&self, run_id: &RunId, job_id: &JobId) -> Result<(), LedgerError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(job_id)))
-            .update_expression("SET settled = :t REMOVE lease_owner, lease_until_ms")
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .send()
-            .await
-            .map_err(|e| self.unavailable("UpdateItem (settle job)", &e))?;
-        Ok(())
-    }
-
-    /// Marks the run complete if every expected job is final; `true` for the
-    /// one caller whose conditional write sets `completed_at`.
-    async fn complete_if_done(&self, run_id: &RunId) -> Result<bool, LedgerError> {
-        let pk = run_pk(run_id);
-        let meta = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.unavailable("GetItem (run summary)", &e))?
-            .item
-            .unwrap_or_default();
-        let finished = number(&meta, "finished").unwrap_or(0);
-        let expected = number(&meta, "expected").unwrap_or(0);
-        if meta.is_empty() || finished < expected || meta.contains_key("completed_at") {
-            return Ok(false);
-        }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
-            .update_expression("SET completed_at = :now")
-            .condition_expression("attribute_not_exists(completed_at) AND finished >= expected")
-            .expression_attribute_values(":now", s(&rfc3339(Utc::now())))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(self.unavailable("UpdateItem (complete run)", &e)),
-        }
-    }
-}
-
-fn run_pk(run_id: &RunId) -> String {
-    format!("run#{run_id}")
-}
-
-fn job_sk(job_id: &JobId) -> String {
-    format!("job#{job_id}")
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_string())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|raw| raw.parse().ok())
-}
-
-fn flag(item: &Item, name: &str) -> bool {
-    item.get(name)
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .unwrap_or(false)
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-fn conditional_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error()
-        .and_then(ProvideErrorMetadata::code)
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
 #[async_trait]
