@@ -9,7 +9,7 @@
 //! |---|---|---|---|
 //! | Cloud Controller requests (`cf::request`) | 250 ms → 8 s | [`Jitter::Equal`] | at least half the wait, so a retry never comes at once; a `Retry-After` wins ([`Backoff::after`]) |
 //! | SQS batch resends (`queue::sqs`) | 200 ms → 6.4 s | [`Jitter::Full`] | parallel batches that failed together spread out |
-//! | DynamoDB count conflicts (`ledger::dynamo`) | 10 ms → 80 ms | [`Jitter::Equal`] | concurrent counters of one run step apart |
+//! | DynamoDB count conflicts (`ledger::dynamo::counting`) | 10 ms → 80 ms | [`Jitter::Equal`] | concurrent counters of one run step apart |
 //! | redelivered jobs (`engine::batch`) | 30 s → 15 min | [`Jitter::None`] | the queue's visibility is the wait; it is reported and tested exactly |
 //! | Slack messages (`slack::notifier`) | 500 ms → 30 s | [`Jitter::None`] | one outbox per channel, already paced one call at a time |
 //!

@@ -1,22 +1,29 @@
 //! Restaging one app: the eight steps of a rolling restage, written so that a
 //! redelivered job resumes the build or deployment it already started.
 //!
-//! Order on every delivery:
+//! Order on every delivery, numbered as in [`Restage::run`]:
 //! 1. re-read the app; look for a deployment carrying this job's label and,
-//!    if there is one, follow it instead of doing anything new;
+//!    if there is one, follow it (steps 7 and 8) instead of doing anything new;
 //! 2. stand back for stopped/docker apps, apps already at the target version,
 //!    apps someone pushed since discovery, and apps someone else is deploying;
 //! 3. stage the package behind the live droplet (or resume this job's build);
-//! 4. poll the build; 5. re-check the current droplet; 6. create the rolling
-//!    deployment; 7. watch it to FINALIZED, cancelling it if it is stuck;
+//! 4. poll the build until it is STAGED;
+//! 5. re-check the current droplet: nobody may have pushed while we staged;
+//! 6. create the rolling deployment;
+//! 7. watch it to FINALIZED, cancelling it if it is stuck;
 //! 8. verify the DEPLOYED app for `verify_for` (no crash, every web instance
 //!    RUNNING) and, if its new droplet crashes, deploy the previous droplet
-//!    again, labelled so that a redelivery follows that rollback.
+//!    again, labelled so that a redelivery follows that rollback; report how
+//!    it finalized.
+//!
+//! A restart skips steps 3 to 5. Every step returns a [`Step`]: it carries
+//! on, or it stops the restage with its outcome (`ControlFlow::Break`).
 //!
 //! Before creating anything the deadline is checked, and every wait ends at
 //! the deadline's stop margin with a resumable `Deferred`.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -47,8 +54,24 @@ const ERROR_POLLS: u32 = 3;
 /// Polls come every poll interval ±20 %, so many workers do not poll in lockstep.
 const POLL_SPREAD: f64 = 0.2;
 
-/// Either carry on, or stop with this outcome.
-type Step<T> = Result<T, Outcome>;
+/// One step of the restage: carry on with `T`, or stop the restage here
+/// with this outcome. `?` passes a stop up to [`Restage::run`].
+type Step<T> = ControlFlow<Outcome, T>;
+
+/// A Cloud Controller answer as a step: an error stops the restage with
+/// [`api_error`]'s classification of it.
+trait OrStop<T> {
+    fn or_stop(self, doing: &str) -> Step<T>;
+}
+
+impl<T> OrStop<T> for Result<T, CfError> {
+    fn or_stop(self, doing: &str) -> Step<T> {
+        match self {
+            Ok(value) => Continue(value),
+            Err(e) => Break(api_error(doing, &e)),
+        }
+    }
+}
 
 /// Restages (or restarts) `job`'s app and says what happened. Never panics
 /// and never returns an error: every problem is an [`Outcome`].
@@ -67,9 +90,8 @@ pub async fn restage_one(
         job_label: label_value(job.job_id.as_str()),
     };
     let started = Instant::now();
-    let outcome = match run.run().await {
-        Ok(o) | Err(o) => o,
-    };
+    // Either the restage went through to its end, or a step stopped it.
+    let (Continue(outcome) | Break(outcome)) = run.run().await;
     let took = Duration::from_millis(started.elapsed().as_millis() as u64);
     let what = if outcome.is_final() {
         "restage finished"
@@ -100,33 +122,62 @@ impl Restage<'_> {
         labels.get(JOB_LABEL) == Some(&self.job_label)
     }
 
+    /// The eight steps of the module doc; each `?` is a step that may stop
+    /// the restage. `Continue` only once step 8 has reported.
     async fn run(&self) -> Step<Outcome> {
         if self.job.action == Action::None {
-            return Ok(skipped("the configured action is `none`: report only"));
+            return Break(skipped("the configured action is `none`: report only"));
         }
+        // 1. Re-read the app; a deployment this job created is followed to its end.
         let app = self.read_app().await?;
-
-        // Resume: a deployment this job created is followed to its end.
         let ours = self.our_deployments().await?;
         let known: HashSet<String> = ours.iter().map(|d| d.guid.clone()).collect();
-        if let Some(dep) = ours.into_iter().next() {
-            match dep.status.reason {
-                DeploymentStatusReason::Canceled => {
-                    // Only a retryable failure (a stall on quota) leads here:
-                    // permanent ones are final in the ledger and never resumed.
-                    tracing::info!(job = %self.job.job_id, deployment = %dep.guid, "this job's previous deployment was canceled; trying again");
-                }
-                _ => return self.watch_deployment(dep).await,
+        let resumed = match ours.into_iter().next() {
+            Some(dep) if dep.status.reason == DeploymentStatusReason::Canceled => {
+                // Only a retryable failure (a stall on quota) leads here:
+                // permanent ones are final in the ledger and never resumed.
+                tracing::info!(job = %self.job.job_id, deployment = %dep.guid, "this job's previous deployment was canceled; trying again");
+                None
             }
-        }
+            other => other,
+        };
+        let deployment = match resumed {
+            Some(dep) => dep,
+            None => {
+                // 2. Stand back unless the app is ours to restage.
+                let current = self.stand_back(&app).await?;
+                let droplet = match self.job.action {
+                    Action::Restart => None,
+                    Action::Restage | Action::None => {
+                        // 3. Stage the live droplet's package (or resume this job's build).
+                        let build = self.build(&current).await?;
+                        // 4. Poll the build until it is STAGED.
+                        let droplet = self.watch_build(build).await?;
+                        // 5. Re-check the current droplet.
+                        self.recheck_before_deploy(&droplet).await?;
+                        Some(droplet)
+                    }
+                };
+                // 6. Create the rolling deployment.
+                self.deploy(droplet.as_deref(), &known).await?
+            }
+        };
+        // 7. Watch it to FINALIZED, cancelling it if it is stuck.
+        let finalized = self.watch_deployment(deployment).await?;
+        // 8. Verify a DEPLOYED app (rolling back a crashing droplet) and report.
+        self.finalized(&finalized).await
+    }
 
+    /// Step 2: the app's current droplet, unless the app is stopped, a docker
+    /// app, already current, pushed since discovery, or someone is deploying it.
+    async fn stand_back(&self, app: &App) -> Step<Droplet> {
         if app.state == AppState::Stopped {
-            return Ok(skipped(
+            return Break(skipped(
                 "the app is STOPPED: a deployment would start it, so it is left alone",
             ));
         }
         if app.lifecycle_type() == Some(&LifecycleType::Docker) {
-            return Ok(skipped(
+            return Break(skipped(
                 "docker app: no buildpack to update (a restage would re-pull the image)",
             ));
         }
@@ -134,45 +185,36 @@ impl Restage<'_> {
             .cf
             .get_current_droplet(self.app_guid())
             .await
-            .map_err(|e| api_error("reading the current droplet", &e))?
+            .or_stop("reading the current droplet")?
         else {
-            return Ok(skipped("not restageable: the app has no current droplet"));
+            return Break(skipped("not restageable: the app has no current droplet"));
         };
         if self.already_current(&current) {
-            return Ok(Outcome::AlreadyCurrent);
+            return Break(Outcome::AlreadyCurrent);
         }
         if current.guid != self.job.droplet_guid {
-            return Ok(self.droplet_changed(&current.guid, None).await);
+            return Break(self.droplet_changed(&current.guid, None).await);
         }
-
         let staging = self
             .cf
             .list_builds(self.app_guid(), &[BuildState::Staging], None)
             .await
-            .map_err(|e| api_error("listing staging builds", &e))?;
+            .or_stop("listing staging builds")?;
         if let Some(theirs) = staging.iter().find(|b| !self.is_ours(&b.metadata.labels)) {
-            return Err(someone_deploying(&format!(
+            return Break(someone_deploying(&format!(
                 "build {} is STAGING",
                 theirs.guid
             )));
         }
         self.check_no_foreign_deployment().await?;
-
-        match self.job.action {
-            Action::Restart => self.deploy(None, &known).await,
-            Action::Restage | Action::None => {
-                let droplet = self.staged_droplet(&current).await?;
-                self.recheck_before_deploy(&droplet).await?;
-                self.deploy(Some(&droplet), &known).await
-            }
-        }
+        Continue(current)
     }
 
     async fn read_app(&self) -> Step<App> {
         match self.cf.get_app(self.app_guid()).await {
-            Ok(app) => Ok(app),
-            Err(e) if e.is_not_found() => Err(skipped("the app no longer exists")),
-            Err(e) => Err(api_error("reading the app", &e)),
+            Ok(app) => Continue(app),
+            Err(e) if e.is_not_found() => Break(skipped("the app no longer exists")),
+            Err(e) => Break(api_error("reading the app", &e)),
         }
     }
 
@@ -190,7 +232,7 @@ impl Restage<'_> {
         self.cf
             .list_deployments(self.app_guid(), &[], Some(&self.selector))
             .await
-            .map_err(|e| api_error("looking for this job's deployment", &e))
+            .or_stop("looking for this job's deployment")
     }
 
     async fn check_no_foreign_deployment(&self) -> Step<()> {
@@ -198,45 +240,44 @@ impl Restage<'_> {
             .cf
             .list_deployments(self.app_guid(), &[DeploymentStatusValue::Active], None)
             .await
-            .map_err(|e| api_error("listing active deployments", &e))?;
+            .or_stop("listing active deployments")?;
         match active.iter().find(|d| !self.is_ours(&d.metadata.labels)) {
-            Some(theirs) => Err(someone_deploying(&format!(
+            Some(theirs) => Break(someone_deploying(&format!(
                 "deployment {} is ACTIVE",
                 theirs.guid
             ))),
-            None => Ok(()),
+            None => Continue(()),
         }
     }
 
-    /// The droplet to deploy: from this job's earlier build if it staged (or
-    /// is still staging), else from a new build of the live droplet's package.
-    async fn staged_droplet(&self, current: &Droplet) -> Step<String> {
+    /// Step 3: this job's earlier build if it staged (or is still staging),
+    /// else a new build of the live droplet's package.
+    async fn build(&self, current: &Droplet) -> Step<Build> {
         let builds = self
             .cf
             .list_builds(self.app_guid(), &[], Some(&self.selector))
             .await
-            .map_err(|e| api_error("looking for this job's build", &e))?;
+            .or_stop("looking for this job's build")?;
         if let Some(build) = builds.into_iter().next() {
             match build.state {
-                BuildState::Staging | BuildState::Staged => return self.watch_build(build).await,
+                BuildState::Staging | BuildState::Staged => return Continue(build),
                 BuildState::Failed => {
                     let failed =
                         staging_failure(&build.guid, build.error.as_deref(), build.error_id());
                     if failed.is_final() {
-                        return Err(failed);
+                        return Break(failed);
                     }
                     // A transient failure: this delivery is the retry.
                 }
-                BuildState::Other(_) => return self.watch_build(build).await,
+                BuildState::Other(_) => return Continue(build),
             }
         }
-        let build = self.create_build(current).await?;
-        self.watch_build(build).await
+        self.create_build(current).await
     }
 
     async fn create_build(&self, current: &Droplet) -> Step<Build> {
         let Some(package_guid) = current.package_guid() else {
-            return Err(skipped(&format!(
+            return Break(skipped(&format!(
                 "not restageable: droplet {} has no package (pushed as a droplet?)",
                 current.guid
             )));
@@ -244,23 +285,23 @@ impl Restage<'_> {
         let package = match self.cf.get_package(package_guid).await {
             Ok(p) => p,
             Err(e) if e.is_not_found() => {
-                return Err(skipped(&format!(
+                return Break(skipped(&format!(
                     "not restageable: package {package_guid} behind the live droplet is gone"
                 )));
             }
-            Err(e) => return Err(api_error("reading the live droplet's package", &e)),
+            Err(e) => return Break(api_error("reading the live droplet's package", &e)),
         };
         if package.kind == PackageType::Docker {
-            return Err(skipped("docker package: nothing to restage"));
+            return Break(skipped("docker package: nothing to restage"));
         }
         if package.state != PackageState::Ready {
-            return Err(skipped(&format!(
+            return Break(skipped(&format!(
                 "not restageable: package {} behind the live droplet is {}",
                 package.guid, package.state
             )));
         }
         if !self.deadline.can_start_work() {
-            return Err(self.out_of_time("staging has not started"));
+            return Break(self.out_of_time("staging has not started"));
         }
         match self
             .cf
@@ -269,16 +310,16 @@ impl Restage<'_> {
         {
             Ok(build) => {
                 tracing::info!(job = %self.job.job_id, build = %build.guid, package = %package.guid, "staging started");
-                Ok(build)
+                Continue(build)
             }
-            Err(e) if e.is_disk_limit_exceeded() => Err(Outcome::Failed {
+            Err(e) if e.is_disk_limit_exceeded() => Break(Outcome::Failed {
                 reason: "the app's disk quota is larger than this foundation allows for staging \
                          (Cloud Controller: disk limit exceeded); lower it (cf scale APP -k ...) \
                          or raise maximum_app_disk_in_mb, then retry"
                     .to_string(),
                 permanent: true,
             }),
-            Err(e) if e.is_quota() => Err(quota("staging", &e)),
+            Err(e) if e.is_quota() => Break(quota("staging", &e)),
             Err(e) if is_lost(&e) || e.is_staging_in_progress() => {
                 // The POST may have created the build even though we did not
                 // hear back (or a duplicate delivery just did): find it by label.
@@ -286,37 +327,39 @@ impl Restage<'_> {
                     .cf
                     .list_builds(self.app_guid(), &[], Some(&self.selector))
                     .await
-                    .map_err(|e| api_error("looking for this job's build", &e))?;
+                    .or_stop("looking for this job's build")?;
                 match found.into_iter().next() {
-                    Some(b) => Ok(b),
+                    Some(b) => Continue(b),
                     None if e.is_staging_in_progress() => {
-                        Err(someone_deploying("a build is STAGING"))
+                        Break(someone_deploying("a build is STAGING"))
                     }
-                    None => Err(api_error("creating the build", &e)),
+                    None => Break(api_error("creating the build", &e)),
                 }
             }
-            Err(e) if e.is_stack_disabled() => Err(Outcome::Failed {
+            Err(e) if e.is_stack_disabled() => Break(Outcome::Failed {
                 reason: format!("the app's stack is DISABLED: {e}"),
                 permanent: true,
             }),
-            Err(e) => Err(api_error("creating the build", &e)),
+            Err(e) => Break(api_error("creating the build", &e)),
         }
     }
 
+    /// Step 4: the droplet of `build` once it is STAGED.
     async fn watch_build(&self, mut build: Build) -> Step<String> {
         let started = Instant::now();
         loop {
             match build.state {
                 BuildState::Staged => {
-                    return build.droplet_guid().map(str::to_string).ok_or_else(|| {
-                        Outcome::Failed {
+                    return match build.droplet_guid() {
+                        Some(droplet) => Continue(droplet.to_string()),
+                        None => Break(Outcome::Failed {
                             reason: format!("build {} is STAGED but names no droplet", build.guid),
                             permanent: false,
-                        }
-                    });
+                        }),
+                    };
                 }
                 BuildState::Failed => {
-                    return Err(staging_failure(
+                    return Break(staging_failure(
                         &build.guid,
                         build.error.as_deref(),
                         build.error_id(),
@@ -325,7 +368,7 @@ impl Restage<'_> {
                 BuildState::Staging | BuildState::Other(_) => {}
             }
             if age(build.created_at, started) >= self.settings.staging_timeout {
-                return Err(Outcome::Failed {
+                return Break(Outcome::Failed {
                     reason: format!(
                         "staging timed out: build {} still STAGING after {}",
                         build.guid,
@@ -339,13 +382,13 @@ impl Restage<'_> {
                 .sleep(retry::spread(self.settings.poll_interval, POLL_SPREAD))
                 .await
             {
-                return Err(self.out_of_time(&format!("build {} is still STAGING", build.guid)));
+                return Break(self.out_of_time(&format!("build {} is still STAGING", build.guid)));
             }
             build = self
                 .cf
                 .get_build(&build.guid)
                 .await
-                .map_err(|e| api_error("polling the build", &e))?;
+                .or_stop("polling the build")?;
         }
     }
 
@@ -353,27 +396,27 @@ impl Restage<'_> {
     /// objects do not name it (older APIs), from the app's current droplet.
     async fn live_droplet_guid(&self, app: &App) -> Step<Option<String>> {
         match app.current_droplet() {
-            CurrentDroplet::Guid(g) => Ok(Some(g.to_string())),
-            CurrentDroplet::None => Ok(None),
+            CurrentDroplet::Guid(g) => Continue(Some(g.to_string())),
+            CurrentDroplet::None => Continue(None),
             CurrentDroplet::NotReported => self
                 .cf
                 .get_current_droplet(self.app_guid())
                 .await
                 .map(|d| d.map(|d| d.guid))
-                .map_err(|e| api_error("reading the current droplet", &e)),
+                .or_stop("reading the current droplet"),
         }
     }
 
-    /// Step 5: nobody may have pushed while we staged.
+    /// Step 5: nobody may have pushed (or stopped or deployed the app) while we staged.
     async fn recheck_before_deploy(&self, droplet: &str) -> Step<()> {
         let app = self.read_app().await?;
         let live = self.live_droplet_guid(&app).await?;
         let now = live.as_deref().unwrap_or("none");
         if now != self.job.droplet_guid {
-            return Err(self.droplet_changed(now, Some(droplet)).await);
+            return Break(self.droplet_changed(now, Some(droplet)).await);
         }
         if app.state == AppState::Stopped {
-            return Err(skipped(
+            return Break(skipped(
                 "the app was STOPPED while we staged: a deployment would start it",
             ));
         }
@@ -427,13 +470,15 @@ impl Restage<'_> {
             .and_then(|b| b.metadata.labels.get(RUN_LABEL).cloned())
     }
 
-    async fn deploy(&self, droplet: Option<&str>, known: &HashSet<String>) -> Step<Outcome> {
+    /// Step 6: the rolling deployment of `droplet` (of the current one for a
+    /// restart); `known` are this job's deployments from before.
+    async fn deploy(&self, droplet: Option<&str>, known: &HashSet<String>) -> Step<Deployment> {
         if !self.deadline.can_start_work() {
             let what = match droplet {
                 Some(d) => format!("droplet {d} is staged and waits to be deployed"),
                 None => "the restart has not started".to_string(),
             };
-            return Err(self.out_of_time(&what));
+            return Break(self.out_of_time(&what));
         }
         let created = self
             .cf
@@ -446,9 +491,9 @@ impl Restage<'_> {
             .await;
         let deployment = match created {
             Ok(d) => d,
-            Err(e) if e.is_quota() => return Err(quota("creating the deployment", &e)),
+            Err(e) if e.is_quota() => return Break(quota("creating the deployment", &e)),
             Err(e) if e.is_deployments_disabled() => {
-                return Err(Outcome::Deferred {
+                return Break(Outcome::Deferred {
                     reason: format!("the operator has disabled deployments: {e}"),
                     retry_after: Some(Duration::from_secs(15 * 60)),
                 });
@@ -459,24 +504,25 @@ impl Restage<'_> {
                 let found = self.our_deployments().await?;
                 match found.into_iter().find(|d| !known.contains(&d.guid)) {
                     Some(d) => d,
-                    None => return Err(api_error("creating the deployment", &e)),
+                    None => return Break(api_error("creating the deployment", &e)),
                 }
             }
-            Err(e) => return Err(api_error("creating the deployment", &e)),
+            Err(e) => return Break(api_error("creating the deployment", &e)),
         };
         tracing::info!(job = %self.job.job_id, deployment = %deployment.guid, droplet = droplet.unwrap_or("current"), "deployment started");
-        self.watch_deployment(deployment).await
+        Continue(deployment)
     }
 
-    async fn watch_deployment(&self, mut dep: Deployment) -> Step<Outcome> {
+    /// Step 7: `dep` once it is FINALIZED. A stuck deployment is canceled and
+    /// stops the restage as failed.
+    async fn watch_deployment(&self, mut dep: Deployment) -> Step<Deployment> {
         let started = Instant::now();
         let mut error_polls = 0u32;
-        let mut canceled_by_us: Option<String> = None;
         loop {
             if dep.is_finalized() {
-                return self.finalized(&dep, canceled_by_us.as_deref()).await;
+                return Continue(dep);
             }
-            if canceled_by_us.is_none() && dep.status.reason != DeploymentStatusReason::Canceling {
+            if dep.status.reason != DeploymentStatusReason::Canceling {
                 error_polls = if dep.error().is_some() {
                     error_polls + 1
                 } else {
@@ -496,25 +542,22 @@ impl Restage<'_> {
                     match self.cf.cancel_deployment(&dep.guid).await {
                         Ok(()) => {
                             tracing::warn!(job = %self.job.job_id, deployment = %dep.guid, reason = %why, "deployment stuck; canceled");
-                            canceled_by_us = Some(why);
+                            // Cancel restores the previous droplet at once; the
+                            // updater finishes later. No need to wait for it.
+                            return Break(stuck_failure(&dep.guid, &why));
                         }
                         // 422: it finalized meanwhile; the next read says how.
                         Err(e) if e.status() == Some(422) => {}
-                        Err(e) => return Err(api_error("canceling a stuck deployment", &e)),
+                        Err(e) => return Break(api_error("canceling a stuck deployment", &e)),
                     }
                 }
-            }
-            if let Some(why) = &canceled_by_us {
-                // Cancel restores the previous droplet at once; the updater
-                // finishes later. No need to wait for it.
-                return Ok(stuck_failure(&dep.guid, why));
             }
             if !self
                 .deadline
                 .sleep(retry::spread(self.settings.poll_interval, POLL_SPREAD))
                 .await
             {
-                return Err(self.out_of_time(&format!(
+                return Break(self.out_of_time(&format!(
                     "deployment {} is still {}",
                     dep.guid, dep.status.reason
                 )));
@@ -523,22 +566,24 @@ impl Restage<'_> {
                 .cf
                 .get_deployment(&dep.guid)
                 .await
-                .map_err(|e| api_error("polling the deployment", &e))?;
+                .or_stop("polling the deployment")?;
         }
     }
 
-    async fn finalized(&self, dep: &Deployment, canceled_by_us: Option<&str>) -> Step<Outcome> {
+    /// Step 8: the outcome of a FINALIZED deployment; a DEPLOYED one is
+    /// verified first and rolled back if its new droplet crashes.
+    async fn finalized(&self, dep: &Deployment) -> Step<Outcome> {
         match &dep.status.reason {
             DeploymentStatusReason::Deployed => {
                 if dep.metadata.labels.contains_key(ROLLBACK_LABEL) {
-                    return Ok(rolled_back(dep));
+                    return Continue(rolled_back(dep));
                 }
                 if !self.settings.verify_for.is_zero() {
                     match self.verify(dep).await? {
                         Health::Healthy => {}
                         Health::Crashed(evidence) => return self.roll_back(dep, &evidence).await,
                         Health::OutOfTime => {
-                            return Err(self.out_of_time(&format!(
+                            return Break(self.out_of_time(&format!(
                                 "deployment {} is DEPLOYED and being verified",
                                 dep.guid
                             )));
@@ -551,25 +596,23 @@ impl Restage<'_> {
                     Ok(c) => c.max_in_flight_note(self.settings.max_in_flight),
                     Err(_) => None,
                 };
-                Ok(Outcome::Restaged {
+                Continue(Outcome::Restaged {
                     droplet_guid,
                     deployment_guid: dep.guid.clone(),
                     version,
                     note,
                 })
             }
-            DeploymentStatusReason::Superseded => Ok(skipped(&format!(
+            DeploymentStatusReason::Superseded => Continue(skipped(&format!(
                 "someone else deployed: our deployment {} was superseded",
                 dep.guid
             ))),
-            DeploymentStatusReason::Canceled => Ok(match canceled_by_us {
-                Some(why) => stuck_failure(&dep.guid, why),
-                None => Outcome::Failed {
-                    reason: format!("deployment {} was canceled", dep.guid),
-                    permanent: true,
-                },
+            // Canceled by someone else: a cancel of ours has stopped at step 7.
+            DeploymentStatusReason::Canceled => Continue(Outcome::Failed {
+                reason: format!("deployment {} was canceled", dep.guid),
+                permanent: true,
             }),
-            other => Ok(Outcome::Failed {
+            other => Continue(Outcome::Failed {
                 reason: format!("deployment {} finalized as {other}", dep.guid),
                 permanent: true,
             }),
@@ -598,7 +641,7 @@ impl Restage<'_> {
             self.deadline,
         )
         .await
-        .map_err(|e| api_error("verifying the deployed app", &e))
+        .or_stop("verifying the deployed app")
     }
 
     /// The new droplet crashed: deploy the previous one again. The rollback
@@ -610,7 +653,7 @@ impl Restage<'_> {
             .previous_droplet_guid()
             .filter(|p| Some(*p) != dep.droplet_guid())
         else {
-            return Ok(Outcome::Failed {
+            return Continue(Outcome::Failed {
                 reason: format!(
                     "droplet {new} crashed after deployment {}: {evidence}; there is no earlier droplet to go back to: \
                      inspect it with `cf logs APP --recent` and fix or `cf rollback APP` by hand",
@@ -622,7 +665,7 @@ impl Restage<'_> {
         match self.cf.get_droplet(previous).await {
             Ok(_) => {}
             Err(e) if e.is_not_found() => {
-                return Ok(Outcome::Failed {
+                return Continue(Outcome::Failed {
                     reason: format!(
                         "droplet {new} crashed after deployment {}: {evidence}; the previous droplet {previous} is gone, \
                          so restager left the app as it is: run `cf droplets APP` and `cf set-droplet APP GUID` \
@@ -632,10 +675,10 @@ impl Restage<'_> {
                     permanent: true,
                 });
             }
-            Err(e) => return Err(api_error("reading the previous droplet", &e)),
+            Err(e) => return Break(api_error("reading the previous droplet", &e)),
         }
         if !self.deadline.can_start_work() {
-            return Err(self.out_of_time(&format!(
+            return Break(self.out_of_time(&format!(
                 "droplet {new} crashed ({evidence}) and waits to be rolled back"
             )));
         }
@@ -662,12 +705,12 @@ impl Restage<'_> {
                     .find(|d| d.metadata.labels.contains_key(ROLLBACK_LABEL))
                 {
                     Some(d) => d,
-                    None => return Err(api_error("creating the rollback deployment", &e)),
+                    None => return Break(api_error("creating the rollback deployment", &e)),
                 }
             }
-            Err(e) if e.is_quota() => return Err(quota("rolling back", &e)),
+            Err(e) if e.is_quota() => return Break(quota("rolling back", &e)),
             Err(e) => {
-                return Ok(Outcome::Failed {
+                return Continue(Outcome::Failed {
                     reason: format!(
                         "{reason} failed: {e}; roll back by hand with `cf rollback APP`"
                     ),
@@ -675,7 +718,8 @@ impl Restage<'_> {
                 });
             }
         };
-        Box::pin(self.watch_deployment(rollback)).await
+        let rolled = self.watch_deployment(rollback).await?;
+        Box::pin(self.finalized(&rolled)).await
     }
 
     /// The version of the job's buildpack in the deployed droplet, for the report.
