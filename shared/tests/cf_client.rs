@@ -241,7 +241,7 @@ async fn droplets_are_fetched_in_batches_with_their_buildpacks() {
 }
 
 #[tokio::test]
-async fn current_droplet_package_and_newest_package() {
+async fn current_droplet_and_its_package() {
     let sim = sim(0).await;
     let mut none = AppSpec::new("no-droplet");
     none.has_droplet = false;
@@ -262,15 +262,6 @@ async fn current_droplet_package_and_newest_package() {
     assert_eq!(Some(package_guid), snap.package.as_deref());
     let package = client.get_package(package_guid).await.expect("package");
     assert_eq!(package.state, PackageState::Ready);
-    let newest = client
-        .newest_ready_package(&newer)
-        .await
-        .expect("ok")
-        .expect("a READY package");
-    assert_ne!(
-        newest.guid, package.guid,
-        "an unreleased newer package exists"
-    );
     assert_eq!(
         client.get_droplet(&droplet.guid).await.expect("droplet"),
         droplet
@@ -446,44 +437,6 @@ async fn restart_deployment_without_droplet_and_cancel() {
         .await
         .expect_err("cannot cancel a finalized deployment");
     assert_eq!(err.status(), Some(422), "{err}");
-}
-
-#[tokio::test]
-async fn stopped_app_gets_its_droplet_without_starting() {
-    let sim = sim(0).await;
-    let mut spec = AppSpec::new("stopped");
-    spec.state = cf_sim::AppState::Stopped;
-    let app = sim.add_app(spec);
-    let client = client(&sim);
-    let droplet = client
-        .get_current_droplet(&app)
-        .await
-        .expect("ok")
-        .expect("droplet");
-    let build = client
-        .create_build(droplet.package_guid().expect("package"), &BTreeMap::new())
-        .await
-        .expect("build");
-    let staged = eventually("staging", || {
-        let client = client.clone();
-        let guid = build.guid.clone();
-        async move {
-            let b = client.get_build(&guid).await.expect("build");
-            (b.state == BuildState::Staged).then_some(b)
-        }
-    })
-    .await;
-    let new = staged.droplet_guid().expect("droplet");
-    client
-        .set_current_droplet(&app, new)
-        .await
-        .expect("droplet set");
-    let snap = sim.app(&app).expect("app");
-    assert_eq!(snap.current_droplet.as_deref(), Some(new));
-    assert_eq!(snap.state, cf_sim::AppState::Stopped);
-    let fetched = client.get_app(&app).await.expect("app");
-    assert_eq!(fetched.current_droplet_guid(), Some(new));
-    assert_eq!(fetched.state, restager_shared::cf::AppState::Stopped);
 }
 
 #[tokio::test]

@@ -489,9 +489,6 @@ async fn request_bodies_match_the_cli() {
             )
                 .into_response(),
             "/v3/deployments/dep/actions/cancel" => StatusCode::OK.into_response(),
-            "/v3/apps/a/relationships/current_droplet" => {
-                axum::Json(json!({"data":{"guid":"d"}})).into_response()
-            }
             _ => cf_error(404, 10010, "CF-ResourceNotFound", "nope"),
         }
     })
@@ -508,10 +505,6 @@ async fn request_bodies_match_the_cli() {
         .expect("restart");
     client.create_build("p", &labels).await.expect("build");
     client.cancel_deployment("dep").await.expect("cancel");
-    client
-        .set_current_droplet("a", "d")
-        .await
-        .expect("set droplet");
     let bodies: Vec<(String, Value)> = server
         .seen()
         .into_iter()
@@ -539,13 +532,6 @@ async fn request_bodies_match_the_cli() {
         json!({ "package": { "guid": "p" }, "metadata": { "labels": { "restager.io/run": "r1" } } })
     );
     assert_eq!(bodies[3].0, "POST /v3/deployments/dep/actions/cancel");
-    assert_eq!(
-        bodies[4],
-        (
-            "PATCH /v3/apps/a/relationships/current_droplet".to_string(),
-            json!({ "data": { "guid": "d" } })
-        )
-    );
 }
 
 #[tokio::test]

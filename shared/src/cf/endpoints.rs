@@ -188,24 +188,6 @@ impl CfClient {
         self.get(&format!("/v3/apps/{}", seg(app_guid))).await
     }
 
-    /// `POST /v3/apps/:guid/actions/start`.
-    pub async fn start_app(&self, app_guid: &str) -> Result<App, CfError> {
-        self.post(
-            &format!("/v3/apps/{}/actions/start", seg(app_guid)),
-            &json!({}),
-        )
-        .await
-    }
-
-    /// `POST /v3/apps/:guid/actions/stop`.
-    pub async fn stop_app(&self, app_guid: &str) -> Result<App, CfError> {
-        self.post(
-            &format!("/v3/apps/{}/actions/stop", seg(app_guid)),
-            &json!({}),
-        )
-        .await
-    }
-
     /// Droplets by GUID, in batches of `guid_batch_size` fetched concurrently
     /// (at most `batch_concurrency` at once). Unknown GUIDs are simply absent;
     /// a droplet that cannot be read is an error (see
@@ -272,44 +254,9 @@ impl CfClient {
             .await
     }
 
-    /// `PATCH /v3/apps/:guid/relationships/current_droplet` (the stopped-app path).
-    pub async fn set_current_droplet(
-        &self,
-        app_guid: &str,
-        droplet_guid: &str,
-    ) -> Result<(), CfError> {
-        let _: Value = self
-            .patch(
-                &format!("/v3/apps/{}/relationships/current_droplet", seg(app_guid)),
-                &json!({ "data": { "guid": droplet_guid } }),
-            )
-            .await?;
-        Ok(())
-    }
-
     pub async fn get_package(&self, package_guid: &str) -> Result<Package, CfError> {
         self.get(&format!("/v3/packages/{}", seg(package_guid)))
             .await
-    }
-
-    /// The app's newest READY package (what `cf restage` would stage), if any.
-    pub async fn newest_ready_package(&self, app_guid: &str) -> Result<Option<Package>, CfError> {
-        let url = Query::new("/v3/packages")
-            .param("app_guids", app_guid)
-            .param("states", "READY")
-            .param("order_by", "-created_at")
-            .param("per_page", "1")
-            .build();
-        let page = self.get_page::<Package>(&url).await?;
-        let (packages, unreadable, _) = page.into_parts();
-        match (packages.into_iter().next(), unreadable.into_iter().next()) {
-            (Some(p), _) => Ok(Some(p)),
-            (None, Some(bad)) => Err(CfError::Unreadable {
-                request: format!("GET {url}"),
-                detail: bad.to_string(),
-            }),
-            (None, None) => Ok(None),
-        }
     }
 
     /// Installed buildpacks in position order. One that cannot be read is

@@ -61,9 +61,6 @@ pub struct Router {
     clock: Clock,
 }
 
-/// The name used by the Lambda function and the docs.
-pub type WebhookApp = Router;
-
 impl Router {
     pub fn new(deps: RouterDeps) -> Self {
         Self {
