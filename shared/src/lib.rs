@@ -14,4 +14,5 @@ pub mod queue;
 pub mod retry;
 pub mod signature;
 pub mod slack;
+pub mod startup;
 pub mod webhook;

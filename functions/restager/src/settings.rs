@@ -9,6 +9,7 @@ use restager_shared::config::{
     CfSettings, ConfigError, Env, IntakeSettings, ProcessEnv, SlackSettings, Source,
     StorageSettings, WorkerSettings, listen_addr,
 };
+use restager_shared::startup::AdapterSettings;
 
 /// Flags first, then the process environment.
 pub struct Layered {
@@ -130,5 +131,15 @@ impl ServeSettings {
             listen: listen_addr(&env)?,
             http: HttpLimits::from_env(&env)?,
         })
+    }
+
+    /// The adapters to wire (SQS / DynamoDB when configured, else embedded).
+    pub fn adapters(&self) -> AdapterSettings {
+        AdapterSettings::new(
+            self.cf.clone(),
+            self.storage.clone(),
+            self.slack.clone(),
+            &self.worker,
+        )
     }
 }

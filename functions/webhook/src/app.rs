@@ -2,16 +2,15 @@
 //! requests go through the router, the schedule runs the sweep. Either way
 //! Slack gets a bounded moment to deliver before the process is frozen.
 
-use std::sync::Arc;
-
 use lambda_http::LambdaEvent;
 use restager_shared::discovery::SweepError;
-use restager_shared::slack::SlackNotifier;
+use restager_shared::startup::{Adapters, StartupError};
 use restager_shared::webhook::{self, Router};
 use serde_json::Value;
 
 use crate::handler::{self, SLACK_FLUSH_BUDGET};
 use crate::invocation::{self, Invocation, InvocationError};
+use crate::settings::WebhookConfig;
 
 /// Why an invocation failed as a whole (HTTP problems are answered, never errors).
 #[derive(Debug, thiserror::Error)]
@@ -28,17 +27,30 @@ pub enum InvokeError {
 
 /// The function's state, built once per container.
 pub struct WebhookFunction {
+    /// The routes; their notifier is flushed before each invocation returns.
     pub router: Router,
-    /// Set when Slack is configured: flushed before each invocation returns.
-    pub slack: Option<Arc<SlackNotifier>>,
 }
 
 impl WebhookFunction {
+    /// Settings → adapters → the routes.
+    pub async fn start(config: WebhookConfig) -> Result<Self, StartupError> {
+        let adapters = Adapters::open(&config.adapters()).await?;
+        tracing::info!(
+            slack = adapters.slack,
+            slack_actions = config.slack.signing_secret.is_some(),
+            github = !config.intake.github_secrets.is_empty(),
+            notices = !config.intake.notice_secrets.is_empty(),
+            "webhook ready"
+        );
+        let router = adapters.router(config.intake, &config.slack)?;
+        Ok(Self { router })
+    }
+
     pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvokeError> {
         let (payload, _context) = event.into_parts();
         match invocation::classify(payload)? {
             Invocation::Http(request) => {
-                let response = handler::handle(&self.router, self.slack.as_deref(), *request)
+                let response = handler::handle(&self.router, *request)
                     .await
                     .unwrap_or_else(|never| match never {});
                 Ok(serde_json::to_value(invocation::function_url_response(
@@ -47,9 +59,7 @@ impl WebhookFunction {
             }
             Invocation::Sweep => {
                 let report = webhook::sweep(&self.router).await;
-                if let Some(slack) = &self.slack {
-                    slack.flush(SLACK_FLUSH_BUDGET).await;
-                }
+                self.router.deps().notifier.flush(SLACK_FLUSH_BUDGET).await;
                 let report = report?;
                 tracing::info!(
                     runs = report.runs.len(),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lambda_http::{Body, Request, Response};
-use restager_shared::slack::SlackNotifier;
 use restager_shared::webhook::Router;
 
 /// How long an invocation waits for Slack messages it caused (the run's
@@ -39,17 +38,14 @@ pub fn to_lambda_response(response: http::Response<Bytes>) -> Response<Body> {
     Response::from_parts(parts, body)
 }
 
-/// One invocation: route the request, then give Slack a bounded moment to
-/// deliver what the request queued, because Lambda freezes the process as
-/// soon as the response is returned.
-pub async fn handle(
-    router: &Router,
-    slack: Option<&SlackNotifier>,
-    request: Request,
-) -> Result<Response<Body>, Infallible> {
+/// One invocation: route the request, then give the notifier (Slack) a
+/// bounded moment to deliver what the request queued, because Lambda freezes
+/// the process as soon as the response is returned.
+pub async fn handle(router: &Router, request: Request) -> Result<Response<Body>, Infallible> {
     let response = router.handle(to_router_request(request)).await;
-    if let Some(slack) = slack.filter(|s| s.pending() > 0) {
-        let report = slack.flush(SLACK_FLUSH_BUDGET).await;
+    let notifier = &router.deps().notifier;
+    if notifier.pending() > 0 {
+        let report = notifier.flush(SLACK_FLUSH_BUDGET).await;
         if report.pending > 0 {
             tracing::warn!(
                 pending = report.pending,

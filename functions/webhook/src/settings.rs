@@ -6,6 +6,7 @@ use restager_shared::config::{
     CfSettings, ConfigError, Env, IntakeSettings, SlackSettings, StorageSettings,
 };
 use restager_shared::signature::standard_webhooks;
+use restager_shared::startup::AdapterSettings;
 
 /// Everything the webhook reads from its environment.
 #[derive(Debug, Clone)]
@@ -55,6 +56,17 @@ impl WebhookConfig {
                 hint: "set it to the DynamoDB ledger table's name",
             })?,
         })
+    }
+
+    /// The adapters to wire: SQS and DynamoDB, Slack when configured.
+    pub fn adapters(&self) -> AdapterSettings {
+        let storage = StorageSettings {
+            queue_url: Some(self.queue_url.clone()),
+            ledger_table: Some(self.ledger_table.clone()),
+            data_dir: Default::default(),
+        };
+        let worker = Default::default();
+        AdapterSettings::new(self.cf.clone(), storage, self.slack.clone(), &worker)
     }
 }
 

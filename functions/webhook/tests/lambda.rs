@@ -161,7 +161,7 @@ fn ping_headers(signature: &str) -> Value {
 }
 
 async fn call(request: Request) -> (u16, Value) {
-    let response = handler::handle(&router(), None, request)
+    let response = handler::handle(&router(), request)
         .await
         .expect("infallible");
     let status = response.status().as_u16();
@@ -234,7 +234,6 @@ async fn routing_errors_and_outages_come_back_as_http_answers() {
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     let response = handler::handle(
         &router(),
-        None,
         function_url_event("GET", "/webhooks/github", json!({}), None, false),
     )
     .await
@@ -257,7 +256,6 @@ async fn routing_errors_and_outages_come_back_as_http_answers() {
     headers["x-github-event"] = json!("release");
     let response = handler::handle(
         &router(),
-        None,
         function_url_event("POST", "/webhooks/github", headers, Some(text), false),
     )
     .await
@@ -304,7 +302,6 @@ async fn the_schedule_event_runs_the_sweep_and_http_events_get_function_url_answ
             notifier: Arc::new(LogNotifier),
             slack_actions: None,
         }),
-        slack: None,
     };
     let event =
         |payload: Value| lambda_http::LambdaEvent::new(payload, lambda_http::Context::default());

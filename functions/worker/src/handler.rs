@@ -8,18 +8,34 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::engine::{BatchItem, Deadline, Disposition, Engine};
 use restager_shared::queue::{Delivery, JobSource};
-use restager_shared::slack::SlackNotifier;
+use restager_shared::startup::{Adapters, StartupError};
+
+use crate::WorkerConfig;
+
+/// The longest the notifier's flush may take (it also stops at the deadline).
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the handler needs; built once per Lambda container so the CF token
 /// cache, concurrency bound and space locks survive warm invocations.
 pub struct Worker {
+    /// Restages, and tells its notifier (flushed before the invocation returns).
     pub engine: Engine,
     /// Sets the back-off of handed-back messages (ChangeMessageVisibility).
     pub queue: Arc<dyn JobSource>,
-    /// Flushed before the invocation returns, when Slack is configured.
-    pub slack: Option<Arc<SlackNotifier>>,
     /// The longest a flush may take (it also stops at the deadline).
     pub flush_timeout: Duration,
+}
+
+impl Worker {
+    /// Settings → adapters → the worker.
+    pub async fn start(config: WorkerConfig) -> Result<Self, StartupError> {
+        let adapters = Adapters::open(&config.adapters()).await?;
+        Ok(Self {
+            engine: adapters.engine(config.worker),
+            queue: adapters.queue.source,
+            flush_timeout: FLUSH_TIMEOUT,
+        })
+    }
 }
 
 /// Handles one SQS batch. Never fails as a whole for a per-record problem:
@@ -59,19 +75,17 @@ pub async fn handle(
         );
     }
 
-    if let Some(slack) = &worker.slack {
-        let budget = worker.flush_timeout.min(
-            deadline
-                .remaining()
-                .saturating_sub(Duration::from_millis(500)),
+    let budget = worker.flush_timeout.min(
+        deadline
+            .remaining()
+            .saturating_sub(Duration::from_millis(500)),
+    );
+    let flushed = worker.engine.notifier().flush(budget).await;
+    if flushed.pending > 0 {
+        tracing::warn!(
+            pending = flushed.pending,
+            "Slack messages left for the next invocation"
         );
-        let flushed = slack.flush(budget).await;
-        if flushed.pending > 0 {
-            tracing::warn!(
-                pending = flushed.pending,
-                "Slack messages left for the next invocation"
-            );
-        }
     }
 
     let mut response = SqsBatchResponse::default();

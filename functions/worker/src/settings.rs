@@ -4,6 +4,7 @@
 use restager_shared::config::{
     CfSettings, ConfigError, Env, SlackSettings, StorageSettings, WorkerSettings,
 };
+use restager_shared::startup::AdapterSettings;
 
 /// Everything the worker reads from its environment.
 #[derive(Debug, Clone)]
@@ -33,6 +34,16 @@ impl WorkerConfig {
                 hint: "set it to the DynamoDB ledger table's name",
             })?,
         })
+    }
+
+    /// The adapters to wire: SQS and DynamoDB, Slack when configured.
+    pub fn adapters(&self) -> AdapterSettings {
+        let storage = StorageSettings {
+            queue_url: Some(self.queue_url.clone()),
+            ledger_table: Some(self.ledger_table.clone()),
+            data_dir: Default::default(),
+        };
+        AdapterSettings::new(self.cf.clone(), storage, self.slack.clone(), &self.worker)
     }
 }
 

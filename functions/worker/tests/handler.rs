@@ -94,7 +94,6 @@ async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
         )
         .with_margins(margins()),
         queue: queue.clone(),
-        slack: None,
         flush_timeout: Duration::from_secs(1),
     };
     let mut event = SqsEvent::default();
@@ -158,7 +157,6 @@ async fn an_invocation_near_its_deadline_starts_nothing_and_hands_everything_bac
         )
         .with_margins(margins()),
         queue: queue.clone(),
-        slack: None,
         flush_timeout: Duration::from_secs(1),
     };
     let mut event = SqsEvent::default();

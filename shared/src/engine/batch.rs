@@ -152,6 +152,11 @@ impl Engine {
         &self.cf
     }
 
+    /// Where outcomes are told (flushed by the worker before it returns).
+    pub fn notifier(&self) -> &dyn Notifier {
+        self.notifier.as_ref()
+    }
+
     /// A deadline `left` from now with this engine's margins.
     pub fn deadline_in(&self, left: Duration) -> Deadline {
         Deadline::after(left, self.margins)

@@ -1,5 +1,7 @@
 //! The notifier port: telling people what a run is doing.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::domain::{Outcome, RestageJob};
@@ -13,6 +15,15 @@ pub enum NotifyError {
     Rejected(String),
 }
 
+/// What a [`Notifier::flush`] achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Deliveries that succeeded during the flush.
+    pub delivered: u64,
+    /// Messages still held (kept for the next flush).
+    pub pending: usize,
+}
+
 /// Implementations must never make a restage fail or repeat: callers log
 /// errors and carry on.
 #[async_trait]
@@ -23,6 +34,18 @@ pub trait Notifier: Send + Sync {
     async fn app_finished(&self, job: &RestageJob, outcome: &Outcome) -> Result<(), NotifyError>;
     /// The run's last job finished; called once per run.
     async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError>;
+
+    /// Delivers what is still held, for up to `budget`: before a Lambda
+    /// invocation returns (the process is frozen after) and at shutdown.
+    /// Nothing is held by default.
+    async fn flush(&self, _budget: Duration) -> FlushReport {
+        FlushReport::default()
+    }
+
+    /// Messages held for delivery.
+    fn pending(&self) -> usize {
+        0
+    }
 }
 
 /// For deployments without Slack: results go to the ledger and logs only.

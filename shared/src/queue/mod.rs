@@ -6,7 +6,6 @@
 //! the back-off of a message it hands back.
 
 pub mod embedded;
-mod local;
 pub mod memory;
 pub mod sqs;
 mod state;
@@ -18,7 +17,6 @@ use async_trait::async_trait;
 use crate::domain::RestageJob;
 
 pub use embedded::EmbeddedQueue;
-pub use local::{LocalQueue, open_local, visibility_for};
 pub use memory::MemoryQueue;
 pub use sqs::SqsQueue;
 

@@ -41,9 +41,9 @@ use tokio::time::Instant;
 
 use super::api::{SlackApi, SlackApiError};
 use super::messages::{ResultLine, pack_replies, result_line, root_message, summary_message};
-use crate::config::SlackSettings;
 use crate::domain::{Outcome, RestageJob, RunId};
 use crate::ledger::{Ledger, RunRecord, RunView};
+pub use crate::notify::FlushReport;
 use crate::notify::{Notifier, NotifyError};
 use crate::retry::{Backoff, Jitter};
 
@@ -90,15 +90,6 @@ impl Default for OutboxConfig {
     }
 }
 
-/// What a [`SlackNotifier::flush`] achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlushReport {
-    /// Slack calls that succeeded during the flush.
-    pub delivered: u64,
-    /// Messages still in the outbox (kept for the next flush).
-    pub pending: usize,
-}
-
 /// Posts run progress to one Slack channel. Create it inside a Tokio runtime
 /// (it spawns its delivery task); dropping it stops delivery.
 pub struct SlackNotifier {
@@ -131,23 +122,6 @@ impl SlackNotifier {
         });
         let task = tokio::spawn(Arc::clone(&shared).run());
         Self { shared, task }
-    }
-
-    /// `None` when Slack is not configured (no bot token and channel).
-    pub fn from_settings(
-        settings: &SlackSettings,
-        ledger: Arc<dyn Ledger>,
-    ) -> Result<Option<Self>, SlackApiError> {
-        let (Some(api), Some(channel)) = (SlackApi::from_settings(settings)?, &settings.channel)
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Self::new(
-            api,
-            channel.clone(),
-            ledger,
-            OutboxConfig::default(),
-        )))
     }
 
     /// Delivers the outbox for up to `timeout`. Messages set aside after
@@ -261,6 +235,14 @@ impl Notifier for SlackNotifier {
 
     async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError> {
         self.enqueue(&run.record.run_id, Item::Summary(Box::new(run.clone())))
+    }
+
+    async fn flush(&self, budget: Duration) -> FlushReport {
+        SlackNotifier::flush(self, budget).await
+    }
+
+    fn pending(&self) -> usize {
+        SlackNotifier::pending(self)
     }
 }
 

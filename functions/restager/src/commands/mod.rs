@@ -11,6 +11,11 @@ pub mod sweep;
 
 use restager_shared::config::ConfigError;
 
+use crate::cli::{Cli, Command, SettingFlags};
+use crate::logging;
+use crate::settings;
+use restager_shared::startup::StartupError;
+
 /// Why a command stopped. The variant decides the exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -25,9 +30,82 @@ pub enum CommandError {
     Failed(String),
 }
 
+/// An adapter that could not be built is a run-time failure (exit code 1);
+/// the message says what was being set up.
+impl From<StartupError> for CommandError {
+    fn from(e: StartupError) -> Self {
+        CommandError::Failed(e.to_string())
+    }
+}
+
 impl CommandError {
     /// A run-time failure with what we were doing when it happened.
     pub fn failed(doing: &str, err: impl std::fmt::Display) -> Self {
         CommandError::Failed(format!("{doing}: {err}"))
+    }
+}
+
+impl CommandError {
+    /// 2 for usage and configuration errors, 1 for everything that went wrong at run time.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Config(_) | CommandError::Usage(_) => 2,
+            CommandError::Failed(_) => 1,
+        }
+    }
+}
+
+/// Runs the command the command line names, on a multi-threaded runtime,
+/// with settings from its flags layered over the environment. An error comes
+/// back as the operator should read it, with its exit code.
+pub fn run(cli: Cli) -> Result<(), (String, u8)> {
+    let Cli {
+        command,
+        settings: flags,
+    } = cli;
+    let format = flags
+        .log_format
+        .clone()
+        .or_else(|| std::env::var(logging::LOG_FORMAT).ok());
+    if let Err(err) = logging::init(matches!(command, Command::Serve), format.as_deref()) {
+        return Err((err.to_string(), 2));
+    }
+    dispatch(command, &flags).map_err(|err| (shown(&err, &flags), err.exit_code()))
+}
+
+fn dispatch(command: Command, flags: &SettingFlags) -> Result<(), CommandError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::failed("cannot start the async runtime", e))?;
+    let overrides = flags.overrides();
+    runtime.block_on(async move {
+        let mut env = settings::Layered::new(overrides);
+        match command {
+            Command::Demo(args) => demo::run(&mut env, args).await,
+            Command::Serve => serve::run(&env).await,
+            Command::Plan(args) => plan::run(&env, args).await,
+            Command::Outdated(args) => outdated::run(&env, args).await,
+            Command::Sweep(args) => sweep::run(&env, args).await,
+            Command::Status(args) => status::run(&env, args).await,
+            Command::Notify(args) => notify::run(&env, args).await,
+        }
+    })
+}
+
+/// The error as the operator should read it: a bad value given as a flag
+/// is named by that flag, with its variable in brackets.
+fn shown(err: &CommandError, flags: &SettingFlags) -> String {
+    let text = err.to_string();
+    match err {
+        CommandError::Config(config) => match flags.flag_for(config.name()) {
+            Some(flag) => format!(
+                "{} (the flag for {})",
+                text.replacen(config.name(), flag, 1),
+                config.name()
+            ),
+            None => text,
+        },
+        _ => text,
     }
 }

@@ -3,18 +3,18 @@
 
 use restager_shared::config::{CfSettings, Env, ScopeSettings, Source};
 use restager_shared::discovery::{self, OutdatedApp};
+use restager_shared::startup;
 use serde::Serialize;
 
 use super::CommandError;
 use crate::cli::OutputArgs;
-use crate::ports;
 use crate::render::{place, print_json, table};
 
 pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandError> {
     let env = Env(source);
     let cf_settings = CfSettings::from_env(&env)?;
     let scope = ScopeSettings::from_env(&env);
-    let cf = ports::cf_client(&cf_settings)?;
+    let cf = startup::cf_client(&cf_settings)?;
     let apps = discovery::outdated(&cf, &scope)
         .await
         .map_err(|e| CommandError::failed("cannot list the outdated apps", e))?;

@@ -6,11 +6,11 @@ use restager_shared::config::{CfSettings, Env, IntakeSettings, Source};
 use restager_shared::discovery::{self, Plan};
 use restager_shared::domain::{Notice, RunId, Version};
 use restager_shared::intake;
+use restager_shared::startup;
 use serde::Serialize;
 
 use super::CommandError;
 use crate::cli::PlanArgs;
-use crate::ports;
 use crate::render::{place, plural, print_json, table};
 
 pub async fn run(source: &dyn Source, args: PlanArgs) -> Result<(), CommandError> {
@@ -18,7 +18,7 @@ pub async fn run(source: &dyn Source, args: PlanArgs) -> Result<(), CommandError
     let env = Env(source);
     let cf_settings = CfSettings::from_env(&env)?;
     let intake = IntakeSettings::from_env(&env)?;
-    let cf = ports::cf_client(&cf_settings)?;
+    let cf = startup::cf_client(&cf_settings)?;
     let action = intake.action_for(notice.kind());
     let plan = discovery::plan(&cf, &notice, action, &intake.scope)
         .await

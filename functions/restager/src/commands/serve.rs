@@ -10,7 +10,9 @@ use std::sync::Arc;
 use restager_shared::config::Source;
 
 use super::CommandError;
-use crate::ports::Ports;
+use restager_shared::startup::Adapters;
+
+use crate::running;
 use crate::settings::ServeSettings;
 use crate::shutdown;
 
@@ -22,7 +24,7 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     if let Some(line) = secrets_warning(&settings) {
         eprintln!("{line}");
     }
-    let ports = Ports::open(&settings).await?;
+    let adapters = Adapters::open(&settings.adapters()).await?;
     let listener = crate::server::bind(settings.listen).await?;
     let addr = listener
         .local_addr()
@@ -30,17 +32,19 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
 
     let (trigger, stop) = shutdown::channel();
     let trigger = Arc::new(trigger);
-    let running = ports.start(&settings, listener, Arc::clone(&trigger), stop.clone())?;
+    let running = running::start(
+        &adapters,
+        &settings,
+        listener,
+        Arc::clone(&trigger),
+        stop.clone(),
+    )?;
     println!(
         "restager {} listening on http://{addr} (queue: {}; ledger: {}; Slack: {})",
         env!("CARGO_PKG_VERSION"),
-        ports.queue.kind,
-        ports.ledger_kind,
-        if ports.notifications.slack_enabled() {
-            "on"
-        } else {
-            "off"
-        },
+        adapters.queue.description,
+        adapters.ledger_location,
+        if adapters.slack { "on" } else { "off" },
     );
     println!(
         "routes: POST /webhooks/github, POST /webhooks/notice, POST /slack/actions, GET /healthz"
@@ -56,7 +60,7 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
     }
     trigger.fire();
     let joined = running.join().await;
-    let undelivered = ports.flush_notifications().await;
+    let undelivered = running::flush(&adapters).await;
     if undelivered > 0 {
         eprintln!(
             "{} could not be delivered before stopping",

@@ -5,11 +5,11 @@ use restager_shared::domain::{Outcome, RunId};
 use restager_shared::ledger::RunView;
 use restager_shared::slack::latest::latest_jobs;
 use restager_shared::slack::messages::Tally;
+use restager_shared::startup;
 use serde::Serialize;
 
 use super::CommandError;
 use crate::cli::StatusArgs;
-use crate::ports;
 use crate::render::{outcome_name, place, print_json, table_within};
 
 /// What `status RUN` was given: a whole run id, or the first characters of
@@ -45,11 +45,11 @@ pub async fn run(source: &dyn Source, args: StatusArgs) -> Result<(), CommandErr
         None => None,
     };
     let storage = StorageSettings::from_env(&Env(source));
-    let ledger = ports::open_ledger(&storage).await?;
+    let ledger = startup::ledger(&storage).await?;
     let not_found = |what: &str| {
         CommandError::Failed(format!(
             "no run {what} in the ledger at {} (run `restager status` to list runs)",
-            ports::ledger_location(&storage)
+            startup::ledger_location(&storage)
         ))
     };
     let run_id = match wanted {

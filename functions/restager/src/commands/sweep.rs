@@ -1,19 +1,18 @@
 //! `restager sweep`: queue a restage of every outdated app — what the
 //! scheduled sweep does on AWS, so apps get patched even without a notice.
 
-use std::sync::Arc;
-
 use restager_shared::config::{
     CfSettings, Env, IntakeSettings, ScopeSettings, SlackSettings, Source, StorageSettings,
     WorkerSettings,
 };
 use restager_shared::discovery;
+use restager_shared::startup::{self, AdapterSettings, Adapters};
 use serde::Serialize;
 
 use super::CommandError;
 use crate::cli::{OutputArgs, SweepArgs};
-use crate::ports;
 use crate::render::{place, plural, print_json, table};
+use crate::running;
 
 pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandError> {
     if args.dry_run {
@@ -26,12 +25,11 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
     let slack = SlackSettings::from_env(&env)?;
     let storage = StorageSettings::from_env(&env);
     let worker = WorkerSettings::from_env(&env)?;
-    let cf = ports::cf_client(&cf_settings)?;
-    let queue = ports::open_queue(&storage, &worker).await?;
-    let ledger = ports::open_ledger(&storage).await?;
-    let notifier = ports::notifier(&slack, Arc::clone(&ledger))?;
+    let adapters =
+        Adapters::open(&AdapterSettings::new(cf_settings, storage, slack, &worker)).await?;
+    let (cf, queue, ledger) = (&adapters.cf, &adapters.queue, &adapters.ledger);
 
-    let runs = discovery::sweep_plan(&cf, &intake.scope)
+    let runs = discovery::sweep_plan(cf, &intake.scope)
         .await
         .map_err(|e| CommandError::failed("cannot find the outdated apps", e))?;
     let mut report = SweepReport { runs: Vec::new() };
@@ -40,7 +38,7 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
             &run,
             ledger.as_ref(),
             queue.jobs.as_ref(),
-            notifier.notifier.as_ref(),
+            adapters.notifier.as_ref(),
         )
         .await
         .map_err(|e| {
@@ -53,7 +51,7 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
             skipped: run.record.skipped.len(),
         });
     }
-    notifier.flush().await;
+    running::flush(&adapters).await;
     if args.json {
         return print_json(&report);
     }
@@ -79,7 +77,7 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
     println!(
         "Queued {} on {}; `restager status RUN` follows a run.",
         plural(total, "restage"),
-        queue.kind
+        queue.description
     );
     Ok(())
 }
@@ -90,7 +88,7 @@ async fn dry_run(source: &dyn Source, args: &OutputArgs) -> Result<(), CommandEr
     let env = Env(source);
     let cf_settings = CfSettings::from_env(&env)?;
     let scope = ScopeSettings::from_env(&env);
-    let cf = ports::cf_client(&cf_settings)?;
+    let cf = startup::cf_client(&cf_settings)?;
     let runs = discovery::sweep_plan(&cf, &scope)
         .await
         .map_err(|e| CommandError::failed("cannot find the outdated apps", e))?;

@@ -29,10 +29,11 @@ use self::progress::{Phases, Progress};
 use self::slack_capture::SlackCapture;
 use super::CommandError;
 use crate::cli::DemoArgs;
-use crate::ports::Ports;
 use crate::render::{outcome_name, place, plural, print_json, table};
+use crate::running;
 use crate::settings::{Layered, ServeSettings};
 use crate::shutdown;
+use restager_shared::startup::Adapters;
 
 /// The buildpack the demo "releases".
 const BUILDPACK: &str = "ruby_buildpack";
@@ -81,14 +82,14 @@ pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> 
         stack: None,
     };
 
-    let ports = Ports::open_paced(&settings, demo_outbox()).await?;
+    let ports = Adapters::open(&settings.adapters().with_outbox(demo_outbox())).await?;
     let listener = crate::server::bind(settings.listen).await?;
     let addr = listener
         .local_addr()
         .map_err(|e| CommandError::failed("cannot read the listen address", e))?;
     let (trigger, stop) = shutdown::channel();
     let trigger = Arc::new(trigger);
-    let running = ports.start(&settings, listener, Arc::clone(&trigger), stop)?;
+    let running = running::start(&ports, &settings, listener, Arc::clone(&trigger), stop)?;
     let quiet = args.quiet || args.json;
     if !quiet {
         eprintln!(
@@ -108,7 +109,7 @@ pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> 
     .await;
     trigger.fire();
     let joined = running.join().await;
-    let flushed = ports.flush_notifications().await;
+    let flushed = running::flush(&ports).await;
     let run_id = match outcome {
         Ok(result) => result?,
         Err(_) => {
@@ -144,7 +145,7 @@ pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> 
 
 /// Sends the notice, then follows the run until every app has a final outcome.
 async fn drive(
-    ports: &Ports,
+    ports: &Adapters,
     foundation: &Foundation,
     secret: &Secret,
     notice: &Notice,

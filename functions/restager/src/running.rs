@@ -1,0 +1,98 @@
+//! Starting the two halves of a running restager over the adapters
+//! `restager_shared::startup` chose: the HTTP routes and the worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use restager_shared::engine::runner::{self, RunnerOptions};
+use restager_shared::startup::Adapters;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::commands::CommandError;
+use crate::server::{self, Handler};
+use crate::settings::ServeSettings;
+use crate::shutdown::{Shutdown, Trigger};
+
+/// How long a shutdown waits for Slack messages still in the outbox.
+const SLACK_FLUSH: Duration = Duration::from_secs(10);
+/// Long-poll per receive: short, so a stop request is noticed quickly even
+/// on SQS (where a receive cannot be interrupted).
+const RECEIVE_WAIT: Duration = Duration::from_secs(1);
+
+/// The routes of the webhook function, over these adapters.
+fn handler(adapters: &Adapters, settings: &ServeSettings) -> Result<Handler, CommandError> {
+    let router = Arc::new(adapters.router(settings.intake.clone(), &settings.slack)?);
+    Ok(Arc::new(move |request| {
+        let router = Arc::clone(&router);
+        Box::pin(async move { router.handle(request).await })
+    }))
+}
+
+/// Starts the HTTP server and the worker; both stop when `stop` is set,
+/// and either stopping on its own (a failure) pulls `trigger` for the other.
+pub fn start(
+    adapters: &Adapters,
+    settings: &ServeSettings,
+    listener: TcpListener,
+    trigger: Arc<Trigger>,
+    stop: Shutdown,
+) -> Result<Running, CommandError> {
+    let handler = handler(adapters, settings)?;
+    let server = {
+        let trigger = Arc::clone(&trigger);
+        let stop = stop.clone();
+        let limits = settings.http;
+        tokio::spawn(async move {
+            let result = server::serve(listener, handler, limits, stop.wait()).await;
+            trigger.fire();
+            result
+        })
+    };
+    let engine = adapters.engine(settings.worker.clone());
+    let source = Arc::clone(&adapters.queue.source);
+    let options = RunnerOptions {
+        receive_wait: RECEIVE_WAIT,
+        ..RunnerOptions::default()
+    };
+    let worker = tokio::spawn(async move {
+        let stats = runner::run(&engine, source.as_ref(), stop.receiver(), options).await;
+        tracing::info!(?stats, "worker stopped");
+        trigger.fire();
+        Ok(())
+    });
+    Ok(Running { server, worker })
+}
+
+/// Delivers what the notifier (Slack) is still owed; returns the messages
+/// left undelivered.
+pub async fn flush(adapters: &Adapters) -> usize {
+    adapters.notifier.flush(SLACK_FLUSH).await.pending
+}
+
+/// The server and the worker, running.
+pub struct Running {
+    server: JoinHandle<Result<(), CommandError>>,
+    worker: JoinHandle<Result<(), CommandError>>,
+}
+
+impl Running {
+    /// Waits for both halves; the first error wins.
+    pub async fn join(self) -> Result<(), CommandError> {
+        let server = flatten(self.server.await);
+        let worker = flatten(self.worker.await);
+        server.and(worker)
+    }
+}
+
+fn flatten(
+    joined: Result<Result<(), CommandError>, tokio::task::JoinError>,
+) -> Result<(), CommandError> {
+    match joined {
+        Ok(result) => result,
+        Err(e) => Err(CommandError::failed(
+            "a task of the server stopped unexpectedly",
+            e,
+        )),
+    }
+}
