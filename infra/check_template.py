@@ -339,7 +339,7 @@ def check_build(m: Model, r: Resolver) -> None:
                 problems.append(f"{lid}: {key} must be {want}, got {fp.get(key)}")
         if fp.get("Architectures") != ["arm64"]:
             problems.append(f"{lid}: Architectures must be [arm64] (the build cross-compiles with --arm64)")
-    for needed in ("webhook", "worker"):
+    for needed in ("webhook", "worker", "sweep"):
         if needed not in m.functions.values():
             problems.append(f"no function builds the `{needed}` binary")
     if problems:
@@ -546,6 +546,33 @@ def check_function_urls(m: Model, r: Resolver) -> None:
         )
 
 
+def check_sweep_schedule(m: Model, r: Resolver) -> None:
+    """One event type per function: only the sweep is scheduled, and it gets the scheduled
+    event itself (an `Input` would replace it with JSON the handler cannot read)."""
+    sweep = m.function_by_binary("sweep")
+    problems = []
+    for lid in m.functions:
+        events = m.sam["Resources"][lid].get("Properties", {}).get("Events", {}) or {}
+        schedules = {
+            name: ev for name, ev in events.items() if ev.get("Type") in ("Schedule", "ScheduleV2")
+        }
+        if lid != sweep and schedules:
+            problems.append(f"{lid} has schedule event(s) {', '.join(sorted(schedules))}: only {sweep} is scheduled")
+        if lid == sweep:
+            if len(schedules) != 1:
+                problems.append(f"{sweep} needs exactly one Schedule event, has {len(schedules)}")
+            for name, ev in schedules.items():
+                if "Input" in ev.get("Properties", {}):
+                    problems.append(
+                        f"{sweep}.Events.{name} sets Input: the handler reads the EventBridge scheduled event"
+                    )
+            others = sorted(n for n, ev in events.items() if n not in schedules)
+            if others:
+                problems.append(f"{sweep} has other event(s) {', '.join(others)}: one event type per function")
+    if problems:
+        raise CheckFailed("; ".join(problems))
+
+
 ALLOWED_MANAGED_POLICIES = {
     "AWSLambdaBasicExecutionRole",  # logs
     "AWSLambdaSQSQueueExecutionRole",  # the event source's receive/delete
@@ -639,6 +666,7 @@ INVARIANTS: list[tuple[str, Callable[[Model, Resolver], None]]] = [
     ("secrets", check_secrets),
     ("fifo", check_fifo),
     ("function-url-auth", check_function_urls),
+    ("sweep-schedule", check_sweep_schedule),
     ("least-privilege", check_least_privilege),
     ("samconfig", check_samconfig),
 ]
@@ -833,6 +861,11 @@ def mut_missing_env_var(t: dict) -> None:
     del _env(t)["RESTAGER_POLL_INTERVAL"]
 
 
+def mut_schedule_on_webhook(t: dict) -> None:
+    events = _res(t, "SweepFunction")["Properties"].pop("Events")
+    _res(t, "WebhookFunction")["Properties"]["Events"] = events
+
+
 def mut_misspelled_event_property(t: dict) -> None:
     ev = _worker_event(t)
     ev["BatchSiz"] = ev.pop("BatchSize")
@@ -849,6 +882,7 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("public-worker-url", mut_public_worker, "function-url-auth"),
     ("wildcard-iam-policy", mut_wildcard_policy, "least-privilege"),
     ("missing-env-var", mut_missing_env_var, "env-vars"),
+    ("schedule-on-webhook", mut_schedule_on_webhook, "sweep-schedule"),
     ("misspelled-sqs-event-property", mut_misspelled_event_property, "sam-transform"),
 ]
 

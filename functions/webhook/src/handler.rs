@@ -7,11 +7,27 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lambda_http::{Body, Request, Response};
+use restager_shared::startup::{Adapters, StartupError};
 use restager_shared::webhook::Router;
+
+use crate::settings::WebhookConfig;
 
 /// How long an invocation waits for Slack messages it caused (the run's
 /// root message) before answering; within GitHub's 10 s with room to spare.
 pub const SLACK_FLUSH_BUDGET: Duration = Duration::from_secs(2);
+
+/// Settings → adapters → the routes.
+pub async fn start(config: WebhookConfig) -> Result<Router, StartupError> {
+    let adapters = Adapters::open(&config.adapters()).await?;
+    tracing::info!(
+        slack = adapters.slack,
+        slack_actions = config.slack.signing_secret.is_some(),
+        github = !config.intake.github_secrets.is_empty(),
+        notices = !config.intake.notice_secrets.is_empty(),
+        "webhook ready"
+    );
+    adapters.router(config.intake, &config.slack)
+}
 
 /// The router's view of a lambda_http request.
 pub fn to_router_request(request: Request) -> http::Request<Bytes> {

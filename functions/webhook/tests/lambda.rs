@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
 use restager_shared::cf::CfClient;
 use restager_shared::config::{CfSettings, IntakeSettings, ScopeSettings, Secret};
@@ -19,7 +20,6 @@ use restager_shared::signature::github;
 use restager_shared::webhook::{Router, RouterDeps};
 use serde_json::{Value, json};
 use webhook::handler;
-use webhook::invocation::{self, Invocation};
 
 const SECRET: &str = "lambda-test-secret";
 
@@ -143,10 +143,8 @@ fn function_url_event(
         "body": body,
         "isBase64Encoded": base64
     });
-    match invocation::classify(event).expect("a valid Function URL event") {
-        Invocation::Http(request) => *request,
-        Invocation::Sweep => panic!("an HTTP event taken for the sweep"),
-    }
+    let request: LambdaRequest = serde_json::from_value(event).expect("a valid Function URL event");
+    Request::from(request)
 }
 
 fn ping_headers(signature: &str) -> Value {
@@ -262,78 +260,4 @@ async fn routing_errors_and_outages_come_back_as_http_answers() {
     .expect("infallible");
     assert_eq!(response.status().as_u16(), 503);
     assert!(response.headers().get("retry-after").is_some());
-}
-
-/// Keeps what it is given (the sweep test counts it).
-#[derive(Default)]
-struct Kept(std::sync::Mutex<Vec<RestageJob>>);
-
-#[async_trait]
-impl JobQueue for Kept {
-    async fn enqueue(&self, jobs: &[RestageJob]) -> Result<(), QueueError> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(jobs);
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn the_schedule_event_runs_the_sweep_and_http_events_get_function_url_answers() {
-    let sim = cf_sim::CfSim::start(cf_sim::SimConfig::with_apps(120))
-        .await
-        .expect("sim");
-    let cf = CfClient::new(&CfSettings {
-        api_url: sim.url().parse().expect("url"),
-        client_id: sim.client_id().into(),
-        client_secret: Secret::new(sim.client_secret()),
-        skip_ssl_validation: false,
-    })
-    .expect("client");
-    let queue = Arc::new(Kept::default());
-    let deps_router = router();
-    let function = webhook::app::WebhookFunction {
-        router: Router::new(RouterDeps {
-            intake: deps_router.deps().intake.clone(),
-            cf,
-            queue: queue.clone(),
-            ledger: Arc::new(restager_shared::ledger::memory::MemoryLedger::new()),
-            notifier: Arc::new(LogNotifier),
-            slack_actions: None,
-        }),
-    };
-    let event =
-        |payload: Value| lambda_http::LambdaEvent::new(payload, lambda_http::Context::default());
-
-    let report = function
-        .invoke(event(
-            json!({"source": "restager.schedule", "action": "sweep"}),
-        ))
-        .await
-        .expect("sweep");
-    let queued = report["runs"]
-        .as_array()
-        .expect("runs")
-        .iter()
-        .map(|r| r["queued"].as_u64().expect("n"))
-        .sum::<u64>();
-    assert!(queued > 0, "{report}");
-    assert_eq!(queued as usize, queue.0.lock().expect("lock").len());
-
-    let http = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/healthz", "rawQueryString": "", "headers": {},
-        "requestContext": {"accountId": "1", "apiId": "a", "domainName": "a.lambda-url.eu-west-1.on.aws", "domainPrefix": "a",
-            "http": {"method": "GET", "path": "/healthz", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "t"},
-            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
-        "isBase64Encoded": false
-    });
-    let answer = function.invoke(event(http)).await.expect("http");
-    assert_eq!(answer["statusCode"], 200, "{answer}");
-    assert!(
-        function
-            .invoke(event(json!({"detail-type": "something else"})))
-            .await
-            .is_err()
-    );
 }

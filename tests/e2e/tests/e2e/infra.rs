@@ -70,6 +70,7 @@ fn template_passes_lint_transform_and_every_invariant() {
         "secrets",
         "fifo",
         "function-url-auth",
+        "sweep-schedule",
         "least-privilege",
         "samconfig",
     ] {
@@ -102,6 +103,7 @@ fn every_deliberately_broken_template_is_caught_by_its_check() {
         ("public-worker-url", "function-url-auth"),
         ("wildcard-iam-policy", "least-privilege"),
         ("missing-env-var", "env-vars"),
+        ("schedule-on-webhook", "sweep-schedule"),
         ("misspelled-sqs-event-property", "sam-transform"),
     ] {
         let caught = format!("CAUGHT  {variant} by {check}:");

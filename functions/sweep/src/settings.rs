@@ -1,0 +1,78 @@
+//! The sweep's settings, read once per container from the environment. A
+//! missing or bad value stops the function at start-up naming the variable.
+
+use restager_shared::config::{
+    CfSettings, ConfigError, Env, ScopeSettings, SlackSettings, StorageSettings, WorkerSettings,
+};
+use restager_shared::startup::AdapterSettings;
+
+/// Everything the sweep reads from its environment.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    pub cf: CfSettings,
+    /// Which apps a run may touch (`RESTAGER_ORGS_*`, `RESTAGER_SPACES_*`).
+    pub scope: ScopeSettings,
+    pub slack: SlackSettings,
+    /// `RESTAGER_QUEUE_URL`: the SQS jobs queue.
+    pub queue_url: String,
+    /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
+    pub ledger_table: String,
+}
+
+impl SweepConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let storage = StorageSettings::from_env(env);
+        Ok(Self {
+            cf: CfSettings::from_env(env)?,
+            scope: ScopeSettings::from_env(env),
+            slack: SlackSettings::from_env(env)?,
+            queue_url: storage.queue_url.ok_or(ConfigError::Missing {
+                name: "RESTAGER_QUEUE_URL",
+                hint: "set it to the SQS jobs queue's URL",
+            })?,
+            ledger_table: storage.ledger_table.ok_or(ConfigError::Missing {
+                name: "RESTAGER_LEDGER_TABLE",
+                hint: "set it to the DynamoDB ledger table's name",
+            })?,
+        })
+    }
+
+    /// The adapters to wire: SQS and DynamoDB, Slack when configured.
+    pub fn adapters(&self) -> AdapterSettings {
+        let storage = StorageSettings {
+            queue_url: Some(self.queue_url.clone()),
+            ledger_table: Some(self.ledger_table.clone()),
+            data_dir: Default::default(),
+        };
+        let worker = WorkerSettings::default();
+        AdapterSettings::new(self.cf.clone(), storage, self.slack.clone(), &worker)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn reads_everything_and_names_what_is_missing() {
+        let mut vars = HashMap::from([
+            ("CF_API_URL", "https://api.sys.example.com"),
+            ("CF_CLIENT_ID", "restager"),
+            ("CF_CLIENT_SECRET", "s3cret"),
+            (
+                "RESTAGER_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo",
+            ),
+            ("RESTAGER_LEDGER_TABLE", "restager-ledger"),
+            ("RESTAGER_ORGS_DENY", "system"),
+        ]);
+        let cfg = SweepConfig::from_env(&Env(&vars)).expect("valid");
+        assert_eq!(cfg.scope.orgs_deny, vec!["system".to_string()]);
+        assert_eq!(cfg.ledger_table, "restager-ledger");
+        vars.remove("RESTAGER_LEDGER_TABLE");
+        let err = SweepConfig::from_env(&Env(&vars)).expect_err("table required");
+        assert!(err.to_string().contains("RESTAGER_LEDGER_TABLE"), "{err}");
+    }
+}
