@@ -3,83 +3,22 @@
 //! bytes, whether it arrived as text or base64.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
 use restager_shared::cf::CfClient;
 use restager_shared::config::{CfSettings, IntakeSettings, ScopeSettings, Secret};
-use restager_shared::domain::{Action, JobId, Outcome, RestageJob, RunId};
-use restager_shared::ledger::{Lease, Ledger, LedgerError, Recorded, RunRecord, RunView};
+use restager_shared::domain::Action;
 use restager_shared::notify::LogNotifier;
-use restager_shared::queue::{JobQueue, QueueError};
 use restager_shared::signature::github;
 use restager_shared::webhook::{Router, RouterDeps};
 use serde_json::{Value, json};
+use test_support::fakes::{FaultyLedger, FaultyQueue};
 use webhook::handler;
 
 const SECRET: &str = "lambda-test-secret";
-
-/// Ports that are never reachable: the requests here must not need them.
-struct Unreachable;
-
-#[async_trait]
-impl JobQueue for Unreachable {
-    async fn enqueue(&self, _: &[RestageJob]) -> Result<(), QueueError> {
-        Err(QueueError::Unavailable("not reachable in this test".into()))
-    }
-}
-
-fn down<T>() -> Result<T, LedgerError> {
-    Err(LedgerError::Unavailable(
-        "not reachable in this test".into(),
-    ))
-}
-
-#[async_trait]
-impl Ledger for Unreachable {
-    async fn remember(&self, _: &str, _: Duration) -> Result<bool, LedgerError> {
-        down()
-    }
-    async fn forget(&self, _: &str) -> Result<(), LedgerError> {
-        down()
-    }
-    async fn put_run(&self, _: &RunRecord) -> Result<(), LedgerError> {
-        down()
-    }
-    async fn get_run(&self, _: &RunId) -> Result<Option<RunView>, LedgerError> {
-        down()
-    }
-    async fn list_runs(&self, _: usize) -> Result<Vec<RunView>, LedgerError> {
-        down()
-    }
-    async fn lease_job(
-        &self,
-        _: &RunId,
-        _: &JobId,
-        _: &str,
-        _: Duration,
-    ) -> Result<Lease, LedgerError> {
-        down()
-    }
-    async fn release_job(&self, _: &RunId, _: &JobId, _: &str) -> Result<(), LedgerError> {
-        down()
-    }
-    async fn record_outcome(
-        &self,
-        _: &RunId,
-        _: &JobId,
-        _: &Outcome,
-    ) -> Result<Recorded, LedgerError> {
-        down()
-    }
-    async fn set_slack_thread(&self, _: &RunId, _: &str) -> Result<bool, LedgerError> {
-        down()
-    }
-}
 
 fn router() -> Router {
     let cf = CfClient::new(&CfSettings {
@@ -102,8 +41,9 @@ fn router() -> Router {
             scope: ScopeSettings::default(),
         },
         cf,
-        queue: Arc::new(Unreachable),
-        ledger: Arc::new(Unreachable),
+        // Never reachable: the requests here must not need them.
+        queue: Arc::new(FaultyQueue::unreachable()),
+        ledger: Arc::new(FaultyLedger::unreachable()),
         notifier: Arc::new(LogNotifier),
         slack_actions: None,
     })

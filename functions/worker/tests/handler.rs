@@ -2,21 +2,18 @@
 //! the CF simulator: partial batch failures, back-off visibility per
 //! message, and the restage itself as the simulator saw it.
 
-#[path = "../../../shared/tests/engine_support/mod.rs"]
-mod engine_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use cf_sim::{Fault, FaultRule};
-use engine_support::*;
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::domain::Action;
 use restager_shared::engine::Engine;
 use restager_shared::ledger::Ledger;
 use restager_shared::queue::{Delivery, JobSource, QueueError};
+use test_support::engine::*;
 use worker::{Worker, handle};
 
 /// Records the visibility changes the handler asks for.
@@ -78,7 +75,7 @@ async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
         job_for(&h.sim, &good, Action::Restage),
         job_for(&h.sim, &busy, Action::Restage),
     ];
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     ledger
         .put_run(&run_record(&jobs))
         .await
@@ -142,7 +139,7 @@ async fn an_invocation_near_its_deadline_starts_nothing_and_hands_everything_bac
     let h = start().await;
     let guid = h.sim.add_app(app("late"));
     let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     ledger
         .put_run(&run_record(&jobs))
         .await

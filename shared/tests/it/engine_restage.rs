@@ -2,14 +2,12 @@
 //! checked against the simulator's state and its request log, not only the
 //! return value.
 
-mod engine_support;
-
 use std::time::Duration;
 
 use cf_sim::{AppState, BuildState, Fault, FaultRule, LifecycleKind, StagingFailure};
-use engine_support::*;
 use restager_shared::domain::{Action, Outcome};
 use restager_shared::engine::{Deadline, JOB_LABEL, restage_one};
+use test_support::engine::*;
 
 fn reason(o: &Outcome) -> String {
     o.reason().unwrap_or_default().to_string()

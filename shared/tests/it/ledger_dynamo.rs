@@ -2,8 +2,6 @@
 //! DynamoDB server, with the table created exactly as infra/template.yaml
 //! declares it; plus an unreachable endpoint.
 
-mod ledger_conformance;
-
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{
@@ -116,7 +114,7 @@ async fn a_retried_put_run_repairs_the_expected_count() {
     let ledger = DynamoLedger::from_sdk_config(&config, "restager-ledger");
     create_table(&client, ledger.table()).await;
 
-    let full = ledger_conformance::run("dynamo:repair", 3, chrono::Utc::now());
+    let full = crate::ledger_conformance::run("dynamo:repair", 3, chrono::Utc::now());
     let first = restager_shared::ledger::RunRecord {
         expected: full.expected[..2].to_vec(),
         ..full.clone()
@@ -171,7 +169,7 @@ async fn an_outcome_stored_but_not_counted_is_finished_by_the_redelivery() {
     let ledger = DynamoLedger::from_sdk_config(&config, "restager-ledger");
     create_table(&client, ledger.table()).await;
 
-    let run = ledger_conformance::run("dynamo:settle", 2, chrono::Utc::now());
+    let run = crate::ledger_conformance::run("dynamo:settle", 2, chrono::Utc::now());
     ledger.put_run(&run).await.expect("put_run");
     let (j0, j1) = (
         run.expected[0].job_id.clone(),

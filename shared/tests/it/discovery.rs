@@ -2,17 +2,15 @@
 //! notice is compared with an expectation computed from the simulator's own
 //! state, and its cost is read from the simulator's request log.
 
-mod webhook_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::webhook_support::{
+    Expect, RUBY, client, client_at, expected_buildpack, expected_stack, jobs_of, sim,
+};
 use cf_sim::{AppSpec, AppState, StackState};
 use restager_shared::config::ScopeSettings;
 use restager_shared::discovery::{self, Plan};
 use restager_shared::domain::{Action, Notice, RunId, Version};
-use webhook_support::{
-    Expect, RUBY, client, client_at, expected_buildpack, expected_stack, jobs_of, sim,
-};
 
 fn v(s: &str) -> Version {
     Version::parse(s).expect("version")
@@ -503,7 +501,7 @@ async fn outdated_apps_and_the_sweep_match_the_installed_versions() {
             let installed = sim
                 .installed_version(&bp.name, &app.stack)
                 .expect("installed");
-            if webhook_support::older(&bp.version, &installed) {
+            if crate::webhook_support::older(&bp.version, &installed) {
                 want.insert(app.guid.clone(), (bp.name.clone(), installed));
             }
         }

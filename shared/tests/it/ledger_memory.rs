@@ -1,7 +1,5 @@
 //! The ledger conformance suite against `MemoryLedger`.
 
-mod ledger_conformance;
-
 use std::sync::Arc;
 
 use restager_shared::ledger::{Ledger, MemoryLedger};

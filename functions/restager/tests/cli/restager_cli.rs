@@ -3,17 +3,16 @@
 //! and, for SQS, moto's server.
 
 mod hardening;
-mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::{Restager, restager};
 use cf_sim::{AppSpec, AppState, CfSim, Corruption, LifecycleKind, SimConfig};
 use restager_shared::config::Secret;
 use restager_shared::signature::standard_webhooks;
 use serde_json::Value;
-use support::{Restager, restager};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const INSTALLED: &str = "1.10.29";
@@ -115,7 +114,7 @@ impl Foundation {
                 .any(|d| d.by_client && d.status_value == "FINALIZED")
     }
 
-    async fn wait_until_all_patched(&self, serving: &support::Serving) {
+    async fn wait_until_all_patched(&self, serving: &crate::support::Serving) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !self.outdated.iter().all(|g| self.patched(g)) {
             assert!(
@@ -335,10 +334,10 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
 async fn settle(
     f: &Foundation,
     data: &Path,
-    serving: support::Serving,
+    serving: crate::support::Serving,
     run_id: &str,
     n: u64,
-) -> support::Finished {
+) -> crate::support::Finished {
     let stopped = serving.terminate().await;
     for _ in 0..5 {
         let run = f

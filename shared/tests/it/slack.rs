@@ -2,7 +2,7 @@
 //! server standing in for Slack's Web API (it records every request and
 //! answers as scripted).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,14 +15,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use restager_shared::config::Secret;
 use restager_shared::domain::{Action, AppRef, Notice, Outcome, RestageJob, RunId, Version};
-use restager_shared::ledger::{
-    ExpectedJob, JobRecord, Lease, Ledger, LedgerError, Recorded, RunRecord, RunView, SkippedApp,
-};
+use restager_shared::ledger::{ExpectedJob, Ledger, RunRecord, SkippedApp};
 use restager_shared::notify::Notifier;
 use restager_shared::queue::{JobQueue, QueueError};
 use restager_shared::signature::slack::sign;
 use restager_shared::slack::{OutboxConfig, SlackActions, SlackApi, SlackNotifier};
 use serde_json::{Value, json};
+use test_support::fakes::FaultyLedger;
 use tokio::time::Instant;
 
 const TOKEN: &str = "xoxb-test-token";
@@ -151,137 +150,6 @@ fn answer(state: &Mutex<SimState>, uri: Uri, headers: HeaderMap, body: Bytes) ->
 
 // ------------------------------------------------------------ test doubles
 
-/// Ledger semantics as the port documents them, kept in memory.
-#[derive(Default)]
-struct TestLedger {
-    inner: Mutex<LedgerState>,
-}
-
-#[derive(Default)]
-struct LedgerState {
-    keys: HashSet<String>,
-    runs: HashMap<RunId, RunView>,
-}
-
-#[async_trait]
-impl Ledger for TestLedger {
-    async fn remember(&self, key: &str, _ttl: Duration) -> Result<bool, LedgerError> {
-        Ok(self
-            .inner
-            .lock()
-            .expect("ledger")
-            .keys
-            .insert(key.to_string()))
-    }
-
-    async fn forget(&self, key: &str) -> Result<(), LedgerError> {
-        self.inner.lock().expect("ledger").keys.remove(key);
-        Ok(())
-    }
-
-    async fn put_run(&self, run: &RunRecord) -> Result<(), LedgerError> {
-        let mut st = self.inner.lock().expect("ledger");
-        let view = st
-            .runs
-            .entry(run.run_id.clone())
-            .or_insert_with(|| RunView {
-                record: RunRecord {
-                    expected: Vec::new(),
-                    ..run.clone()
-                },
-                jobs: Vec::new(),
-                completed_at: None,
-                slack_thread: None,
-            });
-        for e in &run.expected {
-            if !view.jobs.iter().any(|j| j.job_id == e.job_id) {
-                view.record.expected.push(e.clone());
-                view.jobs.push(JobRecord {
-                    job_id: e.job_id.clone(),
-                    app: e.app.clone(),
-                    outcome: None,
-                    attempts: 0,
-                    updated_at: None,
-                });
-                view.completed_at = None;
-            }
-        }
-        Ok(())
-    }
-
-    async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError> {
-        Ok(self.inner.lock().expect("ledger").runs.get(run_id).cloned())
-    }
-
-    async fn list_runs(&self, limit: usize) -> Result<Vec<RunView>, LedgerError> {
-        let st = self.inner.lock().expect("ledger");
-        let mut runs: Vec<RunView> = st.runs.values().cloned().collect();
-        runs.sort_by_key(|r| std::cmp::Reverse(r.record.created_at));
-        runs.truncate(limit);
-        Ok(runs)
-    }
-
-    async fn lease_job(
-        &self,
-        _run_id: &RunId,
-        _job_id: &restager_shared::domain::JobId,
-        _owner: &str,
-        _ttl: Duration,
-    ) -> Result<Lease, LedgerError> {
-        Ok(Lease::Acquired)
-    }
-
-    async fn release_job(
-        &self,
-        _run_id: &RunId,
-        _job_id: &restager_shared::domain::JobId,
-        _owner: &str,
-    ) -> Result<(), LedgerError> {
-        Ok(())
-    }
-
-    async fn record_outcome(
-        &self,
-        run_id: &RunId,
-        job_id: &restager_shared::domain::JobId,
-        outcome: &Outcome,
-    ) -> Result<Recorded, LedgerError> {
-        let mut st = self.inner.lock().expect("ledger");
-        let view = st
-            .runs
-            .get_mut(run_id)
-            .ok_or_else(|| LedgerError::Corrupt("unknown run".into()))?;
-        let job = view
-            .jobs
-            .iter_mut()
-            .find(|j| &j.job_id == job_id)
-            .ok_or_else(|| LedgerError::Corrupt("unknown job".into()))?;
-        job.outcome = Some(outcome.clone());
-        job.attempts += 1;
-        job.updated_at = Some(Utc::now());
-        let all_final = view
-            .jobs
-            .iter()
-            .all(|j| j.outcome.as_ref().is_some_and(Outcome::is_final));
-        let completed_run = all_final && view.completed_at.is_none();
-        if completed_run {
-            view.completed_at = Some(Utc::now());
-        }
-        Ok(Recorded { completed_run })
-    }
-
-    async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
-        let mut st = self.inner.lock().expect("ledger");
-        match st.runs.get_mut(run_id) {
-            Some(view) if view.slack_thread.is_none() => {
-                view.slack_thread = Some(ts.to_string());
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-}
-
 /// Records what was enqueued.
 #[derive(Default)]
 struct TestQueue {
@@ -347,7 +215,7 @@ fn jobs(run: &RunId, n: usize) -> Vec<RestageJob> {
 }
 
 /// A run of `n` jobs stored in a fresh ledger; each test gets its own run id.
-async fn stored_run(ledger: &TestLedger, tag: &str, n: usize) -> (RunRecord, Vec<RestageJob>) {
+async fn stored_run(ledger: &FaultyLedger, tag: &str, n: usize) -> (RunRecord, Vec<RestageJob>) {
     let run_id = RunId::for_release(&format!("{}:{tag}", notice().release_key()));
     let jobs = jobs(&run_id, n);
     let record = RunRecord {
@@ -382,7 +250,7 @@ fn failed(reason: &str) -> Outcome {
     }
 }
 
-fn notifier(sim: &SlackSim, ledger: &Arc<TestLedger>) -> SlackNotifier {
+fn notifier(sim: &SlackSim, ledger: &Arc<FaultyLedger>) -> SlackNotifier {
     SlackNotifier::new(sim.api(), CHANNEL, ledger.clone(), fast())
 }
 
@@ -393,7 +261,7 @@ const FLUSH: Duration = Duration::from_secs(10);
 #[tokio::test]
 async fn root_message_is_posted_once_and_its_ts_stored_in_the_ledger() {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, _) = stored_run(&ledger, "root", 3).await;
 
     let slack = notifier(&sim, &ledger);
@@ -449,7 +317,7 @@ async fn root_message_is_posted_once_and_its_ts_stored_in_the_ledger() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_are_batched_into_few_replies_threaded_under_the_root() {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, jobs) = stored_run(&ledger, "batch", 40).await;
     let slack = Arc::new(notifier(&sim, &ledger));
     slack.run_started(&run).await.expect("queued");
@@ -498,7 +366,7 @@ async fn results_are_batched_into_few_replies_threaded_under_the_root() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_is_written_once_when_last_jobs_finish_together() {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, jobs) = stored_run(&ledger, "summary", 12).await;
     let slack = Arc::new(notifier(&sim, &ledger));
     slack.run_started(&run).await.expect("queued");
@@ -568,7 +436,7 @@ async fn summary_is_written_once_when_last_jobs_finish_together() {
 #[tokio::test]
 async fn rate_limit_retry_after_is_waited_out_then_delivered() {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, _) = stored_run(&ledger, "ratelimit", 1).await;
     sim.script(Reply::Status {
         status: 429,
@@ -598,7 +466,7 @@ async fn rate_limit_retry_after_is_waited_out_then_delivered() {
 #[tokio::test]
 async fn transient_failures_are_retried() {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, _) = stored_run(&ledger, "transient", 1).await;
     sim.script(Reply::Json(json!({"ok": false, "error": "internal_error"})));
     sim.script(Reply::Status {
@@ -616,7 +484,7 @@ async fn transient_failures_are_retried() {
 #[tokio::test]
 async fn permanent_errors_are_dropped_not_retried() {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, jobs) = stored_run(&ledger, "permanent", 1).await;
     sim.script(Reply::Json(
         json!({"ok": false, "error": "channel_not_found"}),
@@ -650,7 +518,7 @@ async fn slack_down_never_fails_the_caller_and_messages_wait_for_the_next_flush(
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
     };
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, jobs) = stored_run(&ledger, "down", 2).await;
     let api = SlackApi::new(
         url::Url::parse(&format!("http://{closed}/api")).expect("url"),
@@ -700,7 +568,7 @@ const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 fn vectors() -> Value {
     serde_json::from_str(include_str!(
-        "fixtures/slack/slack_v0_signature_vectors.json"
+        "../fixtures/test-vectors/slack_v0_signature_vectors.json"
     ))
     .expect("vectors")
 }
@@ -734,7 +602,7 @@ fn signed_headers(body: &[u8], timestamp: i64) -> HeaderMap {
 /// The bolt-python block_actions body with our button clicked on `ts`.
 fn click(action_id: &str, run: &RunId, ts: &str) -> Vec<u8> {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "fixtures/slack/bolt-python_block_actions_body.json"
+        "../fixtures/slack/bolt-python_block_actions_body.json"
     ))
     .expect("fixture");
     payload["actions"][0]["action_id"] = json!(action_id);
@@ -748,7 +616,7 @@ fn click(action_id: &str, run: &RunId, ts: &str) -> Vec<u8> {
 
 struct ActionsRig {
     sim: SlackSim,
-    ledger: Arc<TestLedger>,
+    ledger: Arc<FaultyLedger>,
     queue: Arc<TestQueue>,
     actions: SlackActions,
     run: RunRecord,
@@ -758,7 +626,7 @@ struct ActionsRig {
 /// A completed run: app 0 restaged, apps 1 and 2 failed for good, app 3 still retrying.
 async fn actions_rig(tag: &str) -> ActionsRig {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let queue = Arc::new(TestQueue::default());
     let (run, jobs) = stored_run(&ledger, tag, 4).await;
     ledger
@@ -1054,7 +922,7 @@ async fn malformed_payloads_get_400_with_the_reason() {
 #[tokio::test]
 async fn a_long_running_process_retries_set_aside_messages_without_flushing() {
     let sim = SlackSim::start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let (run, _) = stored_run(&ledger, "set-aside", 1).await;
     sim.set_outage(Some(Reply::Json(
         json!({"ok": false, "error": "service_unavailable"}),

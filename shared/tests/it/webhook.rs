@@ -2,13 +2,13 @@
 //! GitHub and Standard Webhooks deliveries become exactly the right jobs, and
 //! every bad input, duplicate or outage changes nothing.
 
-mod webhook_support;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
+use crate::webhook_support::fakes::RecordingNotifier;
+use crate::webhook_support::{RUBY, client, expected_buildpack, jobs_of, sim};
 use bytes::Bytes;
 use cf_sim::{CfSim, Fault, FaultRule};
 use http::{Request, Response, StatusCode};
@@ -23,9 +23,8 @@ use restager_shared::queue::{JobQueue, JobSource};
 use restager_shared::signature::{github as gh_sig, standard_webhooks};
 use restager_shared::webhook::{self, MAX_BODY_BYTES, Router, RouterDeps};
 use serde_json::{Value, json};
+use test_support::fakes::{FaultyLedger, FaultyQueue};
 use test_support::moto::{MotoServer, create_queue, sdk_config};
-use webhook_support::fakes::{MemLedger, MemQueue, RecordingNotifier};
-use webhook_support::{RUBY, client, expected_buildpack, jobs_of, sim};
 
 const GITHUB_SECRET: &str = "gh-test-secret";
 /// `whsec_` + base64 of 32 bytes 0..32: a test key only.
@@ -36,8 +35,8 @@ const START: i64 = 1_750_000_000;
 struct Fixture {
     sim: CfSim,
     router: Router,
-    queue: Arc<MemQueue>,
-    ledger: Arc<MemLedger>,
+    queue: Arc<FaultyQueue>,
+    ledger: Arc<FaultyLedger>,
     notifier: Arc<RecordingNotifier>,
     now: Arc<AtomicI64>,
 }
@@ -80,8 +79,8 @@ fn router_over(
 async fn fixture(apps: usize) -> Fixture {
     let sim = sim(apps).await;
     sim.install_buildpack(RUBY, TARGET);
-    let queue = Arc::new(MemQueue::default());
-    let ledger = Arc::new(MemLedger::default());
+    let queue = Arc::new(FaultyQueue::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let now = Arc::new(AtomicI64::new(START));
     let router = router_over(
@@ -103,7 +102,7 @@ async fn fixture(apps: usize) -> Fixture {
 
 /// The published-release example, as if from cloudfoundry/ruby-buildpack.
 fn release_body(action: &str, tag: &str, release_id: u64) -> Vec<u8> {
-    let raw = include_str!("fixtures/github/release_published.payload.json");
+    let raw = include_str!("../fixtures/github/release_published.payload.json");
     let mut v: Value = serde_json::from_str(raw).expect("fixture is JSON");
     v["action"] = json!(action);
     v["release"]["tag_name"] = json!(tag);
@@ -160,9 +159,12 @@ impl Fixture {
             .collect()
     }
 
-    fn assert_untouched(&self, what: &str) {
+    async fn assert_untouched(&self, what: &str) {
         assert!(self.queue.jobs().is_empty(), "{what}: jobs were queued");
-        assert!(self.ledger.runs().is_empty(), "{what}: a run was recorded");
+        assert!(
+            self.ledger.runs().await.is_empty(),
+            "{what}: a run was recorded"
+        );
         assert!(
             self.notifier.started().is_empty(),
             "{what}: a run was announced"
@@ -207,7 +209,7 @@ async fn the_published_release_example_queues_exactly_the_outdated_apps() {
         && s["org"].is_string()
         && s["reason"].is_string()));
 
-    let runs = f.ledger.runs();
+    let runs = f.ledger.runs().await;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].record.run_id, run_id);
     let expected_jobs: BTreeSet<String> = runs[0]
@@ -598,7 +600,7 @@ async fn every_bad_input_is_refused_and_changes_nothing() {
                 "{what}: Allow header"
             );
         }
-        f.assert_untouched(what);
+        f.assert_untouched(what).await;
     }
     assert_eq!(
         f.sim.count("GET", "/v3/apps"),
@@ -610,7 +612,7 @@ async fn every_bad_input_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn pings_and_unhandled_actions_answer_200_with_the_reason() {
     let f = fixture(10).await;
-    let ping = include_bytes!("fixtures/github/ping_payload.json").to_vec();
+    let ping = include_bytes!("../fixtures/github/ping_payload.json").to_vec();
     let response = f.router.handle(signed_github("ping", "d-p", ping)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body_json(&response)["status"], "pong");
@@ -656,7 +658,7 @@ async fn pings_and_unhandled_actions_answer_200_with_the_reason() {
         .handle(Request::get("/healthz").body(Bytes::new()).expect("req"))
         .await;
     assert_eq!(health.status(), StatusCode::OK);
-    f.assert_untouched("pings and ignored deliveries");
+    f.assert_untouched("pings and ignored deliveries").await;
 }
 
 #[tokio::test]
@@ -681,7 +683,7 @@ async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_insta
     );
     assert!(f.queue.jobs().is_empty() && f.notifier.started().is_empty());
     // Recorded with the reason, so `restager status <run_id>` can explain it.
-    let runs = f.ledger.runs();
+    let runs = f.ledger.runs().await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].record.run_id.as_str(), answer["run_id"]);
     assert!(runs[0].record.expected.is_empty());
@@ -740,7 +742,7 @@ async fn cloud_foundry_unreachable_is_503_with_nothing_queued_and_the_retry_work
         body_json(&response)
     );
     assert!(response.headers().get("retry-after").is_some());
-    f.assert_untouched("CF unavailable");
+    f.assert_untouched("CF unavailable").await;
 
     f.sim.clear_faults();
     let retry = f
@@ -762,12 +764,12 @@ async fn a_foundation_that_does_not_listen_is_503() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
-    let queue = Arc::new(MemQueue::default());
-    let ledger = Arc::new(MemLedger::default());
+    let queue = Arc::new(FaultyQueue::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let now = Arc::new(AtomicI64::new(START));
     let router = router_over(
-        webhook_support::client_at(&url, 5000),
+        crate::webhook_support::client_at(&url, 5000),
         queue.clone(),
         ledger.clone(),
         notifier.clone(),
@@ -777,9 +779,9 @@ async fn a_foundation_that_does_not_listen_is_503() {
         .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
         .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(queue.jobs().is_empty() && ledger.runs().is_empty());
+    assert!(queue.jobs().is_empty() && ledger.runs().await.is_empty());
     assert!(
-        !ledger.remembers("notice-message:msg_1"),
+        !ledger.remembers("notice-message:msg_1").await,
         "the retry must be accepted"
     );
 }
@@ -848,7 +850,7 @@ async fn queue_or_ledger_outages_are_503_and_the_retry_queues_every_job_once() {
         .handle(signed_notice("msg_9", START, notice_body("1.10.30")))
         .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(!g.ledger.remembers("notice-message:msg_9"));
+    assert!(!g.ledger.remembers("notice-message:msg_9").await);
     g.queue.down.store(false, Ordering::SeqCst);
     let response = g
         .router
@@ -861,7 +863,7 @@ async fn queue_or_ledger_outages_are_503_and_the_retry_queues_every_job_once() {
 async fn the_sweep_queues_outdated_apps_once_across_repeats() {
     // Over the real in-memory ledger, so finished jobs are judged by its rules.
     let sim = sim(200).await;
-    let queue = Arc::new(MemQueue::default());
+    let queue = Arc::new(FaultyQueue::default());
     let ledger = Arc::new(MemoryLedger::new());
     let notifier = Arc::new(RecordingNotifier::default());
     let now = Arc::new(AtomicI64::new(START));

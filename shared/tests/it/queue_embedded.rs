@@ -194,7 +194,12 @@ async fn crash_child() {
 async fn a_killed_process_loses_no_job() {
     let dir = tempfile::tempdir().expect("tempdir");
     let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "queue_embedded::crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CRASH_DIR, dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -2,18 +2,16 @@
 //! one-per-space rule as the simulator saw them, duplicate deliveries,
 //! resuming after a deadline, poison messages, giving up, FIFO groups.
 
-mod engine_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use cf_sim::{Fault, FaultRule};
-use engine_support::*;
 use restager_shared::domain::{Action, Outcome, RestageJob};
 use restager_shared::engine::{BatchItem, Deadline, Disposition, Engine};
 use restager_shared::ledger::Ledger;
+use test_support::engine::*;
 
-fn engine(h: &Harness, ledger: &Arc<TestLedger>, notifier: &Arc<RecordingNotifier>) -> Engine {
+fn engine(h: &Harness, ledger: &Arc<FaultyLedger>, notifier: &Arc<RecordingNotifier>) -> Engine {
     Engine::new(
         h.cf.clone(),
         h.settings.clone(),
@@ -24,7 +22,7 @@ fn engine(h: &Harness, ledger: &Arc<TestLedger>, notifier: &Arc<RecordingNotifie
     .with_retry_backoff(Duration::from_secs(30), Duration::from_secs(900))
 }
 
-async fn planned(h: &Harness, ledger: &TestLedger, guids: &[String]) -> Vec<RestageJob> {
+async fn planned(h: &Harness, ledger: &FaultyLedger, guids: &[String]) -> Vec<RestageJob> {
     let jobs: Vec<RestageJob> = guids
         .iter()
         .map(|g| job_for(&h.sim, g, Action::Restage))
@@ -54,7 +52,7 @@ async fn two_hundred_jobs_stay_within_ten_at_once_and_one_per_space() {
             h.sim.add_app(spec)
         })
         .collect();
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = planned(&h, &ledger, &guids).await;
     h.sim.reset_peaks();
@@ -112,7 +110,7 @@ async fn two_hundred_jobs_stay_within_ten_at_once_and_one_per_space() {
 async fn the_same_job_delivered_twice_concurrently_restages_once() {
     let h = start().await;
     let guid = h.sim.add_app(app("dup"));
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
     // Two Lambda containers, each with its own engine, share the ledger.
@@ -159,7 +157,7 @@ async fn the_same_job_delivered_twice_concurrently_restages_once() {
 async fn the_same_job_delivered_twice_sequentially_restages_once() {
     let h = start().await;
     let guid = h.sim.add_app(app("dup-seq"));
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
     let e = engine(&h, &ledger, &notifier);
@@ -181,7 +179,7 @@ async fn a_deadline_mid_deployment_hands_back_and_redelivery_finishes_the_same_d
     let mut spec = app("slow");
     spec.instances = 2;
     let guid = h.sim.add_app(spec);
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
     let e = engine(&h, &ledger, &notifier);
@@ -219,7 +217,7 @@ async fn a_deadline_mid_deployment_hands_back_and_redelivery_finishes_the_same_d
 #[tokio::test]
 async fn poison_messages_are_left_for_the_dead_letter_queue_and_never_touch_cf() {
     let h = start().await;
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let e = engine(&h, &ledger, &notifier);
     let future_version = r#"{"v":9,"job_id":"x"}"#.to_string();
@@ -248,7 +246,7 @@ async fn poison_messages_are_left_for_the_dead_letter_queue_and_never_touch_cf()
     assert_eq!(report.items[2].disposition, Disposition::Complete);
     assert_eq!(report.failures(), vec!["junk", "future"]);
     assert!(h.sim.requests().is_empty());
-    assert_eq!(ledger.recorded(), 0);
+    assert_eq!(ledger.recorded().await, 0);
 }
 
 #[tokio::test]
@@ -257,7 +255,7 @@ async fn retryable_outcomes_back_off_then_give_up_at_max_attempts() {
     let guid = h.sim.add_app(app("contended"));
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::ConcurrentStaging));
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
     let e = engine(&h, &ledger, &notifier);
@@ -276,7 +274,7 @@ async fn retryable_outcomes_back_off_then_give_up_at_max_attempts() {
 
     let last = e.process_batch(items(&jobs, 3), &roomy()).await;
     assert_eq!(last.items[0].disposition, Disposition::Complete);
-    let outcome = ledger.outcome(&jobs[0].job_id).expect("recorded");
+    let outcome = ledger.outcome(&jobs[0].job_id).await.expect("recorded");
     assert!(
         matches!(&outcome, Outcome::Failed { permanent: true, reason } if reason.starts_with("gave up after 3 attempts")),
         "{outcome:?}"
@@ -298,7 +296,7 @@ async fn a_failed_fifo_message_holds_back_the_rest_of_its_group() {
     let free = h.sim.add_app(free_spec);
     h.sim
         .set_fault(FaultRule::app(&blocked, Fault::ConcurrentStaging));
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = planned(&h, &ledger, &[blocked.clone(), later.clone(), free.clone()]).await;
     let e = engine(&h, &ledger, &notifier);

@@ -1,19 +1,17 @@
 //! The local runner's loop: pulls jobs, restages them against the
 //! simulator, completes or hands back each delivery, and stops on shutdown.
 
-mod engine_support;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use engine_support::*;
 use restager_shared::domain::Action;
 use restager_shared::engine::Engine;
 use restager_shared::engine::runner::{RunnerOptions, run};
 use restager_shared::ledger::Ledger;
 use restager_shared::queue::{Delivery, JobSource, QueueError};
+use test_support::engine::*;
 use tokio::sync::watch;
 
 /// A queue of ready deliveries that remembers how each was settled.
@@ -69,7 +67,7 @@ async fn the_runner_restages_what_it_pulls_and_stops_on_shutdown() {
         .iter()
         .map(|g| job_for(&h.sim, g, Action::Restage))
         .collect();
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     ledger
         .put_run(&run_record(&jobs))
         .await
@@ -133,7 +131,7 @@ async fn shutdown_mid_restage_hands_the_job_back_for_resumption() {
     let h = start().await;
     let guid = h.sim.add_app(app("interrupted"));
     let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     ledger
         .put_run(&run_record(&jobs))
         .await
@@ -189,7 +187,7 @@ async fn a_shutdown_hand_back_is_not_counted_as_an_attempt() {
     let h = start().await;
     let guid = h.sim.add_app(app("interrupted-at-the-limit"));
     let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
-    let ledger = Arc::new(TestLedger::default());
+    let ledger = Arc::new(FaultyLedger::default());
     ledger
         .put_run(&run_record(&jobs))
         .await

@@ -2,8 +2,6 @@
 //! temporary directory), plus what only a durable file can show: state
 //! survives closing and reopening.
 
-mod ledger_conformance;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +21,7 @@ conformance_tests!(fresh());
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_reopening() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut r = ledger_conformance::run("embedded:reopen", 2, Utc::now());
+    let mut r = crate::ledger_conformance::run("embedded:reopen", 2, Utc::now());
     let (j0, j1) = (r.expected[0].job_id.clone(), r.expected[1].job_id.clone());
     {
         let l = EmbeddedLedger::open(dir.path()).expect("ledger opens");

@@ -1,9 +1,7 @@
 //! The real binary's answers to bad command lines and bad settings: exit code
 //! 2 and a message naming the setting and the fix, before anything connects.
 
-mod support;
-
-use support::restager;
+use crate::support::restager;
 
 const CF: [(&str, &str); 3] = [
     // Nothing listens here: a command that got past its settings would fail
@@ -13,7 +11,7 @@ const CF: [(&str, &str); 3] = [
     ("CF_CLIENT_SECRET", "restager-secret"),
 ];
 
-fn assert_config_error(run: &support::Finished, names: &[&str]) {
+fn assert_config_error(run: &crate::support::Finished, names: &[&str]) {
     assert_eq!(
         run.code,
         Some(2),

@@ -1,8 +1,6 @@
 //! The ledger's behaviour, written once and run against every adapter
-//! (`ledger_memory.rs`, `ledger_embedded.rs`, `ledger_dynamo.rs`). Each
+//! (`ledger_memory`, `ledger_embedded`, `ledger_dynamo`). Each
 //! function gets a fresh, empty ledger.
-
-#![allow(dead_code)]
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -687,62 +685,63 @@ macro_rules! conformance_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn remember_forget_and_expiry() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::remember_forget_and_expiry(l.as_ref()).await;
+            $crate::ledger_conformance::remember_forget_and_expiry(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn put_run_is_idempotent_and_merges() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::put_run_is_idempotent_and_merges(l.as_ref()).await;
+            $crate::ledger_conformance::put_run_is_idempotent_and_merges(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn leases() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::leases(l.as_ref()).await;
+            $crate::ledger_conformance::leases(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn final_outcomes_end_leasing() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::final_outcomes_end_leasing(l.as_ref()).await;
+            $crate::ledger_conformance::final_outcomes_end_leasing(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn counting_and_completion() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::counting_and_completion(l.as_ref()).await;
+            $crate::ledger_conformance::counting_and_completion(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn exactly_one_completion_under_concurrency() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::exactly_one_completion_under_concurrency(l).await;
+            $crate::ledger_conformance::exactly_one_completion_under_concurrency(l).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn retries_reopen_a_completed_run() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::retries_reopen_a_completed_run(l.as_ref()).await;
+            $crate::ledger_conformance::retries_reopen_a_completed_run(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn skip_overrides_failed() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::skip_overrides_failed(l.as_ref()).await;
+            $crate::ledger_conformance::skip_overrides_failed(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn unexpected_jobs_do_not_count() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::unexpected_jobs_do_not_count(l.as_ref()).await;
+            $crate::ledger_conformance::unexpected_jobs_do_not_count(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn list_runs_newest_first() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::list_runs_newest_first(l.as_ref()).await;
+            $crate::ledger_conformance::list_runs_newest_first(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn a_run_without_jobs_is_stored_with_its_note() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::a_run_without_jobs_is_stored_with_its_note(l.as_ref()).await;
+            $crate::ledger_conformance::a_run_without_jobs_is_stored_with_its_note(l.as_ref())
+                .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn slack_thread_is_set_once() {
             let (l, _guard) = $fresh.await;
-            ledger_conformance::slack_thread_is_set_once(l.as_ref()).await;
+            $crate::ledger_conformance::slack_thread_is_set_once(l.as_ref()).await;
         }
     };
 }

@@ -4,8 +4,6 @@
 //! own `CF_*`, `RESTAGER_*`, `SLACK_*` or `AWS_*` variables never leak into a
 //! test; each test passes exactly the settings it means.
 
-#![allow(dead_code)] // each test binary uses a different part of the helper
-
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -200,10 +198,6 @@ impl Serving {
 
     pub fn stderr(&self) -> String {
         text(&self.stderr)
-    }
-
-    pub fn stdout(&self) -> String {
-        text(&self.stdout)
     }
 }
 

@@ -1,0 +1,197 @@
+//! Ports that can be broken on purpose: the real in-memory adapters behind a
+//! switch, for tests that must see a port fail (or be observed) precisely.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
+use restager_shared::ledger::{
+    Lease, Ledger, LedgerError, MemoryLedger, Recorded, RunRecord, RunView,
+};
+use restager_shared::queue::{JobQueue, QueueError};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The real [`MemoryLedger`], failing every call as an unreachable ledger
+/// would while `down` is set.
+#[derive(Default)]
+pub struct FaultyLedger {
+    inner: MemoryLedger,
+    pub down: AtomicBool,
+}
+
+impl FaultyLedger {
+    /// A ledger that is never reachable.
+    pub fn unreachable() -> Self {
+        let ledger = Self::default();
+        ledger.down.store(true, Ordering::SeqCst);
+        ledger
+    }
+
+    fn up(&self) -> Result<(), LedgerError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(LedgerError::Unavailable("test ledger is down".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Every run stored, newest first (whatever the switch says).
+    pub async fn runs(&self) -> Vec<RunView> {
+        self.inner
+            .list_runs(usize::MAX)
+            .await
+            .expect("the memory ledger lists its runs")
+    }
+
+    /// The outcome recorded for `job` in any run (whatever the switch says).
+    pub async fn outcome(&self, job: &JobId) -> Option<Outcome> {
+        self.runs()
+            .await
+            .into_iter()
+            .flat_map(|run| run.jobs)
+            .find(|j| &j.job_id == job)
+            .and_then(|j| j.outcome)
+    }
+
+    /// How many jobs have an outcome recorded (whatever the switch says).
+    pub async fn recorded(&self) -> usize {
+        self.runs()
+            .await
+            .iter()
+            .flat_map(|run| &run.jobs)
+            .filter(|j| j.outcome.is_some())
+            .count()
+    }
+
+    /// Whether `key` is remembered (whatever the switch says; leaves it as it was).
+    pub async fn remembers(&self, key: &str) -> bool {
+        let added = self
+            .inner
+            .remember(key, Duration::from_secs(3600))
+            .await
+            .expect("the memory ledger remembers");
+        if added {
+            self.inner
+                .forget(key)
+                .await
+                .expect("the memory ledger forgets");
+        }
+        !added
+    }
+}
+
+#[async_trait]
+impl Ledger for FaultyLedger {
+    async fn remember(&self, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
+        self.up()?;
+        self.inner.remember(key, ttl).await
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), LedgerError> {
+        self.up()?;
+        self.inner.forget(key).await
+    }
+
+    async fn put_run(&self, run: &RunRecord) -> Result<(), LedgerError> {
+        self.up()?;
+        self.inner.put_run(run).await
+    }
+
+    async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError> {
+        self.up()?;
+        self.inner.get_run(run_id).await
+    }
+
+    async fn list_runs(&self, limit: usize) -> Result<Vec<RunView>, LedgerError> {
+        self.up()?;
+        self.inner.list_runs(limit).await
+    }
+
+    async fn lease_job(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Lease, LedgerError> {
+        self.up()?;
+        self.inner.lease_job(run_id, job_id, owner, ttl).await
+    }
+
+    async fn release_job(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        owner: &str,
+    ) -> Result<(), LedgerError> {
+        self.up()?;
+        self.inner.release_job(run_id, job_id, owner).await
+    }
+
+    async fn record_outcome(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        outcome: &Outcome,
+    ) -> Result<Recorded, LedgerError> {
+        self.up()?;
+        self.inner.record_outcome(run_id, job_id, outcome).await
+    }
+
+    async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
+        self.up()?;
+        self.inner.set_slack_thread(run_id, ts).await
+    }
+}
+
+/// Accepts jobs in order, deduplicating on job id like a FIFO queue. While
+/// `down`, refuses everything; with `accept_then_fail = n`, accepts `n` more
+/// jobs of the next call and then fails (a partial batch).
+#[derive(Default)]
+pub struct FaultyQueue {
+    jobs: Mutex<Vec<RestageJob>>,
+    pub down: AtomicBool,
+    pub accept_then_fail: Mutex<Option<usize>>,
+    pub calls: AtomicUsize,
+}
+
+impl FaultyQueue {
+    /// A queue that is never reachable.
+    pub fn unreachable() -> Self {
+        let queue = Self::default();
+        queue.down.store(true, Ordering::SeqCst);
+        queue
+    }
+
+    pub fn jobs(&self) -> Vec<RestageJob> {
+        lock(&self.jobs).clone()
+    }
+}
+
+#[async_trait]
+impl JobQueue for FaultyQueue {
+    async fn enqueue(&self, jobs: &[RestageJob]) -> Result<(), QueueError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable("test queue is down".into()));
+        }
+        let limit = lock(&self.accept_then_fail).take();
+        let mut stored = lock(&self.jobs);
+        for (i, job) in jobs.iter().enumerate() {
+            if limit.is_some_and(|n| i >= n) {
+                return Err(QueueError::Unavailable(
+                    "test queue failed mid-batch".into(),
+                ));
+            }
+            if !stored.iter().any(|j| j.job_id == job.job_id) {
+                stored.push(job.clone());
+            }
+        }
+        Ok(())
+    }
+}
