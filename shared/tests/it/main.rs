@@ -2,9 +2,11 @@
 //! of one per file), one module per area. Shared helpers are modules here;
 //! builders and fakes other crates use too live in `tests/support`.
 
-// Helpers first: the ledger suite's macro is used by the ledger modules.
+// Helpers first: the conformance suites' macros are used by the adapters' modules.
 #[macro_use]
 mod ledger_conformance;
+#[macro_use]
+mod queue_conformance;
 mod webhook_support;
 
 mod cf_client;
@@ -19,6 +21,7 @@ mod ledger_dynamo;
 mod ledger_embedded;
 mod ledger_memory;
 mod queue_embedded;
+mod queue_memory;
 mod queue_sqs;
 mod signatures;
 mod slack;

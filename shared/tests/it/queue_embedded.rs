@@ -37,6 +37,14 @@ fn jobs(n: usize) -> Vec<RestageJob> {
         .collect()
 }
 
+async fn fresh() -> (Arc<dyn JobQueue>, Arc<dyn JobSource>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = Arc::new(EmbeddedQueue::open(dir.path(), Duration::from_secs(30)).expect("open"));
+    (queue.clone(), queue, dir)
+}
+
+queue_conformance_tests!(fresh());
+
 #[tokio::test]
 async fn a_job_in_flight_when_the_process_dies_is_delivered_again_at_restart() {
     let dir = tempfile::tempdir().expect("tempdir");

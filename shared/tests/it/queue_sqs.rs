@@ -1,6 +1,7 @@
 //! The SQS adapter against moto's real SQS server.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use restager_shared::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
@@ -50,6 +51,16 @@ async fn drain(queue: &SqsQueue) -> Vec<restager_shared::queue::Delivery> {
         all.extend(got);
     }
 }
+
+/// A fresh FIFO queue on a moto server of its own (the server is the guard).
+async fn fresh() -> (Arc<dyn JobQueue>, Arc<dyn JobSource>, MotoServer) {
+    let moto = MotoServer::start().await;
+    let url = create_queue(&moto.sdk_config(), "conformance", true, None).await;
+    let queue = Arc::new(SqsQueue::from_sdk_config(&moto.sdk_config(), &url));
+    (queue.clone(), queue, moto)
+}
+
+queue_conformance_tests!(fresh());
 
 #[tokio::test]
 async fn fan_out_of_25_jobs_arrives_whole_and_once() {

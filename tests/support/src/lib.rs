@@ -1,7 +1,7 @@
-//! The workspace's test harness: builders and fakes the crates' test
-//! binaries share ([`engine`]), and real local servers ([`moto`]).
-//! Real local servers for tests. Test code: panics with a clear message
-//! when the environment cannot provide what a test needs.
+//! The workspace's test harness: builders the crates' test binaries share
+//! ([`engine`]), ports that can be broken on purpose ([`fakes`]), and real
+//! local servers ([`moto`]). Test code: panics with a clear message when the
+//! environment cannot provide what a test needs.
 
 pub mod engine;
 pub mod fakes;
