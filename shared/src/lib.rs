@@ -26,7 +26,7 @@
 //!   action setting in [`config::IntakeSettings`];
 //! - a new Cloud Controller call: a typed method in `cf/endpoints.rs` over
 //!   the client's `get`/`post`/`patch`/`list_all`, its model in
-//!   `cf/models.rs`, and the simulator's side in `tests/cf-sim`.
+//!   `cf/models/` (by kind), and the simulator's side in `tests/cf-sim`.
 
 pub mod cf;
 pub mod config;
