@@ -87,6 +87,22 @@ impl AdapterSettings {
         }
     }
 
+    /// On Lambda: the SQS queue and the DynamoDB table, Slack when configured.
+    pub fn on_aws(
+        cf: &CfSettings,
+        queue_url: &str,
+        ledger_table: &str,
+        slack: &SlackSettings,
+        worker: &WorkerSettings,
+    ) -> Self {
+        let storage = StorageSettings {
+            queue_url: Some(queue_url.to_string()),
+            ledger_table: Some(ledger_table.to_string()),
+            data_dir: Default::default(),
+        };
+        Self::new(cf.clone(), storage, slack.clone(), worker)
+    }
+
     /// Other Slack pacing (the demo's local Slack stand-in needs no
     /// one-message-per-second courtesy).
     pub fn with_outbox(mut self, outbox: OutboxConfig) -> Self {

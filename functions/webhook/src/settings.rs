@@ -42,31 +42,27 @@ impl WebhookConfig {
                 expected: "whsec_ followed by the base64 key (24 to 64 random bytes)",
             });
         }
-        let storage = StorageSettings::from_env(env);
+        let (cf, slack) = (CfSettings::from_env(env)?, SlackSettings::from_env(env)?);
+        let (queue_url, ledger_table) =
+            StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
-            cf: CfSettings::from_env(env)?,
+            cf,
             intake,
-            slack: SlackSettings::from_env(env)?,
-            queue_url: storage.queue_url.ok_or(ConfigError::Missing {
-                name: "RESTAGER_QUEUE_URL",
-                hint: "set it to the SQS jobs queue's URL",
-            })?,
-            ledger_table: storage.ledger_table.ok_or(ConfigError::Missing {
-                name: "RESTAGER_LEDGER_TABLE",
-                hint: "set it to the DynamoDB ledger table's name",
-            })?,
+            slack,
+            queue_url,
+            ledger_table,
         })
     }
 
     /// The adapters to wire: SQS and DynamoDB, Slack when configured.
     pub fn adapters(&self) -> AdapterSettings {
-        let storage = StorageSettings {
-            queue_url: Some(self.queue_url.clone()),
-            ledger_table: Some(self.ledger_table.clone()),
-            data_dir: Default::default(),
-        };
-        let worker = Default::default();
-        AdapterSettings::new(self.cf.clone(), storage, self.slack.clone(), &worker)
+        AdapterSettings::on_aws(
+            &self.cf,
+            &self.queue_url,
+            &self.ledger_table,
+            &self.slack,
+            &Default::default(),
+        )
     }
 }
 

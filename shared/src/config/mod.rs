@@ -377,6 +377,20 @@ pub struct StorageSettings {
 }
 
 impl StorageSettings {
+    /// On Lambda both are required: `(queue URL, table)`, else the first
+    /// missing one named (`queue_hint` says what the queue is for).
+    pub fn on_aws(self, queue_hint: &'static str) -> Result<(String, String), ConfigError> {
+        let queue_url = self.queue_url.ok_or(ConfigError::Missing {
+            name: "RESTAGER_QUEUE_URL",
+            hint: queue_hint,
+        })?;
+        let ledger_table = self.ledger_table.ok_or(ConfigError::Missing {
+            name: "RESTAGER_LEDGER_TABLE",
+            hint: "set it to the DynamoDB ledger table's name",
+        })?;
+        Ok((queue_url, ledger_table))
+    }
+
     pub fn from_env(env: &Env) -> Self {
         Self {
             queue_url: env.raw("RESTAGER_QUEUE_URL"),
