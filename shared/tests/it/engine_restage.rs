@@ -808,9 +808,32 @@ async fn a_healthy_app_is_restaged_only_after_the_verification_window() {
     let job = job_for(&h.sim, &guid, Action::Restage);
 
     let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let returned_at = chrono::Utc::now();
 
-    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    let Outcome::Restaged {
+        deployment_guid, ..
+    } = &outcome
+    else {
+        panic!("expected restaged, got {outcome:?}");
+    };
     assert!(rollback_deployments(&h, &guid).is_empty());
+    // Only once `verify_for` had passed since the deployment settled, by
+    // Cloud Controller's clock: however late the engine saw DEPLOYED.
+    let deployment =
+        h.cf.get_deployment(deployment_guid)
+            .await
+            .expect("the deployment");
+    let settled = deployment
+        .status
+        .details
+        .last_status_change
+        .or(deployment.updated_at)
+        .expect("CC says when the deployment settled");
+    let window = chrono::Duration::from_std(verify_for).expect("a short window");
+    assert!(
+        returned_at >= settled + window,
+        "restaged at {returned_at}, settled at {settled}: not verified for {verify_for:?}"
+    );
     let audits: Vec<_> = h
         .sim
         .requests()
@@ -827,14 +850,7 @@ async fn a_healthy_app_is_restaged_only_after_the_verification_window() {
             .is_some_and(|q| q.contains("audit.app.process.crash") && q.contains(&guid)),
         "{first:?}"
     );
-    // The window ends `verify_for` after the deployment settled (its
-    // whole-second timestamp taken as the end of that second), so the
-    // crash events are read for at least that long.
-    assert!(
-        last.received_at.duration_since(first.received_at) >= verify_for,
-        "verified for {:?} only",
-        last.received_at.duration_since(first.received_at)
-    );
+    assert!(last.received_at >= first.received_at, "{audits:?}");
     let stats = h
         .sim
         .requests()
