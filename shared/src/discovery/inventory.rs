@@ -163,27 +163,9 @@ impl Inventory {
             .unreadable
             .iter()
             .map(|bad| {
-                let space = bad
-                    .space_guid
-                    .as_deref()
-                    .and_then(|g| self.listing.spaces.get(g));
-                let org = space
-                    .and_then(|s| s.organization_guid())
-                    .and_then(|g| self.listing.orgs.get(g));
-                let space_guid = bad.space_guid.clone().unwrap_or_default();
-                let org_guid = space
-                    .and_then(|s| s.organization_guid())
-                    .unwrap_or_default()
-                    .to_string();
                 let guid = bad.guid.clone().unwrap_or_default();
-                let place = AppRef {
-                    name: bad.name.clone().unwrap_or_else(|| guid.clone()),
-                    guid,
-                    space_name: space.map_or_else(|| space_guid.clone(), |s| s.name.clone()),
-                    space_guid,
-                    org_name: org.map_or_else(|| org_guid.clone(), |o| o.name.clone()),
-                    org_guid,
-                };
+                let name = bad.name.clone().unwrap_or_else(|| guid.clone());
+                let place = self.place(guid, name, bad.space_guid.as_deref());
                 (place, bad.reason())
             })
             .collect()
@@ -192,16 +174,20 @@ impl Inventory {
     /// Where the app lives, named. Names fall back to GUIDs if CC left the
     /// space or org out of `included` (it should not).
     pub fn app_ref(&self, app: &App) -> AppRef {
-        let space = self.listing.space_of(app);
-        let org = self.listing.org_of(app);
-        let space_guid = app.space_guid().unwrap_or_default().to_string();
+        self.place(app.guid.clone(), app.name.clone(), app.space_guid())
+    }
+
+    fn place(&self, guid: String, name: String, space_guid: Option<&str>) -> AppRef {
+        let space = space_guid.and_then(|g| self.listing.spaces.get(g));
         let org_guid = space
             .and_then(|s| s.organization_guid())
             .unwrap_or_default()
             .to_string();
+        let org = self.listing.orgs.get(&org_guid);
+        let space_guid = space_guid.unwrap_or_default().to_string();
         AppRef {
-            guid: app.guid.clone(),
-            name: app.name.clone(),
+            guid,
+            name,
             space_name: space.map_or_else(|| space_guid.clone(), |s| s.name.clone()),
             space_guid,
             org_name: org.map_or_else(|| org_guid.clone(), |o| o.name.clone()),
