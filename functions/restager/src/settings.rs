@@ -56,6 +56,13 @@ pub struct ServeSettings {
     pub storage: StorageSettings,
     pub listen: SocketAddr,
     pub http: HttpLimits,
+    /// How often `serve` asks every unfinished run's wave gate (the
+    /// Lambda deployment's tick schedule does it there).
+    pub tick_interval: Duration,
+}
+
+impl ServeSettings {
+    pub const TICK_INTERVAL: &'static str = "RESTAGER_TICK_INTERVAL";
 }
 
 /// How long `restager serve` waits for a client and how many it holds, so
@@ -130,6 +137,16 @@ impl ServeSettings {
             storage: StorageSettings::from_env(&env),
             listen: listen_addr(&env)?,
             http: HttpLimits::from_env(&env)?,
+            tick_interval: match env.duration(Self::TICK_INTERVAL, Duration::from_secs(30))? {
+                d if d.is_zero() => {
+                    return Err(ConfigError::Invalid {
+                        name: Self::TICK_INTERVAL,
+                        value: "0s".into(),
+                        expected: "a duration above zero such as 30s",
+                    });
+                }
+                d => d,
+            },
         })
     }
 
