@@ -6,3 +6,4 @@
 pub mod engine;
 pub mod fakes;
 pub mod moto;
+pub mod rollout;
