@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use restager_shared::config::{
     CfSettings, ConfigError, Env, IntakeSettings, ProcessEnv, SlackSettings, Source,
-    StorageSettings, WorkerSettings, listen_addr,
+    StorageSettings, WindowSettings, WorkerSettings, listen_addr,
 };
 use restager_shared::startup::AdapterSettings;
 
@@ -54,6 +54,7 @@ pub struct ServeSettings {
     pub intake: IntakeSettings,
     pub slack: SlackSettings,
     pub storage: StorageSettings,
+    pub window: WindowSettings,
     pub listen: SocketAddr,
     pub http: HttpLimits,
 }
@@ -128,6 +129,7 @@ impl ServeSettings {
             intake: IntakeSettings::from_env(&env)?,
             slack: SlackSettings::from_env(&env)?,
             storage: StorageSettings::from_env(&env),
+            window: WindowSettings::from_env(&env)?,
             listen: listen_addr(&env)?,
             http: HttpLimits::from_env(&env)?,
         })

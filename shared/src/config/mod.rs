@@ -6,6 +6,7 @@
 
 mod env;
 mod secret;
+mod window;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use url::Url;
 
 pub use env::{Env, ProcessEnv, Source};
 pub use secret::Secret;
+pub use window::WindowSettings;
 
 use crate::domain::{Action, NoticeKind};
 
@@ -24,7 +26,8 @@ impl ConfigError {
         match self {
             ConfigError::Missing { name, .. }
             | ConfigError::Invalid { name, .. }
-            | ConfigError::InvalidSecret { name, .. } => name,
+            | ConfigError::InvalidSecret { name, .. }
+            | ConfigError::InvalidWindow { name, .. } => name,
         }
     }
 }
@@ -50,6 +53,14 @@ pub enum ConfigError {
         count: usize,
         reason: &'static str,
         expected: &'static str,
+    },
+    /// A maintenance window (or its cutoff) that cannot be used; `reason`
+    /// says which part and shows the accepted syntax.
+    #[error("{name}=`{value}` is not valid: {reason}")]
+    InvalidWindow {
+        name: &'static str,
+        value: String,
+        reason: crate::window::WindowError,
     },
 }
 
