@@ -54,6 +54,11 @@ pub struct ServeSettings {
     pub intake: IntakeSettings,
     pub slack: SlackSettings,
     pub storage: StorageSettings,
+    /// Read now so a bad window stops `serve` before anything starts.
+    #[expect(
+        dead_code,
+        reason = "the worker reads it once the engine enforces windows (issue #14)"
+    )]
     pub window: WindowSettings,
     pub listen: SocketAddr,
     pub http: HttpLimits,
