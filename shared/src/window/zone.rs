@@ -24,6 +24,11 @@ impl Zone {
     pub(super) fn lookup(name: &str) -> Option<Zone> {
         static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
         let tz = DB.get_or_init(TimeZoneDatabase::bundled).get(name).ok()?;
+        // jiff's `Etc/Unknown` stands for "no zone known" and acts as UTC; an
+        // operator who wrote it did not mean UTC.
+        if tz.is_unknown() {
+            return None;
+        }
         let name = tz.iana_name().unwrap_or(name).to_string();
         Some(Zone { name, tz })
     }
