@@ -35,6 +35,53 @@ impl Wanted {
     }
 }
 
+/// The run `raw` names: a whole id, or a prefix of exactly one run's id.
+pub async fn resolve_run(
+    ledger: &dyn restager_shared::ledger::Ledger,
+    raw: &str,
+    location: &str,
+) -> Result<RunId, CommandError> {
+    let not_found = |what: &str| {
+        CommandError::Failed(format!(
+            "no run {what} in the ledger at {location} (run `restager status` to list runs)"
+        ))
+    };
+    resolve(ledger, Wanted::parse(raw)?, &not_found).await
+}
+
+async fn resolve(
+    ledger: &dyn restager_shared::ledger::Ledger,
+    wanted: Wanted,
+    not_found: &dyn Fn(&str) -> CommandError,
+) -> Result<RunId, CommandError> {
+    Ok(match wanted {
+        Wanted::Run(id) => id,
+        Wanted::Prefix(prefix) => {
+            let runs = ledger
+                .list_runs(PREFIX_SEARCH)
+                .await
+                .map_err(|e| CommandError::failed("cannot read the runs from the ledger", e))?;
+            let matching: Vec<&RunId> = runs
+                .iter()
+                .map(|v| &v.record.run_id)
+                .filter(|id| id.as_str().starts_with(&prefix))
+                .collect();
+            match matching.as_slice() {
+                [one] => (*one).clone(),
+                [] => return Err(not_found(&format!("starting with {prefix}"))),
+                many => {
+                    let ids: Vec<&str> = many.iter().take(5).map(|id| id.as_str()).collect();
+                    return Err(CommandError::Usage(format!(
+                        "{prefix} starts {} runs ({}): give more of the id",
+                        many.len(),
+                        ids.join(", ")
+                    )));
+                }
+            }
+        }
+    })
+}
+
 /// How many runs a prefix is looked up among.
 const PREFIX_SEARCH: usize = 10_000;
 
@@ -65,30 +112,7 @@ pub async fn run(source: &dyn Source, args: StatusArgs) -> Result<(), CommandErr
                 Ok(())
             };
         }
-        Some(Wanted::Run(id)) => id,
-        Some(Wanted::Prefix(prefix)) => {
-            let runs = ledger
-                .list_runs(PREFIX_SEARCH)
-                .await
-                .map_err(|e| CommandError::failed("cannot read the runs from the ledger", e))?;
-            let matching: Vec<&RunId> = runs
-                .iter()
-                .map(|v| &v.record.run_id)
-                .filter(|id| id.as_str().starts_with(&prefix))
-                .collect();
-            match matching.as_slice() {
-                [one] => (*one).clone(),
-                [] => return Err(not_found(&format!("starting with {prefix}"))),
-                many => {
-                    let ids: Vec<&str> = many.iter().take(5).map(|id| id.as_str()).collect();
-                    return Err(CommandError::Usage(format!(
-                        "{prefix} starts {} runs ({}): give more of the id",
-                        many.len(),
-                        ids.join(", ")
-                    )));
-                }
-            }
-        }
+        Some(wanted) => resolve(ledger.as_ref(), wanted, &not_found).await?,
     };
     let view = ledger
         .get_run(&run_id)
