@@ -5,6 +5,7 @@
 //! start-up error that names the variable and what it should look like.
 
 mod env;
+mod owners;
 mod rollout;
 mod secret;
 mod window;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use url::Url;
 
 pub use env::{Env, ProcessEnv, Source};
+pub use owners::{SLACK_CHANNEL_ANNOTATION, slack_channel_id};
 pub use rollout::{
     FailureBudget, RolloutSettings, SpacePattern, WAVE_LABEL, WAVES_SYNTAX, WaveSpec,
 };
@@ -217,6 +219,9 @@ pub struct ScopeSettings {
     pub spaces_allow: Vec<String>,
     pub spaces_deny: Vec<String>,
     pub rollout: RolloutSettings,
+    /// When planned restages may start (`RESTAGER_WINDOW` and the rest),
+    /// unless a space or org annotation says otherwise.
+    pub windows: WindowSettings,
 }
 
 impl ScopeSettings {
@@ -227,6 +232,7 @@ impl ScopeSettings {
             spaces_allow: env.list("RESTAGER_SPACES_ALLOW"),
             spaces_deny: env.list("RESTAGER_SPACES_DENY"),
             rollout: RolloutSettings::from_env(env)?,
+            windows: WindowSettings::from_env(env)?,
         })
     }
 

@@ -20,6 +20,7 @@ mod fan_out;
 mod installed;
 mod inventory;
 mod outdated;
+mod owners;
 mod plan;
 mod rules;
 mod waves;

@@ -237,6 +237,8 @@ pub fn run_record(jobs: &[RestageJob]) -> RunRecord {
         expected: jobs.iter().map(ExpectedJob::for_job).collect(),
         skipped: Vec::new(),
         note: None,
+        released_at: None,
+        release_url: None,
     }
 }
 

@@ -522,6 +522,8 @@ mod tests {
                         target_version: None,
                         retry: 0,
                         wave: 0,
+                        window: None,
+                        slack_channel: None,
                     })
                     .collect(),
                 skipped: vec![SkippedApp {
@@ -529,6 +531,8 @@ mod tests {
                     reason: "stopped".into(),
                 }],
                 note: None,
+                released_at: None,
+                release_url: None,
             },
             jobs: jobs
                 .iter()
