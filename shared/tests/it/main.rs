@@ -27,3 +27,4 @@ mod rollout;
 mod signatures;
 mod slack;
 mod webhook;
+mod windows;

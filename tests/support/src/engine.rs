@@ -163,7 +163,7 @@ mod notifier {
     use async_trait::async_trait;
     use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
     use restager_shared::ledger::{RunRecord, RunView};
-    use restager_shared::notify::{Notifier, NotifyError, RolloutNews};
+    use restager_shared::notify::{Notifier, NotifyError, RolloutNews, Upcoming};
 
     /// Remembers every notification, for assertions.
     #[derive(Default)]
@@ -171,6 +171,7 @@ mod notifier {
         pub finished: Mutex<Vec<(JobId, Outcome)>>,
         pub completed: Mutex<Vec<RunId>>,
         pub news: Mutex<Vec<RolloutNews>>,
+        pub advance: Mutex<Vec<(RunId, Vec<Upcoming>)>>,
     }
 
     impl RecordingNotifier {
@@ -184,6 +185,11 @@ mod notifier {
 
         pub fn news(&self) -> Vec<RolloutNews> {
             self.news.lock().expect("lock").clone()
+        }
+
+        /// Advance notices, each with the apps it listed.
+        pub fn advance(&self) -> Vec<(RunId, Vec<Upcoming>)> {
+            self.advance.lock().expect("lock").clone()
         }
     }
 
@@ -219,6 +225,18 @@ mod notifier {
             news: &RolloutNews,
         ) -> Result<(), NotifyError> {
             self.news.lock().expect("lock").push(news.clone());
+            Ok(())
+        }
+
+        async fn advance_notice(
+            &self,
+            run: &RunRecord,
+            apps: &[Upcoming],
+        ) -> Result<(), NotifyError> {
+            self.advance
+                .lock()
+                .expect("lock")
+                .push((run.run_id.clone(), apps.to_vec()));
             Ok(())
         }
     }
