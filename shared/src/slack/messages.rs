@@ -50,7 +50,7 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
+pub(super) fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_string();
     }
@@ -59,11 +59,11 @@ fn truncate(text: &str, max_chars: usize) -> String {
     out
 }
 
-fn header(text: &str) -> Value {
+pub(super) fn header(text: &str) -> Value {
     json!({"type": "header", "text": {"type": "plain_text", "text": truncate(text, HEADER_MAX), "emoji": true}})
 }
 
-fn section(text: &str) -> Value {
+pub(super) fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX)}})
 }
 
@@ -75,7 +75,7 @@ fn fields(pairs: &[(&str, String)]) -> Value {
     json!({"type": "section", "fields": fields})
 }
 
-fn context(text: &str) -> Value {
+pub(super) fn context(text: &str) -> Value {
     json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX)}]})
 }
 

@@ -9,6 +9,7 @@ pub mod latest;
 pub mod messages;
 pub mod news;
 pub mod notifier;
+pub mod owners;
 
 pub use actions::{ActionResponse, SlackActions};
 pub use api::{Posted, SlackApi, SlackApiError, SlackMessage};

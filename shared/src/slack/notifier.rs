@@ -23,6 +23,14 @@
 //!   successful flush, its undelivered messages are lost, never the results.
 //! - Call `run_started` after the run is stored in the ledger: the root's
 //!   `ts` is written there for other processes to thread under.
+//! - Apps whose space names an owners' channel (`restager.io/slack-channel`)
+//!   are also told there: one message per channel and run, posted once
+//!   across processes (its `ts` kept in the run's rollout record) and
+//!   updated in place, their results threaded under it (see `owners`).
+//!   Each channel is its own lane, paced on its own; a 429 pauses every
+//!   lane, as Slack's limits are the workspace's. A channel Slack refuses
+//!   is recorded once, reported once in the operators' thread, and not
+//!   tried again for the run; the operators' copy is never affected.
 //! - The root message is posted once per run across processes: the ledger's
 //!   `slack_thread` records it, and a short-lived ledger claim
 //!   (`slack-root:<run>`) keeps two processes from posting it at once. Any
@@ -43,12 +51,15 @@ use super::api::SlackMessage;
 use super::api::{SlackApi, SlackApiError};
 use super::messages::{ResultLine, pack_replies, result_line, root_message, summary_message};
 use super::news::news_message;
+use super::owners::{advance_message, owner_channels};
 use crate::domain::{Outcome, RestageJob, RunId};
 use crate::ledger::{Ledger, RunRecord, RunView};
 pub use crate::notify::FlushReport;
 use crate::notify::RolloutNews;
-use crate::notify::{Notifier, NotifyError};
+use crate::notify::{Notifier, NotifyError, Upcoming};
 use crate::retry::{Backoff, Jitter};
+
+mod owners;
 
 /// Pacing and retry knobs. The defaults suit Slack; tests shrink them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,10 +193,34 @@ impl SlackNotifier {
     }
 
     fn enqueue(&self, run_id: &RunId, item: Item) -> Result<(), NotifyError> {
+        self.shared.push(run_id, Lane::Operators, item)
+    }
+
+    /// Tells an owners' channel, unless it is the operators' own (which
+    /// has everything already) or Slack refused it for this run.
+    fn enqueue_owners(&self, run_id: &RunId, channel: &str, item: Item) -> Result<(), NotifyError> {
+        if channel == self.shared.channel {
+            return Ok(());
+        }
+        let lane = Lane::Owners(channel.to_string());
+        if self
+            .shared
+            .lock()
+            .refused
+            .contains(&(run_id.clone(), channel.to_string()))
         {
-            let mut st = self.shared.lock();
+            return Ok(());
+        }
+        self.shared.push(run_id, lane, item)
+    }
+}
+
+impl Shared {
+    fn push(&self, run_id: &RunId, lane: Lane, item: Item) -> Result<(), NotifyError> {
+        {
+            let mut st = self.lock();
             let held: usize = st.entries.iter().map(|e| e.item.weight()).sum();
-            if held + item.weight() > self.shared.config.max_pending {
+            if held + item.weight() > self.config.max_pending {
                 tracing::warn!(run = %run_id, held, "Slack outbox is full; message dropped");
                 return Err(NotifyError::Unavailable(format!(
                     "Slack outbox holds {held} undelivered items; is Slack reachable? (results stay in the ledger)"
@@ -193,8 +228,12 @@ impl SlackNotifier {
             }
             let now = Instant::now();
             if let Item::Results(new_lines) = &item {
-                // Join the run's waiting reply rather than posting another.
-                let last = st.entries.iter_mut().rev().find(|e| &e.run_id == run_id);
+                // Join the lane's waiting reply rather than posting another.
+                let last = st
+                    .entries
+                    .iter_mut()
+                    .rev()
+                    .find(|e| &e.run_id == run_id && e.lane == lane);
                 if let Some(Entry {
                     item: Item::Results(lines),
                     ..
@@ -202,7 +241,21 @@ impl SlackNotifier {
                 {
                     lines.extend(new_lines.iter().cloned());
                     drop(st);
-                    self.shared.wake.notify_one();
+                    self.wake.notify_one();
+                    return Ok(());
+                }
+            }
+            if matches!(item, Item::OwnerUpdate) {
+                // One waiting update shows every result recorded before it
+                // is sent (it renders from the ledger then).
+                let delivering = st.delivering;
+                let waiting = st.entries.iter().any(|e| {
+                    &e.run_id == run_id
+                        && e.lane == lane
+                        && matches!(e.item, Item::OwnerUpdate)
+                        && Some(e.id) != delivering
+                });
+                if waiting {
                     return Ok(());
                 }
             }
@@ -211,6 +264,7 @@ impl SlackNotifier {
             st.entries.push_back(Entry {
                 id,
                 run_id: run_id.clone(),
+                lane,
                 item,
                 created: now,
                 not_before: now,
@@ -218,7 +272,7 @@ impl SlackNotifier {
                 parked: false,
             });
         }
-        self.shared.wake.notify_one();
+        self.wake.notify_one();
         Ok(())
     }
 }
@@ -233,11 +287,43 @@ impl Notifier for SlackNotifier {
     }
 
     async fn app_finished(&self, job: &RestageJob, outcome: &Outcome) -> Result<(), NotifyError> {
-        self.enqueue(&job.run_id, Item::Results(vec![result_line(job, outcome)]))
+        let line = result_line(job, outcome);
+        if let Some(channel) = &job.slack_channel {
+            // The owners' copy; a full outbox there must not cost the operators theirs.
+            let owners = self
+                .enqueue_owners(&job.run_id, channel, Item::OwnerUpdate)
+                .and_then(|()| {
+                    self.enqueue_owners(&job.run_id, channel, Item::Results(vec![line.clone()]))
+                });
+            if let Err(e) = owners {
+                tracing::warn!(run = %job.run_id, %channel, error = %e, "the owners' channel is not told this result");
+            }
+        }
+        self.enqueue(&job.run_id, Item::Results(vec![line]))
     }
 
     async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError> {
-        self.enqueue(&run.record.run_id, Item::Summary(Box::new(run.clone())))
+        let run_id = &run.record.run_id;
+        for channel in owner_channels(&run.record, &self.shared.channel) {
+            if let Err(e) = self.enqueue_owners(run_id, &channel, Item::OwnerUpdate) {
+                tracing::warn!(run = %run_id, %channel, error = %e, "the owners' message is not brought up to date");
+            }
+        }
+        self.enqueue(run_id, Item::Summary(Box::new(run.clone())))
+    }
+
+    async fn advance_notice(&self, run: &RunRecord, apps: &[Upcoming]) -> Result<(), NotifyError> {
+        let channels: std::collections::BTreeSet<&str> = apps
+            .iter()
+            .filter_map(|a| a.slack_channel.as_deref())
+            .collect();
+        for channel in channels {
+            if let Err(e) = self.enqueue_owners(&run.run_id, channel, Item::OwnerUpdate) {
+                tracing::warn!(run = %run.run_id, %channel, error = %e, "the owners' channel is not given the advance notice");
+            }
+        }
+        let message = advance_message(run, apps, &self.shared.channel);
+        self.enqueue(&run.run_id, Item::News(Box::new(message)))
     }
 
     async fn rollout_changed(&self, run: &RunView, news: &RolloutNews) -> Result<(), NotifyError> {
@@ -260,6 +346,9 @@ enum Item {
     Summary(Box<RunView>),
     /// A threaded message about the run's course, built when it happened.
     News(Box<SlackMessage>),
+    /// Post or update the run's message in an owners' channel, rendered
+    /// from the ledger when sent.
+    OwnerUpdate,
 }
 
 impl Item {
@@ -276,6 +365,7 @@ impl Item {
             Item::Results(lines) => Work::Results(lines.clone()),
             Item::Summary(v) => Work::Summary(v.clone()),
             Item::News(m) => Work::News(m.clone()),
+            Item::OwnerUpdate => Work::OwnerUpdate,
         }
     }
 }
@@ -286,11 +376,21 @@ enum Work {
     Results(Vec<ResultLine>),
     Summary(Box<RunView>),
     News(Box<SlackMessage>),
+    OwnerUpdate,
+}
+
+/// Where an entry goes: the operators' channel (`SLACK_CHANNEL`, the run's
+/// thread) or an owners' channel. Entries of one run and lane go in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Lane {
+    Operators,
+    Owners(String),
 }
 
 struct Entry {
     id: u64,
     run_id: RunId,
+    lane: Lane,
     item: Item,
     created: Instant,
     not_before: Instant,
@@ -301,13 +401,13 @@ struct Entry {
 
 impl State {
     /// Nothing left that this flush can send: every entry is out of attempts
-    /// or waits behind an older entry of its run that is.
+    /// or waits behind an older entry of its run and lane that is.
     fn stalled(&self) -> bool {
-        let mut stuck_runs: HashSet<&RunId> = HashSet::new();
+        let mut stuck: HashSet<(&RunId, &Lane)> = HashSet::new();
         for e in &self.entries {
             if e.parked {
-                stuck_runs.insert(&e.run_id);
-            } else if !stuck_runs.contains(&e.run_id) {
+                stuck.insert((&e.run_id, &e.lane));
+            } else if !stuck.contains(&(&e.run_id, &e.lane)) {
                 return false;
             }
         }
@@ -320,10 +420,17 @@ struct State {
     entries: VecDeque<Entry>,
     next_id: u64,
     threads: HashMap<RunId, String>,
-    last_call: Option<Instant>,
+    /// The run's message in each owners' channel.
+    owner_threads: HashMap<(RunId, String), String>,
+    /// Owners' channels Slack refused for a run: nothing more goes there.
+    refused: HashSet<(RunId, String)>,
+    /// The last call on each channel, for pacing.
+    last_call: HashMap<String, Instant>,
     paused_until: Option<Instant>,
     flushing: u32,
     delivered: u64,
+    /// The entry being delivered right now.
+    delivering: Option<u64>,
 }
 
 struct Shared {
@@ -338,7 +445,7 @@ struct Shared {
 }
 
 enum Pick {
-    Deliver(u64, RunId, Work),
+    Deliver(u64, RunId, Lane, Work),
     WaitUntil(Instant),
     Idle,
 }
@@ -364,6 +471,12 @@ enum DeliveryError {
     RootClaimed,
     #[error("the run is not in the ledger, so its root message cannot be posted")]
     RunUnknown,
+    /// Slack refused the owners' channel for this run (recorded and
+    /// reported once): the lane's entries are dropped.
+    #[error("Slack refused the owners' channel {channel} for this run ({error})")]
+    ChannelRefused { channel: String, error: String },
+    #[error("the run's rollout record kept changing while the owners' message was recorded")]
+    Contended,
 }
 
 impl DeliveryError {
@@ -390,9 +503,13 @@ impl Shared {
         loop {
             let pick = self.pick(Instant::now());
             match pick {
-                Pick::Deliver(id, run_id, work) => {
-                    let result = self.deliver(&run_id, work).await;
-                    self.settle(id, &run_id, result);
+                Pick::Deliver(id, run_id, lane, work) => {
+                    self.lock().delivering = Some(id);
+                    let result = match &lane {
+                        Lane::Operators => self.deliver(&run_id, work).await,
+                        Lane::Owners(channel) => self.deliver_owners(&run_id, channel, work).await,
+                    };
+                    self.settle(id, &run_id, &lane, result);
                     self.progress.send_modify(|n| *n += 1);
                 }
                 Pick::WaitUntil(at) => {
@@ -406,29 +523,37 @@ impl Shared {
         }
     }
 
-    /// The next entry to send: the first ready one whose run has nothing older waiting.
+    /// The channel a lane posts in.
+    fn channel_of<'a>(&'a self, lane: &'a Lane) -> &'a str {
+        match lane {
+            Lane::Operators => &self.channel,
+            Lane::Owners(channel) => channel,
+        }
+    }
+
+    /// The next entry to send: the first ready one whose run and lane have
+    /// nothing older waiting, at most one call per `min_interval` on each
+    /// channel and none while Slack asked us to wait.
     fn pick(&self, now: Instant) -> Pick {
         let st = self.lock();
-        let mut gate = now;
-        if let Some(last) = st.last_call {
-            gate = gate.max(last + self.config.min_interval);
-        }
-        if let Some(paused) = st.paused_until {
-            gate = gate.max(paused);
-        }
-        let mut seen_runs: HashSet<&RunId> = HashSet::new();
+        let paused = st.paused_until.unwrap_or(now).max(now);
+        let mut seen: HashSet<(&RunId, &Lane)> = HashSet::new();
         let mut earliest: Option<Instant> = None;
         for e in &st.entries {
-            if !seen_runs.insert(&e.run_id) {
+            if !seen.insert((&e.run_id, &e.lane)) {
                 continue;
             }
+            let paced = st
+                .last_call
+                .get(self.channel_of(&e.lane))
+                .map_or(paused, |last| paused.max(*last + self.config.min_interval));
             let mut ready_at = e.not_before;
             if matches!(e.item, Item::Results(_)) && st.flushing == 0 && !e.parked {
                 ready_at = ready_at.max(e.created + self.config.batch_window);
             }
-            let ready_at = ready_at.max(gate);
+            let ready_at = ready_at.max(paced);
             if ready_at <= now {
-                return Pick::Deliver(e.id, e.run_id.clone(), e.item.snapshot());
+                return Pick::Deliver(e.id, e.run_id.clone(), e.lane.clone(), e.item.snapshot());
             }
             earliest = Some(earliest.map_or(ready_at, |t: Instant| t.min(ready_at)));
         }
@@ -478,6 +603,8 @@ impl Shared {
                     .await?;
                 Ok(Step::Sent { lines: 0 })
             }
+            // Only owners' lanes carry these.
+            Work::OwnerUpdate => Ok(Step::Nothing),
         }
     }
 
@@ -547,16 +674,18 @@ impl Shared {
         Ok(Thread::Posted)
     }
 
-    fn settle(&self, id: u64, run_id: &RunId, result: Result<Step, DeliveryError>) {
+    fn settle(&self, id: u64, run_id: &RunId, lane: &Lane, result: Result<Step, DeliveryError>) {
         let now = Instant::now();
+        let channel = self.channel_of(lane).to_string();
         let mut st = self.lock();
+        st.delivering = None;
         let Some(pos) = st.entries.iter().position(|e| e.id == id) else {
             return;
         };
         match result {
             Ok(step) => {
                 if !matches!(step, Step::Nothing) {
-                    st.last_call = Some(now);
+                    st.last_call.insert(channel, now);
                     st.delivered += 1;
                 }
                 let done = match (&mut st.entries[pos].item, step) {
@@ -576,19 +705,27 @@ impl Shared {
                 }
             }
             Err(DeliveryError::Api(SlackApiError::RateLimited { retry_after, .. })) => {
-                // Applies to the whole channel, and does not use up attempts.
-                st.last_call = Some(now);
+                // Applies to every channel (Slack's limits are the
+                // workspace's), and does not use up attempts.
+                st.last_call.insert(channel, now);
                 st.paused_until = Some(now + retry_after);
                 tracing::info!(run = %run_id, ?retry_after, "Slack rate limit; waiting as asked");
             }
+            Err(DeliveryError::ChannelRefused { channel, error }) => {
+                st.last_call.insert(channel.clone(), now);
+                st.entries
+                    .retain(|e| !(&e.run_id == run_id && &e.lane == lane));
+                tracing::warn!(run = %run_id, %channel, %error, "Slack refused the owners' channel; nothing more goes there for this run (the operators' thread has it all)");
+                st.refused.insert((run_id.clone(), channel));
+            }
             Err(e) if e.is_permanent() => {
-                st.last_call = Some(now);
+                st.last_call.insert(channel, now);
                 st.entries.remove(pos);
                 tracing::warn!(run = %run_id, error = %e, "Slack refused a run message; dropped (the ledger still has the results)");
             }
             Err(e) => {
                 if matches!(e, DeliveryError::Api(_)) {
-                    st.last_call = Some(now);
+                    st.last_call.insert(channel, now);
                 }
                 let max_attempts = self.config.max_attempts;
                 let delay = self.config.backoff().delay(st.entries[pos].attempts + 1);

@@ -26,5 +26,6 @@ mod queue_sqs;
 mod rollout;
 mod signatures;
 mod slack;
+mod slack_owners;
 mod webhook;
 mod windows;

@@ -25,21 +25,21 @@ use test_support::fakes::FaultyLedger;
 use tokio::time::Instant;
 
 const TOKEN: &str = "xoxb-test-token";
-const CHANNEL: &str = "C0123456789";
+pub(crate) const CHANNEL: &str = "C0123456789";
 
 // ---------------------------------------------------------------- fake Slack
 
 #[derive(Debug, Clone)]
-struct Request {
-    path: String,
+pub(crate) struct Request {
+    pub(crate) path: String,
     headers: HeaderMap,
-    body: Value,
-    at: Instant,
+    pub(crate) body: Value,
+    pub(crate) at: Instant,
 }
 
 /// A scripted answer; requests beyond the script get Slack's success shape.
 #[derive(Debug, Clone)]
-enum Reply {
+pub(crate) enum Reply {
     Status {
         status: u16,
         headers: Vec<(&'static str, String)>,
@@ -54,6 +54,8 @@ struct SimState {
     script: VecDeque<Reply>,
     /// Answer every request with this while set.
     outage: Option<Reply>,
+    /// Channels answered `{"ok":false,"error":…}` (the bot is not in them, say).
+    refusing: std::collections::HashMap<String, String>,
     next_ts: u64,
 }
 
@@ -81,12 +83,12 @@ impl SlackSim {
         Self { addr, state }
     }
 
-    fn api(&self) -> SlackApi {
+    pub(crate) fn api(&self) -> SlackApi {
         let url = url::Url::parse(&format!("http://{}/api", self.addr)).expect("url");
         SlackApi::new(url, Secret::new(TOKEN)).expect("client")
     }
 
-    fn script(&self, reply: Reply) {
+    pub(crate) fn script(&self, reply: Reply) {
         self.state.lock().expect("sim").script.push_back(reply);
     }
 
@@ -94,11 +96,20 @@ impl SlackSim {
         self.state.lock().expect("sim").outage = reply;
     }
 
-    fn requests(&self) -> Vec<Request> {
+    /// Every request to `channel` is refused with Slack's `error`.
+    pub(crate) fn refuse_channel(&self, channel: &str, error: &str) {
+        self.state
+            .lock()
+            .expect("sim")
+            .refusing
+            .insert(channel.to_string(), error.to_string());
+    }
+
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.state.lock().expect("sim").requests.clone()
     }
 
-    fn calls(&self, method: &str) -> Vec<Request> {
+    pub(crate) fn calls(&self, method: &str) -> Vec<Request> {
         let path = format!("/api/{method}");
         self.requests()
             .into_iter()
@@ -116,7 +127,13 @@ fn answer(state: &Mutex<SimState>, uri: Uri, headers: HeaderMap, body: Bytes) ->
         body: body.clone(),
         at: Instant::now(),
     });
-    let scripted = st.outage.clone().or_else(|| st.script.pop_front());
+    let refused = body["channel"]
+        .as_str()
+        .and_then(|c| st.refusing.get(c))
+        .map(|error| Reply::Json(json!({"ok": false, "error": error})));
+    let scripted = refused
+        .or_else(|| st.outage.clone())
+        .or_else(|| st.script.pop_front());
     match scripted {
         Some(Reply::Status {
             status,
@@ -166,7 +183,7 @@ impl JobQueue for TestQueue {
 
 // ----------------------------------------------------------------- fixtures
 
-fn fast() -> OutboxConfig {
+pub(crate) fn fast() -> OutboxConfig {
     OutboxConfig {
         min_interval: Duration::from_millis(5),
         batch_window: Duration::from_millis(30),
