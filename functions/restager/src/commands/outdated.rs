@@ -18,7 +18,11 @@ pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandErr
     let apps = discovery::outdated(&cf, &scope)
         .await
         .map_err(|e| CommandError::failed("cannot list the outdated apps", e))?;
-    let rows: Vec<Row> = apps.iter().map(Row::of).collect();
+    let now = chrono::Utc::now();
+    let rows: Vec<Row> = apps
+        .iter()
+        .map(|o| Row::of(o, o.next_window(now, scope.windows.cutoff)))
+        .collect();
     if args.json {
         return print_json(&rows);
     }
@@ -36,6 +40,7 @@ pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandErr
                 "stack",
                 "droplet",
                 "installed",
+                "next window",
                 "restager sweep",
             ],
             rows.iter().map(|r| {
@@ -46,6 +51,7 @@ pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandErr
                     r.stack.clone().unwrap_or_default(),
                     r.current_version.clone(),
                     r.installed_version.clone(),
+                    r.next_window.clone(),
                     match &r.reason {
                         Some(why) => format!("skipped: {why}"),
                         None => "will be queued".to_string(),
@@ -85,10 +91,17 @@ struct Row {
     /// or `skipped` with the reason.
     sweep: &'static str,
     reason: Option<String>,
+    /// Its maintenance window (`restager.io/window` on its space or org,
+    /// else `RESTAGER_WINDOW`); `None`: at any time.
+    window: Option<String>,
+    /// When its restage may next start, in the window's zone (as
+    /// `aptible maintenance:apps` shows it).
+    next_window: String,
+    slack_channel: Option<String>,
 }
 
 impl Row {
-    fn of(o: &OutdatedApp) -> Self {
+    fn of(o: &OutdatedApp, next_window: String) -> Self {
         Self {
             app: o.app.name.clone(),
             app_guid: o.app.guid.clone(),
@@ -104,6 +117,9 @@ impl Row {
                 "queued"
             },
             reason: o.blocked.clone(),
+            window: o.window.clone(),
+            next_window,
+            slack_channel: o.slack_channel.clone(),
         }
     }
 }

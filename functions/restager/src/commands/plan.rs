@@ -23,7 +23,7 @@ pub async fn run(source: &dyn Source, args: PlanArgs) -> Result<(), CommandError
     let plan = discovery::plan(&cf, &notice, action, &intake.scope)
         .await
         .map_err(|e| CommandError::failed("cannot plan the notice", e))?;
-    let report = PlanReport::of(&notice, action.to_string(), &plan);
+    let report = PlanReport::of(&notice, action.to_string(), &plan, chrono::Utc::now());
     if args.output.json {
         print_json(&report)
     } else {
@@ -107,6 +107,13 @@ pub struct PlannedApp {
     /// The buildpack version the app's live droplet has now.
     pub current_version: Option<String>,
     pub target_version: Option<String>,
+    /// Its maintenance window (`restager.io/window` on its space or org,
+    /// else `RESTAGER_WINDOW`); `None`: at any time.
+    pub window: Option<String>,
+    /// When its restage may next start, in the window's zone.
+    pub next_window: String,
+    /// Its owners' Slack channel (`restager.io/slack-channel`).
+    pub slack_channel: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,7 +126,12 @@ pub struct SkippedApp {
 }
 
 impl PlanReport {
-    pub fn of(notice: &Notice, action: String, plan: &Plan) -> Self {
+    pub fn of(
+        notice: &Notice,
+        action: String,
+        plan: &Plan,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         Self {
             notice: notice.clone(),
             action,
@@ -139,6 +151,9 @@ impl PlanReport {
                     buildpack: job.buildpack.clone(),
                     current_version: plan.current_versions.get(&job.app.guid).cloned(),
                     target_version: job.target_version.as_ref().map(ToString::to_string),
+                    window: job.window.clone(),
+                    next_window: plan.next_window(job, now),
+                    slack_channel: job.slack_channel.clone(),
                 })
                 .collect(),
             skipped: plan
@@ -180,12 +195,20 @@ fn print_plan(report: &PlanReport) {
                 a.target_version
                     .clone()
                     .unwrap_or_else(|| "fresh staging".into()),
+                a.next_window.clone(),
             ]
         });
         println!(
             "{}",
             table(
-                &["app", "org/space", "buildpack", "current", "target"],
+                &[
+                    "app",
+                    "org/space",
+                    "buildpack",
+                    "current",
+                    "target",
+                    "next window"
+                ],
                 rows
             )
         );

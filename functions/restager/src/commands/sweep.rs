@@ -49,6 +49,7 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
             run_id: run.record.run_id.to_string(),
             notice: run.record.notice.to_string(),
             queued: done.queued,
+            held: done.held,
             skipped: run.record.skipped.len(),
         });
     }
@@ -63,12 +64,13 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
     println!(
         "{}",
         table(
-            &["run", "release", "queued", "skipped"],
+            &["run", "release", "queued", "held", "skipped"],
             report.runs.iter().map(|r| {
                 vec![
                     r.run_id.clone(),
                     r.notice.clone(),
                     r.queued.to_string(),
+                    r.held.to_string(),
                     r.skipped.to_string(),
                 ]
             }),
@@ -192,5 +194,7 @@ struct SweptRun {
     run_id: String,
     notice: String,
     queued: usize,
+    /// Kept in the ledger for a later wave or until their maintenance window opens.
+    held: usize,
     skipped: usize,
 }

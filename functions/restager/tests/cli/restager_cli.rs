@@ -181,6 +181,13 @@ fn guids(list: &Value, key: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     let f = foundation(5).await;
+    // One space restages only in its window, shown with each app.
+    assert!(f.sim.set_space_annotation(
+        "org-0",
+        "space-0",
+        "restager.io/window",
+        "Sat,Sun 02:00-06:00 Europe/Berlin"
+    ));
     let data = tempfile::tempdir().expect("temp dir");
     let run = f
         .restager(data.path())
@@ -198,6 +205,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     let plan = run.json();
     assert_eq!(guids(&plan["restage"], "app_guid"), f.outdated);
     assert_eq!(plan["action"], "restage");
+    assert_next_windows(&plan["restage"]);
     assert!(plan["not_installed"].is_null(), "{plan}");
     let skipped = guids(&plan["skipped"], "app_guid");
     assert!(skipped.is_disjoint(&f.outdated));
@@ -245,6 +253,22 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
         "{plan}"
     );
     assert!(plan["not_installed"].is_string(), "{plan}");
+}
+
+/// Apps of org-0/space-0 show their window's next opening (or that it is
+/// open now: the test may run on a weekend night in Berlin); the rest may
+/// go at any time.
+fn assert_next_windows(apps: &Value) {
+    for app in apps.as_array().expect("apps") {
+        let next = app["next_window"].as_str().expect("next_window");
+        if app["org"] == "org-0" && app["space"] == "space-0" {
+            assert_eq!(app["window"], "Sat,Sun 02:00-06:00 Europe/Berlin", "{app}");
+            assert!(next.contains("Europe/Berlin"), "{app}");
+        } else {
+            assert!(app["window"].is_null(), "{app}");
+            assert_eq!(next, "now (no maintenance window)", "{app}");
+        }
+    }
 }
 
 impl Foundation {
@@ -439,6 +463,14 @@ async fn outdated_lists_the_apps_behind_the_installed_buildpack_and_sweep_queues
         .json();
     let listed = guids(&outdated, "app_guid");
     assert!(listed.is_superset(&f.outdated), "{outdated}");
+    assert!(
+        outdated
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["next_window"] == "now (no maintenance window)"),
+        "{outdated}"
+    );
     assert!(!listed.contains(f.untouched.iter().next().expect("the current app")));
     let table = f.restager(data.path()).arg("outdated").run().await.ok();
     assert!(
