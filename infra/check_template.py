@@ -63,6 +63,7 @@ LOCAL_RUNNER_ONLY = {
     "RESTAGER_SHUTDOWN_GRACE": "`restager serve`'s SIGTERM handling; a Lambda invocation has its own deadline",
     "RESTAGER_LOG_FORMAT": "`restager`'s log format; the Lambda functions log as Lambda's runtime expects",
     "RESTAGER_NOTICE_SECRET": "the secret `restager notify` signs with, on the sending side (CI); the receiver has RESTAGER_NOTICE_SECRETS",
+    "RESTAGER_TICK_INTERVAL": "`restager serve`'s tick timer; on AWS the TickFunction's TickSchedule ticks",
 }
 
 # Env vars holding credentials: only ever from a Secrets Manager dynamic reference
@@ -339,7 +340,7 @@ def check_build(m: Model, r: Resolver) -> None:
                 problems.append(f"{lid}: {key} must be {want}, got {fp.get(key)}")
         if fp.get("Architectures") != ["arm64"]:
             problems.append(f"{lid}: Architectures must be [arm64] (the build cross-compiles with --arm64)")
-    for needed in ("webhook", "worker", "sweep"):
+    for needed in ("webhook", "worker", "sweep", "tick"):
         if needed not in m.functions.values():
             problems.append(f"no function builds the `{needed}` binary")
     if problems:
@@ -546,29 +547,37 @@ def check_function_urls(m: Model, r: Resolver) -> None:
         )
 
 
-def check_sweep_schedule(m: Model, r: Resolver) -> None:
-    """One event type per function: only the sweep is scheduled, and it gets the scheduled
-    event itself (an `Input` would replace it with JSON the handler cannot read)."""
-    sweep = m.function_by_binary("sweep")
+# The binaries whose handler reads EventBridge's scheduled event.
+SCHEDULED_BINARIES = ("sweep", "tick")
+
+
+def check_schedules(m: Model, r: Resolver) -> None:
+    """One event type per function: only the sweep and the tick are scheduled, each once, and
+    each gets the scheduled event itself (an `Input` would replace it with JSON the handler
+    cannot read; the tick also takes its time from it)."""
+    scheduled = {m.function_by_binary(b) for b in SCHEDULED_BINARIES}
     problems = []
     for lid in m.functions:
         events = m.sam["Resources"][lid].get("Properties", {}).get("Events", {}) or {}
         schedules = {
             name: ev for name, ev in events.items() if ev.get("Type") in ("Schedule", "ScheduleV2")
         }
-        if lid != sweep and schedules:
-            problems.append(f"{lid} has schedule event(s) {', '.join(sorted(schedules))}: only {sweep} is scheduled")
-        if lid == sweep:
+        if lid not in scheduled and schedules:
+            problems.append(
+                f"{lid} has schedule event(s) {', '.join(sorted(schedules))}: only "
+                f"{', '.join(sorted(scheduled))} are scheduled"
+            )
+        if lid in scheduled:
             if len(schedules) != 1:
-                problems.append(f"{sweep} needs exactly one Schedule event, has {len(schedules)}")
+                problems.append(f"{lid} needs exactly one Schedule event, has {len(schedules)}")
             for name, ev in schedules.items():
                 if "Input" in ev.get("Properties", {}):
                     problems.append(
-                        f"{sweep}.Events.{name} sets Input: the handler reads the EventBridge scheduled event"
+                        f"{lid}.Events.{name} sets Input: the handler reads the EventBridge scheduled event"
                     )
             others = sorted(n for n, ev in events.items() if n not in schedules)
             if others:
-                problems.append(f"{sweep} has other event(s) {', '.join(others)}: one event type per function")
+                problems.append(f"{lid} has other event(s) {', '.join(others)}: one event type per function")
     if problems:
         raise CheckFailed("; ".join(problems))
 
@@ -666,7 +675,7 @@ INVARIANTS: list[tuple[str, Callable[[Model, Resolver], None]]] = [
     ("secrets", check_secrets),
     ("fifo", check_fifo),
     ("function-url-auth", check_function_urls),
-    ("sweep-schedule", check_sweep_schedule),
+    ("schedules", check_schedules),
     ("least-privilege", check_least_privilege),
     ("samconfig", check_samconfig),
 ]
@@ -866,6 +875,10 @@ def mut_schedule_on_webhook(t: dict) -> None:
     _res(t, "WebhookFunction")["Properties"]["Events"] = events
 
 
+def mut_tick_without_schedule(t: dict) -> None:
+    del _res(t, "TickFunction")["Properties"]["Events"]
+
+
 def mut_misspelled_event_property(t: dict) -> None:
     ev = _worker_event(t)
     ev["BatchSiz"] = ev.pop("BatchSize")
@@ -882,7 +895,8 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("public-worker-url", mut_public_worker, "function-url-auth"),
     ("wildcard-iam-policy", mut_wildcard_policy, "least-privilege"),
     ("missing-env-var", mut_missing_env_var, "env-vars"),
-    ("schedule-on-webhook", mut_schedule_on_webhook, "sweep-schedule"),
+    ("schedule-on-webhook", mut_schedule_on_webhook, "schedules"),
+    ("tick-without-schedule", mut_tick_without_schedule, "schedules"),
     ("misspelled-sqs-event-property", mut_misspelled_event_property, "sam-transform"),
 ]
 

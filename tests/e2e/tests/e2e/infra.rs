@@ -70,7 +70,7 @@ fn template_passes_lint_transform_and_every_invariant() {
         "secrets",
         "fifo",
         "function-url-auth",
-        "sweep-schedule",
+        "schedules",
         "least-privilege",
         "samconfig",
     ] {
@@ -103,7 +103,8 @@ fn every_deliberately_broken_template_is_caught_by_its_check() {
         ("public-worker-url", "function-url-auth"),
         ("wildcard-iam-policy", "least-privilege"),
         ("missing-env-var", "env-vars"),
-        ("schedule-on-webhook", "sweep-schedule"),
+        ("schedule-on-webhook", "schedules"),
+        ("tick-without-schedule", "schedules"),
         ("misspelled-sqs-event-property", "sam-transform"),
     ] {
         let caught = format!("CAUGHT  {variant} by {check}:");
