@@ -89,7 +89,8 @@ struct TickPorts {
 }
 
 /// The local stand-in for the Lambda deployment's tick schedule: asks every
-/// unfinished run's wave gate every `interval` until `stop`.
+/// unfinished run's wave gate, and queues its jobs whose maintenance window
+/// opened, every `interval` until `stop`.
 async fn tick_every(owned: TickPorts, interval: Duration, max_in_flight: u32, stop: Shutdown) {
     let ports = Ports {
         cf: &owned.cf,
@@ -104,8 +105,8 @@ async fn tick_every(owned: TickPorts, interval: Duration, max_in_flight: u32, st
             _ = stop.clone().wait() => return,
         }
         match rollout::tick(ports, chrono::Utc::now()).await {
-            Ok(report) if !report.released.is_empty() => {
-                tracing::info!(released = ?report.released, "tick released waves")
+            Ok(report) if !report.released.is_empty() || !report.unheld.is_empty() => {
+                tracing::info!(released = ?report.released, unheld = ?report.unheld, "tick released waves or held jobs")
             }
             Ok(_) => {}
             Err(e) => {

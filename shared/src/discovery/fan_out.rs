@@ -198,6 +198,8 @@ pub struct SweptRun {
     pub run_id: RunId,
     pub notice: Notice,
     pub queued: usize,
+    /// Kept in the ledger for a later wave or their maintenance window.
+    pub held: usize,
     pub already_final: usize,
     pub skipped: usize,
 }
@@ -258,6 +260,7 @@ pub async fn sweep(
             run_id: run.record.run_id.clone(),
             notice: run.record.notice.clone(),
             queued: done.queued,
+            held: done.held,
             already_final: done.already_final,
             skipped: run.record.skipped.len(),
         });

@@ -194,9 +194,11 @@ async fn release(
     tracing::info!(run = %run_id, wave = wave + 1, name = %info.name, jobs = jobs.len(),
         queued = released.queued, held = released.held, "wave released");
     if wave > 0 {
+        // What went on the queue; the rest waits for its window, as the
+        // advance notice said.
         let news = RolloutNews::WaveReleased {
             wave,
-            jobs: jobs.len(),
+            jobs: released.queued,
         };
         if let Err(e) = p.notifier.rollout_changed(view, &news).await {
             tracing::warn!(run = %run_id, error = %e, "could not tell that a wave was released");

@@ -146,13 +146,13 @@ pub(crate) async fn accept(
             tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
                 run = %plan.run_id, queued = 0, why = plan.not_installed.as_deref().or(plan.note.as_deref()).unwrap_or_default(),
                 "notice accepted; nothing to queue");
-            accepted(&plan, 0)
+            accepted(&plan, 0, 0)
         }
         Ok(done) => {
             tracing::info!(target: ACCEPTED, route = origin.route, delivery = origin.id, notice = %notice,
-                run = %plan.run_id, queued = done.queued, skipped = plan.skipped.len(),
+                run = %plan.run_id, queued = done.queued, held = done.held, skipped = plan.skipped.len(),
                 cf_requests = plan.cf_requests, "notice accepted");
-            accepted(&plan, done.queued)
+            accepted(&plan, done.queued, done.held)
         }
         Err(e) => {
             release_claims(ledger, &claimed).await;
@@ -214,14 +214,16 @@ fn skipped_json(skipped: &[SkippedApp]) -> Value {
     )
 }
 
-/// `202`: the notice was processed; `queued` jobs are on the queue.
-fn accepted(plan: &Plan, queued: usize) -> Response<Bytes> {
+/// `202`: the notice was processed; `queued` jobs are on the queue, `held`
+/// ones in the ledger for a later wave or their maintenance window.
+fn accepted(plan: &Plan, queued: usize, held: usize) -> Response<Bytes> {
     let mut body = json!({
         "status": "accepted",
         "notice": plan.notice,
         "action": plan.action,
         "run_id": plan.run_id,
         "queued": queued,
+        "held": held,
         "planned": plan.jobs.len(),
         "waves": plan.waves,
         "max_failures": plan.max_failures,

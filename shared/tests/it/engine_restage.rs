@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use cf_sim::{AppState, BuildState, Fault, FaultRule, LifecycleKind, StagingFailure};
-use restager_shared::domain::{Action, Outcome};
+use restager_shared::domain::{Action, Outcome, OutcomeKind};
 use restager_shared::engine::{Deadline, JOB_LABEL, restage_one};
 use test_support::engine::*;
 
@@ -129,6 +129,41 @@ async fn an_app_already_at_the_target_version_is_not_built() {
 
     assert_eq!(outcome, Outcome::AlreadyCurrent);
     assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
+}
+
+/// Someone else (its owner, after an advance notice) staged the target
+/// version since the app was planned: done by its owner, nothing built. When
+/// another restager run did it, it is plainly already current.
+#[tokio::test]
+async fn an_app_its_owner_restaged_since_planning_is_done_by_owner_not_restagers_own() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("owned"));
+    let job = job_for(&h.sim, &guid, Action::Restage);
+    let theirs = h.sim.human_push(&guid).expect("the owner's push");
+
+    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+
+    assert_eq!(outcome.kind(), OutcomeKind::AlreadyCurrent);
+    let Outcome::DoneByOwner { droplet_guid, note } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(droplet_guid, &theirs);
+    assert!(note.starts_with("done by its owner"), "{note}");
+    assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
+
+    let swept = h.sim.add_app(app("swept"));
+    let notice_job = job_for(&h.sim, &swept, Action::Restage);
+    let mut sweep_job = notice_job.clone();
+    sweep_job.run_id = restager_shared::domain::RunId::for_release("sweep:owned-test");
+    sweep_job.job_id = restager_shared::domain::JobId::for_app(&sweep_job.run_id, &swept);
+    let first = restage_one(&h.cf, &h.settings, &sweep_job, &roomy()).await;
+    assert!(matches!(first, Outcome::Restaged { .. }), "{first:?}");
+    let outcome = restage_one(&h.cf, &h.settings, &notice_job, &roomy()).await;
+    assert_eq!(
+        outcome,
+        Outcome::AlreadyCurrent,
+        "restager's own run did it"
+    );
 }
 
 #[tokio::test]

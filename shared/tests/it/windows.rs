@@ -8,11 +8,12 @@ use std::time::Duration;
 use cf_sim::SimConfig;
 use restager_shared::config::{ScopeSettings, WindowSettings};
 use restager_shared::domain::{Outcome, OutcomeKind};
+use restager_shared::engine::{BatchItem, Disposition, Engine};
 use restager_shared::ledger::Ledger;
 use restager_shared::rollout;
 use restager_shared::slack::messages::{Tally, summary_message};
 use restager_shared::window::Windows;
-use test_support::engine::{app, client_builds, client_deployments};
+use test_support::engine::{app, client_builds, client_deployments, delivery, margins, roomy};
 use test_support::rollout::{Rig, at, scope};
 
 /// Prod windows: every night 02:00-06:00 in Berlin.
@@ -264,5 +265,128 @@ async fn a_young_release_is_announced_at_once_and_restaged_once_it_is_old_enough
             .await
             .expect("ledger")
             .is_some()
+    );
+}
+
+/// The worker's side of the gate, one delivery at a time: a window opening
+/// within a minute keeps the delivery on the queue for just that long, and
+/// a window the job carries that does not read is never taken for "any time".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_waits_on_the_queue_for_an_opening_within_a_minute_and_refuses_an_unreadable_window()
+ {
+    let rig = Rig::start(SimConfig::with_apps(0)).await;
+    let guid = rig.sim().add_app(app_in("prod-soon", "acme", "prod"));
+    // 01:59:30 in Berlin: the window opens in 30 seconds, so the job is queued.
+    rig.clock.set(at("2021-12-04T00:59:30Z"));
+    let (_, fanned) = rig.fan_out(&windowed("", NIGHTLY, Duration::ZERO)).await;
+    assert_eq!(fanned.queued, 1);
+    let job = rig.queue.jobs().pop().expect("queued");
+    let engine = Engine::new(
+        rig.h.cf.clone(),
+        rig.h.settings.clone(),
+        rig.ledger.clone(),
+        rig.notifier.clone(),
+    )
+    .with_margins(margins())
+    .with_clock(rig.clock.clock());
+
+    let report = engine
+        .process_batch(
+            vec![BatchItem::from(delivery("m1", 1, job.to_json()))],
+            &roomy(),
+        )
+        .await;
+    assert_eq!(
+        report.items[0].disposition,
+        Disposition::RetryAfter(Duration::from_secs(30))
+    );
+    assert_eq!(
+        report.items[0].outcome, None,
+        "nothing attempted, nothing held"
+    );
+    assert_eq!(client_builds(rig.sim(), &guid), 0);
+
+    let mut garbled = job.clone();
+    garbled.window = Some("Sat 02:00-06:00 Mars/Olympus".into());
+    let report = engine
+        .process_batch(
+            vec![BatchItem::from(delivery("m2", 1, garbled.to_json()))],
+            &roomy(),
+        )
+        .await;
+    let Some(Outcome::Skipped { reason }) = &report.items[0].outcome else {
+        panic!("{:?}", report.items[0]);
+    };
+    assert!(
+        reason.contains("maintenance window cannot be read"),
+        "{reason}"
+    );
+    assert!(reason.contains("Mars/Olympus"), "{reason}");
+    assert_eq!(client_builds(rig.sim(), &guid), 0);
+}
+
+/// Annotations as the listing's `include` presents them: an org's apply to
+/// its spaces; a window that does not read skips its apps with why (the
+/// rest of the run goes on); a channel that is no channel id is a note.
+#[tokio::test]
+async fn a_bad_annotation_skips_its_apps_with_why_and_an_orgs_applies_to_its_spaces() {
+    let rig = Rig::start(SimConfig::with_apps(0)).await;
+    let sim = rig.sim();
+    let bad = sim.add_app(app_in("bad-a", "acme", "weird"));
+    let fine = sim.add_app(app_in("fine-a", "acme", "prod"));
+    let org_wide = sim.add_app(app_in("org-a", "beta", "web"));
+    assert!(sim.set_space_annotation("acme", "weird", "restager.io/window", "weekends"));
+    assert!(sim.set_space_annotation("acme", "prod", "restager.io/slack-channel", "#prod"));
+    assert!(sim.set_org_annotation("beta", "restager.io/window", "Sat 02:00-06:00 UTC"));
+    assert!(sim.set_org_annotation("beta", "restager.io/slack-channel", "C0BETA00001"));
+
+    let plan = restager_shared::discovery::plan(
+        &rig.h.cf,
+        &test_support::engine::notice(),
+        restager_shared::domain::Action::Restage,
+        &windowed("", "always", Duration::ZERO),
+    )
+    .await
+    .expect("a bad annotation never fails the plan");
+
+    let skipped = plan
+        .skipped
+        .iter()
+        .find(|s| s.app.guid == bad)
+        .expect("skipped");
+    assert!(
+        skipped.reason.starts_with(
+            "the space annotation restager.io/window is not valid: `weekends` is not a window"
+        ),
+        "{}",
+        skipped.reason
+    );
+    assert!(skipped.reason.contains("acme/weird"), "{}", skipped.reason);
+    let job = |guid: &str| {
+        plan.jobs
+            .iter()
+            .find(|j| j.app.guid == guid)
+            .expect("planned")
+    };
+    assert_eq!(
+        (
+            job(&fine).window.as_deref(),
+            job(&fine).slack_channel.as_deref()
+        ),
+        (None, None)
+    );
+    assert_eq!(
+        (
+            job(&org_wide).window.as_deref(),
+            job(&org_wide).slack_channel.as_deref()
+        ),
+        (Some("Sat 02:00-06:00 UTC"), Some("C0BETA00001"))
+    );
+    assert!(
+        plan.notes.iter().any(|n| n.starts_with(
+            "space acme/prod has restager.io/slack-channel=`#prod`, which is not a Slack channel id"
+        )),
+        "{:?}",
+        plan.notes
     );
 }
