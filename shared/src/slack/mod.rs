@@ -1,6 +1,8 @@
 //! Slack: the run's thread (root message, batched per-app replies, a summary
-//! with Retry/Skip buttons, the run's course with Resume/Abort buttons) and
-//! the `/slack/actions` handler behind the buttons.
+//! with Retry/Skip buttons, the run's course with Resume/Abort buttons, the
+//! advance notice of apps waiting for their window), the owners' channels
+//! (`owners`: one message per channel and run with their apps) and the
+//! `/slack/actions` handler behind the buttons.
 
 pub mod actions;
 pub mod api;

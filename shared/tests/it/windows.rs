@@ -3,6 +3,7 @@
 //! holds, releases and restages by that clock, while the simulator does
 //! the real Cloud Controller work. Nothing here waits for a time of day.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cf_sim::SimConfig;
@@ -389,4 +390,75 @@ async fn a_bad_annotation_skips_its_apps_with_why_and_an_orgs_applies_to_its_spa
         "{:?}",
         plan.notes
     );
+}
+
+/// The notice route keeps a notice's `released_at`: the run records it and,
+/// with RESTAGER_MIN_RELEASE_AGE, holds every job until the release is that
+/// old, which the 202 answer says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_routes_released_at_holds_a_young_release_until_it_is_old_enough() {
+    use restager_shared::config::{IntakeSettings, Secret};
+    use restager_shared::signature::standard_webhooks;
+    use restager_shared::webhook::{Router, RouterDeps};
+
+    const SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let rig = Rig::start(SimConfig::with_apps(0)).await;
+    rig.sim().add_app(app_in("shop", "acme", "prod"));
+    let received = at("2021-12-03T09:00:00Z");
+    let router = Router::new(RouterDeps {
+        intake: IntakeSettings {
+            github_secrets: Vec::new(),
+            notice_secrets: vec![Secret::new(SECRET)],
+            accept_prereleases: false,
+            accept_drafts: false,
+            buildpack_action: restager_shared::domain::Action::Restage,
+            stack_action: restager_shared::domain::Action::Restage,
+            stemcell_action: restager_shared::domain::Action::None,
+            repo_map: Vec::new(),
+            scope: windowed("", "always", Duration::from_secs(3 * 24 * 3600)),
+        },
+        cf: rig.h.cf.clone(),
+        queue: rig.queue.clone(),
+        ledger: rig.ledger.clone(),
+        notifier: rig.notifier.clone(),
+        slack_actions: None,
+    })
+    .with_clock(Arc::new(move || std::time::SystemTime::from(received)));
+    let body = format!(
+        r#"{{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"{}","released_at":"2021-12-03T08:00:00Z"}}"#,
+        test_support::engine::TARGET
+    )
+    .into_bytes();
+    let headers = standard_webhooks::signed_headers(
+        &[Secret::new(SECRET)],
+        "msg_1",
+        received.timestamp(),
+        &body,
+    )
+    .expect("sign");
+    let mut request =
+        http::Request::post("/webhooks/notice").header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = router
+        .handle(request.body(bytes::Bytes::from(body)).expect("request"))
+        .await;
+    let answer: serde_json::Value = serde_json::from_slice(response.body()).expect("json");
+    assert_eq!(response.status(), 202, "{answer}");
+    assert_eq!(
+        (answer["queued"].as_u64(), answer["held"].as_u64()),
+        (Some(0), Some(1)),
+        "{answer}"
+    );
+    let run =
+        restager_shared::domain::RunId::for_release(&test_support::engine::notice().release_key());
+    let view = rig.view(&run).await;
+    assert_eq!(view.record.released_at, Some(at("2021-12-03T08:00:00Z")));
+    assert_eq!(
+        view.rollout.expect("rollout").not_before,
+        Some(at("2021-12-06T08:00:00Z")),
+        "three days after the release, not after the notice"
+    );
+    assert!(rig.queue.is_empty());
 }
