@@ -1,4 +1,4 @@
-//! Restaging one app: the eight steps of a rolling restage, written so that a
+//! Restaging one app: the eight steps of a restage, written so that a
 //! redelivered job resumes the build or deployment it already started.
 //!
 //! Order on every delivery, numbered as in [`Restage::run`]:
@@ -9,8 +9,11 @@
 //! 3. stage the package behind the live droplet (or resume this job's build);
 //! 4. poll the build until it is STAGED;
 //! 5. re-check the current droplet: nobody may have pushed while we staged;
-//! 6. create the rolling deployment;
-//! 7. watch it to FINALIZED, cancelling it if it is stuck;
+//! 6. create the deployment: rolling, or canary where configured and the
+//!    Cloud Controller has it (3.173+; steps 3.189+), else rolling with a note;
+//! 7. watch it to FINALIZED: at each canary pause verify the canary for
+//!    `verify_for` and continue, or cancel a crashing canary (reported as
+//!    rolled back); cancel a deployment that is stuck;
 //! 8. verify the DEPLOYED app for `verify_for` (no crash, every web instance
 //!    RUNNING) and, if its new droplet crashes, deploy the previous droplet
 //!    again, labelled so that a redelivery follows that rollback; report how
@@ -44,10 +47,14 @@ use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
 use crate::retry;
 
+mod canary;
 mod deploy;
 mod finish;
 mod stage;
 mod stand_back;
+
+use canary::{canceled_canary, is_crashed_canary};
+use finish::rolled_back;
 
 /// Log target of finished restages (one line each, with its duration).
 pub const RESTAGE_LOG: &str = "restager::restage";
@@ -138,7 +145,10 @@ impl Restage<'_> {
         let ours = self.our_deployments().await?;
         let known: HashSet<String> = ours.iter().map(|d| d.guid.clone()).collect();
         let resumed = match ours.into_iter().next() {
-            Some(dep) if dep.status.reason == DeploymentStatusReason::Canceled => {
+            Some(dep)
+                if dep.status.reason == DeploymentStatusReason::Canceled
+                    && !is_crashed_canary(&dep) =>
+            {
                 // Only a retryable failure (a stall on quota) leads here:
                 // permanent ones are final in the ledger and never resumed.
                 tracing::info!(job = %self.job.job_id, deployment = %dep.guid, "this job's previous deployment was canceled; trying again");
@@ -163,11 +173,11 @@ impl Restage<'_> {
                         Some(droplet)
                     }
                 };
-                // 6. Create the rolling deployment.
+                // 6. Create the deployment (rolling or canary).
                 self.deploy(droplet.as_deref(), &known).await?
             }
         };
-        // 7. Watch it to FINALIZED, cancelling it if it is stuck.
+        // 7. Watch it to FINALIZED, taking a canary past its pauses.
         let finalized = self.watch_deployment(deployment).await?;
         // 8. Verify a DEPLOYED app (rolling back a crashing droplet) and report.
         self.finalized(&finalized).await
