@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use env::{Env, ProcessEnv, Source};
 pub use deploy::{DeploySettings, DeployStrategy};
+pub use env::{Env, ProcessEnv, Source};
 pub use rollout::{
     FailureBudget, RolloutSettings, SpacePattern, WAVE_LABEL, WAVES_SYNTAX, WaveSpec,
 };

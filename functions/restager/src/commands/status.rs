@@ -3,6 +3,7 @@
 use restager_shared::config::{Env, Source, StorageSettings};
 use restager_shared::domain::{Outcome, RunId};
 use restager_shared::ledger::RunView;
+use restager_shared::rollout::view as rollout_view;
 use restager_shared::slack::latest::latest_jobs;
 use restager_shared::slack::messages::Tally;
 use restager_shared::startup;
@@ -146,6 +147,18 @@ pub struct RunSummary {
     /// the action is `none`, every affected app was skipped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nothing_queued: Option<String>,
+    /// `running`, `paused`, `halted`, `aborted` or `completed`.
+    pub state: String,
+    /// Why it is paused, halted or aborted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    pub rolled_back: usize,
+    pub held: usize,
+    /// The failures (failed + rolled back) that halt the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<rollout_view::WaveStatus>,
 }
 
 impl RunSummary {
@@ -162,10 +175,28 @@ impl RunSummary {
             already_current: tally.already_current,
             skipped: tally.skipped,
             failed: tally.failed,
-            in_progress: tally.in_progress,
+            in_progress: tally.in_progress.saturating_sub(held(view)),
             nothing_queued: nothing_queued(view),
+            state: rollout_view::state_name(view).to_string(),
+            state_reason: rollout_view::state_reason(view),
+            rolled_back: tally.rolled_back,
+            held: held(view),
+            max_failures: view.rollout.as_ref().map(|r| r.max_failures),
+            waves: rollout_view::waves(view),
         }
     }
+}
+
+/// Jobs parked in the ledger: held by a pause, a halt or a window, or
+/// waiting in a wave not released yet.
+fn held(view: &RunView) -> usize {
+    latest_jobs(view)
+        .iter()
+        .filter(|l| {
+            matches!(l.job.outcome, Some(Outcome::Held { .. }))
+                || rollout_view::waiting_reason(view, l.job).is_some()
+        })
+        .count()
 }
 
 /// Why a run without jobs queued nothing; `None` for a run that queued some.
@@ -200,6 +231,9 @@ pub struct AppStatus {
     pub version: Option<String>,
     pub attempts: u32,
     pub updated_at: Option<String>,
+    /// Its wave (1 goes first), when the run has waves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave: Option<usize>,
 }
 
 impl RunDetail {
@@ -208,17 +242,24 @@ impl RunDetail {
             .into_iter()
             .map(|latest| {
                 let job = latest.job;
+                let waiting = rollout_view::waiting_reason(view, job);
                 AppStatus {
                     app: job.app.name.clone(),
                     app_guid: job.app.guid.clone(),
                     org: job.app.org_name.clone(),
                     space: job.app.space_name.clone(),
-                    outcome: outcome_name(job.outcome.as_ref()).to_string(),
-                    reason: job
-                        .outcome
-                        .as_ref()
-                        .and_then(Outcome::reason)
-                        .map(str::to_string),
+                    outcome: if waiting.is_some() {
+                        "held".to_string()
+                    } else {
+                        outcome_name(job.outcome.as_ref()).to_string()
+                    },
+                    reason: waiting.or_else(|| {
+                        job.outcome
+                            .as_ref()
+                            .and_then(Outcome::reason)
+                            .map(str::to_string)
+                    }),
+                    wave: rollout_view::wave_of(view, job),
                     version: match &job.outcome {
                         Some(Outcome::Restaged { version, .. }) => version.clone(),
                         _ => None,
@@ -238,6 +279,7 @@ impl RunDetail {
             version: None,
             attempts: 0,
             updated_at: None,
+            wave: None,
         }));
         Self {
             summary: RunSummary::of(view),
@@ -340,9 +382,39 @@ fn print_run(view: &RunView, wide: bool) {
         ),
     }
     println!(
-        "{} restaged, {} already current, {} skipped, {} failed, {} pending",
-        s.restaged, s.already_current, s.skipped, s.failed, s.in_progress
+        "{} restaged, {} already current, {} skipped, {} failed ({} rolled back), {} held, {} pending",
+        s.restaged, s.already_current, s.skipped, s.failed, s.rolled_back, s.held, s.in_progress
     );
+    if s.state != "completed" && s.state != "running" {
+        println!(
+            "The run is {}{}: `restager resume {}` or `restager abort {}`.",
+            s.state.to_uppercase(),
+            s.state_reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
+            short_id(&s.run_id, false),
+            short_id(&s.run_id, false)
+        );
+    }
+    if let Some(max) = s.max_failures {
+        println!("Error budget: halts after {} failures.", max + 1);
+    }
+    if s.waves.len() > 1 {
+        for w in &s.waves {
+            println!(
+                "  wave {} ({}): {}/{} finished, {}",
+                w.wave,
+                w.name,
+                w.finished,
+                w.jobs,
+                w.released_at.map_or_else(
+                    || "held".to_string(),
+                    |t| format!("released {}", t.format("%H:%M:%S UTC"))
+                )
+            );
+        }
+    }
     let rows = detail.apps.iter().map(|a| {
         let mut row = vec![
             a.app.clone(),
