@@ -71,6 +71,7 @@ pub async fn handle(
         sweep.ledger.as_ref(),
         sweep.queue.as_ref(),
         sweep.notifier.as_ref(),
+        chrono::Utc::now(),
     )
     .await;
     let flushed = sweep.notifier.flush(SLACK_FLUSH_BUDGET).await;

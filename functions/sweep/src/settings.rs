@@ -2,8 +2,7 @@
 //! missing or bad value stops the function at start-up naming the variable.
 
 use restager_shared::config::{
-    CfSettings, ConfigError, Env, ScopeSettings, SlackSettings, StorageSettings, WindowSettings,
-    WorkerSettings,
+    CfSettings, ConfigError, Env, ScopeSettings, SlackSettings, StorageSettings, WorkerSettings,
 };
 use restager_shared::startup::AdapterSettings;
 
@@ -14,8 +13,6 @@ pub struct SweepConfig {
     /// Which apps a run may touch (`RESTAGER_ORGS_*`, `RESTAGER_SPACES_*`).
     pub scope: ScopeSettings,
     pub slack: SlackSettings,
-    /// When the restages a sweep queues may start, for announcing them.
-    pub window: WindowSettings,
     /// `RESTAGER_QUEUE_URL`: the SQS jobs queue.
     pub queue_url: String,
     /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
@@ -25,14 +22,12 @@ pub struct SweepConfig {
 impl SweepConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let (cf, slack) = (CfSettings::from_env(env)?, SlackSettings::from_env(env)?);
-        let window = WindowSettings::from_env(env)?;
         let (queue_url, ledger_table) =
             StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
             cf,
             scope: ScopeSettings::from_env(env)?,
             slack,
-            window,
             queue_url,
             ledger_table,
         })

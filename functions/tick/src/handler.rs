@@ -66,13 +66,20 @@ impl From<TickFailed> for lambda_runtime::Diagnostic {
 }
 
 /// One scheduled event: every unfinished run asked at its gate, once.
+///
+/// The tick acts as of the event's time (when the schedule fired), never
+/// later than the clock: a retried invocation acts no further than it was
+/// due to, and an event with a future time (a hand-made test event) cannot
+/// end soaks or holds early.
 pub async fn handle(
     tick: &Tick,
     event: LambdaEvent<EventBridgeEvent>,
 ) -> Result<TickReport, TickFailed> {
     let (schedule, context) = event.into_parts();
-    tracing::debug!(request = %context.request_id, source = %schedule.source, "tick");
-    let report = rollout::tick(tick.ports(), chrono::Utc::now()).await;
+    tracing::debug!(request = %context.request_id, source = %schedule.source, time = ?schedule.time, "tick");
+    let clock = chrono::Utc::now();
+    let now = schedule.time.map_or(clock, |t| t.min(clock));
+    let report = rollout::tick(tick.ports(), now).await;
     let flushed = tick.notifier.flush(SLACK_FLUSH_BUDGET).await;
     if flushed.pending > 0 {
         tracing::warn!(
@@ -81,10 +88,11 @@ pub async fn handle(
         );
     }
     let report = report?;
-    if !report.released.is_empty() || !report.errors.is_empty() {
+    if !report.released.is_empty() || !report.unheld.is_empty() || !report.errors.is_empty() {
         tracing::info!(
             runs = report.runs,
             released = report.released.len(),
+            unheld = report.unheld.len(),
             errors = report.errors.len(),
             "tick done"
         );

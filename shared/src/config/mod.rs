@@ -6,6 +6,7 @@
 
 mod deploy;
 mod env;
+mod owners;
 mod rollout;
 mod secret;
 mod window;
@@ -18,6 +19,7 @@ use url::Url;
 
 pub use deploy::{DeploySettings, DeployStrategy};
 pub use env::{Env, ProcessEnv, Source};
+pub use owners::{SLACK_CHANNEL_ANNOTATION, slack_channel_id};
 pub use rollout::{
     FailureBudget, RolloutSettings, SpacePattern, WAVE_LABEL, WAVES_SYNTAX, WaveSpec,
 };
@@ -179,6 +181,9 @@ pub struct ScopeSettings {
     /// The worker's [`WorkerSettings::deploy`], read here too so that a plan
     /// warns where this Cloud Controller cannot deploy that way.
     pub deploy: DeploySettings,
+    /// When planned restages may start (`RESTAGER_WINDOW` and the rest),
+    /// unless a space or org annotation says otherwise.
+    pub windows: WindowSettings,
 }
 
 impl ScopeSettings {
@@ -190,6 +195,7 @@ impl ScopeSettings {
             spaces_deny: env.list("RESTAGER_SPACES_DENY"),
             rollout: RolloutSettings::from_env(env)?,
             deploy: DeploySettings::from_env(env)?,
+            windows: WindowSettings::from_env(env)?,
         })
     }
 

@@ -1,17 +1,21 @@
 //! Recording a run and queueing its jobs, in the order that keeps a retry
 //! harmless: the run record first (so the worker can report outcomes), then
 //! its rollout record (waves, budget) with the first wave released, then the
-//! first wave's jobs (stable job ids are the queue's dedup ids), then — once
-//! per run — the announcement. Later waves stay in the ledger until the
-//! wave gate (`rollout::gate`) releases them.
+//! first wave's jobs (stable job ids are the queue's dedup ids; those whose
+//! window is closed are held in the ledger instead, see `release`), then —
+//! once per run — the announcement and the advance notice of what waits
+//! for a window. Later waves stay in the ledger until the wave gate
+//! (`rollout::gate`) releases them.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::{DiscoveryError, FanOutError};
 use super::outdated::sweep_plan;
+use super::release::{release, upcoming};
 use crate::cf::CfClient;
 use crate::config::ScopeSettings;
 use crate::domain::{JobId, Notice, Outcome, RestageJob, RunId};
@@ -38,15 +42,16 @@ pub struct FanOut {
     pub queued: usize,
     /// Jobs not queued again because the run already has their final outcome.
     pub already_final: usize,
-    /// Jobs kept in the ledger for a later wave (or because the run is
-    /// paused, halted or aborted).
+    /// Jobs kept in the ledger for a later wave, until their maintenance
+    /// window opens (or the release is old enough), or because the run is
+    /// paused, halted or aborted.
     pub held: usize,
     /// This call announced the run (`Notifier::run_started`).
     pub announced: bool,
 }
 
 /// Records `run`, queues its jobs and announces it once (a run without jobs
-/// is only recorded). Safe to call again
+/// is only recorded), deciding windows at `now`. Safe to call again
 /// after any failure, and for a run that exists (a repeated sweep): jobs with
 /// a final outcome are not queued again, the record merges, and the
 /// announcement happens only the first time.
@@ -55,6 +60,7 @@ pub async fn fan_out(
     ledger: &dyn Ledger,
     queue: &dyn JobQueue,
     notifier: &dyn Notifier,
+    now: DateTime<Utc>,
 ) -> Result<FanOut, FanOutError> {
     let run_id = &run.record.run_id;
     if run.jobs.is_empty() {
@@ -84,10 +90,10 @@ pub async fn fan_out(
     ledger.put_run(&record).await?;
     let rollout = match stored {
         Some(stored) => stored,
-        None => start_rollout(run, ledger).await?,
+        None => start_rollout(run, ledger, now).await?,
     };
     let mut pending = Vec::new();
-    let mut held = 0;
+    let mut waiting = 0;
     for (job, expected) in run.jobs.iter().zip(&record.expected) {
         if finished.contains(&job.job_id) {
             continue;
@@ -95,18 +101,17 @@ pub async fn fan_out(
         if rollout.state == RunState::Running && rollout.is_released(expected.wave) {
             pending.push(job.clone());
         } else {
-            held += 1;
+            waiting += 1;
         }
     }
-    if !pending.is_empty() {
-        queue.enqueue(&pending).await?;
-    }
-    let announced = announce(run, ledger, notifier).await;
-    tracing::info!(run = %run_id, notice = %run.record.notice, queued = pending.len(), held,
+    let released = release(&pending, &rollout, ledger, queue, now).await?;
+    let held = waiting + released.held;
+    let announced = announce(run, &rollout, ledger, notifier, now).await;
+    tracing::info!(run = %run_id, notice = %run.record.notice, queued = released.queued, held,
         waves = rollout.waves.len(), already_final = finished.len(), skipped = run.record.skipped.len(), "run fanned out");
     Ok(FanOut {
-        queued: pending.len(),
-        already_final: run.jobs.len() - pending.len() - held,
+        queued: released.queued,
+        already_final: run.jobs.len() - pending.len() - waiting,
         held,
         announced,
     })
@@ -114,8 +119,11 @@ pub async fn fan_out(
 
 /// Stores the run's rollout record with its first wave released, unless
 /// someone stored one first (then that one holds).
-async fn start_rollout(run: &RunPlan, ledger: &dyn Ledger) -> Result<Rollout, FanOutError> {
-    let now = chrono::Utc::now();
+async fn start_rollout(
+    run: &RunPlan,
+    ledger: &dyn Ledger,
+    now: DateTime<Utc>,
+) -> Result<Rollout, FanOutError> {
     let mut first = run.rollout.clone();
     if let Some(wave) = first.waves.first_mut() {
         wave.released_at = Some(now);
@@ -152,14 +160,27 @@ fn in_stored_waves(run: &RunPlan, stored: &Rollout) -> RunRecord {
     record
 }
 
-/// Tells people about the run unless someone already did. The jobs are
-/// queued by now, so a failure here is logged, never reported as the fan-out's.
-async fn announce(run: &RunPlan, ledger: &dyn Ledger, notifier: &dyn Notifier) -> bool {
+/// Tells people about the run, and which of its apps wait for their
+/// window, unless someone already did. The jobs are queued by now, so a
+/// failure here is logged, never reported as the fan-out's.
+async fn announce(
+    run: &RunPlan,
+    rollout: &Rollout,
+    ledger: &dyn Ledger,
+    notifier: &dyn Notifier,
+    now: DateTime<Utc>,
+) -> bool {
     let key = format!("run-announced:{}", run.record.run_id);
     match ledger.remember(&key, ANNOUNCED_TTL).await {
         Ok(true) => {
             if let Err(e) = notifier.run_started(&run.record).await {
                 tracing::warn!(run = %run.record.run_id, error = %e, "could not announce the run");
+            }
+            let later = upcoming(&run.record, rollout, now);
+            if !later.is_empty()
+                && let Err(e) = notifier.advance_notice(&run.record, &later).await
+            {
+                tracing::warn!(run = %run.record.run_id, error = %e, "could not post the advance notice");
             }
             true
         }
@@ -209,7 +230,7 @@ pub enum SweepError {
 }
 
 /// Finds every outdated app in `scope` and fans out one run per buildpack,
-/// version and stack (see [`sweep_plan`]). Stops at the first run that
+/// version and stack (see [`sweep_plan`]), deciding windows at `now`. Stops at the first run that
 /// cannot be queued; runs before it stay queued, and the next sweep resumes.
 /// This is what `restager sweep` and the scheduled sweep Lambda both call.
 pub async fn sweep(
@@ -218,6 +239,7 @@ pub async fn sweep(
     ledger: &dyn Ledger,
     queue: &dyn JobQueue,
     notifier: &dyn Notifier,
+    now: DateTime<Utc>,
 ) -> Result<SweepReport, SweepError> {
     let before = cf.request_counts().total();
     let runs = sweep_plan(cf, scope).await?;
@@ -226,7 +248,7 @@ pub async fn sweep(
         cf_requests: cf.request_counts().total().saturating_sub(before),
     };
     for run in runs {
-        let done = fan_out(&run, ledger, queue, notifier)
+        let done = fan_out(&run, ledger, queue, notifier, now)
             .await
             .map_err(|source| SweepError::FanOut {
                 run_id: run.record.run_id.clone(),

@@ -20,7 +20,9 @@ mod fan_out;
 mod installed;
 mod inventory;
 mod outdated;
+mod owners;
 mod plan;
+mod release;
 mod rules;
 mod waves;
 
@@ -29,5 +31,6 @@ pub use fan_out::{FanOut, RunPlan, SweepError, SweepReport, SweptRun, fan_out, s
 pub use installed::Installed;
 pub use outdated::{OutdatedApp, outdated, sweep_plan};
 pub use plan::{Plan, plan};
+pub use release::{Released, release, start_of, upcoming};
 pub use rules::OPT_OUT_LABEL;
 pub use waves::PlannedWave;

@@ -3,19 +3,22 @@
 //! that restage them even when no notice ever arrived.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::DiscoveryError;
 use super::fan_out::RunPlan;
 use super::installed::Installed;
 use super::inventory::Inventory;
+use super::owners::Owners;
 use super::rules;
 use crate::cf::{AppQuery, CfClient};
 use crate::config::{ScopeSettings, WAVE_LABEL};
 use crate::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
 use crate::ledger::{RunRecord, SkippedApp};
+use crate::window::Windows;
 
 /// One app behind the installed version of one of its buildpacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,6 +38,22 @@ pub struct OutdatedApp {
     /// Its space's `restager.io/wave` label, which orders the sweep's waves.
     #[serde(skip)]
     pub wave_label: Option<String>,
+    /// When its restage may start ([`RestageJob::window`]); `None`: any time.
+    pub window: Option<String>,
+    /// Its owners' Slack channel ([`RestageJob::slack_channel`]).
+    pub slack_channel: Option<String>,
+}
+
+impl OutdatedApp {
+    /// When a new build of it may next start, in its window's zone, as
+    /// `restager outdated` shows it.
+    pub fn next_window(&self, now: DateTime<Utc>, cutoff: Duration) -> String {
+        match self.window.as_deref().map(Windows::parse) {
+            None => Windows::always().next_opening_description(now, cutoff),
+            Some(Ok(w)) => w.next_opening_description(now, cutoff),
+            Some(Err(e)) => format!("unknown ({e})"),
+        }
+    }
 }
 
 /// Outdated apps in `scope`. Droplets with a buildpack version that does not
@@ -55,6 +74,7 @@ pub async fn outdated(
         rules::excluded(app, place, scope).is_none() && app.state == crate::cf::AppState::Started
     })
     .await?;
+    let owners = Owners::read(&inventory.listing, &scope.windows);
     let mut found = Vec::new();
     for app in inventory.apps() {
         let Some(droplet) = inventory.droplet_of(app) else {
@@ -74,9 +94,19 @@ pub async fn outdated(
         let Some((name, current, newest)) = behind else {
             continue;
         };
+        let space = owners.of_space(&place.space_guid);
+        let bad_window = space.windows.as_ref().err().map(|e| {
+            format!(
+                "{e}; fix it on {}/{} (README, \"Maintenance windows\") and the next sweep plans the app",
+                place.org_name, place.space_name
+            )
+        });
         found.push(OutdatedApp {
             blocked: rules::excluded(app, &place, scope)
-                .or_else(|| rules::blocker(app, Some(droplet), Action::Restage)),
+                .or_else(|| rules::blocker(app, Some(droplet), Action::Restage))
+                .or(bad_window),
+            window: space.job_window(),
+            slack_channel: space.slack_channel,
             app: place,
             buildpack: name.to_string(),
             stack: stack.map(str::to_string),
@@ -136,15 +166,18 @@ pub async fn sweep_plan(
                     app: app.app,
                     reason,
                 }),
-                None => jobs.push(RestageJob::new(
-                    &run_id,
-                    notice.clone(),
-                    Action::Restage,
-                    app.app,
-                    app.droplet_guid,
-                    Some(app.buildpack),
-                    Some(app.installed),
-                )),
+                None => jobs.push(
+                    RestageJob::new(
+                        &run_id,
+                        notice.clone(),
+                        Action::Restage,
+                        app.app,
+                        app.droplet_guid,
+                        Some(app.buildpack),
+                        Some(app.installed),
+                    )
+                    .for_owners(app.window, app.slack_channel),
+                ),
             }
         }
         // A group whose every app is blocked is still a run (with nothing
@@ -164,8 +197,10 @@ pub async fn sweep_plan(
                 expected: assignment.expected(&jobs),
                 skipped,
                 note,
+                released_at: None,
+                release_url: None,
             },
-            rollout: assignment.rollout(&scope.rollout),
+            rollout: assignment.rollout(&scope.rollout, &scope.windows),
             jobs,
         });
     }

@@ -10,12 +10,14 @@ use super::error::DiscoveryError;
 use super::fan_out::RunPlan;
 use super::installed::Installed;
 use super::inventory::Inventory;
+use super::owners::Owners;
 use super::rules;
 use super::waves::{self, PlannedWave};
 use crate::cf::{App, AppQuery, AppState, CfClient, LifecycleType, StackState};
-use crate::config::{RolloutSettings, ScopeSettings, WAVE_LABEL};
+use crate::config::{RolloutSettings, ScopeSettings, WAVE_LABEL, WindowSettings};
 use crate::domain::{Action, AppRef, Notice, NoticeKind, RestageJob, RunId, Version};
 use crate::ledger::{RunRecord, SkippedApp};
+use crate::window::{Windows, act_after};
 
 /// The decision for one notice. Nothing has been changed anywhere yet.
 #[derive(Debug, Clone, Serialize)]
@@ -56,10 +58,16 @@ pub struct Plan {
     wave_labels: HashMap<String, String>,
     #[serde(skip)]
     rollout: RolloutSettings,
+    /// Each space's window and owners' channel, from the listing.
+    #[serde(skip)]
+    owners: Owners,
+    #[serde(skip)]
+    windows: WindowSettings,
 }
 
 impl Plan {
-    fn empty(notice: &Notice, action: Action, rollout: &RolloutSettings) -> Self {
+    fn empty(notice: &Notice, action: Action, scope: &ScopeSettings) -> Self {
+        let rollout = &scope.rollout;
         Self {
             run_id: RunId::for_release(&notice.release_key()),
             notice: notice.clone(),
@@ -77,6 +85,8 @@ impl Plan {
             assignment: waves::Assignment::default(),
             wave_labels: HashMap::new(),
             rollout: rollout.clone(),
+            owners: Owners::default(),
+            windows: scope.windows.clone(),
         }
     }
 
@@ -104,9 +114,20 @@ impl Plan {
         self.not_installed.is_none() && self.note.is_none()
     }
 
+    /// When a new build of `job`'s app may next start, in its window's own
+    /// zone (`Sat 5 Dec 02:00 CET (Europe/Berlin)`, `now (no maintenance
+    /// window)`), as `restager plan` shows it.
+    pub fn next_window(&self, job: &RestageJob, now: DateTime<Utc>) -> String {
+        match job.window.as_deref().map(Windows::parse) {
+            None => Windows::always().next_opening_description(now, self.windows.cutoff),
+            Some(Ok(w)) => w.next_opening_description(now, self.windows.cutoff),
+            Some(Err(e)) => format!("unknown ({e})"),
+        }
+    }
+
     /// The run to record and queue.
     pub fn into_run(self, created_at: DateTime<Utc>) -> RunPlan {
-        let rollout = self.assignment.rollout(&self.rollout);
+        let rollout = self.assignment.rollout(&self.rollout, &self.windows);
         let expected = self.assignment.expected(&self.jobs);
         RunPlan {
             record: RunRecord {
@@ -117,12 +138,34 @@ impl Plan {
                 expected,
                 skipped: self.skipped,
                 note: self.not_installed.or(self.note),
+                released_at: None,
+                release_url: None,
             },
             jobs: self.jobs,
             rollout,
         }
     }
 
+    /// The run of a notice that says when its release was published (or
+    /// not): it is acted on only once the release is
+    /// `RESTAGER_MIN_RELEASE_AGE` old, counted from then (from
+    /// `created_at` when unknown).
+    pub fn into_release_run(
+        self,
+        created_at: DateTime<Utc>,
+        released_at: Option<DateTime<Utc>>,
+        release_url: Option<String>,
+    ) -> RunPlan {
+        let min_age = self.windows.min_release_age;
+        let mut run = self.into_run(created_at);
+        run.record.released_at = released_at;
+        run.record.release_url = release_url;
+        run.rollout.not_before = act_after(released_at, created_at, min_age);
+        run
+    }
+
+    /// Plans a restage of the app at `place`, in its space's window; an app
+    /// whose window annotation cannot be used is skipped with why.
     fn job(
         &mut self,
         place: crate::domain::AppRef,
@@ -130,7 +173,16 @@ impl Plan {
         bp: Option<&str>,
         target: Option<&Version>,
     ) {
-        self.jobs.push(RestageJob::new(
+        let owners = self.owners.of_space(&place.space_guid);
+        if let Err(e) = &owners.windows {
+            let reason = format!(
+                "{e}; fix it on {}/{} (README, \"Maintenance windows\") and the next sweep or notice plans the app",
+                place.org_name, place.space_name
+            );
+            self.skip(place, reason);
+            return;
+        }
+        let job = RestageJob::new(
             &self.run_id,
             self.notice.clone(),
             self.action,
@@ -138,7 +190,9 @@ impl Plan {
             droplet.to_string(),
             bp.map(str::to_string),
             target.cloned(),
-        ));
+        )
+        .for_owners(owners.job_window(), owners.slack_channel);
+        self.jobs.push(job);
     }
 
     fn skip(&mut self, app: crate::domain::AppRef, reason: String) {
@@ -149,6 +203,8 @@ impl Plan {
     /// object could not be read, skipped with the reason.
     fn absorb(&mut self, inventory: &Inventory) {
         self.notes.extend(inventory.notes.iter().cloned());
+        self.owners = Owners::read(&inventory.listing, &self.windows);
+        self.notes.extend(self.owners.notes.iter().cloned());
         for (guid, space) in &inventory.listing.spaces {
             if let Some(label) = space.metadata.labels.get(WAVE_LABEL) {
                 self.wave_labels.insert(guid.clone(), label.clone());
@@ -189,7 +245,7 @@ pub async fn plan(
     scope: &ScopeSettings,
 ) -> Result<Plan, DiscoveryError> {
     let before = cf.request_counts().total();
-    let mut plan = Plan::empty(notice, action, &scope.rollout);
+    let mut plan = Plan::empty(notice, action, scope);
     if action == Action::None {
         plan.note = Some(match notice.kind() {
             NoticeKind::Stemcell => format!(

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::config::{RolloutSettings, WAVE_LABEL, WaveSpec};
+use crate::config::{RolloutSettings, WAVE_LABEL, WaveSpec, WindowSettings};
 use crate::domain::RestageJob;
 use crate::ledger::{ExpectedJob, Rollout, RunState, WaveInfo};
 
@@ -38,7 +38,7 @@ pub struct Assignment {
 
 impl Assignment {
     /// The run's rollout record before anything is released.
-    pub fn rollout(&self, settings: &RolloutSettings) -> Rollout {
+    pub fn rollout(&self, settings: &RolloutSettings, windows: &WindowSettings) -> Rollout {
         let jobs = self.job_waves.len();
         Rollout {
             version: 1,
@@ -58,6 +58,10 @@ impl Assignment {
             soak_ms: u64::try_from(settings.soak.as_millis()).unwrap_or(u64::MAX),
             generation: 0,
             history: Vec::new(),
+            not_before: None,
+            cutoff_ms: u64::try_from(windows.cutoff.as_millis()).unwrap_or(u64::MAX),
+            holds_released_through: None,
+            owner_channels: Default::default(),
         }
     }
 

@@ -40,9 +40,20 @@ pub struct RestageJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_version: Option<Version>,
     /// 0 for the first send; the run's rollout generation when a resumed
-    /// run queues the job again (see [`RestageJob::dedup_id`]).
+    /// run (or an opened window) queues the job again (see
+    /// [`RestageJob::dedup_id`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub release: u32,
+    /// When a new build of the app may start: its space's (or org's)
+    /// `restager.io/window` annotation, else `RESTAGER_WINDOW`, as planned
+    /// (the window syntax, canonical). `None` for any time, which is also
+    /// what jobs planned before windows existed get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// The owners' Slack channel (`restager.io/slack-channel` on the space
+    /// or org), told about this app besides the operators' channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -78,12 +89,22 @@ impl RestageJob {
             buildpack,
             target_version,
             release: 0,
+            window: None,
+            slack_channel: None,
         }
     }
 
+    /// With the maintenance window and owners' channel its space has.
+    pub fn for_owners(mut self, window: Option<String>, slack_channel: Option<String>) -> Self {
+        self.window = window;
+        self.slack_channel = slack_channel;
+        self
+    }
+
     /// The queue's deduplication id: the job id, plus the release for a
-    /// job queued again after a resume, which a FIFO queue would otherwise
-    /// drop as a repeat within its five-minute window.
+    /// job queued again (after a resume, when its window opened), which a
+    /// FIFO queue would otherwise drop as a repeat within its five-minute
+    /// window.
     pub fn dedup_id(&self) -> String {
         if self.release == 0 {
             self.job_id.to_string()

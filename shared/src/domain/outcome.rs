@@ -25,6 +25,16 @@ pub enum Outcome {
     },
     /// The app already runs the target version; nothing was built.
     AlreadyCurrent,
+    /// Already current because someone else (its owner, after an advance
+    /// notice, say) staged the target version since the app was planned:
+    /// nothing was built. Of kind [`OutcomeKind::AlreadyCurrent`]; the
+    /// run's summary counts it as "done by owner" too.
+    DoneByOwner {
+        /// The current droplet, which someone else staged.
+        droplet_guid: String,
+        /// What was found, for a person.
+        note: String,
+    },
     /// Deliberately not touched (stopped, docker, opted out, someone else deployed...).
     Skipped { reason: String },
     /// Not now: retry later (someone is deploying, quota, transient platform error).
@@ -69,7 +79,7 @@ impl Outcome {
     pub fn kind(&self) -> OutcomeKind {
         match self {
             Outcome::Restaged { .. } => OutcomeKind::Restaged,
-            Outcome::AlreadyCurrent => OutcomeKind::AlreadyCurrent,
+            Outcome::AlreadyCurrent | Outcome::DoneByOwner { .. } => OutcomeKind::AlreadyCurrent,
             Outcome::Skipped { .. } => OutcomeKind::Skipped,
             Outcome::Deferred { .. } => OutcomeKind::Deferred,
             Outcome::Failed { .. } => OutcomeKind::Failed,
@@ -99,6 +109,11 @@ impl Outcome {
         )
     }
 
+    /// Already current because someone else did the work ([`Outcome::DoneByOwner`]).
+    pub fn is_done_by_owner(&self) -> bool {
+        matches!(self, Outcome::DoneByOwner { .. })
+    }
+
     pub fn reason(&self) -> Option<&str> {
         match self {
             Outcome::Skipped { reason }
@@ -107,6 +122,7 @@ impl Outcome {
             | Outcome::RolledBack { reason, .. }
             | Outcome::Held { reason, .. } => Some(reason),
             Outcome::Restaged { note, .. } => note.as_deref(),
+            Outcome::DoneByOwner { note, .. } => Some(note),
             Outcome::AlreadyCurrent => None,
         }
     }

@@ -24,6 +24,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::deadline::{Deadline, Margins};
 use super::locks::SpaceLocks;
 use super::permits::Permits;
@@ -36,6 +38,11 @@ use crate::notify::Notifier;
 use crate::queue::{Delivery, JobQueue};
 use crate::retry::{Backoff, Jitter};
 use crate::rollout::{self, Ports};
+use crate::window::{self, Start, Windows};
+
+/// What the engine takes for "now" when it judges windows and soaks; the
+/// system clock but in tests, which set the hour.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// One delivery of a batch, with its FIFO message group if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,14 +117,18 @@ pub struct Engine {
     /// Where a finished wave's successor is queued; without one, the
     /// periodic tick releases waves.
     queue: Option<Arc<dyn JobQueue>>,
+    clock: Clock,
 }
 
-/// What the run's rollout says about starting a job.
+/// What the run's rollout and the job's window say about starting it.
 enum Gate {
     Go,
-    /// Paused or halted: keep the job in the ledger, off the queue.
-    Hold(String),
-    /// Aborted: the job ends skipped.
+    /// Paused or halted (`None`), or until its window opens or its release
+    /// is old enough (the time): keep the job in the ledger, off the queue.
+    Hold(String, Option<DateTime<Utc>>),
+    /// Its window opens within a minute: back on the queue until then.
+    Soon(Duration),
+    /// Aborted, or its window cannot be read: the job ends skipped.
     Abort(String),
 }
 
@@ -139,7 +150,18 @@ impl Engine {
                 .with_jitter(Jitter::None),
             spaces: SpaceLocks::default(),
             queue: None,
+            clock: Arc::new(Utc::now),
         }
+    }
+
+    /// Judges windows and soaks by `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     /// Releases the next wave from the worker that finishes one (the tick
@@ -314,7 +336,24 @@ impl Engine {
         let mut outcome = match self.gate(&job).await {
             Ok(Gate::Go) => restage_one(&self.cf, &self.settings, &job, deadline).await,
             Ok(Gate::Abort(reason)) => Outcome::Skipped { reason },
-            Ok(Gate::Hold(reason)) => return self.hold(&job, &owner, delivery, reason).await,
+            Ok(Gate::Hold(reason, until)) => {
+                return self.hold(&job, &owner, delivery, reason, until).await;
+            }
+            Ok(Gate::Soon(delay)) => {
+                if let Err(e) = self
+                    .ledger
+                    .release_job(&job.run_id, &job.job_id, &owner)
+                    .await
+                {
+                    tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
+                }
+                return result(
+                    delivery,
+                    Disposition::RetryAfter(delay),
+                    None,
+                    "its maintenance window opens within a minute; waiting on the queue".into(),
+                );
+            }
             Err(e) => {
                 tracing::warn!(job = %job.job_id, error = %e, "ledger unavailable; job not started");
                 if let Err(e) = self
@@ -457,30 +496,52 @@ impl Engine {
         }
     }
 
-    /// Whether the run lets a new restage start now.
+    /// Whether the run, and the job's window, let a new restage start now.
+    /// A job delivered late (a retry, a slow queue) is held again rather
+    /// than started past its window's cutoff.
     async fn gate(&self, job: &RestageJob) -> Result<Gate, crate::ledger::LedgerError> {
         let Some(rollout) = self.ledger.rollout(&job.run_id).await? else {
             return Ok(Gate::Go);
         };
-        Ok(match (&rollout.state, rollout.state.hold_reason()) {
-            (RunState::Running, _) | (_, None) => Gate::Go,
-            (RunState::Aborted { .. }, Some(reason)) => Gate::Abort(reason),
-            (_, Some(reason)) => Gate::Hold(reason),
-        })
+        match (&rollout.state, rollout.state.hold_reason()) {
+            (RunState::Running, _) | (_, None) => {}
+            (RunState::Aborted { .. }, Some(reason)) => return Ok(Gate::Abort(reason)),
+            (_, Some(reason)) => return Ok(Gate::Hold(reason, None)),
+        }
+        let windows = match job.window.as_deref().map(Windows::parse) {
+            None => Windows::always(),
+            Some(Ok(w)) => w,
+            Some(Err(e)) => {
+                return Ok(Gate::Abort(format!(
+                    "not started: the job's maintenance window cannot be read ({e}); \
+                     a sweep or the notice plans the app again"
+                )));
+            }
+        };
+        let now = self.now();
+        Ok(
+            match window::start(&windows, rollout.cutoff(), rollout.not_before, now) {
+                Start::Now => Gate::Go,
+                Start::Soon { at } => Gate::Soon((at - now).to_std().unwrap_or_default()),
+                Start::Hold { until, reason, .. } => Gate::Hold(reason, Some(until)),
+            },
+        )
     }
 
-    /// Parks a job of a paused or halted run in the ledger: recorded as
-    /// held, its delivery done. A resume queues it again.
+    /// Parks a job in the ledger, off the queue: recorded as held, its
+    /// delivery done. A resume queues it again (a paused or halted run), or
+    /// the tick once `until` has come (its window opened).
     async fn hold(
         &self,
         job: &RestageJob,
         owner: &str,
         delivery: Delivery,
         reason: String,
+        until: Option<DateTime<Utc>>,
     ) -> ItemResult {
         let held = Outcome::Held {
             reason: reason.clone(),
-            until: None,
+            until,
         };
         let recorded = self
             .ledger
@@ -526,7 +587,7 @@ impl Engine {
             notifier: self.notifier.as_ref(),
             max_in_flight: self.settings.max_in_flight,
         };
-        let now = chrono::Utc::now();
+        let now = self.now();
         if outcome.is_failure()
             && let Err(e) = rollout::after_failure(ports, &job.run_id, now).await
         {

@@ -17,7 +17,7 @@ pub mod restage;
 pub mod runner;
 mod verify;
 
-pub use batch::{BatchItem, BatchReport, Disposition, Engine, ItemResult};
+pub use batch::{BatchItem, BatchReport, Clock, Disposition, Engine, ItemResult};
 pub use classify::staging_failure;
 pub use deadline::{Deadline, Margins};
 pub use labels::{JOB_LABEL, RUN_LABEL};

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::IntakeError;
 use super::error::shown;
@@ -41,6 +42,10 @@ pub struct Release {
     /// `null` for drafts; an RFC 3339 time such as `2019-05-15T15:20:53Z`
     /// when it came through [`parse_release`].
     pub published_at: Option<String>,
+    /// The release's page, shown in advance notices; dropped unless it is
+    /// a plain `https` URL (it ends up inside Slack's link syntax).
+    #[serde(default)]
+    pub html_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +66,8 @@ pub enum GithubIntake {
         notice: Notice,
         release_key: String,
         released_at: Option<DateTime<Utc>>,
+        /// The release's page (`release.html_url`), when it is a plain https URL.
+        release_url: Option<String>,
     },
     /// GitHub's greeting when a webhook is created or pinged; answer 200.
     Ping {
@@ -233,6 +240,10 @@ pub fn parse_release(body: &[u8]) -> Result<ReleaseEvent, IntakeError> {
             draft: req_bool(&v, "release.draft")?,
             prerelease: req_bool(&v, "release.prerelease")?,
             published_at: published_at.map(str::to_string),
+            html_url: v
+                .pointer("/release/html_url")
+                .and_then(Value::as_str)
+                .and_then(release_page),
         },
         repository: Repository {
             full_name: full_name.to_string(),
@@ -311,7 +322,19 @@ pub fn decide(
         notice,
         release_key: release_key(event),
         released_at,
+        release_url: release.html_url.as_deref().and_then(release_page),
     })
+}
+
+/// A release page fit to show as a link: `https`, no whitespace and none of
+/// the characters Slack's `<url|text>` syntax gives meaning to.
+fn release_page(raw: &str) -> Option<String> {
+    let clean = raw.len() <= 300
+        && !raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '|'));
+    let parsed = url::Url::parse(raw).ok()?;
+    (clean && parsed.scheme() == "https" && parsed.host().is_some()).then(|| raw.to_string())
 }
 
 /// `github-release:{repository id, else full name}:{release id}`: one key per

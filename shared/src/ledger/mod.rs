@@ -10,7 +10,7 @@ mod state;
 pub use dynamo::DynamoLedger;
 pub use embedded::EmbeddedLedger;
 pub use memory::MemoryLedger;
-pub use rollout::{ControlEvent, Rollout, RunState, WaveInfo};
+pub use rollout::{ControlEvent, OwnerChannel, Rollout, RunState, WaveInfo};
 
 use std::time::Duration;
 
@@ -57,6 +57,12 @@ pub struct ExpectedJob {
     /// [`Rollout::waves`]); 0 in records written before waves existed.
     #[serde(default)]
     pub wave: u32,
+    /// [`RestageJob::window`] as planned, so a held job is queued again with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// [`RestageJob::slack_channel`] as planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
 }
 
 impl ExpectedJob {
@@ -70,6 +76,8 @@ impl ExpectedJob {
             target_version: job.target_version.clone(),
             retry: 0,
             wave: 0,
+            window: job.window.clone(),
+            slack_channel: job.slack_channel.clone(),
         }
     }
 
@@ -94,6 +102,8 @@ impl ExpectedJob {
             buildpack: self.buildpack.clone(),
             target_version: self.target_version.clone(),
             release: 0,
+            window: self.window.clone(),
+            slack_channel: self.slack_channel.clone(),
         })
     }
 }
@@ -112,6 +122,13 @@ pub struct RunRecord {
     /// can explain a run id handed out in a 202. Kept as first written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When the release was published (GitHub's `published_at`, a notice's
+    /// `released_at`), which `RESTAGER_MIN_RELEASE_AGE` counts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
+    /// The release's page (GitHub's `html_url`), for advance notices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_url: Option<String>,
 }
 
 /// One job's latest state in a run.

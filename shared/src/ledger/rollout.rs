@@ -5,6 +5,9 @@
 //! swaps it atomically ([`super::Ledger::swap_rollout`]), so two workers or
 //! two ticks that decide the same thing at once cannot both act on it.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +101,39 @@ pub struct Rollout {
     pub generation: u32,
     #[serde(default)]
     pub history: Vec<ControlEvent>,
+    /// No job of the run starts before this: `RESTAGER_MIN_RELEASE_AGE`
+    /// counted from the release's publish time. `None`: at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    /// `RESTAGER_WINDOW_CUTOFF` when the run was planned, in milliseconds:
+    /// no new build starts later than a window's end minus this. Kept with
+    /// the run so that the gate, the tick and the worker all judge its
+    /// windows alike.
+    #[serde(default)]
+    pub cutoff_ms: u64,
+    /// Held jobs whose hold ended at or before this have been queued again
+    /// by a tick. Advanced by the swap that releases them, so that of two
+    /// ticks at once only one queues them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_released_through: Option<DateTime<Utc>>,
+    /// The run's message in each owners' Slack channel, or why Slack
+    /// refused it. Here because this is the run's one record swapped by
+    /// version: the first process to post in a channel stores its message
+    /// and every other process updates that one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owner_channels: BTreeMap<String, OwnerChannel>,
+}
+
+/// The run's message in one owners' channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OwnerChannel {
+    /// Posted; later results update it and thread under it.
+    Posted { ts: String },
+    /// Slack refused it for good (`not_in_channel`, `channel_not_found`):
+    /// nothing more is sent there for this run, and the operators' thread
+    /// was told once.
+    Refused { error: String },
 }
 
 impl Rollout {
@@ -122,15 +158,26 @@ impl Rollout {
             .sum()
     }
 
-    pub fn soak(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.soak_ms)
+    pub fn soak(&self) -> Duration {
+        Duration::from_millis(self.soak_ms)
+    }
+
+    pub fn cutoff(&self) -> Duration {
+        Duration::from_millis(self.cutoff_ms)
     }
 
     /// The next version of this record, with `event` in its history.
     pub fn next(&self, event: ControlEvent) -> Self {
+        let mut next = self.bumped();
+        next.history.push(event);
+        next
+    }
+
+    /// The next version of this record, for a change that is no event in
+    /// the run's course (an owners' channel message posted).
+    pub fn bumped(&self) -> Self {
         let mut next = self.clone();
         next.version = self.version.saturating_add(1);
-        next.history.push(event);
         next
     }
 }

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-use crate::domain::{Outcome, RestageJob};
+use crate::domain::{AppRef, Outcome, RestageJob};
 use crate::ledger::{RunRecord, RunView};
 
 /// A change in a run's course, told in its thread.
@@ -53,6 +54,20 @@ impl std::fmt::Display for RolloutNews {
     }
 }
 
+/// An app a run restages later than now, for the advance notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upcoming {
+    pub app: AppRef,
+    /// When a new build of it may first start.
+    pub at: DateTime<Utc>,
+    /// `at` in its window's zone: `Sat 5 Dec 02:00 CET (Europe/Berlin)`.
+    pub when: String,
+    /// Why not now: `held: waits for its maintenance window, …`.
+    pub reason: String,
+    /// Its owners' channel, when its space or org names one.
+    pub slack_channel: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("notification channel unavailable: {0}")]
@@ -80,6 +95,17 @@ pub trait Notifier: Send + Sync {
     async fn app_finished(&self, job: &RestageJob, outcome: &Outcome) -> Result<(), NotifyError>;
     /// The run's last job finished; called once per run.
     async fn run_completed(&self, run: &RunView) -> Result<(), NotifyError>;
+
+    /// Apps of a run just fanned out that wait for their maintenance window
+    /// (or for the release to be old enough), told once per run at plan
+    /// time so their owners can restage them earlier themselves.
+    async fn advance_notice(&self, run: &RunRecord, apps: &[Upcoming]) -> Result<(), NotifyError> {
+        for app in apps {
+            tracing::info!(run = %run.run_id, app = %app.app.name, org = %app.app.org_name,
+                space = %app.app.space_name, at = %app.at, reason = %app.reason, "restage planned for later");
+        }
+        Ok(())
+    }
 
     /// A wave went, the run halted, or someone paused, resumed or aborted
     /// it; called once per change (by whoever made it).

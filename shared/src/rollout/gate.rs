@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Ports, RESTAGER, RolloutError, SWAP_TRIES, budget, soak};
+use crate::discovery::{self, FanOutError};
 use crate::domain::{Outcome, OutcomeKind, RunId};
 use crate::ledger::{ControlEvent, JobRecord, Rollout, RunState, RunView};
 use crate::notify::RolloutNews;
@@ -106,6 +107,11 @@ fn is_final(job: &JobRecord) -> bool {
 /// When wave `wave`'s soak ends: its last restage's end plus the soak.
 /// `None` when there is nothing to watch (no app of it was restaged).
 fn soak_end(view: &RunView, rollout: &Rollout, wave: usize) -> Option<DateTime<Utc>> {
+    // No soak, nothing to wait for: the ledger's times are not compared
+    // with the caller's `now`, which may be another clock's.
+    if rollout.soak().is_zero() {
+        return None;
+    }
     let last = view
         .jobs_with_waves()
         .filter(|(_, w)| *w as usize == wave)
@@ -164,26 +170,29 @@ async fn release(
     {
         return Ok(None);
     }
-    if !jobs.is_empty()
-        && let Err(source) = p.queue.enqueue(&jobs).await
-    {
-        // Hold the wave again so that the next tick retries it; the jobs
-        // already sent carry the same deduplication ids then.
-        let mut back = next.next(ControlEvent {
-            at: now,
-            by: RESTAGER.to_string(),
-            what: format!("could not queue wave {}: {source}; held again", wave + 1),
-        });
-        back.waves[wave].released_at = None;
-        if !p.ledger.swap_rollout(run_id, next.version, &back).await? {
-            tracing::warn!(run = %run_id, wave = wave + 1, "a wave that could not be queued was changed meanwhile; the tick sorts it out");
+    let released = match discovery::release(&jobs, &next, p.ledger, p.queue, now).await {
+        Ok(released) => released,
+        Err(FanOutError::Ledger(e)) => return Err(e.into()),
+        Err(FanOutError::Queue(source)) => {
+            // Hold the wave again so that the next tick retries it; the jobs
+            // already sent carry the same deduplication ids then.
+            let mut back = next.next(ControlEvent {
+                at: now,
+                by: RESTAGER.to_string(),
+                what: format!("could not queue wave {}: {source}; held again", wave + 1),
+            });
+            back.waves[wave].released_at = None;
+            if !p.ledger.swap_rollout(run_id, next.version, &back).await? {
+                tracing::warn!(run = %run_id, wave = wave + 1, "a wave that could not be queued was changed meanwhile; the tick sorts it out");
+            }
+            return Err(RolloutError::Queue {
+                run_id: run_id.clone(),
+                source,
+            });
         }
-        return Err(RolloutError::Queue {
-            run_id: run_id.clone(),
-            source,
-        });
-    }
-    tracing::info!(run = %run_id, wave = wave + 1, name = %info.name, jobs = jobs.len(), "wave released");
+    };
+    tracing::info!(run = %run_id, wave = wave + 1, name = %info.name, jobs = jobs.len(),
+        queued = released.queued, held = released.held, "wave released");
     if wave > 0 {
         let news = RolloutNews::WaveReleased {
             wave,

@@ -7,20 +7,23 @@
 //! one acts. Nothing here sleeps: the gate is asked again by
 //! - the worker that records a wave's last final outcome ([`advance`]),
 //! - the periodic tick ([`tick`]: the schedule's Lambda on AWS, a timer in
-//!   `restager serve`), which also lets a soak end,
+//!   `restager serve`), which also lets a soak end and releases held jobs,
 //! - a resume ([`control`]).
 //!
 //! - [`gate`]: whether the next wave may go, and releasing it;
 //! - [`budget`]: halting a run whose failures exceed its budget;
 //! - [`control`]: pause, resume, abort;
 //! - [`soak`]: a finished wave's restaged apps are checked for crashes
-//!   before the next wave goes, and a crashed one is rolled back.
+//!   before the next wave goes, and a crashed one is rolled back;
+//! - [`held`]: jobs held until their maintenance window opens (or their
+//!   release is old enough) queued once, when it does.
 //!
 //! [`Rollout`]: crate::ledger::Rollout
 
 pub mod budget;
 pub mod control;
 pub mod gate;
+pub mod held;
 mod soak;
 pub mod tick;
 pub mod view;

@@ -1,11 +1,13 @@
 //! The periodic tick: every run still going is asked at its gate, so soaks
 //! end and waves a worker could not release (it crashed, the queue was
-//! down) go. The schedule's Lambda runs it on AWS, a timer in `serve`.
+//! down) go, and its jobs held for a maintenance window (or a young
+//! release) are queued once their time has come. The schedule's Lambda
+//! runs it on AWS, a timer in `serve`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Advance, Ports, advance};
+use super::{Advance, Ports, advance, held};
 use crate::domain::RunId;
 use crate::ledger::RunState;
 
@@ -19,11 +21,14 @@ pub struct TickReport {
     pub runs: usize,
     /// `(run, wave)` released by this tick (wave 1-based).
     pub released: Vec<(RunId, usize)>,
+    /// `(run, jobs)`: held jobs this tick queued because their hold ended.
+    pub unheld: Vec<(RunId, usize)>,
     /// Runs whose gate could not be asked, with why.
     pub errors: Vec<(RunId, String)>,
 }
 
-/// Asks the gate of every unfinished, running run among the newest.
+/// Asks the gate of every unfinished, running run among the newest, and
+/// queues its jobs whose hold ended by `now`.
 pub async fn tick(
     p: Ports<'_>,
     now: DateTime<Utc>,
@@ -40,6 +45,14 @@ pub async fn tick(
         }
         report.runs += 1;
         let run_id = view.record.run_id.clone();
+        match held::release_due(p, &run_id, now).await {
+            Ok(0) => {}
+            Ok(n) => report.unheld.push((run_id.clone(), n)),
+            Err(e) => {
+                tracing::warn!(run = %run_id, error = %e, "the tick could not queue the run's held jobs");
+                report.errors.push((run_id.clone(), e.to_string()));
+            }
+        }
         match advance(p, &run_id, now).await {
             Ok(Advance::Released { wave, .. }) => report.released.push((run_id, wave + 1)),
             Ok(_) => {}

@@ -299,6 +299,10 @@ impl SlackActions {
                 buildpack: expected.and_then(|e| e.buildpack.clone()),
                 target_version: expected.and_then(|e| e.target_version.clone()),
                 release: 0,
+                // A retry keeps to the app's window: the worker holds it
+                // until the window opens.
+                window: expected.and_then(|e| e.window.clone()),
+                slack_channel: expected.and_then(|e| e.slack_channel.clone()),
             };
             record.expected.push(ExpectedJob {
                 job_id: job.job_id.clone(),
@@ -308,6 +312,8 @@ impl SlackActions {
                 target_version: job.target_version.clone(),
                 retry,
                 wave: expected.map_or(0, |e| e.wave),
+                window: job.window.clone(),
+                slack_channel: job.slack_channel.clone(),
             });
             jobs.push(job);
         }

@@ -191,6 +191,9 @@ pub fn result_line(job: &RestageJob, outcome: &Outcome) -> ResultLine {
             }
         }
         Outcome::AlreadyCurrent => format!(":large_blue_circle: {who} already current"),
+        Outcome::DoneByOwner { .. } => {
+            format!(":large_blue_circle: {who} already current: done by its owner")
+        }
         Outcome::Skipped { reason: r } => format!(":fast_forward: {who} skipped: {}", reason(r)),
         Outcome::Deferred {
             reason: r,
@@ -293,6 +296,8 @@ fn tally_text(kinds: impl Iterator<Item = OutcomeKind>) -> String {
 pub struct Tally {
     pub restaged: usize,
     pub already_current: usize,
+    /// Of those, the apps someone else (their owner) had already restaged.
+    pub done_by_owner: usize,
     pub skipped: usize,
     /// Final failures, rolled-back apps included (both need an operator).
     pub failed: usize,
@@ -312,6 +317,10 @@ impl Tally {
             match &latest.job.outcome {
                 Some(Outcome::Restaged { .. }) => t.restaged += 1,
                 Some(Outcome::AlreadyCurrent) => t.already_current += 1,
+                Some(Outcome::DoneByOwner { .. }) => {
+                    t.already_current += 1;
+                    t.done_by_owner += 1;
+                }
                 Some(Outcome::Skipped { .. }) => t.skipped += 1,
                 Some(o @ Outcome::Failed { .. }) if o.is_final() => t.failed += 1,
                 // A failure too: the app runs its previous droplet again.
@@ -347,6 +356,9 @@ pub fn summary_message(view: &RunView, now: DateTime<Utc>) -> SlackMessage {
         ("Skipped", tally.skipped.to_string()),
         ("Failed", tally.failed.to_string()),
     ];
+    if tally.done_by_owner > 0 {
+        pairs.push(("Done by owner", tally.done_by_owner.to_string()));
+    }
     if tally.rolled_back > 0 {
         pairs.push(("Rolled back", tally.rolled_back.to_string()));
     }
@@ -416,8 +428,12 @@ pub fn summary_message(view: &RunView, now: DateTime<Utc>) -> SlackMessage {
         blocks.push(failure_actions(record.run_id.as_str(), tally.failed));
     }
 
+    let by_owner = match tally.done_by_owner {
+        0 => String::new(),
+        n => format!(" ({n} done by owner)"),
+    };
     let mut text = format!(
-        "{notice}: {} restaged, {} already current, {} skipped, {} failed",
+        "{notice}: {} restaged, {} already current{by_owner}, {} skipped, {} failed",
         tally.restaged, tally.already_current, tally.skipped, tally.failed
     );
     if tally.rolled_back > 0 {
@@ -598,6 +614,8 @@ mod tests {
                     reason: "app is stopped".into(),
                 }],
                 note: None,
+                released_at: None,
+                release_url: None,
             },
             jobs: vec![
                 JobRecord {

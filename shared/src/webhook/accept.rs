@@ -70,10 +70,20 @@ pub(crate) struct Origin<'a> {
     pub id: &'a str,
 }
 
+/// What the sender said about the release besides the notice itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Published {
+    /// When it was published; `RESTAGER_MIN_RELEASE_AGE` counts from it.
+    pub at: Option<DateTime<Utc>>,
+    /// Its page, for advance notices.
+    pub url: Option<String>,
+}
+
 pub(crate) async fn accept(
     router: &Router,
     origin: Origin<'_>,
     notice: Notice,
+    published: Published,
     keys: Vec<DedupKey>,
 ) -> Response<Bytes> {
     let ledger = router.deps.ledger.as_ref();
@@ -114,8 +124,18 @@ pub(crate) async fn accept(
     // Every plan is recorded, even one that queues nothing, so the run id
     // in the answer is one `restager status` can show (with the reason).
     let created_at: DateTime<Utc> = router.now().into();
-    let run = plan.clone().into_run(created_at);
-    match discovery::fan_out(&run, ledger, deps.queue.as_ref(), deps.notifier.as_ref()).await {
+    let run = plan
+        .clone()
+        .into_release_run(created_at, published.at, published.url);
+    let fanned = discovery::fan_out(
+        &run,
+        ledger,
+        deps.queue.as_ref(),
+        deps.notifier.as_ref(),
+        created_at,
+    )
+    .await;
+    match fanned {
         Ok(_) if !plan.is_definitive() => {
             // Nothing was done; a later delivery (after the install, or with
             // another action configured) must not be taken for a duplicate.

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 use serde_json::json;
 
-use super::accept::{self, DedupKey, Origin};
+use super::accept::{self, DedupKey, Origin, Published};
 use super::{Router, reply, request};
 use crate::intake::github::{self as intake, GithubIntake};
 use crate::signature::{self, SignatureError};
@@ -54,11 +54,11 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
                 &json!({ "status": "ignored", "reason": reason.to_string() }),
             )
         }
-        // `released_at` waits for the run record to carry it (issue #14).
         GithubIntake::Notice {
             notice,
             release_key,
-            released_at: _,
+            released_at,
+            release_url,
         } => {
             let delivery_key = match intake::delivery_key_from_headers(headers) {
                 Ok(key) => key,
@@ -79,7 +79,11 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
                 route: ROUTE,
                 id: &delivery,
             };
-            accept::accept(router, origin, notice, keys).await
+            let published = Published {
+                at: released_at,
+                url: release_url,
+            };
+            accept::accept(router, origin, notice, published, keys).await
         }
     }
 }

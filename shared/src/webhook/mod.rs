@@ -165,6 +165,7 @@ pub async fn sweep(app: &Router) -> Result<SweepReport, SweepError> {
         deps.ledger.as_ref(),
         deps.queue.as_ref(),
         deps.notifier.as_ref(),
+        app.now().into(),
     )
     .await
 }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 
-use super::accept::{self, DedupKey, Origin};
+use super::accept::{self, DedupKey, Origin, Published};
 use super::github::signature_refused;
 use super::{Router, reply, request};
 use crate::intake;
@@ -38,8 +38,8 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
             return signature_refused(&e, ROUTE, &claimed);
         }
     };
-    let notice = match intake::notice::parse(body) {
-        Ok(notice) => notice,
+    let (notice, released_at) = match intake::notice::parse_with_release_time(body) {
+        Ok(parsed) => (parsed.notice, parsed.released_at),
         Err(e) => {
             tracing::info!(route = ROUTE, id = %verified.id, error = %e, "bad notice");
             return reply::error(StatusCode::BAD_REQUEST, e.to_string());
@@ -56,7 +56,11 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
         route: ROUTE,
         id: &verified.id,
     };
-    accept::accept(router, origin, notice, keys).await
+    let published = Published {
+        at: released_at,
+        url: None,
+    };
+    accept::accept(router, origin, notice, published, keys).await
 }
 
 /// `400` for a signing header that is present but blank (`webhook-id:`):

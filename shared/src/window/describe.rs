@@ -29,7 +29,7 @@ impl Windows {
 
 /// `Sat 5 Dec 02:00 CET (Europe/Berlin)`; the name is left out when the
 /// abbreviation already is it (`UTC`).
-fn stamp(at: Timestamp, zone: &Zone) -> String {
+pub(super) fn stamp(at: Timestamp, zone: &Zone) -> String {
     let local = at.to_zoned(zone.tz().clone());
     let text = local.strftime("%a %-d %b %H:%M %Z").to_string();
     if text.ends_with(&format!(" {}", zone.name())) {

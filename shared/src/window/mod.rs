@@ -42,6 +42,7 @@ mod error;
 mod release_age;
 mod schedule;
 mod spec;
+mod start;
 mod zone;
 
 #[cfg(test)]
@@ -54,6 +55,7 @@ use chrono::{DateTime, Utc};
 pub use error::{AnnotationScope, SYNTAX, WindowError};
 pub use release_age::act_after;
 pub use spec::Windows;
+pub use start::{HOLD_MARGIN, Start, start};
 
 use schedule::NextStart;
 use zone::{to_chrono, to_timestamp};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use restager_shared::ledger::{DynamoLedger, Ledger, LedgerError};
 
-use test_support::moto::{self, create_table};
+use test_support::moto::{self, create_ledger_table as create_table};
 
 async fn fresh() -> (Arc<dyn Ledger>, moto::MotoServer) {
     let server = moto::MotoServer::start().await;

@@ -28,3 +28,4 @@ mod rollout;
 mod signatures;
 mod slack;
 mod webhook;
+mod windows;

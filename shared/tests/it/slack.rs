@@ -229,6 +229,8 @@ async fn stored_run(ledger: &FaultyLedger, tag: &str, n: usize) -> (RunRecord, V
             reason: "app is stopped".into(),
         }],
         note: None,
+        released_at: None,
+        release_url: None,
     };
     ledger.put_run(&record).await.expect("put run");
     (record, jobs)

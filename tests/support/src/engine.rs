@@ -257,7 +257,7 @@ mod notifier {
     use async_trait::async_trait;
     use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
     use restager_shared::ledger::{RunRecord, RunView};
-    use restager_shared::notify::{Notifier, NotifyError, RolloutNews};
+    use restager_shared::notify::{Notifier, NotifyError, RolloutNews, Upcoming};
 
     /// Remembers every notification, for assertions.
     #[derive(Default)]
@@ -265,6 +265,7 @@ mod notifier {
         pub finished: Mutex<Vec<(JobId, Outcome)>>,
         pub completed: Mutex<Vec<RunId>>,
         pub news: Mutex<Vec<RolloutNews>>,
+        pub advance: Mutex<Vec<(RunId, Vec<Upcoming>)>>,
     }
 
     impl RecordingNotifier {
@@ -278,6 +279,11 @@ mod notifier {
 
         pub fn news(&self) -> Vec<RolloutNews> {
             self.news.lock().expect("lock").clone()
+        }
+
+        /// Advance notices, each with the apps it listed.
+        pub fn advance(&self) -> Vec<(RunId, Vec<Upcoming>)> {
+            self.advance.lock().expect("lock").clone()
         }
     }
 
@@ -315,6 +321,18 @@ mod notifier {
             self.news.lock().expect("lock").push(news.clone());
             Ok(())
         }
+
+        async fn advance_notice(
+            &self,
+            run: &RunRecord,
+            apps: &[Upcoming],
+        ) -> Result<(), NotifyError> {
+            self.advance
+                .lock()
+                .expect("lock")
+                .push((run.run_id.clone(), apps.to_vec()));
+            Ok(())
+        }
     }
 }
 
@@ -331,6 +349,8 @@ pub fn run_record(jobs: &[RestageJob]) -> RunRecord {
         expected: jobs.iter().map(ExpectedJob::for_job).collect(),
         skipped: Vec::new(),
         note: None,
+        released_at: None,
+        release_url: None,
     }
 }
 

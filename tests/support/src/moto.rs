@@ -189,17 +189,21 @@ pub async fn create_queue(
         .to_string()
 }
 
-/// The ledger table as infra/template.yaml declares `LedgerTable`.
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+/// The table as infra/template.yaml declares `LedgerTable`.
+pub async fn create_ledger_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
     let attr = |name: &str| {
-        aws_sdk_dynamodb::types::AttributeDefinition::builder()
+        AttributeDefinition::builder()
             .attribute_name(name)
-            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+            .attribute_type(ScalarAttributeType::S)
             .build()
             .expect("attribute definition")
     };
     let key = |name: &str, kind| {
-        aws_sdk_dynamodb::types::KeySchemaElement::builder()
+        KeySchemaElement::builder()
             .attribute_name(name)
             .key_type(kind)
             .build()
@@ -208,11 +212,11 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
     client
         .create_table()
         .table_name(table)
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr("pk"))
         .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", aws_sdk_dynamodb::types::KeyType::Hash))
-        .key_schema(key("sk", aws_sdk_dynamodb::types::KeyType::Range))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
         .send()
         .await
         .expect("table created");
@@ -220,7 +224,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
         .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+            TimeToLiveSpecification::builder()
                 .attribute_name("expires_at")
                 .enabled(true)
                 .build()

@@ -3,15 +3,17 @@
 //! asks the wave gate, all over one memory ledger. For the rollout tests
 //! (waves, budget, controls), which assert on the simulator's request log.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use cf_sim::{CfSim, SimConfig};
 use restager_shared::config::{FailureBudget, RolloutSettings, ScopeSettings, WaveSpec};
 use restager_shared::discovery::{self, FanOut, Plan};
 use restager_shared::domain::{Action, RunId};
-use restager_shared::engine::Engine;
 use restager_shared::engine::runner::{self, RunnerOptions};
+use restager_shared::engine::{Clock, Engine};
 use restager_shared::ledger::{Ledger, MemoryLedger, RunView};
 use restager_shared::queue::{JobQueue, MemoryQueue};
 use restager_shared::rollout::{self, Ports};
@@ -37,6 +39,35 @@ pub fn scope(waves: &str, budget: &str, soak: Duration) -> ScopeSettings {
     }
 }
 
+/// What "now" is for planning, the worker's windows and the tick: the
+/// system clock until a test sets the hour, then that instant, frozen until
+/// set again ("it is 10:00", then "it is 02:00").
+#[derive(Clone, Default)]
+pub struct SimClock(Arc<Mutex<Option<DateTime<Utc>>>>);
+
+impl SimClock {
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock") = Some(at);
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.lock().expect("clock").unwrap_or_else(Utc::now)
+    }
+
+    /// For [`Engine::with_clock`].
+    pub fn clock(&self) -> Clock {
+        let me = self.clone();
+        Arc::new(move || me.now())
+    }
+}
+
+/// An instant from RFC 3339 text (test data).
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("an RFC 3339 instant")
+        .with_timezone(&Utc)
+}
+
 pub struct Rig {
     pub h: Harness,
     pub ledger: Arc<MemoryLedger>,
@@ -44,6 +75,7 @@ pub struct Rig {
     pub notifier: Arc<RecordingNotifier>,
     /// How often the background timer ticks.
     pub tick_every: Duration,
+    pub clock: SimClock,
 }
 
 impl Rig {
@@ -54,6 +86,7 @@ impl Rig {
             queue: Arc::new(MemoryQueue::new(Duration::from_secs(600))),
             notifier: Arc::new(RecordingNotifier::default()),
             tick_every: Duration::from_millis(20),
+            clock: SimClock::default(),
         }
     }
 
@@ -71,17 +104,28 @@ impl Rig {
         }
     }
 
-    /// Plans the notice over `scope` and fans the run out.
+    /// Plans the notice over `scope` and fans the run out, now by the rig's clock.
     pub async fn fan_out(&self, scope: &ScopeSettings) -> (Plan, FanOut) {
+        self.fan_out_released(scope, None).await
+    }
+
+    /// As [`Rig::fan_out`], for a notice saying when its release was published.
+    pub async fn fan_out_released(
+        &self,
+        scope: &ScopeSettings,
+        released_at: Option<DateTime<Utc>>,
+    ) -> (Plan, FanOut) {
         let plan = discovery::plan(&self.h.cf, &notice(), Action::Restage, scope)
             .await
             .expect("plan");
-        let run = plan.clone().into_run(chrono::Utc::now());
+        let now = self.clock.now();
+        let run = plan.clone().into_release_run(now, released_at, None);
         let done = discovery::fan_out(
             &run,
             self.ledger.as_ref(),
             self.queue.as_ref() as &dyn JobQueue,
             self.notifier.as_ref(),
+            now,
         )
         .await
         .expect("fan out");
@@ -98,7 +142,8 @@ impl Rig {
             self.notifier.clone(),
         )
         .with_margins(crate::engine::margins())
-        .with_queue(self.queue.clone());
+        .with_queue(self.queue.clone())
+        .with_clock(self.clock.clock());
         let source = self.queue.clone();
         let options = RunnerOptions {
             receive_wait: Duration::from_millis(20),
@@ -115,6 +160,7 @@ impl Rig {
             self.notifier.clone(),
         );
         let every = self.tick_every;
+        let clock = self.clock.clone();
         let mut tick_rx = rx;
         let ticker = tokio::spawn(async move {
             loop {
@@ -129,7 +175,7 @@ impl Rig {
                     notifier: notifier.as_ref(),
                     max_in_flight: 1,
                 };
-                let _ = rollout::tick(ports, chrono::Utc::now()).await;
+                let _ = rollout::tick(ports, clock.now()).await;
             }
         });
         Working {

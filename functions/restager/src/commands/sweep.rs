@@ -34,11 +34,12 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
         .map_err(|e| CommandError::failed("cannot find the outdated apps", e))?;
     let mut report = SweepReport { runs: Vec::new() };
     for run in runs {
-        discovery::fan_out(
+        let done = discovery::fan_out(
             &run,
             ledger.as_ref(),
             queue.jobs.as_ref(),
             adapters.notifier.as_ref(),
+            chrono::Utc::now(),
         )
         .await
         .map_err(|e| {
@@ -47,7 +48,7 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
         report.runs.push(SweptRun {
             run_id: run.record.run_id.to_string(),
             notice: run.record.notice.to_string(),
-            queued: run.jobs.len(),
+            queued: done.queued,
             skipped: run.record.skipped.len(),
         });
     }

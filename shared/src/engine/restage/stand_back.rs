@@ -27,7 +27,7 @@ impl Restage<'_> {
             return Break(skipped("not restageable: the app has no current droplet"));
         };
         if self.already_current(&current) {
-            return Break(Outcome::AlreadyCurrent);
+            return Break(self.current_by_whom(&current).await);
         }
         if current.guid != self.job.droplet_guid {
             return Break(self.droplet_changed(&current.guid, None).await);
@@ -117,5 +117,27 @@ impl Restage<'_> {
             .into_iter()
             .find(|b| b.droplet_guid() == Some(droplet_guid))
             .and_then(|b| b.metadata.labels.get(RUN_LABEL).cloned())
+    }
+
+    /// Already current: by someone else's doing (its owner restaged it
+    /// after the advance notice, say) when the droplet is not the one
+    /// discovery saw and no restager run staged it.
+    async fn current_by_whom(&self, current: &Droplet) -> Outcome {
+        if current.guid == self.job.droplet_guid
+            || self.restager_run_behind(&current.guid).await.is_some()
+        {
+            return Outcome::AlreadyCurrent;
+        }
+        let has = match (&self.job.buildpack, &self.job.target_version) {
+            (Some(bp), Some(v)) => format!(" already has {bp} {v} or newer"),
+            _ => String::new(),
+        };
+        Outcome::DoneByOwner {
+            droplet_guid: current.guid.clone(),
+            note: format!(
+                "done by its owner: the current droplet {}{has}; it was staged since discovery (which saw {}), not by restager",
+                current.guid, self.job.droplet_guid
+            ),
+        }
     }
 }

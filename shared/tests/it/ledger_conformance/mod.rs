@@ -2,15 +2,15 @@
 //! (`ledger_memory`, `ledger_embedded`, `ledger_dynamo`). Each
 //! function gets a fresh, empty ledger.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use restager_shared::domain::{Action, AppRef, JobId, Notice, Outcome, RunId, Version};
 use restager_shared::ledger::{
-    ControlEvent, ExpectedJob, Lease, Ledger, Rollout, RunRecord, RunState, RunView, SkippedApp,
-    WaveInfo,
+    ControlEvent, ExpectedJob, Lease, Ledger, OwnerChannel, Rollout, RunRecord, RunState, RunView,
+    SkippedApp, WaveInfo,
 };
 
 const LONG: Duration = Duration::from_secs(600);
@@ -35,6 +35,8 @@ pub fn expected(run: &RunId, n: usize) -> ExpectedJob {
         target_version: Some(Version::parse("1.10.29").expect("version literal")),
         retry: 0,
         wave: 0,
+        window: None,
+        slack_channel: None,
     }
 }
 
@@ -57,6 +59,8 @@ pub fn run(release: &str, jobs: usize, created_at: DateTime<Utc>) -> RunRecord {
             reason: "stopped".into(),
         }],
         note: None,
+        released_at: None,
+        release_url: None,
     }
 }
 
@@ -705,6 +709,15 @@ fn rollout_v1() -> Rollout {
         soak_ms: 600_000,
         generation: 0,
         history: Vec::new(),
+        not_before: Some(t0()),
+        cutoff_ms: 1_800_000,
+        holds_released_through: None,
+        owner_channels: BTreeMap::from([(
+            "C0OWNERS01".to_string(),
+            OwnerChannel::Posted {
+                ts: "1700000000.000001".into(),
+            },
+        )]),
     }
 }
 
@@ -716,6 +729,10 @@ pub async fn rollout_swaps_from_the_version_read(l: Arc<dyn Ledger>) {
     for (n, e) in r.expected.iter_mut().enumerate() {
         e.wave = u32::from(n > 0);
     }
+    // What a held job is queued again with, and when its release was published.
+    r.expected[1].window = Some("Sat,Sun 02:00-06:00 Europe/Berlin".into());
+    r.expected[1].slack_channel = Some("C0OWNERS01".into());
+    r.released_at = Some(t0());
     l.put_run(&r).await.expect("put_run");
     assert_eq!(l.rollout(&r.run_id).await.expect("rollout"), None);
     let first = rollout_v1();
@@ -772,6 +789,8 @@ pub async fn rollout_swaps_from_the_version_read(l: Arc<dyn Ledger>) {
     assert_eq!(rollout.released_jobs(), 3);
     let waves: Vec<u32> = stored.record.expected.iter().map(|e| e.wave).collect();
     assert_eq!(waves, vec![0, 1, 1]);
+    assert_eq!(stored.record.expected[1], r.expected[1]);
+    assert_eq!(stored.record.released_at, Some(t0()));
 
     // `finished` reports the run's count of final jobs after each one.
     let first_job = &r.expected[0].job_id;
@@ -789,6 +808,26 @@ pub async fn rollout_swaps_from_the_version_read(l: Arc<dyn Ledger>) {
         .await
         .expect("record held");
     assert_eq!(recorded.finished, 0, "a held job is not final");
+    let until_window = Outcome::Held {
+        reason: "held: waits for its maintenance window, Sat 5 Dec 02:00 CET (Europe/Berlin)"
+            .into(),
+        until: Some(t0()),
+    };
+    l.record_outcome(&r.run_id, &r.expected[1].job_id, &until_window)
+        .await
+        .expect("record held until");
+    let by_owner = Outcome::DoneByOwner {
+        droplet_guid: "droplet-theirs".into(),
+        note: "done by its owner".into(),
+    };
+    let recorded = l
+        .record_outcome(&r.run_id, &r.expected[2].job_id, &by_owner)
+        .await
+        .expect("record done by owner");
+    assert_eq!(recorded.finished, 2, "done by its owner is final");
+    let stored = view(l.as_ref(), &r.run_id).await;
+    assert_eq!(stored.jobs[1].outcome, Some(until_window));
+    assert_eq!(stored.jobs[2].outcome, Some(by_owner));
 }
 
 /// Every behaviour above, each on a fresh ledger from `fresh`.

@@ -560,6 +560,8 @@ mod tests {
                         target_version: None,
                         retry: 0,
                         wave: 0,
+                        window: None,
+                        slack_channel: None,
                     })
                     .collect(),
                 skipped: vec![SkippedApp {
@@ -567,6 +569,8 @@ mod tests {
                     reason: "stopped".into(),
                 }],
                 note: None,
+                released_at: None,
+                release_url: None,
             },
             jobs: jobs
                 .iter()

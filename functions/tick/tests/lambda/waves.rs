@@ -18,7 +18,7 @@ use restager_shared::engine::Engine;
 use restager_shared::ledger::{DynamoLedger, Ledger, RunView};
 use restager_shared::queue::{Delivery, JobSource, SqsQueue};
 use test_support::engine::{Harness, RecordingNotifier, app, margins, notice, start_with};
-use test_support::moto::{MotoServer, create_queue, create_table};
+use test_support::moto::{MotoServer, create_ledger_table, create_queue};
 use test_support::rollout::scope;
 use tick::{Tick, handle};
 use worker::Worker;
@@ -34,7 +34,7 @@ async fn aws() -> Aws {
     let sdk = moto.sdk_config();
     let url = create_queue(&sdk, "jobs", true, None).await;
     let ledger = DynamoLedger::from_sdk_config(&sdk, "restager-ledger");
-    create_table(&aws_sdk_dynamodb::Client::new(&sdk), ledger.table()).await;
+    create_ledger_table(&aws_sdk_dynamodb::Client::new(&sdk), ledger.table()).await;
     Aws {
         queue: Arc::new(SqsQueue::from_sdk_config(&sdk, &url)),
         ledger: Arc::new(ledger),
@@ -76,6 +76,7 @@ async fn fan_out(h: &Harness, aws: &Aws, soak: Duration) -> RunId {
         aws.ledger.as_ref(),
         aws.queue.as_ref(),
         &RecordingNotifier::default(),
+        chrono::Utc::now(),
     )
     .await
     .expect("fan out");
