@@ -14,7 +14,7 @@
 //! | 4. applications | [`webhook`] (the HTTP routes), [`engine`] (the restage state machine, batches) | layers 1–3; `webhook` also `slack` (its `/slack/actions` route) |
 //! | 3. use cases and outbound adapters | [`discovery`] (which apps a notice affects, fan-out), [`slack`] (the notifier and buttons) | layers 1–2 |
 //! | 2. ports and their adapters | [`cf`] (Cloud Controller + UAA), [`queue`] (SQS, embedded, memory), [`ledger`] (DynamoDB, embedded, memory), [`notify`] (the port, the log notifier), [`intake`] (parsing notices), [`signature`] | layer 1, and `notify` the ledger's records; `intake` the signatures |
-//! | 1. foundations | [`domain`] (notices, versions, jobs, outcomes), [`config`] (typed settings), [`retry`] (the one back-off policy) | `config` uses `domain`; nothing else |
+//! | 1. foundations | [`domain`] (notices, versions, jobs, outcomes), [`config`] (typed settings), [`retry`] (the one back-off policy), [`metrics`] (the metric names, recording, the Lambda functions' EMF lines) | `config` and `metrics` use `domain`; nothing else |
 //!
 //! Where new code goes:
 //! - a new adapter for a port (another queue, ledger or notifier): a module
@@ -35,6 +35,7 @@ pub mod domain;
 pub mod engine;
 pub mod intake;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod queue;
 pub mod retry;
