@@ -3,6 +3,8 @@
 //! local servers ([`moto`]). Test code: panics with a clear message when the
 //! environment cannot provide what a test needs.
 
+pub mod browser;
 pub mod engine;
 pub mod fakes;
 pub mod moto;
+pub mod prometheus;
