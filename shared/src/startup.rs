@@ -194,6 +194,7 @@ impl Adapters {
             Arc::clone(&self.ledger),
             Arc::clone(&self.notifier),
         )
+        .with_queue(Arc::clone(&self.queue.jobs))
     }
 }
 

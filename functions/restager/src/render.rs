@@ -81,6 +81,7 @@ pub fn outcome_name(outcome: Option<&Outcome>) -> &'static str {
         Some(OutcomeKind::Deferred) => "deferred",
         Some(OutcomeKind::Failed) => "failed",
         Some(OutcomeKind::RolledBack) => "rolled_back",
+        Some(OutcomeKind::Held) => "held",
     }
 }
 

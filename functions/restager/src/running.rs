@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use restager_shared::engine::runner::{self, RunnerOptions};
+use restager_shared::rollout::{self, Ports};
 use restager_shared::startup::Adapters;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -70,13 +71,63 @@ pub fn start(
         receive_wait: RECEIVE_WAIT,
         ..RunnerOptions::default()
     };
+    let ticker = tokio::spawn(tick_every(
+        TickPorts {
+            cf: adapters.cf.clone(),
+            ledger: Arc::clone(&adapters.ledger),
+            queue: Arc::clone(&adapters.queue.jobs),
+            notifier: Arc::clone(&adapters.notifier),
+        },
+        settings.tick_interval,
+        settings.worker.max_in_flight,
+        stop.clone(),
+    ));
     let worker = tokio::spawn(async move {
         let stats = runner::run(&engine, source.as_ref(), stop.receiver(), options).await;
         tracing::info!(?stats, "worker stopped");
         trigger.fire();
         Ok(())
     });
-    Ok(Running { server, worker })
+    Ok(Running {
+        server,
+        worker,
+        ticker,
+    })
+}
+
+/// What the timer's ticks act through, owned by its task.
+struct TickPorts {
+    cf: restager_shared::cf::CfClient,
+    ledger: Arc<dyn restager_shared::ledger::Ledger>,
+    queue: Arc<dyn restager_shared::queue::JobQueue>,
+    notifier: Arc<dyn restager_shared::notify::Notifier>,
+}
+
+/// The local stand-in for the Lambda deployment's tick schedule: asks every
+/// unfinished run's wave gate every `interval` until `stop`.
+async fn tick_every(owned: TickPorts, interval: Duration, max_in_flight: u32, stop: Shutdown) {
+    let ports = Ports {
+        cf: &owned.cf,
+        ledger: owned.ledger.as_ref(),
+        queue: owned.queue.as_ref(),
+        notifier: owned.notifier.as_ref(),
+        max_in_flight,
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.clone().wait() => return,
+        }
+        match rollout::tick(ports, chrono::Utc::now()).await {
+            Ok(report) if !report.released.is_empty() => {
+                tracing::info!(released = ?report.released, "tick released waves")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the tick could not read the runs; trying again later")
+            }
+        }
+    }
 }
 
 /// Delivers what the notifier (Slack) is still owed; returns the messages
@@ -89,6 +140,7 @@ pub async fn flush(adapters: &Adapters) -> usize {
 pub struct Running {
     server: JoinHandle<Result<(), CommandError>>,
     worker: JoinHandle<Result<(), CommandError>>,
+    ticker: JoinHandle<()>,
 }
 
 impl Running {
@@ -96,6 +148,9 @@ impl Running {
     pub async fn join(self) -> Result<(), CommandError> {
         let server = flatten(self.server.await);
         let worker = flatten(self.worker.await);
+        if let Err(e) = self.ticker.await {
+            tracing::warn!(error = %e, "the tick timer stopped unexpectedly");
+        }
         server.and(worker)
     }
 }

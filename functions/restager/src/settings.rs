@@ -58,6 +58,13 @@ pub struct ServeSettings {
     pub http: HttpLimits,
     /// The admin API's token; `None` turns `/runs` off.
     pub admin_token: Option<Secret>,
+    /// How often `serve` asks every unfinished run's wave gate (the
+    /// Lambda deployment's tick schedule does it there).
+    pub tick_interval: Duration,
+}
+
+impl ServeSettings {
+    pub const TICK_INTERVAL: &'static str = "RESTAGER_TICK_INTERVAL";
 }
 
 /// How long `restager serve` waits for a client and how many it holds, so
@@ -133,6 +140,16 @@ impl ServeSettings {
             listen: listen_addr(&env)?,
             http: HttpLimits::from_env(&env)?,
             admin_token: admin_token(&env)?,
+            tick_interval: match env.duration(Self::TICK_INTERVAL, Duration::from_secs(30))? {
+                d if d.is_zero() => {
+                    return Err(ConfigError::Invalid {
+                        name: Self::TICK_INTERVAL,
+                        value: "0s".into(),
+                        expected: "a duration above zero such as 30s",
+                    });
+                }
+                d => d,
+            },
         })
     }
 

@@ -26,7 +26,7 @@ impl SweepConfig {
             StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
             cf,
-            scope: ScopeSettings::from_env(env),
+            scope: ScopeSettings::from_env(env)?,
             slack,
             queue_url,
             ledger_table,

@@ -436,9 +436,34 @@ impl CfClient {
         app_guid: &str,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<AuditEvent>, CfError> {
+        self.list_crash_events_of(&[app_guid], since).await
+    }
+
+    /// `audit.app.process.crash` events of any of `app_guids` after `since`,
+    /// oldest first: one request per page whatever the number of apps (the
+    /// guids travel as one comma-separated `target_guids`, in chunks that
+    /// keep the URL short).
+    pub async fn list_crash_events_of(
+        &self,
+        app_guids: &[&str],
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<AuditEvent>, CfError> {
+        let mut events = Vec::new();
+        for chunk in app_guids.chunks(self.options().guid_batch_size.max(1)) {
+            events.extend(self.crash_events_page(&chunk.join(","), since).await?);
+        }
+        events.sort_by_key(|e| e.created_at);
+        Ok(events)
+    }
+
+    async fn crash_events_page(
+        &self,
+        target_guids: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<AuditEvent>, CfError> {
         let url = Query::new("/v3/audit_events")
             .param("types", "audit.app.process.crash")
-            .param("target_guids", app_guid)
+            .param("target_guids", target_guids)
             .param(
                 "created_ats[gt]",
                 since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),

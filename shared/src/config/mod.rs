@@ -5,6 +5,7 @@
 //! start-up error that names the variable and what it should look like.
 
 mod env;
+mod rollout;
 mod secret;
 
 use std::net::SocketAddr;
@@ -14,6 +15,9 @@ use std::time::Duration;
 use url::Url;
 
 pub use env::{Env, ProcessEnv, Source};
+pub use rollout::{
+    FailureBudget, RolloutSettings, SpacePattern, WAVE_LABEL, WAVES_SYNTAX, WaveSpec,
+};
 pub use secret::Secret;
 
 use crate::domain::{Action, NoticeKind};
@@ -192,7 +196,7 @@ impl WorkerSettings {
     }
 }
 
-/// Which apps a run may touch.
+/// Which apps a run may touch, and in which order (its rollout).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeSettings {
     /// Org names; empty means all.
@@ -201,16 +205,18 @@ pub struct ScopeSettings {
     /// Space names, optionally `org/space`; empty means all.
     pub spaces_allow: Vec<String>,
     pub spaces_deny: Vec<String>,
+    pub rollout: RolloutSettings,
 }
 
 impl ScopeSettings {
-    pub fn from_env(env: &Env) -> Self {
-        Self {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
             orgs_allow: env.list("RESTAGER_ORGS_ALLOW"),
             orgs_deny: env.list("RESTAGER_ORGS_DENY"),
             spaces_allow: env.list("RESTAGER_SPACES_ALLOW"),
             spaces_deny: env.list("RESTAGER_SPACES_DENY"),
-        }
+            rollout: RolloutSettings::from_env(env)?,
+        })
     }
 
     pub fn allows(&self, org: &str, space: &str) -> bool {
@@ -297,7 +303,7 @@ impl IntakeSettings {
             stack_action: env.parsed("RESTAGER_STACK_ACTION", Action::Restage, ACTION)?,
             stemcell_action: env.parsed("RESTAGER_STEMCELL_ACTION", Action::None, ACTION)?,
             repo_map,
-            scope: ScopeSettings::from_env(env),
+            scope: ScopeSettings::from_env(env)?,
         })
     }
 
@@ -552,6 +558,7 @@ mod tests {
             orgs_deny: vec!["system".into()],
             spaces_allow: vec![],
             spaces_deny: vec!["acme/sandbox".into()],
+            ..ScopeSettings::default()
         };
         assert!(scope.allows("acme", "prod"));
         assert!(!scope.allows("acme", "sandbox"));

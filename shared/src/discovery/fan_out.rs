@@ -1,7 +1,9 @@
 //! Recording a run and queueing its jobs, in the order that keeps a retry
 //! harmless: the run record first (so the worker can report outcomes), then
-//! the jobs (stable job ids are the queue's dedup ids), then — once per run —
-//! the announcement.
+//! its rollout record (waves, budget) with the first wave released, then the
+//! first wave's jobs (stable job ids are the queue's dedup ids), then — once
+//! per run — the announcement. Later waves stay in the ledger until the
+//! wave gate (`rollout::gate`) releases them.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use super::outdated::sweep_plan;
 use crate::cf::CfClient;
 use crate::config::ScopeSettings;
 use crate::domain::{JobId, Notice, Outcome, RestageJob, RunId};
-use crate::ledger::{Ledger, RunRecord};
+use crate::ledger::{ControlEvent, Ledger, Rollout, RunRecord, RunState};
 use crate::notify::Notifier;
 use crate::queue::JobQueue;
 
@@ -25,6 +27,8 @@ const ANNOUNCED_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 pub struct RunPlan {
     pub record: RunRecord,
     pub jobs: Vec<RestageJob>,
+    /// Its waves and budget, nothing released yet.
+    pub rollout: Rollout,
 }
 
 /// What a fan-out did.
@@ -34,6 +38,9 @@ pub struct FanOut {
     pub queued: usize,
     /// Jobs not queued again because the run already has their final outcome.
     pub already_final: usize,
+    /// Jobs kept in the ledger for a later wave (or because the run is
+    /// paused, halted or aborted).
+    pub held: usize,
     /// This call announced the run (`Notifier::run_started`).
     pub announced: bool,
 }
@@ -59,33 +66,90 @@ pub async fn fan_out(
             "run recorded with nothing to queue");
         return Ok(FanOut::default());
     }
-    let finished: HashSet<JobId> = match ledger.get_run(run_id).await? {
+    let existing = ledger.get_run(run_id).await?;
+    let finished: HashSet<JobId> = match &existing {
         Some(view) => view
             .jobs
-            .into_iter()
+            .iter()
             .filter(|j| j.outcome.as_ref().is_some_and(Outcome::is_final))
-            .map(|j| j.job_id)
+            .map(|j| j.job_id.clone())
             .collect(),
         None => HashSet::new(),
     };
-    ledger.put_run(&run.record).await?;
-    let pending: Vec<RestageJob> = run
-        .jobs
-        .iter()
-        .filter(|j| !finished.contains(&j.job_id))
-        .cloned()
-        .collect();
+    let stored = existing.and_then(|v| v.rollout);
+    let record = match &stored {
+        Some(stored) => in_stored_waves(run, stored),
+        None => run.record.clone(),
+    };
+    ledger.put_run(&record).await?;
+    let rollout = match stored {
+        Some(stored) => stored,
+        None => start_rollout(run, ledger).await?,
+    };
+    let mut pending = Vec::new();
+    let mut held = 0;
+    for (job, expected) in run.jobs.iter().zip(&record.expected) {
+        if finished.contains(&job.job_id) {
+            continue;
+        }
+        if rollout.state == RunState::Running && rollout.is_released(expected.wave) {
+            pending.push(job.clone());
+        } else {
+            held += 1;
+        }
+    }
     if !pending.is_empty() {
         queue.enqueue(&pending).await?;
     }
     let announced = announce(run, ledger, notifier).await;
-    tracing::info!(run = %run_id, notice = %run.record.notice, queued = pending.len(),
-        already_final = finished.len(), skipped = run.record.skipped.len(), "run fanned out");
+    tracing::info!(run = %run_id, notice = %run.record.notice, queued = pending.len(), held,
+        waves = rollout.waves.len(), already_final = finished.len(), skipped = run.record.skipped.len(), "run fanned out");
     Ok(FanOut {
         queued: pending.len(),
-        already_final: run.jobs.len() - pending.len(),
+        already_final: run.jobs.len() - pending.len() - held,
+        held,
         announced,
     })
+}
+
+/// Stores the run's rollout record with its first wave released, unless
+/// someone stored one first (then that one holds).
+async fn start_rollout(run: &RunPlan, ledger: &dyn Ledger) -> Result<Rollout, FanOutError> {
+    let now = chrono::Utc::now();
+    let mut first = run.rollout.clone();
+    if let Some(wave) = first.waves.first_mut() {
+        wave.released_at = Some(now);
+        let what = format!("released wave 1 ({}): {} job(s)", wave.name, wave.jobs);
+        first.history.push(ControlEvent {
+            at: now,
+            by: crate::rollout::RESTAGER.to_string(),
+            what,
+        });
+    }
+    if ledger.swap_rollout(&run.record.run_id, 0, &first).await? {
+        return Ok(first);
+    }
+    Ok(ledger.rollout(&run.record.run_id).await?.unwrap_or(first))
+}
+
+/// A repeated fan-out (a later sweep) may plan other waves than the run
+/// was first planned with: its jobs go in the stored wave of the same
+/// name, else the last stored wave.
+fn in_stored_waves(run: &RunPlan, stored: &Rollout) -> RunRecord {
+    let mut record = run.record.clone();
+    let last = u32::try_from(stored.waves.len().saturating_sub(1)).unwrap_or(0);
+    for expected in &mut record.expected {
+        let name = run
+            .rollout
+            .waves
+            .get(expected.wave as usize)
+            .map(|w| &w.name);
+        expected.wave = name
+            .and_then(|n| stored.waves.iter().position(|w| &w.name == n))
+            .and_then(|i| u32::try_from(i).ok())
+            .unwrap_or(last);
+    }
+    record
 }
 
 /// Tells people about the run unless someone already did. The jobs are

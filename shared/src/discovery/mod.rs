@@ -22,6 +22,7 @@ mod inventory;
 mod outdated;
 mod plan;
 mod rules;
+mod waves;
 
 pub use error::{DiscoveryError, FanOutError};
 pub use fan_out::{FanOut, RunPlan, SweepError, SweepReport, SweptRun, fan_out, sweep};
@@ -29,3 +30,4 @@ pub use installed::Installed;
 pub use outdated::{OutdatedApp, outdated, sweep_plan};
 pub use plan::{Plan, plan};
 pub use rules::OPT_OUT_LABEL;
+pub use waves::PlannedWave;

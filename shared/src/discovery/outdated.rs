@@ -13,9 +13,9 @@ use super::installed::Installed;
 use super::inventory::Inventory;
 use super::rules;
 use crate::cf::{AppQuery, CfClient};
-use crate::config::ScopeSettings;
+use crate::config::{ScopeSettings, WAVE_LABEL};
 use crate::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
-use crate::ledger::{ExpectedJob, RunRecord, SkippedApp};
+use crate::ledger::{RunRecord, SkippedApp};
 
 /// One app behind the installed version of one of its buildpacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,6 +32,9 @@ pub struct OutdatedApp {
     /// Why a sweep leaves it alone (stopped, docker, no package, opted out);
     /// `None` when a sweep restages it.
     pub blocked: Option<String>,
+    /// Its space's `restager.io/wave` label, which orders the sweep's waves.
+    #[serde(skip)]
+    pub wave_label: Option<String>,
 }
 
 /// Outdated apps in `scope`. Droplets with a buildpack version that does not
@@ -80,6 +83,10 @@ pub async fn outdated(
             current,
             installed: newest,
             droplet_guid: droplet.guid.clone(),
+            wave_label: app
+                .space_guid()
+                .and_then(|g| inventory.listing.spaces.get(g))
+                .and_then(|s| s.metadata.labels.get(WAVE_LABEL).cloned()),
         });
     }
     Ok(found)
@@ -119,7 +126,11 @@ pub async fn sweep_plan(
         let run_id = RunId::for_release(&format!("sweep:{}", notice.release_key()));
         let mut jobs = Vec::new();
         let mut skipped = Vec::new();
+        let mut labels = std::collections::HashMap::new();
         for app in apps {
+            if let Some(label) = &app.wave_label {
+                labels.insert(app.app.space_guid.clone(), label.clone());
+            }
             match app.blocked {
                 Some(reason) => skipped.push(SkippedApp {
                     app: app.app,
@@ -141,16 +152,20 @@ pub async fn sweep_plan(
         let note = jobs.is_empty().then(|| {
             format!("every outdated app of {notice} is left alone (see the skipped apps)")
         });
+        let assignment = super::waves::assign(&jobs, &scope.rollout.waves, |space| {
+            labels.get(space).map(String::as_str)
+        });
         runs.push(RunPlan {
             record: RunRecord {
                 run_id,
                 notice,
                 action: Action::Restage,
                 created_at,
-                expected: jobs.iter().map(ExpectedJob::for_job).collect(),
+                expected: assignment.expected(&jobs),
                 skipped,
                 note,
             },
+            rollout: assignment.rollout(&scope.rollout),
             jobs,
         });
     }

@@ -1,7 +1,7 @@
 //! What one notice means for this foundation: the jobs to queue and the
 //! affected apps left alone, each with its reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,10 +11,11 @@ use super::fan_out::RunPlan;
 use super::installed::Installed;
 use super::inventory::Inventory;
 use super::rules;
+use super::waves::{self, PlannedWave};
 use crate::cf::{App, AppQuery, AppState, CfClient, LifecycleType, StackState};
-use crate::config::ScopeSettings;
+use crate::config::{RolloutSettings, ScopeSettings, WAVE_LABEL};
 use crate::domain::{Action, AppRef, Notice, NoticeKind, RestageJob, RunId, Version};
-use crate::ledger::{ExpectedJob, RunRecord, SkippedApp};
+use crate::ledger::{RunRecord, SkippedApp};
 
 /// The decision for one notice. Nothing has been changed anywhere yet.
 #[derive(Debug, Clone, Serialize)]
@@ -41,10 +42,24 @@ pub struct Plan {
     /// guid (buildpack notices; shown beside the target by `restager plan`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub current_versions: BTreeMap<String, String>,
+    /// The order the jobs go in, wave by wave (empty without jobs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<PlannedWave>,
+    /// How many failures halt the run, and the configured budget.
+    pub max_failures: usize,
+    pub budget: String,
+    /// The wave of each job.
+    #[serde(skip)]
+    assignment: waves::Assignment,
+    /// `restager.io/wave` labels of the spaces seen, by space guid.
+    #[serde(skip)]
+    wave_labels: HashMap<String, String>,
+    #[serde(skip)]
+    rollout: RolloutSettings,
 }
 
 impl Plan {
-    fn empty(notice: &Notice, action: Action) -> Self {
+    fn empty(notice: &Notice, action: Action, rollout: &RolloutSettings) -> Self {
         Self {
             run_id: RunId::for_release(&notice.release_key()),
             notice: notice.clone(),
@@ -56,7 +71,30 @@ impl Plan {
             cf_requests: 0,
             notes: Vec::new(),
             current_versions: BTreeMap::new(),
+            waves: Vec::new(),
+            max_failures: 0,
+            budget: rollout.max_failures.to_string(),
+            assignment: waves::Assignment::default(),
+            wave_labels: HashMap::new(),
+            rollout: rollout.clone(),
         }
+    }
+
+    /// Each job's wave (an index into [`Plan::waves`]), in job order.
+    pub fn job_waves(&self) -> &[u32] {
+        &self.assignment.job_waves
+    }
+
+    /// Orders the jobs into waves (see `waves`); called once the jobs are known.
+    fn assign_waves(&mut self) {
+        let labels = &self.wave_labels;
+        let assignment = waves::assign(&self.jobs, &self.rollout.waves, |space| {
+            labels.get(space).map(String::as_str)
+        });
+        self.notes.extend(assignment.notes.iter().cloned());
+        self.waves = assignment.waves.clone();
+        self.max_failures = self.rollout.max_failures.allowed(self.jobs.len());
+        self.assignment = assignment;
     }
 
     /// A plan whose answer is final: neither waiting for an installation nor
@@ -68,17 +106,20 @@ impl Plan {
 
     /// The run to record and queue.
     pub fn into_run(self, created_at: DateTime<Utc>) -> RunPlan {
+        let rollout = self.assignment.rollout(&self.rollout);
+        let expected = self.assignment.expected(&self.jobs);
         RunPlan {
             record: RunRecord {
                 run_id: self.run_id,
                 notice: self.notice,
                 action: self.action,
                 created_at,
-                expected: self.jobs.iter().map(ExpectedJob::for_job).collect(),
+                expected,
                 skipped: self.skipped,
                 note: self.not_installed.or(self.note),
             },
             jobs: self.jobs,
+            rollout,
         }
     }
 
@@ -108,6 +149,11 @@ impl Plan {
     /// object could not be read, skipped with the reason.
     fn absorb(&mut self, inventory: &Inventory) {
         self.notes.extend(inventory.notes.iter().cloned());
+        for (guid, space) in &inventory.listing.spaces {
+            if let Some(label) = space.metadata.labels.get(WAVE_LABEL) {
+                self.wave_labels.insert(guid.clone(), label.clone());
+            }
+        }
         for (place, reason) in inventory.unreadable_apps() {
             self.skip(place, reason);
         }
@@ -142,7 +188,7 @@ pub async fn plan(
     scope: &ScopeSettings,
 ) -> Result<Plan, DiscoveryError> {
     let before = cf.request_counts().total();
-    let mut plan = Plan::empty(notice, action);
+    let mut plan = Plan::empty(notice, action, &scope.rollout);
     if action == Action::None {
         plan.note = Some(match notice.kind() {
             NoticeKind::Stemcell => format!(
@@ -165,6 +211,7 @@ pub async fn plan(
         Notice::Stack { stack, .. } => plan_stack(cf, &mut plan, stack, scope).await?,
         Notice::Stemcell { .. } => plan_every_app(cf, &mut plan, scope).await?,
     }
+    plan.assign_waves();
     if !plan.jobs.is_empty() {
         // The root is already cached: this costs no request.
         if let Ok(caps) = cf.capabilities().await {

@@ -39,6 +39,14 @@ pub struct RestageJob {
     /// staging will do (stack notices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_version: Option<Version>,
+    /// 0 for the first send; the run's rollout generation when a resumed
+    /// run queues the job again (see [`RestageJob::dedup_id`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub release: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +77,25 @@ impl RestageJob {
             droplet_guid,
             buildpack,
             target_version,
+            release: 0,
         }
+    }
+
+    /// The queue's deduplication id: the job id, plus the release for a
+    /// job queued again after a resume, which a FIFO queue would otherwise
+    /// drop as a repeat within its five-minute window.
+    pub fn dedup_id(&self) -> String {
+        if self.release == 0 {
+            self.job_id.to_string()
+        } else {
+            format!("{}.r{}", self.job_id, self.release)
+        }
+    }
+
+    /// This job queued again as `release`.
+    pub fn released_as(mut self, release: u32) -> Self {
+        self.release = release;
+        self
     }
 
     pub fn to_json(&self) -> String {

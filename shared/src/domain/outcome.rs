@@ -31,6 +31,14 @@ pub enum Outcome {
     },
     /// It did not work. `permanent` failures are not retried.
     Failed { reason: String, permanent: bool },
+    /// Not started, and not on the queue: the run is paused or halted, or
+    /// the job waits for its wave or its maintenance window. Released by a
+    /// resume, a wave's gate or the window's opening (`until`, when known).
+    Held {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The new droplet crashed while it was verified and the previous one
     /// was deployed again. Final, and a failure for the run's error budget.
     RolledBack {
@@ -50,6 +58,7 @@ pub enum OutcomeKind {
     Deferred,
     Failed,
     RolledBack,
+    Held,
 }
 
 impl Outcome {
@@ -61,6 +70,7 @@ impl Outcome {
             Outcome::Deferred { .. } => OutcomeKind::Deferred,
             Outcome::Failed { .. } => OutcomeKind::Failed,
             Outcome::RolledBack { .. } => OutcomeKind::RolledBack,
+            Outcome::Held { .. } => OutcomeKind::Held,
         }
     }
 
@@ -68,10 +78,21 @@ impl Outcome {
     /// send it back to the queue.
     pub fn is_final(&self) -> bool {
         match self {
-            Outcome::Deferred { .. } => false,
+            Outcome::Deferred { .. } | Outcome::Held { .. } => false,
             Outcome::Failed { permanent, .. } => *permanent,
             _ => true,
         }
+    }
+
+    /// A final failure: what a run's error budget counts.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed {
+                permanent: true,
+                ..
+            } | Outcome::RolledBack { .. }
+        )
     }
 
     pub fn reason(&self) -> Option<&str> {
@@ -79,7 +100,8 @@ impl Outcome {
             Outcome::Skipped { reason }
             | Outcome::Deferred { reason, .. }
             | Outcome::Failed { reason, .. }
-            | Outcome::RolledBack { reason, .. } => Some(reason),
+            | Outcome::RolledBack { reason, .. }
+            | Outcome::Held { reason, .. } => Some(reason),
             Outcome::Restaged { note, .. } => note.as_deref(),
             Outcome::AlreadyCurrent => None,
         }
@@ -95,6 +117,7 @@ impl fmt::Display for OutcomeKind {
             OutcomeKind::Deferred => "deferred",
             OutcomeKind::Failed => "failed",
             OutcomeKind::RolledBack => "rolled back",
+            OutcomeKind::Held => "held",
         })
     }
 }

@@ -31,10 +31,11 @@ use super::restage::restage_one;
 use crate::cf::CfClient;
 use crate::config::WorkerSettings;
 use crate::domain::{JobId, Outcome, RestageJob};
-use crate::ledger::{Lease, Ledger};
+use crate::ledger::{Lease, Ledger, Recorded, RunState};
 use crate::notify::Notifier;
-use crate::queue::Delivery;
+use crate::queue::{Delivery, JobQueue};
 use crate::retry::{Backoff, Jitter};
+use crate::rollout::{self, Ports};
 
 /// One delivery of a batch, with its FIFO message group if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +107,18 @@ pub struct Engine {
     retry: Backoff,
     permits: Permits,
     spaces: SpaceLocks,
+    /// Where a finished wave's successor is queued; without one, the
+    /// periodic tick releases waves.
+    queue: Option<Arc<dyn JobQueue>>,
+}
+
+/// What the run's rollout says about starting a job.
+enum Gate {
+    Go,
+    /// Paused or halted: keep the job in the ledger, off the queue.
+    Hold(String),
+    /// Aborted: the job ends skipped.
+    Abort(String),
 }
 
 impl Engine {
@@ -125,7 +138,15 @@ impl Engine {
             retry: Backoff::new(Duration::from_secs(30), Duration::from_secs(15 * 60))
                 .with_jitter(Jitter::None),
             spaces: SpaceLocks::default(),
+            queue: None,
         }
+    }
+
+    /// Releases the next wave from the worker that finishes one (the tick
+    /// does otherwise).
+    pub fn with_queue(mut self, queue: Arc<dyn JobQueue>) -> Self {
+        self.queue = Some(queue);
+        self
     }
 
     /// Deadline margins other than [`Margins::for_settings`] (tests).
@@ -290,7 +311,28 @@ impl Engine {
             }
         }
 
-        let mut outcome = restage_one(&self.cf, &self.settings, &job, deadline).await;
+        let mut outcome = match self.gate(&job).await {
+            Ok(Gate::Go) => restage_one(&self.cf, &self.settings, &job, deadline).await,
+            Ok(Gate::Abort(reason)) => Outcome::Skipped { reason },
+            Ok(Gate::Hold(reason)) => return self.hold(&job, &owner, delivery, reason).await,
+            Err(e) => {
+                tracing::warn!(job = %job.job_id, error = %e, "ledger unavailable; job not started");
+                if let Err(e) = self
+                    .ledger
+                    .release_job(&job.run_id, &job.job_id, &owner)
+                    .await
+                {
+                    tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
+                }
+                let delay = self.backoff(delivery.receive_count);
+                return result(
+                    delivery,
+                    Disposition::RetryAfter(delay),
+                    None,
+                    format!("ledger unavailable: {e}"),
+                );
+            }
+        };
         if !outcome.is_final() && deadline.is_shutting_down() {
             return self.hand_back(&job, &owner, delivery, outcome).await;
         }
@@ -325,6 +367,7 @@ impl Engine {
                     if r.completed_run {
                         self.run_completed(&job).await;
                     }
+                    self.after_final(&job, &outcome, r).await;
                     result(
                         delivery,
                         Disposition::Complete,
@@ -415,6 +458,101 @@ impl Engine {
             job_id: Some(job.job_id.clone()),
             outcome: Some(outcome),
             note: "handed back at shutdown; not an attempt".into(),
+        }
+    }
+
+    /// Whether the run lets a new restage start now.
+    async fn gate(&self, job: &RestageJob) -> Result<Gate, crate::ledger::LedgerError> {
+        let Some(rollout) = self.ledger.rollout(&job.run_id).await? else {
+            return Ok(Gate::Go);
+        };
+        Ok(match (&rollout.state, rollout.state.hold_reason()) {
+            (RunState::Running, _) | (_, None) => Gate::Go,
+            (RunState::Aborted { .. }, Some(reason)) => Gate::Abort(reason),
+            (_, Some(reason)) => Gate::Hold(reason),
+        })
+    }
+
+    /// Parks a job of a paused or halted run in the ledger: recorded as
+    /// held, its delivery done. A resume queues it again.
+    async fn hold(
+        &self,
+        job: &RestageJob,
+        owner: &str,
+        delivery: Delivery,
+        reason: String,
+    ) -> ItemResult {
+        let held = Outcome::Held {
+            reason: reason.clone(),
+            until: None,
+        };
+        let recorded = self
+            .ledger
+            .record_outcome(&job.run_id, &job.job_id, &held)
+            .await;
+        if let Err(e) = self
+            .ledger
+            .release_job(&job.run_id, &job.job_id, owner)
+            .await
+        {
+            tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
+        }
+        let (disposition, note) = match recorded {
+            Ok(_) => {
+                tracing::info!(job = %job.job_id, app = %job.app.name, %reason, "job held");
+                (Disposition::Complete, reason)
+            }
+            Err(e) => (
+                Disposition::RetryAfter(self.backoff(delivery.receive_count)),
+                format!("could not record the job as held: {e}"),
+            ),
+        };
+        ItemResult {
+            delivery,
+            disposition,
+            job_id: Some(job.job_id.clone()),
+            outcome: Some(held),
+            note,
+        }
+    }
+
+    /// After a final outcome: a failure may spend the run's budget, and the
+    /// last job of a wave may let the next one go.
+    async fn after_final(&self, job: &RestageJob, outcome: &Outcome, recorded: Recorded) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        let ports = Ports {
+            cf: &self.cf,
+            ledger: self.ledger.as_ref(),
+            queue: queue.as_ref(),
+            notifier: self.notifier.as_ref(),
+            max_in_flight: self.settings.max_in_flight,
+        };
+        let now = chrono::Utc::now();
+        if outcome.is_failure()
+            && let Err(e) = rollout::after_failure(ports, &job.run_id, now).await
+        {
+            tracing::warn!(run = %job.run_id, error = %e, "could not check the run's error budget; the next failure or the tick will");
+        }
+        if recorded.finished == 0 {
+            return;
+        }
+        match self.ledger.rollout(&job.run_id).await {
+            Ok(Some(r)) if r.waves.len() > 1 && recorded.finished >= r.released_jobs() => {
+                match rollout::advance(ports, &job.run_id, now).await {
+                    Ok(advance) => {
+                        tracing::debug!(run = %job.run_id, ?advance, "asked the wave gate")
+                    }
+                    Err(e) => {
+                        tracing::warn!(run = %job.run_id, error = %e, "could not ask the wave gate; the tick will")
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(run = %job.run_id, error = %e, "could not read the run's rollout; the tick asks its gate")
+            }
         }
     }
 

@@ -20,14 +20,17 @@ use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 
 use super::state;
-use super::{ExpectedJob, Lease, Ledger, LedgerError, Recorded, RunRecord, RunView, SkippedApp};
+use super::{
+    ExpectedJob, Lease, Ledger, LedgerError, Recorded, Rollout, RunRecord, RunView, SkippedApp,
+};
 use crate::domain::{JobId, Outcome, RunId};
 
 mod counting;
 mod item;
 
 use item::{
-    Item, META, RUNS_PARTITION, conditional_failed, flag, job_sk, n, rfc3339, run_pk, s, text,
+    Item, META, ROLLOUT, RUNS_PARTITION, conditional_failed, flag, job_sk, n, rfc3339, run_pk, s,
+    text,
 };
 
 /// How many job writes of one `put_run` are in flight at once.
@@ -459,6 +462,7 @@ impl Ledger for DynamoLedger {
             Err(e) if conditional_failed(&e) => {
                 return Ok(Recorded {
                     completed_run: false,
+                    finished: 0,
                 });
             }
             Err(e) => return Err(self.unavailable("UpdateItem (record outcome)", &e)),
@@ -466,6 +470,7 @@ impl Ledger for DynamoLedger {
         if !is_final || !flag(&job, "expected") {
             return Ok(Recorded {
                 completed_run: false,
+                finished: 0,
             });
         }
         // The job stays leasable (see `lease_job`) until it is settled, so if
@@ -473,11 +478,15 @@ impl Ledger for DynamoLedger {
         if !flag(&job, "counted") && !self.count_once(run_id, job_id).await? {
             return Ok(Recorded {
                 completed_run: false,
+                finished: 0,
             });
         }
-        let completed_run = self.complete_if_done(run_id).await?;
+        let (completed_run, finished) = self.complete_if_done(run_id).await?;
         self.settle_job(run_id, job_id).await?;
-        Ok(Recorded { completed_run })
+        Ok(Recorded {
+            completed_run,
+            finished,
+        })
     }
 
     async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
@@ -496,6 +505,59 @@ impl Ledger for DynamoLedger {
             Ok(_) => Ok(true),
             Err(e) if conditional_failed(&e) => Ok(false),
             Err(e) => Err(self.unavailable("UpdateItem (slack thread)", &e)),
+        }
+    }
+
+    async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
+        let pk = run_pk(run_id);
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s(ROLLOUT))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.unavailable("GetItem (rollout)", &e))?
+            .item;
+        match item {
+            Some(item) => Ok(Some(self.rollout_of(&pk, &item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn swap_rollout(
+        &self,
+        run_id: &RunId,
+        read: u64,
+        next: &Rollout,
+    ) -> Result<bool, LedgerError> {
+        if next.version <= read {
+            return Ok(false);
+        }
+        let json = serde_json::to_string(next).map_err(|e| {
+            LedgerError::Corrupt(format!("cannot encode the rollout of {run_id}: {e}"))
+        })?;
+        let version = |v: u64| n(i64::try_from(v).unwrap_or(i64::MAX));
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&run_pk(run_id)))
+            .item("sk", s(ROLLOUT))
+            .item("rollout", s(&json))
+            .item("version", version(next.version));
+        put = if read == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :read")
+                .expression_attribute_values(":read", version(read))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.unavailable("PutItem (rollout)", &e)),
         }
     }
 }

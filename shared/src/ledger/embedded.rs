@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::state::{self, JobState, RunMeta};
-use super::{Lease, Ledger, LedgerError, Recorded, RunRecord, RunView};
+use super::{Lease, Ledger, LedgerError, Recorded, Rollout, RunRecord, RunView};
 use crate::domain::{JobId, Outcome, RunId};
 
 /// The file name used when [`EmbeddedLedger::open`] is given a directory.
@@ -412,6 +412,7 @@ impl Ledger for EmbeddedLedger {
             }
             Ok(Recorded {
                 completed_run: change.completed_run,
+                finished: change.finished,
             })
         })
         .await
@@ -429,6 +430,39 @@ impl Ledger for EmbeddedLedger {
                 return Ok(false);
             }
             meta.slack_thread = Some(ts);
+            put_json(&mut runs, run_id.as_str(), &meta)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
+        let run_id = run_id.clone();
+        self.read(move |tx| {
+            let runs = tx.open_table(RUNS)?;
+            Ok(get_json::<RunMeta>(&runs, "run", run_id.as_str())?.and_then(|m| m.rollout))
+        })
+        .await
+    }
+
+    async fn swap_rollout(
+        &self,
+        run_id: &RunId,
+        read: u64,
+        next: &Rollout,
+    ) -> Result<bool, LedgerError> {
+        let run_id = run_id.clone();
+        let next = next.clone();
+        self.write(move |tx| {
+            let mut runs = tx.open_table(RUNS)?;
+            let Some(mut meta) = get_json::<RunMeta>(&runs, "run", run_id.as_str())? else {
+                return Err(Fail::Corrupt(format!(
+                    "run {run_id} is not stored: its rollout cannot be"
+                )));
+            };
+            if !state::swap_rollout(&mut meta, read, &next) {
+                return Ok(false);
+            }
             put_json(&mut runs, run_id.as_str(), &meta)?;
             Ok(true)
         })

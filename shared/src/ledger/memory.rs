@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::state::{self, JobState, RunMeta};
-use super::{Lease, Ledger, LedgerError, Recorded, RunRecord, RunView};
+use super::{Lease, Ledger, LedgerError, Recorded, Rollout, RunRecord, RunView};
 use crate::domain::{JobId, Outcome, RunId};
 
 #[derive(Default)]
@@ -141,6 +141,7 @@ impl Ledger for MemoryLedger {
         }
         Ok(Recorded {
             completed_run: change.completed_run,
+            finished: change.finished,
         })
     }
 
@@ -152,6 +153,24 @@ impl Ledger for MemoryLedger {
                 Ok(true)
             }
             _ => Ok(false),
+        }
+    }
+
+    async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
+        Ok(self.lock().runs.get(run_id).and_then(|m| m.rollout.clone()))
+    }
+
+    async fn swap_rollout(
+        &self,
+        run_id: &RunId,
+        read: u64,
+        next: &Rollout,
+    ) -> Result<bool, LedgerError> {
+        match self.lock().runs.get_mut(run_id) {
+            Some(meta) => Ok(state::swap_rollout(meta, read, next)),
+            None => Err(LedgerError::Unavailable(format!(
+                "run {run_id} is not in the ledger: its rollout cannot be stored"
+            ))),
         }
     }
 }

@@ -4,11 +4,13 @@
 pub mod dynamo;
 pub mod embedded;
 pub mod memory;
+pub mod rollout;
 mod state;
 
 pub use dynamo::DynamoLedger;
 pub use embedded::EmbeddedLedger;
 pub use memory::MemoryLedger;
+pub use rollout::{ControlEvent, Rollout, RunState, WaveInfo};
 
 use std::time::Duration;
 
@@ -16,7 +18,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Action, AppRef, JobId, Notice, Outcome, RestageJob, RunId, Version};
+use crate::domain::{
+    Action, AppRef, JOB_SCHEMA_VERSION, JobId, Notice, Outcome, RestageJob, RunId, Version,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -49,6 +53,10 @@ pub struct ExpectedJob {
     /// 0 for the planned job, n for the n-th operator retry of the same app.
     #[serde(default)]
     pub retry: u32,
+    /// The wave the job goes in (an index into the run's
+    /// [`Rollout::waves`]); 0 in records written before waves existed.
+    #[serde(default)]
+    pub wave: u32,
 }
 
 impl ExpectedJob {
@@ -61,7 +69,32 @@ impl ExpectedJob {
             buildpack: job.buildpack.clone(),
             target_version: job.target_version.clone(),
             retry: 0,
+            wave: 0,
         }
+    }
+
+    /// In wave `wave`.
+    pub fn in_wave(mut self, wave: u32) -> Self {
+        self.wave = wave;
+        self
+    }
+
+    /// The job as it was fanned out, to queue it again (a held wave, a
+    /// resumed run); `None` for records without the planned droplet, which
+    /// cannot be rebuilt without guessing.
+    pub fn to_job(&self, run: &RunRecord) -> Option<RestageJob> {
+        Some(RestageJob {
+            v: JOB_SCHEMA_VERSION,
+            job_id: self.job_id.clone(),
+            run_id: run.run_id.clone(),
+            notice: run.notice.clone(),
+            action: run.action,
+            app: self.app.clone(),
+            droplet_guid: self.droplet_guid.clone()?,
+            buildpack: self.buildpack.clone(),
+            target_version: self.target_version.clone(),
+            release: 0,
+        })
     }
 }
 
@@ -101,6 +134,9 @@ pub struct RunView {
     pub completed_at: Option<DateTime<Utc>>,
     /// Slack's `ts` of the run's root message, once posted.
     pub slack_thread: Option<String>,
+    /// Waves, budget and controls; `None` for runs recorded before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 impl RunView {
@@ -109,6 +145,27 @@ impl RunView {
             .iter()
             .filter(|j| j.outcome.as_ref().is_some_and(Outcome::is_final))
             .count()
+    }
+
+    /// Final failures (failed for good, rolled back): what the error budget counts.
+    pub fn failures(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| j.outcome.as_ref().is_some_and(Outcome::is_failure))
+            .count()
+    }
+
+    /// Each expected job with its wave.
+    pub fn jobs_with_waves(&self) -> impl Iterator<Item = (&JobRecord, u32)> {
+        self.jobs.iter().map(|j| {
+            let wave = self
+                .record
+                .expected
+                .iter()
+                .find(|e| e.job_id == j.job_id)
+                .map_or(0, |e| e.wave);
+            (j, wave)
+        })
     }
 }
 
@@ -129,6 +186,11 @@ pub struct Recorded {
     /// This call completed the run. True for exactly one caller per run,
     /// however many finish at the same moment.
     pub completed_run: bool,
+    /// The run's count of final jobs after this call, when it counted a
+    /// final outcome (0 otherwise): compared with the jobs released so far,
+    /// it tells a worker that its wave may be complete without reading
+    /// the whole run.
+    pub finished: usize,
 }
 
 #[async_trait]
@@ -171,4 +233,17 @@ pub trait Ledger: Send + Sync {
 
     /// Sets the Slack thread of a run; `false` if one was already set.
     async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError>;
+
+    /// The run's rollout record (one small read, for every job a worker takes).
+    async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError>;
+    /// Stores `next` only if the stored record's version is still `read`
+    /// (0: there is none yet); `false` when someone changed it first. The
+    /// caller gives `next` a version above `read` ([`Rollout::next`]).
+    /// Fails for a run that is not stored.
+    async fn swap_rollout(
+        &self,
+        run_id: &RunId,
+        read: u64,
+        next: &Rollout,
+    ) -> Result<bool, LedgerError>;
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use super::{ExpectedJob, JobRecord, Lease, RunRecord, RunView};
+use super::{ExpectedJob, JobRecord, Lease, Rollout, RunRecord, RunView};
 use crate::domain::{JobId, Outcome};
 
 /// Everything about a run except its jobs' states.
@@ -27,6 +27,8 @@ pub(crate) struct RunMeta {
     pub finished: usize,
     pub completed_at: Option<DateTime<Utc>>,
     pub slack_thread: Option<String>,
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +85,7 @@ pub(crate) fn merge_run(
         finished: 0,
         completed_at: None,
         slack_thread: None,
+        rollout: None,
     });
     let mut jobs = Vec::new();
     for e in &incoming.expected {
@@ -148,6 +151,8 @@ pub(crate) struct RecordedChange {
     /// The job state to write, `None` when the report was dropped.
     pub job: Option<JobState>,
     pub completed_run: bool,
+    /// The run's `finished` after counting this outcome; 0 if it did not count.
+    pub finished: usize,
 }
 
 /// Records `outcome` on a job; `meta` is the run's summary when the run
@@ -164,6 +169,7 @@ pub(crate) fn record(
         return RecordedChange {
             job: None,
             completed_run: false,
+            finished: 0,
         };
     }
     state.outcome = Some(outcome.clone());
@@ -174,12 +180,14 @@ pub(crate) fn record(
         state.lease = None;
     }
     let mut completed_run = false;
+    let mut finished = 0;
     if let Some(meta) = meta
         && state.expected
         && !was_final
         && outcome.is_final()
     {
         meta.finished += 1;
+        finished = meta.finished;
         if meta.finished >= meta.record.expected.len() && meta.completed_at.is_none() {
             meta.completed_at = Some(now);
             completed_run = true;
@@ -188,6 +196,7 @@ pub(crate) fn record(
     RecordedChange {
         job: Some(state),
         completed_run,
+        finished,
     }
 }
 
@@ -215,7 +224,19 @@ pub(crate) fn view(meta: RunMeta, mut job: impl FnMut(&JobId) -> Option<JobState
         jobs,
         completed_at: meta.completed_at,
         slack_thread: meta.slack_thread,
+        rollout: meta.rollout,
     }
+}
+
+/// Swaps a run's rollout record if it is still at version `read` (0: none
+/// yet); `true` when it was stored.
+pub(crate) fn swap_rollout(meta: &mut RunMeta, read: u64, next: &Rollout) -> bool {
+    let current = meta.rollout.as_ref().map_or(0, |r| r.version);
+    if current != read || next.version <= read {
+        return false;
+    }
+    meta.rollout = Some(next.clone());
+    true
 }
 
 /// The sort key that orders runs by creation time (fixed-width RFC 3339, so

@@ -231,10 +231,8 @@ impl EmbeddedQueue {
 #[async_trait]
 impl JobQueue for EmbeddedQueue {
     async fn enqueue(&self, jobs: &[RestageJob]) -> Result<(), QueueError> {
-        let entries: Vec<(String, String)> = jobs
-            .iter()
-            .map(|j| (j.job_id.to_string(), j.to_json()))
-            .collect();
+        let entries: Vec<(String, String)> =
+            jobs.iter().map(|j| (j.dedup_id(), j.to_json())).collect();
         let dedup_window = self.dedup_window;
         let added = self
             .write(move |tx| {

@@ -75,7 +75,7 @@ impl JobQueue for MemoryQueue {
         let mut inner = self.lock()?;
         let now = now_ms();
         for job in jobs {
-            let id = job.job_id.to_string();
+            let id = job.dedup_id();
             if !inner.seen.insert(id.clone()) {
                 continue;
             }

@@ -103,7 +103,7 @@ impl SqsQueue {
         if self.fifo {
             entry = entry
                 .message_group_id(&job.app.space_guid)
-                .message_deduplication_id(job.job_id.as_str());
+                .message_deduplication_id(job.dedup_id());
         }
         entry.build().map_err(|e| QueueError::Rejected {
             count: 1,

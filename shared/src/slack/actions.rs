@@ -280,6 +280,7 @@ impl SlackActions {
                 droplet_guid: droplet_guid.clone(),
                 buildpack: expected.and_then(|e| e.buildpack.clone()),
                 target_version: expected.and_then(|e| e.target_version.clone()),
+                release: 0,
             };
             record.expected.push(ExpectedJob {
                 job_id: job.job_id.clone(),
@@ -288,6 +289,7 @@ impl SlackActions {
                 buildpack: job.buildpack.clone(),
                 target_version: job.target_version.clone(),
                 retry,
+                wave: expected.map_or(0, |e| e.wave),
             });
             jobs.push(job);
         }

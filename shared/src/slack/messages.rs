@@ -210,6 +210,7 @@ pub fn result_line(job: &RestageJob, outcome: &Outcome) -> ResultLine {
         Outcome::RolledBack { reason: r, .. } => {
             format!(":rewind: {who} rolled back: {}", reason(r))
         }
+        Outcome::Held { reason: r, .. } => format!(":pause_button: {who} {}", reason(r)),
     };
     ResultLine {
         kind: outcome.kind(),
@@ -625,6 +626,7 @@ mod tests {
             ],
             completed_at: Some(created + chrono::Duration::seconds(252)),
             slack_thread: None,
+            rollout: None,
         };
         let summary = summary_message(&view, Utc::now());
         let json = serde_json::to_string(&summary.blocks).expect("json");

@@ -203,6 +203,8 @@ fn accepted(plan: &Plan, queued: usize) -> Response<Bytes> {
         "run_id": plan.run_id,
         "queued": queued,
         "planned": plan.jobs.len(),
+        "waves": plan.waves,
+        "max_failures": plan.max_failures,
         "skipped": skipped_json(&plan.skipped),
     });
     if let Some(obj) = body.as_object_mut() {

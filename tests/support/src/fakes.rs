@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
 use restager_shared::ledger::{
-    Lease, Ledger, LedgerError, MemoryLedger, Recorded, RunRecord, RunView,
+    Lease, Ledger, LedgerError, MemoryLedger, Recorded, Rollout, RunRecord, RunView,
 };
 use restager_shared::queue::{JobQueue, QueueError};
 
@@ -147,6 +147,21 @@ impl Ledger for FaultyLedger {
         self.up()?;
         self.inner.set_slack_thread(run_id, ts).await
     }
+
+    async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
+        self.up()?;
+        self.inner.rollout(run_id).await
+    }
+
+    async fn swap_rollout(
+        &self,
+        run_id: &RunId,
+        read: u64,
+        next: &Rollout,
+    ) -> Result<bool, LedgerError> {
+        self.up()?;
+        self.inner.swap_rollout(run_id, read, next).await
+    }
 }
 
 /// Accepts jobs in order, deduplicating on job id like a FIFO queue. While
@@ -188,7 +203,7 @@ impl JobQueue for FaultyQueue {
                     "test queue failed mid-batch".into(),
                 ));
             }
-            if !stored.iter().any(|j| j.job_id == job.job_id) {
+            if !stored.iter().any(|j| j.dedup_id() == job.dedup_id()) {
                 stored.push(job.clone());
             }
         }

@@ -13,7 +13,7 @@ use crate::render::{place, print_json, table};
 pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandError> {
     let env = Env(source);
     let cf_settings = CfSettings::from_env(&env)?;
-    let scope = ScopeSettings::from_env(&env);
+    let scope = ScopeSettings::from_env(&env)?;
     let cf = startup::cf_client(&cf_settings)?;
     let apps = discovery::outdated(&cf, &scope)
         .await

@@ -87,7 +87,7 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
 async fn dry_run(source: &dyn Source, args: &OutputArgs) -> Result<(), CommandError> {
     let env = Env(source);
     let cf_settings = CfSettings::from_env(&env)?;
-    let scope = ScopeSettings::from_env(&env);
+    let scope = ScopeSettings::from_env(&env)?;
     let cf = startup::cf_client(&cf_settings)?;
     let runs = discovery::sweep_plan(&cf, &scope)
         .await

@@ -95,6 +95,27 @@ pub struct AuditEvent {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "null_default")]
     pub data: CrashData,
+    /// What the event is about; `nil` when the event has no target
+    /// (app/presenters/v3/event_presenter.rb), its guid the app's for crashes.
+    #[serde(default)]
+    pub target: Option<EventTarget>,
+}
+
+impl AuditEvent {
+    pub fn target_guid(&self) -> Option<&str> {
+        self.target.as_ref()?.guid.as_deref()
+    }
+}
+
+/// `target` of an event (event_presenter.rb: guid, type, name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventTarget {
+    #[serde(default)]
+    pub guid: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// `data` of `audit.app.process.crash` (app/repositories/process_event_repository.rb).

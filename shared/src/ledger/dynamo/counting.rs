@@ -167,8 +167,12 @@ impl DynamoLedger {
     }
 
     /// Marks the run complete if every expected job is final; `true` for the
-    /// one caller whose conditional write sets `completed_at`.
-    pub(super) async fn complete_if_done(&self, run_id: &RunId) -> Result<bool, LedgerError> {
+    /// one caller whose conditional write sets `completed_at`. Also returns
+    /// the run's `finished` count as read.
+    pub(super) async fn complete_if_done(
+        &self,
+        run_id: &RunId,
+    ) -> Result<(bool, usize), LedgerError> {
         let pk = run_pk(run_id);
         let meta = self
             .client
@@ -184,8 +188,9 @@ impl DynamoLedger {
             .unwrap_or_default();
         let finished = number(&meta, "finished").unwrap_or(0);
         let expected = number(&meta, "expected").unwrap_or(0);
+        let count = usize::try_from(finished).unwrap_or(0);
         if meta.is_empty() || finished < expected || meta.contains_key("completed_at") {
-            return Ok(false);
+            return Ok((false, count));
         }
         let result = self
             .client
@@ -199,8 +204,8 @@ impl DynamoLedger {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
+            Ok(_) => Ok((true, count)),
+            Err(e) if conditional_failed(&e) => Ok((false, count)),
             Err(e) => Err(self.unavailable("UpdateItem (complete run)", &e)),
         }
     }

@@ -9,6 +9,7 @@
 //! | run summary     | `run#<run id>` | `meta`                      | `record` (S, RunRecord JSON without expected/skipped), `expected` (N), `finished` (N), `completed_at` (S), `slack_thread` (S) |
 //! | job             | `run#<run id>` | `job#<job id>`              | `spec` (S, ExpectedJob JSON), `seq` (N), `expected` (BOOL), `outcome` (S, Outcome JSON), `is_final`, `counted`, `settled` (BOOL), `attempts` (N), `updated_at` (S), `lease_owner` (S), `lease_until_ms` (N) |
 //! | skipped app     | `run#<run id>` | `skip#<app guid>`           | `skipped` (S, SkippedApp JSON), `seq` (N) |
+//! | rollout         | `run#<run id>` | `rollout`                   | `rollout` (S, Rollout JSON), `version` (N, what a swap compares) |
 //! | run listing     | `runs`         | `<created_at>#<run id>`     | `run_id` (S) |
 //!
 //! Jobs and skipped apps are items of their own because a run of thousands of
@@ -26,12 +27,13 @@ use serde::de::DeserializeOwned;
 use super::DynamoLedger;
 use crate::domain::{JobId, Outcome, RunId};
 use crate::ledger::state::{self, JobState, LeaseState, RunMeta};
-use crate::ledger::{ExpectedJob, LedgerError, RunRecord, RunView, SkippedApp};
+use crate::ledger::{ExpectedJob, LedgerError, Rollout, RunRecord, RunView, SkippedApp};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
 pub(super) const RUNS_PARTITION: &str = "runs";
 pub(super) const META: &str = "meta";
+pub(super) const ROLLOUT: &str = "rollout";
 
 impl DynamoLedger {
     pub(super) fn corrupt(&self, pk: &str, sk: &str, what: &str) -> LedgerError {
@@ -52,10 +54,13 @@ impl DynamoLedger {
         let mut expected: Vec<(i64, ExpectedJob)> = Vec::new();
         let mut skipped: Vec<(i64, SkippedApp)> = Vec::new();
         let mut jobs: HashMap<JobId, JobState> = HashMap::new();
+        let mut rollout = None;
         for item in items {
             let sk = text(&item, "sk").unwrap_or_default().to_string();
             if sk == META {
                 meta_item = Some(item);
+            } else if sk == ROLLOUT {
+                rollout = Some(self.rollout_of(&pk, &item)?);
             } else if sk.starts_with("job#") {
                 let job = self.job_state(&pk, &sk, &item)?;
                 if job.expected {
@@ -97,8 +102,16 @@ impl DynamoLedger {
             finished: number(&meta_item, "finished").unwrap_or(0).max(0) as usize,
             completed_at,
             slack_thread: text(&meta_item, "slack_thread").map(str::to_string),
+            rollout,
         };
         Ok(Some(state::view(meta, |job| jobs.get(job).cloned())))
+    }
+
+    /// The rollout record stored in `item`.
+    pub(super) fn rollout_of(&self, pk: &str, item: &Item) -> Result<Rollout, LedgerError> {
+        let raw = text(item, "rollout")
+            .ok_or_else(|| self.corrupt(pk, ROLLOUT, "rollout without data"))?;
+        self.decode(pk, ROLLOUT, raw)
     }
 
     pub(super) fn job_state(

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use restager_shared::domain::{Action, AppRef, JobId, Notice, Outcome, RunId, Version};
-use restager_shared::ledger::{ExpectedJob, Lease, Ledger, RunRecord, RunView, SkippedApp};
+use restager_shared::ledger::{
+    ControlEvent, ExpectedJob, Lease, Ledger, Rollout, RunRecord, RunState, RunView, SkippedApp,
+    WaveInfo,
+};
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -31,6 +34,7 @@ pub fn expected(run: &RunId, n: usize) -> ExpectedJob {
         buildpack: Some("ruby_buildpack".into()),
         target_version: Some(Version::parse("1.10.29").expect("version literal")),
         retry: 0,
+        wave: 0,
     }
 }
 
@@ -678,6 +682,114 @@ pub async fn a_run_without_jobs_is_stored_with_its_note(l: &dyn Ledger) {
     assert!(done.completed_run);
 }
 
+fn rollout_v1() -> Rollout {
+    Rollout {
+        version: 1,
+        state: RunState::Running,
+        waves: vec![
+            WaveInfo {
+                name: "*/dev*".into(),
+                jobs: 1,
+                released_at: Some(t0()),
+            },
+            WaveInfo {
+                name: "everything else".into(),
+                jobs: 2,
+                released_at: None,
+            },
+        ],
+        max_failures: 1,
+        budget: "10%".into(),
+        forgiven: 0,
+        soak_secs: 600,
+        generation: 0,
+        history: Vec::new(),
+    }
+}
+
+/// The rollout record is swapped only from the version read, so of two
+/// writers that read the same version exactly one wins; it is read alone
+/// and with the run, and the waves of expected jobs survive the round trip.
+pub async fn rollout_swaps_from_the_version_read(l: Arc<dyn Ledger>) {
+    let mut r = run("conformance:rollout", 3, t0());
+    for (n, e) in r.expected.iter_mut().enumerate() {
+        e.wave = u32::from(n > 0);
+    }
+    l.put_run(&r).await.expect("put_run");
+    assert_eq!(l.rollout(&r.run_id).await.expect("rollout"), None);
+    let first = rollout_v1();
+    assert!(
+        !l.swap_rollout(
+            &r.run_id,
+            0,
+            &Rollout {
+                version: 0,
+                ..first.clone()
+            }
+        )
+        .await
+        .expect("swap"),
+        "a swap must raise the version"
+    );
+    assert!(l.swap_rollout(&r.run_id, 0, &first).await.expect("create"));
+    assert!(
+        !l.swap_rollout(&r.run_id, 0, &first)
+            .await
+            .expect("create again"),
+        "only once"
+    );
+    assert_eq!(
+        l.rollout(&r.run_id).await.expect("rollout"),
+        Some(first.clone())
+    );
+
+    let racers: Vec<_> = (0..6)
+        .map(|i| {
+            let (l, id, base) = (l.clone(), r.run_id.clone(), first.clone());
+            tokio::spawn(async move {
+                let mut next = base.next(ControlEvent {
+                    at: t0(),
+                    by: format!("racer {i}"),
+                    what: "released wave 2".into(),
+                });
+                next.waves[1].released_at = Some(t0());
+                l.swap_rollout(&id, base.version, &next)
+                    .await
+                    .expect("swap")
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += usize::from(racer.await.expect("join"));
+    }
+    assert_eq!(won, 1, "exactly one of the concurrent swaps wins");
+    let stored = view(l.as_ref(), &r.run_id).await;
+    let rollout = stored.rollout.expect("the view carries the rollout");
+    assert_eq!(rollout.version, 2);
+    assert_eq!(rollout.history.len(), 1);
+    assert_eq!(rollout.released_jobs(), 3);
+    let waves: Vec<u32> = stored.record.expected.iter().map(|e| e.wave).collect();
+    assert_eq!(waves, vec![0, 1, 1]);
+
+    // `finished` reports the run's count of final jobs after each one.
+    let first_job = &r.expected[0].job_id;
+    let recorded = l
+        .record_outcome(&r.run_id, first_job, &Outcome::AlreadyCurrent)
+        .await
+        .expect("record");
+    assert_eq!(recorded.finished, 1);
+    let held = Outcome::Held {
+        reason: "held: run paused by ops".into(),
+        until: None,
+    };
+    let recorded = l
+        .record_outcome(&r.run_id, &r.expected[1].job_id, &held)
+        .await
+        .expect("record held");
+    assert_eq!(recorded.finished, 0, "a held job is not final");
+}
+
 /// Every behaviour above, each on a fresh ledger from `fresh`.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -737,6 +849,11 @@ macro_rules! conformance_tests {
             let (l, _guard) = $fresh.await;
             $crate::ledger_conformance::a_run_without_jobs_is_stored_with_its_note(l.as_ref())
                 .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn rollout_swaps_from_the_version_read() {
+            let (l, _guard) = $fresh.await;
+            $crate::ledger_conformance::rollout_swaps_from_the_version_read(l).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn slack_thread_is_set_once() {

@@ -521,6 +521,7 @@ mod tests {
                         buildpack: None,
                         target_version: None,
                         retry: 0,
+                        wave: 0,
                     })
                     .collect(),
                 skipped: vec![SkippedApp {
@@ -541,6 +542,7 @@ mod tests {
                 .collect(),
             completed_at: None,
             slack_thread: None,
+            rollout: None,
         };
         let live = BTreeMap::from([("app-1".to_string(), AppPhase::Staging)]);
         let p = phases(&view, &live);
