@@ -129,6 +129,14 @@ fn header(html: &mut String, s: &RunSummary, now: DateTime<Utc>) {
         let _ = write!(html, " · completed {}", esc(&shown(done)));
     }
     html.push_str("</p>");
+    if let Some(detail) = &s.state_detail {
+        let _ = write!(
+            html,
+            "<p class=\"detail state-{}\">{}</p>",
+            esc(&s.state),
+            esc(detail)
+        );
+    }
     if let Some(why) = &s.nothing_queued {
         let _ = write!(
             html,
@@ -422,8 +430,8 @@ pub fn runs_page(runs: &[RunSummary]) -> String {
 const STYLE: &str = "<style>\
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#263238;max-width:1000px}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}\
-.meta{color:#546e7a;margin:0}.note{color:#546e7a}code{font-size:12px}\
-.state{font-weight:600}.state-halted,.state-aborted{color:#c62828}.state-paused{color:#8e24aa}\
+.meta{color:#546e7a;margin:0}.detail{font-weight:600;margin:4px 0 0}.note{color:#546e7a}code{font-size:12px}\
+.state{font-weight:600}.state-halted,.state-aborted,.detail.state-halted,.detail.state-aborted{color:#c62828}.state-paused{color:#8e24aa}\
 .counts{display:flex;gap:12px;margin-top:16px}\
 .count{border:1px solid #cfd8dc;border-radius:6px;padding:8px 14px;min-width:90px}\
 .count .n{display:block;font-size:22px;font-weight:600}\
@@ -468,6 +476,7 @@ mod tests {
                 created_at: "2026-12-01T10:00:00Z".into(),
                 completed_at: None,
                 state: STATE_RUNNING.into(),
+                state_detail: None,
                 app_count: apps.len(),
                 restaged: 1,
                 already_current: 0,

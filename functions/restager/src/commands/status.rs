@@ -204,10 +204,27 @@ fn print_run(detail: &RunDetail, wide: bool) {
             )
         ),
     }
+    if let Some(detail) = &s.state_detail {
+        println!("The run is {}: {detail}.", s.state);
+    }
     println!(
         "{} restaged, {} already current, {} skipped, {} failed, {} pending",
         s.restaged, s.already_current, s.skipped, s.failed, s.in_progress
     );
+    for w in &s.waves {
+        println!(
+            "wave {} ({}): {} of {} done, {} failed, {}",
+            w.number,
+            w.name,
+            w.done,
+            w.size,
+            w.failed,
+            w.released_at.as_deref().map_or_else(
+                || "held".to_string(),
+                |t| format!("released {} UTC", to_the_second(t))
+            )
+        );
+    }
     let rows = detail.apps.iter().map(|a| {
         let mut row = vec![
             a.app.clone(),

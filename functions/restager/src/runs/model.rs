@@ -4,7 +4,7 @@
 //! the process that reads the ledger; read back from JSON by `status --server`.
 
 use restager_shared::domain::Outcome;
-use restager_shared::ledger::RunView;
+use restager_shared::ledger::{RunState, RunView};
 use restager_shared::slack::latest::latest_jobs;
 use restager_shared::slack::messages::Tally;
 use serde::{Deserialize, Serialize};
@@ -19,10 +19,13 @@ pub struct RunSummary {
     pub action: String,
     pub created_at: String,
     pub completed_at: Option<String>,
-    /// `running` or `completed` (and, with safe rollouts, `paused`,
-    /// `halted`, `aborted`).
+    /// `running`, `paused`, `halted`, `aborted` or `completed`.
     #[serde(default)]
     pub state: String,
+    /// Who or what put the run in its state, when, and why: `paused by
+    /// alice at …`, `run halted after 3 failures (budget 2) at …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_detail: Option<String>,
     /// Apps in the run, jobs and skipped ones (`apps` is the list in `status RUN`).
     pub app_count: usize,
     pub restaged: usize,
@@ -48,6 +51,9 @@ pub struct RunSummary {
 pub struct WaveSummary {
     /// 1 for the first wave.
     pub number: u32,
+    /// How the wave was chosen (`*/dev*`, `label 0`, `everything else`).
+    #[serde(default)]
+    pub name: String,
     pub size: usize,
     /// Apps of the wave with a final outcome.
     pub done: usize,
@@ -108,8 +114,11 @@ pub const PHASE_QUEUED: &str = "queued";
 pub const PHASE_DONE: &str = "done";
 pub const PHASE_SKIPPED: &str = "skipped";
 
+pub const PHASE_HELD: &str = "held";
+
 pub const STATE_RUNNING: &str = "running";
 pub const STATE_COMPLETED: &str = "completed";
+pub const STATE_ABORTED: &str = "aborted";
 
 impl RunSummary {
     pub fn of(view: &RunView) -> Self {
@@ -121,6 +130,7 @@ impl RunSummary {
             created_at: view.record.created_at.to_rfc3339(),
             completed_at: view.completed_at.map(|t| t.to_rfc3339()),
             state: state_of(view).to_string(),
+            state_detail: state_detail(view),
             app_count: latest_jobs(view).len() + view.record.skipped.len(),
             restaged: tally.restaged,
             already_current: tally.already_current,
@@ -128,24 +138,75 @@ impl RunSummary {
             failed: tally.failed,
             rolled_back: tally.rolled_back,
             in_progress: tally.in_progress,
-            waves: Vec::new(),
+            waves: waves_of(view),
             nothing_queued: nothing_queued(view),
         }
     }
 
     /// Whether the run may still change (the run page refreshes then).
     pub fn is_live(&self) -> bool {
-        self.state != STATE_COMPLETED && self.nothing_queued.is_none()
+        self.state != STATE_COMPLETED
+            && self.state != STATE_ABORTED
+            && self.nothing_queued.is_none()
     }
 }
 
-/// The run's state.
+/// The run's state: an aborted run stays aborted once its jobs are all
+/// final; any other run with every job final is completed.
 fn state_of(view: &RunView) -> &'static str {
-    if view.completed_at.is_some() {
-        STATE_COMPLETED
-    } else {
-        STATE_RUNNING
+    let rollout = view.rollout.as_ref().map(|r| &r.state);
+    match rollout {
+        Some(RunState::Aborted { .. }) => STATE_ABORTED,
+        _ if view.completed_at.is_some() => STATE_COMPLETED,
+        Some(state) => state.name(),
+        None => STATE_RUNNING,
     }
+}
+
+/// Who, when and why, for a run that is not simply running.
+fn state_detail(view: &RunView) -> Option<String> {
+    let when = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    match &view.rollout.as_ref()?.state {
+        RunState::Running => None,
+        RunState::Paused { by, at } => Some(format!("paused by {by} at {}", when(at))),
+        RunState::Halted { reason, at } => Some(format!("{reason} at {}", when(at))),
+        RunState::Aborted { by, at } => Some(format!("aborted by {by} at {}", when(at))),
+    }
+}
+
+/// Each wave's size and progress, from the rollout record and the jobs.
+fn waves_of(view: &RunView) -> Vec<WaveSummary> {
+    let Some(rollout) = &view.rollout else {
+        return Vec::new();
+    };
+    let latest = latest_jobs(view);
+    rollout
+        .waves
+        .iter()
+        .enumerate()
+        .map(|(i, info)| {
+            let in_wave = latest
+                .iter()
+                .filter(|l| l.expected.map_or(0, |e| e.wave) as usize == i);
+            let (mut done, mut failed) = (0, 0);
+            for l in in_wave {
+                if l.job.outcome.as_ref().is_some_and(Outcome::is_final) {
+                    done += 1;
+                }
+                if l.is_final_failure() {
+                    failed += 1;
+                }
+            }
+            WaveSummary {
+                number: i as u32 + 1,
+                name: info.name.clone(),
+                size: info.jobs,
+                done,
+                failed,
+                released_at: info.released_at.map(|t| t.to_rfc3339()),
+            }
+        })
+        .collect()
 }
 
 /// Why a run without jobs queued nothing; `None` for a run that queued some.
@@ -164,6 +225,7 @@ fn nothing_queued(view: &RunView) -> Option<String> {
 fn phase_of(outcome: Option<&Outcome>) -> &'static str {
     match outcome {
         Some(o) if o.is_final() => PHASE_DONE,
+        Some(Outcome::Held { .. }) => PHASE_HELD,
         // No outcome yet, or deferred / failed for now: back on the queue.
         _ => PHASE_QUEUED,
     }
@@ -175,6 +237,10 @@ impl RunDetail {
             .into_iter()
             .map(|latest| {
                 let job = latest.job;
+                let wave = view
+                    .rollout
+                    .as_ref()
+                    .map(|_| latest.expected.map_or(0, |e| e.wave) + 1);
                 let outcome = job.outcome.as_ref();
                 let phase = phase_of(outcome);
                 AppStatus {
@@ -182,7 +248,7 @@ impl RunDetail {
                     app_guid: job.app.guid.clone(),
                     org: job.app.org_name.clone(),
                     space: job.app.space_name.clone(),
-                    wave: None,
+                    wave,
                     phase: phase.to_string(),
                     outcome: outcome_name(outcome).to_string(),
                     reason: outcome.and_then(Outcome::reason).map(str::to_string),
