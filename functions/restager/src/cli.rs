@@ -295,6 +295,16 @@ pub struct SettingFlags {
     /// Deliveries before a retryable job is recorded as failed [env: RESTAGER_MAX_ATTEMPTS, default 8]
     #[arg(long, global = true, value_name = "N", help_heading = "Worker")]
     pub max_attempts: Option<String>,
+    /// When restages may start: `always`, or `;`-separated `DAYS HH:MM-HH:MM ZONE` windows such as
+    /// `Sat,Sun 02:00-06:00 Europe/Berlin` [env: RESTAGER_WINDOW, default always]
+    #[arg(long, global = true, value_name = "WINDOWS", help_heading = "Windows")]
+    pub window: Option<String>,
+    /// No new restage starts later than a window's end minus this [env: RESTAGER_WINDOW_CUTOFF, default 30m]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Windows")]
+    pub window_cutoff: Option<String>,
+    /// Act on a release only once it is this old; announced at once [env: RESTAGER_MIN_RELEASE_AGE, default 0s]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Windows")]
+    pub min_release_age: Option<String>,
     /// Slack bot token (xoxb-...) [env: SLACK_BOT_TOKEN]
     #[arg(
         long,
@@ -495,6 +505,17 @@ impl SettingFlags {
                 "RESTAGER_MAX_ATTEMPTS",
                 "--max-attempts",
                 &self.max_attempts,
+            ),
+            ("RESTAGER_WINDOW", "--window", &self.window),
+            (
+                "RESTAGER_WINDOW_CUTOFF",
+                "--window-cutoff",
+                &self.window_cutoff,
+            ),
+            (
+                "RESTAGER_MIN_RELEASE_AGE",
+                "--min-release-age",
+                &self.min_release_age,
             ),
             (
                 "SLACK_BOT_TOKEN",

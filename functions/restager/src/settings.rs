@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use restager_shared::config::{
     CfSettings, ConfigError, Env, IntakeSettings, ProcessEnv, Secret, SlackSettings, Source,
-    StorageSettings, WorkerSettings, listen_addr,
+    StorageSettings, WindowSettings, WorkerSettings, listen_addr,
 };
 use restager_shared::startup::AdapterSettings;
 
@@ -54,6 +54,12 @@ pub struct ServeSettings {
     pub intake: IntakeSettings,
     pub slack: SlackSettings,
     pub storage: StorageSettings,
+    /// Read now so a bad window stops `serve` before anything starts.
+    #[expect(
+        dead_code,
+        reason = "the worker reads it once the engine enforces windows (issue #14)"
+    )]
+    pub window: WindowSettings,
     pub listen: SocketAddr,
     pub http: HttpLimits,
     /// The admin API's token; `None` turns `/runs` off.
@@ -137,6 +143,7 @@ impl ServeSettings {
             intake: IntakeSettings::from_env(&env)?,
             slack: SlackSettings::from_env(&env)?,
             storage: StorageSettings::from_env(&env),
+            window: WindowSettings::from_env(&env)?,
             listen: listen_addr(&env)?,
             http: HttpLimits::from_env(&env)?,
             admin_token: admin_token(&env)?,

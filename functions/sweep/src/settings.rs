@@ -2,7 +2,8 @@
 //! missing or bad value stops the function at start-up naming the variable.
 
 use restager_shared::config::{
-    CfSettings, ConfigError, Env, ScopeSettings, SlackSettings, StorageSettings, WorkerSettings,
+    CfSettings, ConfigError, Env, ScopeSettings, SlackSettings, StorageSettings, WindowSettings,
+    WorkerSettings,
 };
 use restager_shared::startup::AdapterSettings;
 
@@ -13,6 +14,8 @@ pub struct SweepConfig {
     /// Which apps a run may touch (`RESTAGER_ORGS_*`, `RESTAGER_SPACES_*`).
     pub scope: ScopeSettings,
     pub slack: SlackSettings,
+    /// When the restages a sweep queues may start, for announcing them.
+    pub window: WindowSettings,
     /// `RESTAGER_QUEUE_URL`: the SQS jobs queue.
     pub queue_url: String,
     /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
@@ -22,12 +25,14 @@ pub struct SweepConfig {
 impl SweepConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let (cf, slack) = (CfSettings::from_env(env)?, SlackSettings::from_env(env)?);
+        let window = WindowSettings::from_env(env)?;
         let (queue_url, ledger_table) =
             StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
             cf,
             scope: ScopeSettings::from_env(env)?,
             slack,
+            window,
             queue_url,
             ledger_table,
         })
@@ -67,6 +72,10 @@ mod tests {
         let cfg = SweepConfig::from_env(&Env(&vars)).expect("valid");
         assert_eq!(cfg.scope.orgs_deny, vec!["system".to_string()]);
         assert_eq!(cfg.ledger_table, "restager-ledger");
+        vars.insert("RESTAGER_WINDOW_CUTOFF", "later");
+        let err = SweepConfig::from_env(&Env(&vars)).expect_err("bad cutoff");
+        assert_eq!(err.name(), "RESTAGER_WINDOW_CUTOFF", "{err}");
+        vars.remove("RESTAGER_WINDOW_CUTOFF");
         vars.remove("RESTAGER_LEDGER_TABLE");
         let err = SweepConfig::from_env(&Env(&vars)).expect_err("table required");
         assert!(err.to_string().contains("RESTAGER_LEDGER_TABLE"), "{err}");

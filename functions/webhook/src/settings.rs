@@ -3,7 +3,7 @@
 //! names the variable, instead of failing every delivery later.
 
 use restager_shared::config::{
-    CfSettings, ConfigError, Env, IntakeSettings, SlackSettings, StorageSettings,
+    CfSettings, ConfigError, Env, IntakeSettings, SlackSettings, StorageSettings, WindowSettings,
 };
 use restager_shared::signature::standard_webhooks;
 use restager_shared::startup::AdapterSettings;
@@ -14,6 +14,8 @@ pub struct WebhookConfig {
     pub cf: CfSettings,
     pub intake: IntakeSettings,
     pub slack: SlackSettings,
+    /// When planned restages may start, for announcing them.
+    pub window: WindowSettings,
     /// `RESTAGER_QUEUE_URL`: the SQS jobs queue.
     pub queue_url: String,
     /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
@@ -43,12 +45,14 @@ impl WebhookConfig {
             });
         }
         let (cf, slack) = (CfSettings::from_env(env)?, SlackSettings::from_env(env)?);
+        let window = WindowSettings::from_env(env)?;
         let (queue_url, ledger_table) =
             StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
             cf,
             intake,
             slack,
+            window,
             queue_url,
             ledger_table,
         })
@@ -111,5 +115,11 @@ mod tests {
         no_queue.remove("RESTAGER_QUEUE_URL");
         let err = WebhookConfig::from_env(&Env(&no_queue)).expect_err("queue required");
         assert!(err.to_string().contains("RESTAGER_QUEUE_URL"), "{err}");
+
+        assert!(cfg.window.windows.is_always());
+        let mut bad_window = base();
+        bad_window.insert("RESTAGER_MIN_RELEASE_AGE", "a week");
+        let err = WebhookConfig::from_env(&Env(&bad_window)).expect_err("bad release age");
+        assert_eq!(err.name(), "RESTAGER_MIN_RELEASE_AGE", "{err}");
     }
 }

@@ -2,7 +2,7 @@
 //! A missing or bad value is a start-up error naming the variable.
 
 use restager_shared::config::{
-    CfSettings, ConfigError, Env, SlackSettings, StorageSettings, WorkerSettings,
+    CfSettings, ConfigError, Env, SlackSettings, StorageSettings, WindowSettings, WorkerSettings,
 };
 use restager_shared::startup::AdapterSettings;
 
@@ -12,6 +12,8 @@ pub struct WorkerConfig {
     pub cf: CfSettings,
     pub worker: WorkerSettings,
     pub slack: SlackSettings,
+    /// When new builds may start.
+    pub window: WindowSettings,
     /// `RESTAGER_QUEUE_URL`: the jobs queue, for ChangeMessageVisibility.
     pub queue_url: String,
     /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
@@ -25,6 +27,7 @@ impl WorkerConfig {
             WorkerSettings::from_env(env)?,
             SlackSettings::from_env(env)?,
         );
+        let window = WindowSettings::from_env(env)?;
         let (queue_url, ledger_table) = StorageSettings::from_env(env).on_aws(
             "set it to the jobs queue's URL (the worker sets message visibility for back-off)",
         )?;
@@ -32,6 +35,7 @@ impl WorkerConfig {
             cf,
             worker,
             slack,
+            window,
             queue_url,
             ledger_table,
         })
@@ -83,5 +87,12 @@ mod tests {
         bad.insert("RESTAGER_POLL_INTERVAL", "often");
         let err = WorkerConfig::from_env(&Env(&bad)).expect_err("bad duration");
         assert!(err.to_string().contains("RESTAGER_POLL_INTERVAL"), "{err}");
+
+        assert_eq!(cfg.window, Default::default());
+        let mut bad_window = base();
+        bad_window.insert("RESTAGER_WINDOW", "Sat 02:00-06:00 Europe/Berlim");
+        let err = WorkerConfig::from_env(&Env(&bad_window)).expect_err("bad zone");
+        assert_eq!(err.name(), "RESTAGER_WINDOW", "{err}");
+        assert!(err.to_string().contains("IANA"), "{err}");
     }
 }

@@ -7,6 +7,7 @@
 mod env;
 mod rollout;
 mod secret;
+mod window;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ pub use rollout::{
     FailureBudget, RolloutSettings, SpacePattern, WAVE_LABEL, WAVES_SYNTAX, WaveSpec,
 };
 pub use secret::Secret;
+pub use window::WindowSettings;
 
 use crate::domain::{Action, NoticeKind};
 
@@ -28,7 +30,8 @@ impl ConfigError {
         match self {
             ConfigError::Missing { name, .. }
             | ConfigError::Invalid { name, .. }
-            | ConfigError::InvalidSecret { name, .. } => name,
+            | ConfigError::InvalidSecret { name, .. }
+            | ConfigError::InvalidWindow { name, .. } => name,
         }
     }
 }
@@ -54,6 +57,14 @@ pub enum ConfigError {
         count: usize,
         reason: &'static str,
         expected: &'static str,
+    },
+    /// A maintenance window (or its cutoff) that cannot be used; `reason`
+    /// says which part and shows the accepted syntax.
+    #[error("{name}=`{value}` is not valid: {reason}")]
+    InvalidWindow {
+        name: &'static str,
+        value: String,
+        reason: crate::window::WindowError,
     },
 }
 

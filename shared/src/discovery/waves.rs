@@ -55,7 +55,7 @@ impl Assignment {
             max_failures: settings.max_failures.allowed(jobs),
             budget: settings.max_failures.to_string(),
             forgiven: 0,
-            soak_secs: settings.soak.as_secs(),
+            soak_ms: u64::try_from(settings.soak.as_millis()).unwrap_or(u64::MAX),
             generation: 0,
             history: Vec::new(),
         }

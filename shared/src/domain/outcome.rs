@@ -18,6 +18,10 @@ pub enum Outcome {
         /// foundation's default `max_in_flight` was used, say).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// When the deployment was created, by Cloud Controller's clock: a
+        /// wave's soak watches for crashes from then on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deployed_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// The app already runs the target version; nothing was built.
     AlreadyCurrent,

@@ -6,12 +6,14 @@
 //! act, and both yield the same [`GithubIntake::Notice::release_key`], so the
 //! router's de-duplication fans a release out once.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::IntakeError;
 use super::error::shown;
 use super::json::{opt_str, opt_u64, parse_object, req_bool, req_object, req_str, req_u64};
 use super::repos::{Classified, RepoTarget, classify, stemcell_tag};
+use super::time::rfc3339;
 use crate::config::IntakeSettings;
 use crate::domain::{Notice, Version};
 
@@ -36,7 +38,8 @@ pub struct Release {
     pub body: Option<String>,
     pub draft: bool,
     pub prerelease: bool,
-    /// `null` for drafts.
+    /// `null` for drafts; an RFC 3339 time such as `2019-05-15T15:20:53Z`
+    /// when it came through [`parse_release`].
     pub published_at: Option<String>,
 }
 
@@ -51,8 +54,14 @@ pub struct Repository {
 pub enum GithubIntake {
     /// A release to act on. `release_key` names the GitHub release itself
     /// (`github-release:{repository id}:{release id}`): the same for the
-    /// `published` and `released` deliveries of one release.
-    Notice { notice: Notice, release_key: String },
+    /// `published` and `released` deliveries of one release. `released_at`
+    /// is the release's `published_at` (for `RESTAGER_MIN_RELEASE_AGE`); it
+    /// is not part of either key.
+    Notice {
+        notice: Notice,
+        release_key: String,
+        released_at: Option<DateTime<Utc>>,
+    },
     /// GitHub's greeting when a webhook is created or pinged; answer 200.
     Ping {
         zen: Option<String>,
@@ -210,6 +219,10 @@ pub fn parse_release(body: &[u8]) -> Result<ReleaseEvent, IntakeError> {
             field: "release.tag_name",
         });
     }
+    let published_at = opt_str(&v, "release.published_at")?;
+    if let Some(raw) = published_at {
+        rfc3339("release.published_at", raw)?;
+    }
     Ok(ReleaseEvent {
         action: req_str(&v, "action")?.to_string(),
         release: Release {
@@ -219,7 +232,7 @@ pub fn parse_release(body: &[u8]) -> Result<ReleaseEvent, IntakeError> {
             body: opt_str(&v, "release.body")?.map(str::to_string),
             draft: req_bool(&v, "release.draft")?,
             prerelease: req_bool(&v, "release.prerelease")?,
-            published_at: opt_str(&v, "release.published_at")?.map(str::to_string),
+            published_at: published_at.map(str::to_string),
         },
         repository: Repository {
             full_name: full_name.to_string(),
@@ -288,9 +301,16 @@ pub fn decide(
             }
         }
     };
+    // parse_release has checked the time; an event built by hand with a bad
+    // one simply has no release time.
+    let released_at = release
+        .published_at
+        .as_deref()
+        .and_then(|raw| rfc3339("release.published_at", raw).ok());
     Ok(GithubIntake::Notice {
         notice,
         release_key: release_key(event),
+        released_at,
     })
 }
 

@@ -14,6 +14,7 @@ mod json;
 mod names;
 pub mod notice;
 mod repos;
+mod time;
 
 pub use error::IntakeError;
 pub use names::{MAX_NAME_LEN, MAX_VERSION_LEN};

@@ -5,18 +5,25 @@
 //! {"type":"buildpack.released","buildpack":"ruby_buildpack","version":"1.10.29","stack":"cflinuxfs4"}
 //! {"type":"stack.released","stack":"cflinuxfs4","version":"1.323.0"}
 //! {"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.622"}
+//! {"type":"stack.released","stack":"cflinuxfs4","version":"1.324.0","released_at":"2026-06-10T12:00:00Z"}
 //! ```
+//!
+//! Every kind may say when the release was published (`released_at`, for
+//! `RESTAGER_MIN_RELEASE_AGE`). It travels beside the [`Notice`], not in it,
+//! so it changes neither the release key nor the run a notice maps to.
 //!
 //! Parsed by hand rather than by `Notice`'s serde derive so every error names
 //! its field and what to send instead; `shared/schema/notice.schema.json`
 //! describes the same format and a test keeps the two in agreement.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::IntakeError;
 use super::error::shown;
 use super::json::{kind_of, parse_object};
 use super::names::{NameRule, check_name, notice_version};
+use super::time::rfc3339;
 use crate::domain::{Notice, NoticeKind};
 
 pub const BUILDPACK_RELEASED: &str = "buildpack.released";
@@ -34,24 +41,44 @@ pub fn type_name(kind: NoticeKind) -> &'static str {
     }
 }
 
-/// Parses and validates a notice body.
+/// A notice body: what was released, and when if the sender said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedNotice {
+    pub notice: Notice,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// Parses and validates a notice body; a `released_at` is checked and dropped
+/// (see [`parse_with_release_time`] to keep it).
 pub fn parse(body: &[u8]) -> Result<Notice, IntakeError> {
+    parse_with_release_time(body).map(|parsed| parsed.notice)
+}
+
+/// Parses and validates a notice body, keeping its `released_at`.
+pub fn parse_with_release_time(body: &[u8]) -> Result<ParsedNotice, IntakeError> {
     let value = parse_object(body)?;
     let kind = notice_kind(&value)?;
     reject_unknown_fields(&value, kind)?;
+    Ok(ParsedNotice {
+        notice: notice(&value, kind)?,
+        released_at: released_at(&value)?,
+    })
+}
+
+fn notice(value: &Value, kind: NoticeKind) -> Result<Notice, IntakeError> {
     match kind {
         NoticeKind::Buildpack => Ok(Notice::Buildpack {
-            buildpack: name(&value, "buildpack", NameRule::Buildpack)?,
-            version: notice_version("version", string(&value, "version")?)?,
-            stack: optional_name(&value, "stack")?,
+            buildpack: name(value, "buildpack", NameRule::Buildpack)?,
+            version: notice_version("version", string(value, "version")?)?,
+            stack: optional_name(value, "stack")?,
         }),
         NoticeKind::Stack => Ok(Notice::Stack {
-            stack: name(&value, "stack", NameRule::Dotted)?,
-            version: notice_version("version", string(&value, "version")?)?,
+            stack: name(value, "stack", NameRule::Dotted)?,
+            version: notice_version("version", string(value, "version")?)?,
         }),
         NoticeKind::Stemcell => Ok(Notice::Stemcell {
-            stemcell: name(&value, "stemcell", NameRule::Dotted)?,
-            version: notice_version("version", string(&value, "version")?)?,
+            stemcell: name(value, "stemcell", NameRule::Dotted)?,
+            version: notice_version("version", string(value, "version")?)?,
         }),
     }
 }
@@ -74,13 +101,16 @@ fn notice_kind(value: &Value) -> Result<NoticeKind, IntakeError> {
 fn reject_unknown_fields(value: &Value, kind: NoticeKind) -> Result<(), IntakeError> {
     let (fields, allowed): (&[&str], &'static str) = match kind {
         NoticeKind::Buildpack => (
-            &["type", "buildpack", "version", "stack"],
-            "`type`, `buildpack`, `version` and optionally `stack`",
+            &["type", "buildpack", "version", "stack", "released_at"],
+            "`type`, `buildpack`, `version` and optionally `stack` and `released_at`",
         ),
-        NoticeKind::Stack => (&["type", "stack", "version"], "`type`, `stack`, `version`"),
+        NoticeKind::Stack => (
+            &["type", "stack", "version", "released_at"],
+            "`type`, `stack`, `version` and optionally `released_at`",
+        ),
         NoticeKind::Stemcell => (
-            &["type", "stemcell", "version"],
-            "`type`, `stemcell`, `version`",
+            &["type", "stemcell", "version", "released_at"],
+            "`type`, `stemcell`, `version` and optionally `released_at`",
         ),
     };
     let Some(object) = value.as_object() else {
@@ -114,6 +144,15 @@ fn name(value: &Value, field: &'static str, rule: NameRule) -> Result<String, In
     let raw = string(value, field)?;
     check_name(field, raw, rule)?;
     Ok(raw.to_string())
+}
+
+/// `released_at` may be left out; when present it must be a time, not `null`.
+fn released_at(value: &Value) -> Result<Option<DateTime<Utc>>, IntakeError> {
+    const FIELD: &str = "released_at";
+    if value.get(FIELD).is_none() {
+        return Ok(None);
+    }
+    rfc3339(FIELD, string(value, FIELD)?).map(Some)
 }
 
 /// `stack` may be left out; when present it must be a real name, not `null` or `""`.
@@ -171,6 +210,35 @@ mod tests {
         .expect("valid");
         let body = serde_json::to_vec(&notice).expect("serializes");
         assert_eq!(parse(&body), Ok(notice));
+    }
+
+    #[test]
+    fn released_at_travels_beside_the_notice_and_keeps_its_release_key() {
+        let with = parse_with_release_time(
+            br#"{"type":"stack.released","stack":"cflinuxfs4","version":"1.324.0","released_at":"2026-06-10T14:00:00+02:00"}"#,
+        )
+        .expect("valid");
+        let without = parse_with_release_time(
+            br#"{"type":"stack.released","stack":"cflinuxfs4","version":"1.324.0"}"#,
+        )
+        .expect("valid");
+        assert_eq!(with.notice, without.notice);
+        assert_eq!(with.notice.release_key(), "stack:cflinuxfs4:1.324.0");
+        assert_eq!(
+            with.released_at.map(|t| t.to_rfc3339()),
+            Some("2026-06-10T12:00:00+00:00".to_string())
+        );
+        assert_eq!(without.released_at, None);
+        // The notice itself serializes without it, as before.
+        let body = serde_json::to_string(&with.notice).expect("serializes");
+        assert!(!body.contains("released_at"), "{body}");
+
+        let err = parse(br#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.622","released_at":null}"#)
+            .expect_err("null");
+        assert_eq!(err.to_string(), "`released_at` must be a string, not null");
+        let err = parse(br#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.622","released_at":"last week"}"#)
+            .expect_err("not a time");
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
     }
 
     #[test]

@@ -90,8 +90,8 @@ pub struct Rollout {
     #[serde(default)]
     pub forgiven: usize,
     /// How long a finished wave is watched before the next one goes, in
-    /// seconds.
-    pub soak_secs: u64,
+    /// milliseconds.
+    pub soak_ms: u64,
     /// Bumped by every resume: jobs queued again carry it, so the queue's
     /// deduplication does not drop them as repeats of their first send.
     #[serde(default)]
@@ -123,7 +123,7 @@ impl Rollout {
     }
 
     pub fn soak(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.soak_secs)
+        std::time::Duration::from_millis(self.soak_ms)
     }
 
     /// The next version of this record, with `event` in its history.

@@ -1,5 +1,7 @@
 //! A finished wave soaks before the next goes: its restaged apps are
-//! checked for `audit.app.process.crash` events since each was verified
+//! checked for `audit.app.process.crash` events since each one's deployment
+//! started (as verification does; one that verification had seen would
+//! have been rolled back already)
 //! (one request per chunk of apps, whatever their number), and an app whose
 //! new droplet crashed meanwhile is rolled back as verification does: a
 //! rolling deployment of the previous droplet, labelled with the job (so the
@@ -53,14 +55,13 @@ pub(super) async fn roll_back_crashed(
         let Some(app) = event.target_guid() else {
             continue;
         };
-        let Some((job, verified_at, deployment)) = restaged.get(app) else {
+        let Some((job, deployed_at, deployment)) = restaged.get(app) else {
             continue;
         };
-        // Whole seconds on CC's side: a crash in the second verification
-        // ended belongs to the soak.
+        // Whole seconds on CC's side, as in verification.
         let after = event
             .created_at
-            .is_some_and(|t| t.timestamp() >= verified_at.timestamp());
+            .is_some_and(|t| t.timestamp() >= deployed_at.timestamp());
         if !after || !seen.insert(app) {
             continue;
         }

@@ -522,6 +522,7 @@ mod tests {
             deployment_guid: "x".into(),
             version: None,
             note: None,
+            deployed_at: None,
         };
         assert_eq!(
             result_line(&job(1), &restaged).text,

@@ -54,9 +54,11 @@ pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -
                 &json!({ "status": "ignored", "reason": reason.to_string() }),
             )
         }
+        // `released_at` waits for the run record to carry it (issue #14).
         GithubIntake::Notice {
             notice,
             release_key,
+            released_at: _,
         } => {
             let delivery_key = match intake::delivery_key_from_headers(headers) {
                 Ok(key) => key,

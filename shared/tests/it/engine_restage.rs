@@ -36,10 +36,15 @@ async fn one_instance_app_is_restaged_from_the_live_package_not_the_newest() {
         deployment_guid,
         version,
         note,
+        deployed_at,
     } = &outcome
     else {
         panic!("expected restaged, got {outcome:?}");
     };
+    assert!(
+        deployed_at.is_some(),
+        "the deployment's creation time (CC's clock) is kept"
+    );
     assert_eq!(version.as_deref(), Some(TARGET));
     assert_eq!(
         note, &None,

@@ -64,6 +64,7 @@ fn notice_of(result: Result<GithubIntake, IntakeError>) -> (Notice, String) {
         Ok(GithubIntake::Notice {
             notice,
             release_key,
+            ..
         }) => (notice, release_key),
         other => panic!("expected a notice, got {other:?}"),
     }
@@ -166,6 +167,71 @@ fn ruby_buildpack_variant_becomes_a_buildpack_notice() {
         .remove("id");
     let (_, key) = notice_of(run(&no_id, &settings(&[])));
     assert_eq!(key, "github-release:cloudfoundry/ruby-buildpack:17372790");
+}
+
+#[test]
+fn published_at_is_the_release_time_and_changes_no_key() {
+    let released_at = |result: Result<GithubIntake, IntakeError>| match result {
+        Ok(GithubIntake::Notice {
+            released_at,
+            release_key,
+            ..
+        }) => (released_at.map(|t| t.to_rfc3339()), release_key),
+        other => panic!("expected a notice, got {other:?}"),
+    };
+    let body = minimal_release("cloudfoundry/ruby-buildpack", "v1.10.29");
+    let (at, key) = released_at(run(&body, &settings(&[])));
+    assert_eq!(at.as_deref(), Some("2024-10-23T00:00:00+00:00"));
+
+    // The `released` delivery of the same release, a minute later, with a
+    // different time (or none): the same release key.
+    let mut later = body.clone();
+    later["action"] = json!("released");
+    later["release"]["published_at"] = json!("2024-10-23T00:01:00Z");
+    assert_eq!(released_at(run(&later, &settings(&[]))).1, key);
+    let mut draft = body.clone();
+    draft["release"]["draft"] = json!(true);
+    draft["release"]["published_at"] = Value::Null;
+    let accepting = settings(&[("RESTAGER_ACCEPT_DRAFTS", "true")]);
+    assert_eq!(released_at(run(&draft, &accepting)), (None, key));
+
+    let mut bad = body.clone();
+    bad["release"]["published_at"] = json!("last Tuesday");
+    assert_eq!(
+        run(&bad, &settings(&[])).map(|_| ()),
+        Err(IntakeError::InvalidField {
+            field: "release.published_at",
+            value: "last Tuesday".into(),
+            expected: "an RFC 3339 time such as 2026-06-10T12:00:00Z or 2026-06-10T14:00:00+02:00",
+        })
+    );
+    bad["release"]["published_at"] = json!(1_700_000_000);
+    assert!(matches!(
+        run(&bad, &settings(&[])),
+        Err(IntakeError::WrongType {
+            field: "release.published_at",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_notice_released_at_is_kept_beside_it_and_changes_no_key() {
+    let with = notice::parse_with_release_time(
+        br#"{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"1.10.29","released_at":"2026-06-10T12:00:00Z"}"#,
+    )
+    .expect("valid");
+    let without = notice::parse_with_release_time(
+        br#"{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"1.10.29"}"#,
+    )
+    .expect("valid");
+    assert_eq!(with.notice, without.notice);
+    assert_eq!(with.notice.release_key(), without.notice.release_key());
+    assert_eq!(
+        with.released_at.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2026-06-10T12:00:00+00:00")
+    );
+    assert_eq!(without.released_at, None);
 }
 
 #[test]
@@ -701,6 +767,9 @@ fn schema_and_parser_agree_on_a_table_of_bodies() {
         r#"{"type":"stack.released","stack":"windows2019.1","version":"2019.1"}"#,
         r#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.622"}"#,
         r#"{"type":"stemcell.released","stemcell":"bosh-aws-xen-hvm-ubuntu-jammy-go_agent","version":"1.622"}"#,
+        r#"{"type":"buildpack.released","buildpack":"b","version":"1","released_at":"2026-06-10T12:00:00Z"}"#,
+        r#"{"type":"stack.released","stack":"cflinuxfs4","version":"1","released_at":"2026-06-10T14:00:00.123+02:00"}"#,
+        r#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1","released_at":"2026-06-10T07:00:00-05:00"}"#,
     ];
     let long_version = format!(
         r#"{{"type":"stack.released","stack":"s","version":"{}"}}"#,
@@ -743,6 +812,17 @@ fn schema_and_parser_agree_on_a_table_of_bodies() {
         r#"{"type":"stack.released","stemcell":"cflinuxfs4","version":"1"}"#,
         r#"{"type":"stemcell.released","stemcell":"ubuntu jammy","version":"1"}"#,
         r#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1","stack":"x"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":null}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":""}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":1781092800}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":"2026-06-10"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":"2026-06-10 12:00:00Z"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":"2026-06-10T12:00:00"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":"2026-06-10t12:00:00z"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":"2026-13-10T12:00:00Z"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":"2026-06-10T12:00:00+0200"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","released_at":"yesterday"}"#,
+        r#"{"type":"stack.released","stack":"s","version":"1","release_at":"2026-06-10T12:00:00Z"}"#,
     ];
     for body in good {
         assert_agree(&validator, body, true);

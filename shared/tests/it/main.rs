@@ -23,6 +23,7 @@ mod ledger_memory;
 mod queue_embedded;
 mod queue_memory;
 mod queue_sqs;
+mod rollout;
 mod signatures;
 mod slack;
 mod webhook;

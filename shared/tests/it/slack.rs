@@ -240,6 +240,7 @@ fn restaged() -> Outcome {
         deployment_guid: "deployment".into(),
         version: Some("1.10.29".into()),
         note: None,
+        deployed_at: None,
     }
 }
 

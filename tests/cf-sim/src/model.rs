@@ -82,6 +82,8 @@ pub(crate) struct Org {
     pub guid: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    pub labels: Labels,
+    pub annotations: Labels,
 }
 impl Row for Org {
     fn guid(&self) -> &str {
@@ -94,6 +96,8 @@ pub(crate) struct Space {
     pub name: String,
     pub org_guid: String,
     pub created_at: DateTime<Utc>,
+    pub labels: Labels,
+    pub annotations: Labels,
 }
 impl Row for Space {
     fn guid(&self) -> &str {

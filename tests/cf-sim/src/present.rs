@@ -261,7 +261,7 @@ pub(crate) fn space(w: &World, s: &Space) -> Value {
             "organization": {"data": {"guid": s.org_guid}},
             "quota": {"data": null},
         },
-        "metadata": {"labels": {}, "annotations": {}},
+        "metadata": {"labels": s.labels, "annotations": s.annotations},
         "links": {
             "self": link(b, &format!("/v3/spaces/{g}")),
             "organization": link(b, &format!("/v3/organizations/{}", s.org_guid)),
@@ -290,7 +290,7 @@ pub(crate) fn org(w: &World, o: &Org) -> Value {
         "name": o.name,
         "suspended": false,
         "relationships": {"quota": {"data": {"guid": DEFAULT_ORG_QUOTA}}},
-        "metadata": {"labels": {}, "annotations": {}},
+        "metadata": {"labels": o.labels, "annotations": o.annotations},
         "links": {
             "self": link(b, &format!("/v3/organizations/{g}")),
             "domains": link(b, &format!("/v3/organizations/{g}/domains")),

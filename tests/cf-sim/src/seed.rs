@@ -370,6 +370,8 @@ impl World {
                     guid: guid.clone(),
                     name: org_name.to_owned(),
                     created_at: at,
+                    labels: Default::default(),
+                    annotations: Default::default(),
                 });
                 guid
             }
@@ -388,6 +390,8 @@ impl World {
             name: space_name.to_owned(),
             org_guid,
             created_at: at,
+            labels: Default::default(),
+            annotations: Default::default(),
         });
         guid
     }

@@ -264,6 +264,65 @@ impl CfSim {
         }
     }
 
+    /// Sets a label on a space (as `cf set-label space NAME k=v` does);
+    /// false if no such space. Shown in `metadata` wherever the space is
+    /// presented (the apps listing's `include=space`).
+    pub fn set_space_label(&self, org: &str, space: &str, key: &str, value: &str) -> bool {
+        self.with_space(org, space, |s| {
+            s.labels.insert(key.to_owned(), value.to_owned());
+        })
+    }
+
+    /// Sets an annotation on a space (`cf curl -X PATCH /v3/spaces/GUID`).
+    pub fn set_space_annotation(&self, org: &str, space: &str, key: &str, value: &str) -> bool {
+        self.with_space(org, space, |s| {
+            s.annotations.insert(key.to_owned(), value.to_owned());
+        })
+    }
+
+    /// Sets an annotation on an org; false if no such org.
+    pub fn set_org_annotation(&self, org: &str, key: &str, value: &str) -> bool {
+        let mut w = self.shared.lock();
+        let guid = w
+            .orgs
+            .iter()
+            .find(|o| o.name == org)
+            .map(|o| o.guid.clone());
+        match guid.and_then(|g| w.orgs.get_mut(&g)) {
+            Some(o) => {
+                o.annotations.insert(key.to_owned(), value.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn with_space(
+        &self,
+        org: &str,
+        space: &str,
+        change: impl FnOnce(&mut crate::model::Space),
+    ) -> bool {
+        let mut w = self.shared.lock();
+        let org_guid = w
+            .orgs
+            .iter()
+            .find(|o| o.name == org)
+            .map(|o| o.guid.clone());
+        let guid = w
+            .spaces
+            .iter()
+            .find(|s| Some(&s.org_guid) == org_guid.as_ref() && s.name == space)
+            .map(|s| s.guid.clone());
+        match guid.and_then(|g| w.spaces.get_mut(&g)) {
+            Some(s) => {
+                change(s);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Change a stack's state; false if no such stack.
     pub fn set_stack_state(&self, name: &str, state: StackState) -> bool {
         let mut w = self.shared.lock();

@@ -163,13 +163,14 @@ mod notifier {
     use async_trait::async_trait;
     use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
     use restager_shared::ledger::{RunRecord, RunView};
-    use restager_shared::notify::{Notifier, NotifyError};
+    use restager_shared::notify::{Notifier, NotifyError, RolloutNews};
 
     /// Remembers every notification, for assertions.
     #[derive(Default)]
     pub struct RecordingNotifier {
         pub finished: Mutex<Vec<(JobId, Outcome)>>,
         pub completed: Mutex<Vec<RunId>>,
+        pub news: Mutex<Vec<RolloutNews>>,
     }
 
     impl RecordingNotifier {
@@ -179,6 +180,10 @@ mod notifier {
 
         pub fn completed(&self) -> Vec<RunId> {
             self.completed.lock().expect("lock").clone()
+        }
+
+        pub fn news(&self) -> Vec<RolloutNews> {
+            self.news.lock().expect("lock").clone()
         }
     }
 
@@ -205,6 +210,15 @@ mod notifier {
                 .lock()
                 .expect("lock")
                 .push(run.record.run_id.clone());
+            Ok(())
+        }
+
+        async fn rollout_changed(
+            &self,
+            _run: &RunView,
+            news: &RolloutNews,
+        ) -> Result<(), NotifyError> {
+            self.news.lock().expect("lock").push(news.clone());
             Ok(())
         }
     }

@@ -36,6 +36,7 @@ impl Restage<'_> {
                     deployment_guid: dep.guid.clone(),
                     version,
                     note,
+                    deployed_at: dep.created_at,
                 })
             }
             DeploymentStatusReason::Superseded => Continue(skipped(&format!(

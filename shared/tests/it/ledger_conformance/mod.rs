@@ -76,6 +76,7 @@ fn restaged() -> Outcome {
         deployment_guid: "dep-1".into(),
         version: Some("1.10.29".into()),
         note: None,
+        deployed_at: None,
     }
 }
 
@@ -701,7 +702,7 @@ fn rollout_v1() -> Rollout {
         max_failures: 1,
         budget: "10%".into(),
         forgiven: 0,
-        soak_secs: 600,
+        soak_ms: 600_000,
         generation: 0,
         history: Vec::new(),
     }
