@@ -63,6 +63,7 @@ LOCAL_RUNNER_ONLY = {
     "RESTAGER_MAX_CONNECTIONS": "`restager serve`'s HTTP server; on AWS the Function URL front door holds connections",
     "RESTAGER_SHUTDOWN_GRACE": "`restager serve`'s SIGTERM handling; a Lambda invocation has its own deadline",
     "RESTAGER_LOG_FORMAT": "`restager`'s log format; the Lambda functions log as Lambda's runtime expects",
+    "RESTAGER_TICK_INTERVAL": "`restager serve`'s timer that asks wave gates; on AWS the TickFunction's schedule does it",
     "RESTAGER_NOTICE_SECRET": "the secret `restager notify` signs with, on the sending side (CI); the receiver has RESTAGER_NOTICE_SECRETS",
     "RESTAGER_ADMIN_TOKEN": "guards `restager serve`'s admin API (GET /runs); the Lambda functions serve no admin routes",
     "RESTAGER_SERVER_URL": "where `restager status --server` finds a running `restager serve`; a client setting",

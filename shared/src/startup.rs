@@ -69,6 +69,9 @@ pub struct AdapterSettings {
     pub queue_visibility: Duration,
     /// The Slack outbox's pacing.
     pub outbox: OutboxConfig,
+    /// `max_in_flight` of deployments made outside the worker (a rollback
+    /// after a wave's soak found a crash).
+    pub max_in_flight: u32,
 }
 
 impl AdapterSettings {
@@ -84,6 +87,7 @@ impl AdapterSettings {
             slack,
             queue_visibility: visibility_for(worker),
             outbox: OutboxConfig::default(),
+            max_in_flight: worker.max_in_flight,
         }
     }
 
@@ -139,6 +143,8 @@ pub struct Adapters {
     pub notifier: Arc<dyn Notifier>,
     /// Whether [`notifier`](Self::notifier) is Slack (else the log).
     pub slack: bool,
+    /// See [`AdapterSettings::max_in_flight`].
+    pub max_in_flight: u32,
 }
 
 impl Adapters {
@@ -160,7 +166,19 @@ impl Adapters {
             ledger,
             slack: notifier.is_some(),
             notifier: notifier.unwrap_or_else(|| Arc::new(LogNotifier)),
+            max_in_flight: settings.max_in_flight,
         })
+    }
+
+    /// The ports the rollout decisions (gate, budget, controls) act through.
+    pub fn rollout_ports(&self) -> crate::rollout::Ports<'_> {
+        crate::rollout::Ports {
+            cf: &self.cf,
+            ledger: self.ledger.as_ref(),
+            queue: self.queue.jobs.as_ref(),
+            notifier: self.notifier.as_ref(),
+            max_in_flight: self.max_in_flight,
+        }
     }
 
     /// The webhook routes over these adapters, with the Slack buttons when
@@ -175,7 +193,14 @@ impl Adapters {
             Arc::clone(&self.ledger),
             Arc::clone(&self.queue.jobs),
         )
-        .map_err(StartupError::SlackActions)?;
+        .map_err(StartupError::SlackActions)?
+        .map(|actions| {
+            actions.with_run_controls(
+                self.cf.clone(),
+                Arc::clone(&self.notifier),
+                self.max_in_flight,
+            )
+        });
         Ok(Router::new(RouterDeps {
             intake,
             cf: self.cf.clone(),

@@ -39,6 +39,23 @@ pub enum Command {
     /// Sign a release notice and send it to a restager (from CI or a release feed); the secret
     /// comes from RESTAGER_NOTICE_SECRET.
     Notify(NotifyArgs),
+    /// Pause a run: no new restage starts (restages in flight finish) until it is resumed.
+    Pause(ControlArgs),
+    /// Resume a paused or halted run: held jobs are queued again, the error budget re-armed.
+    Resume(ControlArgs),
+    /// Abort a run: every job not finished is recorded as skipped.
+    Abort(ControlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// The run id (`restager status` lists them; its first 4 or more characters are enough).
+    pub run: String,
+    /// Who is acting, as recorded in the run's history [default: cli:$USER]
+    #[arg(long = "as", value_name = "NAME")]
+    pub actor: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +322,22 @@ pub struct SettingFlags {
     /// Act on a release only once it is this old; announced at once [env: RESTAGER_MIN_RELEASE_AGE, default 0s]
     #[arg(long, global = true, value_name = "DURATION", help_heading = "Windows")]
     pub min_release_age: Option<String>,
+    /// Ordered waves: `;`-separated lists of space patterns (`space`, `org/space`, `*` globs), e.g.
+    /// `*/dev*,*/test*;*/staging*;*`; a space label restager.io/wave=N overrides [env: RESTAGER_WAVES, default one wave]
+    #[arg(long, global = true, value_name = "WAVES", help_heading = "Rollout")]
+    pub waves: Option<String>,
+    /// Wait after a wave's last restage before the next wave starts [env: RESTAGER_WAVE_SOAK, default 10m]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Rollout")]
+    pub wave_soak: Option<String>,
+    /// Failures (failed + rolled back) a run may have before it halts: a count (3) or a share of its
+    /// jobs (10%) [env: RESTAGER_MAX_FAILURES, default 10%]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N|PERCENT",
+        help_heading = "Rollout"
+    )]
+    pub max_failures: Option<String>,
     /// Slack bot token (xoxb-...) [env: SLACK_BOT_TOKEN]
     #[arg(
         long,
@@ -344,6 +377,10 @@ pub struct SettingFlags {
     /// How long a shutdown waits for requests in progress [env: RESTAGER_SHUTDOWN_GRACE, default 10s]
     #[arg(long, global = true, value_name = "DURATION", help_heading = "serve")]
     pub shutdown_grace: Option<String>,
+    /// How often `serve` asks unfinished runs' wave gates (the Lambda deployment's tick schedule
+    /// does it there) [env: RESTAGER_TICK_INTERVAL, default 30s]
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "serve")]
+    pub tick_interval: Option<String>,
     /// The one whsec_ secret `restager notify` signs with; prefer the environment variable
     /// [env: RESTAGER_NOTICE_SECRET]
     #[arg(
@@ -517,6 +554,13 @@ impl SettingFlags {
                 "--min-release-age",
                 &self.min_release_age,
             ),
+            ("RESTAGER_WAVES", "--waves", &self.waves),
+            ("RESTAGER_WAVE_SOAK", "--wave-soak", &self.wave_soak),
+            (
+                "RESTAGER_MAX_FAILURES",
+                "--max-failures",
+                &self.max_failures,
+            ),
             (
                 "SLACK_BOT_TOKEN",
                 "--slack-bot-token",
@@ -552,6 +596,11 @@ impl SettingFlags {
             ),
             ("RESTAGER_ADMIN_TOKEN", "--admin-token", &self.admin_token),
             ("RESTAGER_SERVER_URL", "--server", &self.server_url),
+            (
+                "RESTAGER_TICK_INTERVAL",
+                "--tick-interval",
+                &self.tick_interval,
+            ),
         ]
     }
 }

@@ -23,6 +23,7 @@ pub mod control;
 pub mod gate;
 mod soak;
 pub mod tick;
+pub mod view;
 
 pub use budget::after_failure;
 pub use control::{Command, ControlReport, apply};

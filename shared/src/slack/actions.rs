@@ -17,10 +17,12 @@ use serde_json::json;
 use super::api::SlackApi;
 use super::latest::{LatestJob, latest_jobs};
 use super::messages::{RETRY_FAILED_ACTION, SKIP_FAILED_ACTION, summary_message};
+use super::news::{ABORT_RUN_ACTION, RESUME_RUN_ACTION};
 use crate::config::{Secret, SlackSettings};
 use crate::domain::{JOB_SCHEMA_VERSION, JobId, Outcome, RestageJob, RunId};
 use crate::ledger::{ExpectedJob, Ledger, LedgerError, RunView};
 use crate::queue::JobQueue;
+use crate::rollout::Command;
 use crate::signature::{self, SignatureError};
 
 /// Leaves room under Slack's 3 s for the ledger and queue writes before it.
@@ -60,6 +62,8 @@ pub struct SlackActions {
     queue: Arc<dyn JobQueue>,
     /// Refreshes the clicked summary; without it the next run completion does.
     summary: Option<SummaryUpdater>,
+    /// What Resume and Abort act through; without it those buttons say so.
+    pub(super) controls: Option<super::controls::RunControls>,
 }
 
 struct SummaryUpdater {
@@ -106,13 +110,15 @@ struct Container {
 
 /// Why a click could not be carried out; the status tells Slack's user.
 #[derive(Debug, thiserror::Error)]
-enum ActionError {
+pub(super) enum ActionError {
     #[error("the run ledger is unavailable ({0}); try again in a minute")]
     Ledger(#[from] LedgerError),
     #[error(
         "the retried jobs could not be queued ({0}); they are marked failed again, try again later"
     )]
     Queue(String),
+    #[error("the held jobs could not be queued ({0}); the run stays as it was, try again later")]
+    ControlQueue(String),
 }
 
 impl SlackActions {
@@ -126,6 +132,7 @@ impl SlackActions {
             ledger,
             queue,
             summary: None,
+            controls: None,
         }
     }
 
@@ -143,6 +150,14 @@ impl SlackActions {
             budget,
         });
         self
+    }
+
+    pub(super) fn ledger(&self) -> &dyn Ledger {
+        self.ledger.as_ref()
+    }
+
+    pub(super) fn queue(&self) -> &dyn JobQueue {
+        self.queue.as_ref()
     }
 
     /// `None` without `SLACK_SIGNING_SECRET`: the route then stays off.
@@ -195,6 +210,8 @@ impl SlackActions {
         let handler = match action.action_id.as_str() {
             RETRY_FAILED_ACTION => Click::Retry,
             SKIP_FAILED_ACTION => Click::Skip,
+            RESUME_RUN_ACTION => Click::Control(Command::Resume),
+            ABORT_RUN_ACTION => Click::Control(Command::Abort),
             other => {
                 return ActionResponse::ok(&format!(
                     "restager does not handle the action `{other}`"
@@ -220,6 +237,7 @@ impl SlackActions {
         let result = match handler {
             Click::Retry => self.retry_failed(&run_id, &user).await,
             Click::Skip => self.skip_failed(&run_id, &user).await,
+            Click::Control(command) => self.control(&run_id, command, &user).await,
         };
         match result {
             Ok(Done {
@@ -425,16 +443,17 @@ impl SlackActions {
 enum Click {
     Retry,
     Skip,
+    Control(Command),
 }
 
-struct Done {
-    text: String,
+pub(super) struct Done {
+    pub(super) text: String,
     /// The ledger changed, so the summary is stale.
-    changed: bool,
+    pub(super) changed: bool,
 }
 
 impl Done {
-    fn unchanged(text: String) -> Self {
+    pub(super) fn unchanged(text: String) -> Self {
         Self {
             text,
             changed: false,

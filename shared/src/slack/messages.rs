@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::api::SlackMessage;
 use super::latest::latest_jobs;
 use crate::domain::{Action, Outcome, OutcomeKind, RestageJob};
-use crate::ledger::{RunRecord, RunView};
+use crate::ledger::{Rollout, RunRecord, RunView};
 
 pub const RETRY_FAILED_ACTION: &str = "restager_retry_failed";
 pub const SKIP_FAILED_ACTION: &str = "restager_skip_failed";
@@ -80,7 +80,7 @@ fn context(text: &str) -> Value {
 }
 
 /// The message a run starts with; replies thread under it and the summary replaces it.
-pub fn root_message(run: &RunRecord) -> SlackMessage {
+pub fn root_message(run: &RunRecord, rollout: Option<&Rollout>) -> SlackMessage {
     let notice = run.notice.to_string();
     let queued = run.expected.len();
     let skipped = run.skipped.len();
@@ -99,6 +99,9 @@ pub fn root_message(run: &RunRecord) -> SlackMessage {
     let reasons = top_reasons(run.skipped.iter().map(|s| s.reason.as_str()), 3);
     if !reasons.is_empty() {
         blocks.push(section(&format!("*Top skip reasons:*\n{reasons}")));
+    }
+    if let Some(waves) = rollout.and_then(super::news::waves_text) {
+        blocks.push(section(&waves));
     }
     blocks.push(context(&format!(
         "run `{}` · per-app results follow in this thread",

@@ -39,11 +39,14 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::api::SlackMessage;
 use super::api::{SlackApi, SlackApiError};
 use super::messages::{ResultLine, pack_replies, result_line, root_message, summary_message};
+use super::news::news_message;
 use crate::domain::{Outcome, RestageJob, RunId};
 use crate::ledger::{Ledger, RunRecord, RunView};
 pub use crate::notify::FlushReport;
+use crate::notify::RolloutNews;
 use crate::notify::{Notifier, NotifyError};
 use crate::retry::{Backoff, Jitter};
 
@@ -237,6 +240,11 @@ impl Notifier for SlackNotifier {
         self.enqueue(&run.record.run_id, Item::Summary(Box::new(run.clone())))
     }
 
+    async fn rollout_changed(&self, run: &RunView, news: &RolloutNews) -> Result<(), NotifyError> {
+        let message = news_message(run, news);
+        self.enqueue(&run.record.run_id, Item::News(Box::new(message)))
+    }
+
     async fn flush(&self, budget: Duration) -> FlushReport {
         SlackNotifier::flush(self, budget).await
     }
@@ -250,6 +258,8 @@ enum Item {
     Root(Box<RunRecord>),
     Results(Vec<ResultLine>),
     Summary(Box<RunView>),
+    /// A threaded message about the run's course, built when it happened.
+    News(Box<SlackMessage>),
 }
 
 impl Item {
@@ -265,6 +275,7 @@ impl Item {
             Item::Root(r) => Work::Root(r.clone()),
             Item::Results(lines) => Work::Results(lines.clone()),
             Item::Summary(v) => Work::Summary(v.clone()),
+            Item::News(m) => Work::News(m.clone()),
         }
     }
 }
@@ -274,6 +285,7 @@ enum Work {
     Root(Box<RunRecord>),
     Results(Vec<ResultLine>),
     Summary(Box<RunView>),
+    News(Box<SlackMessage>),
 }
 
 struct Entry {
@@ -445,6 +457,16 @@ impl Shared {
                     .await?;
                 Ok(Step::Sent { lines: reply.lines })
             }
+            Work::News(message) => {
+                let ts = match self.thread(run_id, None).await? {
+                    Thread::Known(ts) => ts,
+                    Thread::Posted => return Ok(Step::Progressed),
+                };
+                self.api
+                    .post_message(&self.channel, &message, Some(&ts))
+                    .await?;
+                Ok(Step::Sent { lines: 0 })
+            }
             Work::Summary(view) => {
                 let ts = match self.thread(run_id, Some(&view.record)).await? {
                     Thread::Known(ts) => ts,
@@ -488,7 +510,11 @@ impl Shared {
         }
         let posted = match self
             .api
-            .post_message(&self.channel, &root_message(record), None)
+            .post_message(
+                &self.channel,
+                &root_message(record, view.as_ref().and_then(|v| v.rollout.as_ref())),
+                None,
+            )
             .await
         {
             Ok(p) => p,

@@ -4,55 +4,9 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
 use restager_shared::ledger::{DynamoLedger, Ledger, LedgerError};
 
-use test_support::moto;
-
-/// The table as infra/template.yaml declares `LedgerTable`.
-async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute definition")
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key schema element")
-    };
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .expect("table created");
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
-                .enabled(true)
-                .build()
-                .expect("ttl specification"),
-        )
-        .send()
-        .await
-        .expect("ttl enabled");
-}
+use test_support::moto::{self, create_table};
 
 async fn fresh() -> (Arc<dyn Ledger>, moto::MotoServer) {
     let server = moto::MotoServer::start().await;

@@ -15,6 +15,8 @@ use restager_shared::rollout::{self, Command};
 use test_support::engine::{app, client_builds};
 use test_support::rollout::{Rig, scope};
 
+use crate::slack::{SIGNING_SECRET, click, now_secs, signed_headers};
+
 fn app_in(name: &str, org: &str, space: &str) -> cf_sim::AppSpec {
     let mut spec = app(name);
     spec.org = org.into();
@@ -533,5 +535,71 @@ async fn the_gate_releases_a_wave_once_however_many_ask_at_once() {
         rig.queue.len() - queued_before,
         3,
         "each job of wave 2 queued once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_slack_resume_button_resumes_a_halted_run_on_behalf_of_who_clicked() {
+    let mut rig = Rig::start(SimConfig::with_apps(0)).await;
+    rig.h.settings.max_concurrent_restages = 1;
+    let sim = rig.sim();
+    let broken = sim.add_app(app_in("broken", "acme", "a"));
+    sim.set_fault(FaultRule::app(
+        &broken,
+        Fault::StagingFails(StagingFailure::NoAppDetected),
+    ));
+    let later: Vec<String> = (0..2)
+        .map(|i| sim.add_app(app_in(&format!("later-{i}"), "acme", &format!("b{i}"))))
+        .collect();
+    let (plan, _) = rig.fan_out(&scope("", "0", Duration::ZERO)).await;
+    let run = plan.run_id.clone();
+    let work = rig.work();
+    rig.wait_for(&run, "the halt", |v| {
+        matches!(
+            v.rollout.as_ref().map(|r| &r.state),
+            Some(RunState::Halted { .. })
+        ) && v.jobs.iter().all(|j| j.outcome.is_some())
+    })
+    .await;
+
+    let actions = restager_shared::slack::SlackActions::new(
+        vec![restager_shared::config::Secret::new(SIGNING_SECRET)],
+        rig.ledger.clone(),
+        rig.queue.clone(),
+    )
+    .with_run_controls(rig.h.cf.clone(), rig.notifier.clone(), 1);
+    let body = click("restager_resume_run", &run, "1700000000.000111");
+    let response = actions
+        .handle_action(
+            &signed_headers(&body, now_secs()),
+            &body,
+            std::time::SystemTime::now(),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert!(response.body.contains("resumed by"), "{}", response.body);
+
+    let done = rig
+        .wait_for(&run, "the resumed run to finish", |v| {
+            v.completed_at.is_some()
+        })
+        .await;
+    work.stop().await;
+    for guid in &later {
+        let job = done.jobs.iter().find(|j| &j.app.guid == guid).expect("job");
+        assert_eq!(
+            job.outcome.as_ref().map(Outcome::kind),
+            Some(OutcomeKind::Restaged),
+            "{job:?}"
+        );
+    }
+    let history = &done.rollout.as_ref().expect("rollout").history;
+    let resume = history
+        .iter()
+        .find(|e| e.what == "resume")
+        .expect("resume recorded");
+    assert_ne!(
+        resume.by, "restager",
+        "the Slack user is recorded: {history:?}"
     );
 }

@@ -58,13 +58,13 @@ struct SimState {
 }
 
 #[derive(Clone)]
-struct SlackSim {
+pub(crate) struct SlackSim {
     addr: SocketAddr,
     state: Arc<Mutex<SimState>>,
 }
 
 impl SlackSim {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let state = Arc::new(Mutex::new(SimState::default()));
         let shared = Arc::clone(&state);
         let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
@@ -563,9 +563,49 @@ async fn slack_down_never_fails_the_caller_and_messages_wait_for_the_next_flush(
     assert_eq!(posts[tries + 1].body["thread_ts"], "1700000000.000001");
 }
 
+#[tokio::test]
+async fn a_halt_is_told_in_the_run_thread_with_resume_and_abort_buttons() {
+    let sim = SlackSim::start().await;
+    let ledger = Arc::new(FaultyLedger::default());
+    let (run, _) = stored_run(&ledger, "halt", 3).await;
+    ledger
+        .set_slack_thread(&run.run_id, "1700000000.000321")
+        .await
+        .expect("thread");
+    let view = ledger
+        .get_run(&run.run_id)
+        .await
+        .expect("ledger")
+        .expect("run");
+    let slack = notifier(&sim, &ledger);
+    let news = restager_shared::notify::RolloutNews::Halted {
+        reason: "run halted after 3 failures (budget 2)".into(),
+        failures: vec!["shop (acme/prod): staging failed".into()],
+    };
+    slack.rollout_changed(&view, &news).await.expect("queued");
+    let report = slack.flush(FLUSH).await;
+    assert_eq!((report.delivered, report.pending), (1, 0));
+    let posts = sim.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1, "threaded under the existing root");
+    assert_eq!(posts[0].body["thread_ts"], "1700000000.000321");
+    let blocks = posts[0].body["blocks"].to_string();
+    assert!(
+        blocks.contains("Run halted after 3 failures (budget 2)"),
+        "{blocks}"
+    );
+    assert!(blocks.contains("shop (acme/prod)"), "{blocks}");
+    for action in ["restager_resume_run", "restager_abort_run"] {
+        assert!(blocks.contains(action), "{action} button: {blocks}");
+    }
+    assert!(
+        blocks.contains(run.run_id.as_str()),
+        "the buttons carry the run id"
+    );
+}
+
 // --------------------------------------------------------------- actions
 
-const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub(crate) const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 fn vectors() -> Value {
     serde_json::from_str(include_str!(
@@ -574,14 +614,14 @@ fn vectors() -> Value {
     .expect("vectors")
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_secs() as i64
 }
 
-fn signed_headers(body: &[u8], timestamp: i64) -> HeaderMap {
+pub(crate) fn signed_headers(body: &[u8], timestamp: i64) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         "x-slack-request-timestamp",
@@ -601,7 +641,7 @@ fn signed_headers(body: &[u8], timestamp: i64) -> HeaderMap {
 }
 
 /// The bolt-python block_actions body with our button clicked on `ts`.
-fn click(action_id: &str, run: &RunId, ts: &str) -> Vec<u8> {
+pub(crate) fn click(action_id: &str, run: &RunId, ts: &str) -> Vec<u8> {
     let mut payload: Value = serde_json::from_str(include_str!(
         "../fixtures/slack/bolt-python_block_actions_body.json"
     ))

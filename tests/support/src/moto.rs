@@ -188,3 +188,45 @@ pub async fn create_queue(
         .expect("queue url")
         .to_string()
 }
+
+/// The ledger table as infra/template.yaml declares `LedgerTable`.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    let attr = |name: &str| {
+        aws_sdk_dynamodb::types::AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition")
+    };
+    let key = |name: &str, kind| {
+        aws_sdk_dynamodb::types::KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema element")
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", aws_sdk_dynamodb::types::KeyType::Hash))
+        .key_schema(key("sk", aws_sdk_dynamodb::types::KeyType::Range))
+        .send()
+        .await
+        .expect("table created");
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .expect("ttl specification"),
+        )
+        .send()
+        .await
+        .expect("ttl enabled");
+}

@@ -129,7 +129,7 @@ fn header(html: &mut String, s: &RunSummary, now: DateTime<Utc>) {
         let _ = write!(html, " · completed {}", esc(&shown(done)));
     }
     html.push_str("</p>");
-    if let Some(detail) = &s.state_detail {
+    if let Some(detail) = &s.state_reason {
         let _ = write!(
             html,
             "<p class=\"detail state-{}\">{}</p>",
@@ -154,6 +154,7 @@ fn counts(html: &mut String, s: &RunSummary) {
         ("already current", s.already_current, "current"),
         ("skipped", s.skipped, "skipped"),
         ("failed", s.failed, "failed"),
+        ("held", s.held, "held"),
         ("in progress", s.in_progress, "pending"),
     ] {
         let _ = write!(
@@ -207,13 +208,12 @@ fn waves(html: &mut String, s: &RunSummary, apps: &[AppStatus]) {
                     Some(t) => format!("released {}", shown(t)),
                     None => "waiting".to_string(),
                 };
-                (
-                    format!("wave {}", w.number),
-                    w.size,
-                    w.done,
-                    w.failed,
-                    Some(released),
-                )
+                let label = if w.name.is_empty() {
+                    format!("wave {}", w.wave)
+                } else {
+                    format!("wave {} · {}", w.wave, w.name)
+                };
+                (label, w.jobs, w.finished, w.failed, Some(released))
             })
             .collect()
     };
@@ -435,7 +435,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}\
 .counts{display:flex;gap:12px;margin-top:16px}\
 .count{border:1px solid #cfd8dc;border-radius:6px;padding:8px 14px;min-width:90px}\
 .count .n{display:block;font-size:22px;font-weight:600}\
-.count.ok .n{color:#2e7d32}.count.failed .n{color:#c62828}.count.pending .n{color:#1e88e5}\
+.count.ok .n{color:#2e7d32}.count.held .n{color:#8e24aa}.count.failed .n{color:#c62828}.count.pending .n{color:#1e88e5}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eceff1;vertical-align:top}\
 th{color:#546e7a;font-weight:600}.failures td{color:#b71c1c}\
 svg text{font-size:12px;fill:#37474f}svg .space{font-weight:600}svg .axis{fill:#78909c}svg .rule{stroke:#eceff1}\
@@ -445,7 +445,7 @@ svg text{font-size:12px;fill:#37474f}svg .space{font-weight:600}svg .axis{fill:#
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::model::{PHASE_QUEUED, STATE_RUNNING};
+    use crate::runs::model::PHASE_QUEUED;
 
     fn app(name: &str, space: &str, outcome: &str, phase: &str) -> AppStatus {
         AppStatus {
@@ -475,15 +475,17 @@ mod tests {
                 action: "restage".into(),
                 created_at: "2026-12-01T10:00:00Z".into(),
                 completed_at: None,
-                state: STATE_RUNNING.into(),
-                state_detail: None,
+                state: "running".into(),
+                state_reason: None,
                 app_count: apps.len(),
                 restaged: 1,
                 already_current: 0,
                 skipped: 0,
                 failed: 1,
                 rolled_back: 0,
+                held: 0,
                 in_progress: 1,
+                max_failures: None,
                 waves: Vec::new(),
                 nothing_queued: None,
             },

@@ -86,7 +86,8 @@ fn wants_html(request: &Request<Bytes>) -> bool {
         })
 }
 
-fn limit(request: &Request<Bytes>) -> Result<usize, Response<Bytes>> {
+/// `?limit=N`, or why it is not a limit.
+fn limit(request: &Request<Bytes>) -> Result<usize, String> {
     let Some(query) = request.uri().query() else {
         return Ok(DEFAULT_LIMIT);
     };
@@ -96,19 +97,14 @@ fn limit(request: &Request<Bytes>) -> Result<usize, Response<Bytes>> {
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                reply::error(
-                    StatusCode::BAD_REQUEST,
-                    format!("limit must be a number from 1 to {MAX_LIMIT}"),
-                )
-            }),
+            .ok_or_else(|| format!("limit must be a number from 1 to {MAX_LIMIT}")),
     }
 }
 
 async fn runs(api: &AdminApi, request: &Request<Bytes>) -> Response<Bytes> {
     let limit = match limit(request) {
         Ok(n) => n,
-        Err(refused) => return refused,
+        Err(why) => return reply::error(StatusCode::BAD_REQUEST, why),
     };
     match api.ledger.list_runs(limit).await {
         Ok(views) => {

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each reads its settings, wires the ports
 //! `shared` provides, calls the business logic there and prints the result.
 
+pub mod control;
 pub mod demo;
 pub mod notify;
 pub mod outdated;
@@ -10,6 +11,7 @@ pub mod status;
 pub mod sweep;
 
 use restager_shared::config::ConfigError;
+use restager_shared::rollout::Command as RunCommand;
 
 use crate::cli::{Cli, Command, SettingFlags};
 use crate::logging;
@@ -89,6 +91,9 @@ fn dispatch(command: Command, flags: &SettingFlags) -> Result<(), CommandError> 
             Command::Sweep(args) => sweep::run(&env, args).await,
             Command::Status(args) => status::run(&env, args).await,
             Command::Notify(args) => notify::run(&env, args).await,
+            Command::Pause(args) => control::run(&env, RunCommand::Pause, args).await,
+            Command::Resume(args) => control::run(&env, RunCommand::Resume, args).await,
+            Command::Abort(args) => control::run(&env, RunCommand::Abort, args).await,
         }
     })
 }

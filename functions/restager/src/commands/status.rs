@@ -64,23 +64,7 @@ pub async fn run(source: &dyn Source, args: StatusArgs) -> Result<(), CommandErr
         Some(Wanted::Run(id)) => id,
         Some(Wanted::Prefix(prefix)) => {
             let list = runs.list(PREFIX_SEARCH).await?;
-            let matching: Vec<&str> = list
-                .iter()
-                .map(|s| s.run_id.as_str())
-                .filter(|id| id.starts_with(&prefix))
-                .collect();
-            match matching.as_slice() {
-                [one] => RunId::parse(one).map_err(CommandError::Failed)?,
-                [] => return Err(not_found(&format!("starting with {prefix}"))),
-                many => {
-                    let ids: Vec<&str> = many.iter().take(5).copied().collect();
-                    return Err(CommandError::Usage(format!(
-                        "{prefix} starts {} runs ({}): give more of the id",
-                        many.len(),
-                        ids.join(", ")
-                    )));
-                }
-            }
+            pick(&prefix, list.iter().map(|s| s.run_id.as_str()), &not_found)?
         }
     };
     let detail = runs
@@ -92,6 +76,55 @@ pub async fn run(source: &dyn Source, args: StatusArgs) -> Result<(), CommandErr
     } else {
         print_run(&detail, args.wide);
         Ok(())
+    }
+}
+
+/// The run a full id or a prefix names, in the ledger at `location` (the
+/// run controls' lookup).
+pub async fn resolve_run(
+    ledger: &dyn restager_shared::ledger::Ledger,
+    raw: &str,
+    location: &str,
+) -> Result<RunId, CommandError> {
+    let not_found = |what: &str| {
+        CommandError::Failed(format!(
+            "no run {what} in the ledger at {location} (run `restager status` to list runs)"
+        ))
+    };
+    match Wanted::parse(raw)? {
+        Wanted::Run(id) => Ok(id),
+        Wanted::Prefix(prefix) => {
+            let runs = ledger
+                .list_runs(PREFIX_SEARCH)
+                .await
+                .map_err(|e| CommandError::failed("cannot read the runs from the ledger", e))?;
+            pick(
+                &prefix,
+                runs.iter().map(|v| v.record.run_id.as_str()),
+                &not_found,
+            )
+        }
+    }
+}
+
+/// The one run among `ids` that starts with `prefix`.
+fn pick<'a>(
+    prefix: &str,
+    ids: impl Iterator<Item = &'a str>,
+    not_found: &dyn Fn(&str) -> CommandError,
+) -> Result<RunId, CommandError> {
+    let matching: Vec<&str> = ids.filter(|id| id.starts_with(prefix)).collect();
+    match matching.as_slice() {
+        [one] => RunId::parse(one).map_err(CommandError::Failed),
+        [] => Err(not_found(&format!("starting with {prefix}"))),
+        many => {
+            let ids: Vec<&str> = many.iter().take(5).copied().collect();
+            Err(CommandError::Usage(format!(
+                "{prefix} starts {} runs ({}): give more of the id",
+                many.len(),
+                ids.join(", ")
+            )))
+        }
     }
 }
 
@@ -204,26 +237,40 @@ fn print_run(detail: &RunDetail, wide: bool) {
             )
         ),
     }
-    if let Some(detail) = &s.state_detail {
-        println!("The run is {}: {detail}.", s.state);
-    }
     println!(
-        "{} restaged, {} already current, {} skipped, {} failed, {} pending",
-        s.restaged, s.already_current, s.skipped, s.failed, s.in_progress
+        "{} restaged, {} already current, {} skipped, {} failed ({} rolled back), {} held, {} pending",
+        s.restaged, s.already_current, s.skipped, s.failed, s.rolled_back, s.held, s.in_progress
     );
-    for w in &s.waves {
+    if s.state != "completed" && s.state != "running" {
         println!(
-            "wave {} ({}): {} of {} done, {} failed, {}",
-            w.number,
-            w.name,
-            w.done,
-            w.size,
-            w.failed,
-            w.released_at.as_deref().map_or_else(
-                || "held".to_string(),
-                |t| format!("released {} UTC", to_the_second(t))
-            )
+            "The run is {}{}: `restager resume {}` or `restager abort {}`.",
+            s.state.to_uppercase(),
+            s.state_reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
+            short_id(&s.run_id, false),
+            short_id(&s.run_id, false)
         );
+    }
+    if let Some(max) = s.max_failures {
+        println!("Error budget: halts after {} failures.", max + 1);
+    }
+    if s.waves.len() > 1 {
+        for w in &s.waves {
+            println!(
+                "  wave {} ({}): {}/{} finished, {} failed, {}",
+                w.wave,
+                w.name,
+                w.finished,
+                w.jobs,
+                w.failed,
+                w.released_at.as_deref().map_or_else(
+                    || "held".to_string(),
+                    |t| format!("released {} UTC", to_the_second(t))
+                )
+            );
+        }
     }
     let rows = detail.apps.iter().map(|a| {
         let mut row = vec![

@@ -4,7 +4,8 @@
 //! the process that reads the ledger; read back from JSON by `status --server`.
 
 use restager_shared::domain::Outcome;
-use restager_shared::ledger::{RunState, RunView};
+use restager_shared::ledger::{JobRecord, RunView};
+use restager_shared::rollout::view as rollout_view;
 use restager_shared::slack::latest::latest_jobs;
 use restager_shared::slack::messages::Tally;
 use serde::{Deserialize, Serialize};
@@ -22,10 +23,10 @@ pub struct RunSummary {
     /// `running`, `paused`, `halted`, `aborted` or `completed`.
     #[serde(default)]
     pub state: String,
-    /// Who or what put the run in its state, when, and why: `paused by
-    /// alice at …`, `run halted after 3 failures (budget 2) at …`.
+    /// Who or what stopped the run and when, or why: `paused by alice at
+    /// 10:02:03 UTC`, `run halted after 3 failures (budget 2)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_detail: Option<String>,
+    pub state_reason: Option<String>,
     /// Apps in the run, jobs and skipped ones (`apps` is the list in `status RUN`).
     pub app_count: usize,
     pub restaged: usize,
@@ -36,7 +37,15 @@ pub struct RunSummary {
     /// Of the failures, apps whose new droplet crashed and was rolled back.
     #[serde(default)]
     pub rolled_back: usize,
+    /// Jobs parked in the ledger: held by a pause, a halt or a window, or
+    /// waiting in a wave not released yet.
+    #[serde(default)]
+    pub held: usize,
+    /// Jobs queued or restaging (held ones not included).
     pub in_progress: usize,
+    /// The failures (failed + rolled back) the run may have before it halts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<usize>,
     /// The run's waves, first to last (empty for a run without waves).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waves: Vec<WaveSummary>,
@@ -46,20 +55,21 @@ pub struct RunSummary {
     pub nothing_queued: Option<String>,
 }
 
-/// One wave of a run: how big, how far.
+/// One wave of a run: how big, how far (the fields of
+/// `rollout::view::WaveStatus`, and its failures).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaveSummary {
-    /// 1 for the first wave.
-    pub number: u32,
+    /// 1 for the wave that goes first.
+    pub wave: usize,
     /// How the wave was chosen (`*/dev*`, `label 0`, `everything else`).
-    #[serde(default)]
     pub name: String,
-    pub size: usize,
-    /// Apps of the wave with a final outcome.
-    pub done: usize,
+    pub jobs: usize,
+    /// Jobs of the wave with a final outcome.
+    pub finished: usize,
     /// Of those, failures (rolled back included).
+    #[serde(default)]
     pub failed: usize,
-    /// When the wave was released to the queue; `None` while it waits.
+    /// When the wave was released to the queue; `None` while it is held.
     pub released_at: Option<String>,
 }
 
@@ -78,14 +88,14 @@ pub struct AppStatus {
     pub app_guid: String,
     pub org: String,
     pub space: String,
-    /// The wave the app is in, for a run with waves.
+    /// The wave the app is in (1 goes first), for a run with waves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wave: Option<u32>,
+    pub wave: Option<usize>,
     /// Where the app is now: `queued`, `held`, `staging`, `deploying`,
     /// `verifying` or `done` (`skipped` for apps discovery left alone).
     #[serde(default)]
     pub phase: String,
-    /// `pending` until a worker reports.
+    /// `pending` until a worker reports; `held` while its wave waits.
     pub outcome: String,
     pub reason: Option<String>,
     pub version: Option<String>,
@@ -116,9 +126,7 @@ pub const PHASE_SKIPPED: &str = "skipped";
 
 pub const PHASE_HELD: &str = "held";
 
-pub const STATE_RUNNING: &str = "running";
 pub const STATE_COMPLETED: &str = "completed";
-pub const STATE_ABORTED: &str = "aborted";
 
 impl RunSummary {
     pub fn of(view: &RunView) -> Self {
@@ -129,15 +137,17 @@ impl RunSummary {
             action: view.record.action.to_string(),
             created_at: view.record.created_at.to_rfc3339(),
             completed_at: view.completed_at.map(|t| t.to_rfc3339()),
-            state: state_of(view).to_string(),
-            state_detail: state_detail(view),
+            state: rollout_view::state_name(view).to_string(),
+            state_reason: rollout_view::state_reason(view),
             app_count: latest_jobs(view).len() + view.record.skipped.len(),
             restaged: tally.restaged,
             already_current: tally.already_current,
             skipped: tally.skipped,
             failed: tally.failed,
             rolled_back: tally.rolled_back,
-            in_progress: tally.in_progress,
+            held: held(view),
+            in_progress: tally.in_progress.saturating_sub(held(view)),
+            max_failures: view.rollout.as_ref().map(|r| r.max_failures),
             waves: waves_of(view),
             nothing_queued: nothing_queued(view),
         }
@@ -145,66 +155,39 @@ impl RunSummary {
 
     /// Whether the run may still change (the run page refreshes then).
     pub fn is_live(&self) -> bool {
-        self.state != STATE_COMPLETED
-            && self.state != STATE_ABORTED
-            && self.nothing_queued.is_none()
+        self.state != STATE_COMPLETED && self.nothing_queued.is_none()
     }
 }
 
-/// The run's state: an aborted run stays aborted once its jobs are all
-/// final; any other run with every job final is completed.
-fn state_of(view: &RunView) -> &'static str {
-    let rollout = view.rollout.as_ref().map(|r| &r.state);
-    match rollout {
-        Some(RunState::Aborted { .. }) => STATE_ABORTED,
-        _ if view.completed_at.is_some() => STATE_COMPLETED,
-        Some(state) => state.name(),
-        None => STATE_RUNNING,
-    }
-}
-
-/// Who, when and why, for a run that is not simply running.
-fn state_detail(view: &RunView) -> Option<String> {
-    let when = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    match &view.rollout.as_ref()?.state {
-        RunState::Running => None,
-        RunState::Paused { by, at } => Some(format!("paused by {by} at {}", when(at))),
-        RunState::Halted { reason, at } => Some(format!("{reason} at {}", when(at))),
-        RunState::Aborted { by, at } => Some(format!("aborted by {by} at {}", when(at))),
-    }
-}
-
-/// Each wave's size and progress, from the rollout record and the jobs.
-fn waves_of(view: &RunView) -> Vec<WaveSummary> {
-    let Some(rollout) = &view.rollout else {
-        return Vec::new();
-    };
-    let latest = latest_jobs(view);
-    rollout
-        .waves
+/// Jobs parked in the ledger (see [`RunSummary::held`]).
+fn held(view: &RunView) -> usize {
+    latest_jobs(view)
         .iter()
-        .enumerate()
-        .map(|(i, info)| {
-            let in_wave = latest
+        .filter(|l| is_held(view, l.job))
+        .count()
+}
+
+fn is_held(view: &RunView, job: &JobRecord) -> bool {
+    matches!(job.outcome, Some(Outcome::Held { .. }))
+        || rollout_view::waiting_reason(view, job).is_some()
+}
+
+/// Each wave's size and progress ([`rollout_view::waves`]) with its failures.
+fn waves_of(view: &RunView) -> Vec<WaveSummary> {
+    let latest = latest_jobs(view);
+    rollout_view::waves(view)
+        .into_iter()
+        .map(|w| WaveSummary {
+            failed: latest
                 .iter()
-                .filter(|l| l.expected.map_or(0, |e| e.wave) as usize == i);
-            let (mut done, mut failed) = (0, 0);
-            for l in in_wave {
-                if l.job.outcome.as_ref().is_some_and(Outcome::is_final) {
-                    done += 1;
-                }
-                if l.is_final_failure() {
-                    failed += 1;
-                }
-            }
-            WaveSummary {
-                number: i as u32 + 1,
-                name: info.name.clone(),
-                size: info.jobs,
-                done,
-                failed,
-                released_at: info.released_at.map(|t| t.to_rfc3339()),
-            }
+                .filter(|l| l.is_final_failure())
+                .filter(|l| rollout_view::wave_of(view, l.job) == Some(w.wave))
+                .count(),
+            wave: w.wave,
+            name: w.name,
+            jobs: w.jobs,
+            finished: w.finished,
+            released_at: w.released_at.map(|t| t.to_rfc3339()),
         })
         .collect()
 }
@@ -221,11 +204,13 @@ fn nothing_queued(view: &RunView) -> Option<String> {
     })
 }
 
-/// Where a job is now, from its outcome.
-fn phase_of(outcome: Option<&Outcome>) -> &'static str {
-    match outcome {
+/// Where a job is now, from its outcome and its wave.
+fn phase_of(view: &RunView, job: &JobRecord) -> &'static str {
+    if is_held(view, job) {
+        return PHASE_HELD;
+    }
+    match &job.outcome {
         Some(o) if o.is_final() => PHASE_DONE,
-        Some(Outcome::Held { .. }) => PHASE_HELD,
         // No outcome yet, or deferred / failed for now: back on the queue.
         _ => PHASE_QUEUED,
     }
@@ -237,21 +222,23 @@ impl RunDetail {
             .into_iter()
             .map(|latest| {
                 let job = latest.job;
-                let wave = view
-                    .rollout
-                    .as_ref()
-                    .map(|_| latest.expected.map_or(0, |e| e.wave) + 1);
                 let outcome = job.outcome.as_ref();
-                let phase = phase_of(outcome);
+                let phase = phase_of(view, job);
+                let waiting = rollout_view::waiting_reason(view, job);
                 AppStatus {
                     app: job.app.name.clone(),
                     app_guid: job.app.guid.clone(),
                     org: job.app.org_name.clone(),
                     space: job.app.space_name.clone(),
-                    wave,
+                    wave: rollout_view::wave_of(view, job),
                     phase: phase.to_string(),
-                    outcome: outcome_name(outcome).to_string(),
-                    reason: outcome.and_then(Outcome::reason).map(str::to_string),
+                    outcome: if waiting.is_some() {
+                        PHASE_HELD.to_string()
+                    } else {
+                        outcome_name(outcome).to_string()
+                    },
+                    reason: waiting
+                        .or_else(|| outcome.and_then(Outcome::reason).map(str::to_string)),
                     version: match outcome {
                         Some(Outcome::Restaged { version, .. }) => version.clone(),
                         _ => None,

@@ -27,6 +27,8 @@ struct Foundation {
     outdated: BTreeSet<String>,
     /// Everything else: current, stopped, another buildpack.
     untouched: BTreeSet<String>,
+    /// Settings every `restager` run against this foundation gets, restarts included.
+    settings: Vec<(&'static str, String)>,
 }
 
 async fn foundation(outdated_apps: usize) -> Foundation {
@@ -62,16 +64,19 @@ async fn foundation_with(outdated_apps: usize, config: SimConfig) -> Foundation 
         sim,
         outdated,
         untouched,
+        settings: Vec::new(),
     }
 }
 
 impl Foundation {
     fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("CF_API_URL", self.sim.url()),
             ("CF_CLIENT_ID", self.sim.client_id().to_string()),
             ("CF_CLIENT_SECRET", self.sim.client_secret().to_string()),
-        ]
+        ];
+        env.extend(self.settings.iter().cloned());
+        env
     }
 
     fn restager(&self, data: &Path) -> Restager {
@@ -579,7 +584,7 @@ fn deployment_bodies(sim: &CfSim) -> Vec<Value> {
 async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_without() {
     // API 3.160: apps carry no current_droplet relationship and a deployment
     // with `options` is refused (cloud_controller_ng's config/version history).
-    let f = foundation_with(
+    let mut f = foundation_with(
         4,
         SimConfig {
             api_version: "3.160.0".into(),
@@ -587,6 +592,8 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
         },
     )
     .await;
+    // Canary is asked for, and 3.160 has none: the restages roll instead.
+    f.settings.push(("RESTAGER_STRATEGY", "canary".to_string()));
     let data = tempfile::tempdir().expect("temp dir");
     let serving = f.restager(data.path()).arg("serve").serve().await;
 
@@ -601,6 +608,10 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
     assert!(
         notes.contains("3.173"),
         "max_in_flight is said to be off: {answer}"
+    );
+    assert!(
+        notes.contains("RESTAGER_STRATEGY=canary") && notes.contains("rolling deployments"),
+        "the canary fallback is said before anything runs: {answer}"
     );
     let run_id = answer["run_id"].as_str().expect("a run id").to_string();
 
@@ -630,6 +641,10 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
         assert!(
             why.contains("max_in_flight") && why.contains("3.160.0"),
             "the outcome says the foundation's default was used: {app}"
+        );
+        assert!(
+            why.contains("RESTAGER_STRATEGY=canary"),
+            "the outcome says it rolled instead of canarying: {app}"
         );
     }
 }
