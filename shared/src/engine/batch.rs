@@ -499,7 +499,8 @@ impl Engine {
         }
         let (disposition, note) = match recorded {
             Ok(_) => {
-                tracing::info!(job = %job.job_id, app = %job.app.name, %reason, "job held");
+                tracing::info!(target: super::restage::RESTAGE_LOG, app = %job.app.name, org = %job.app.org_name,
+                    space = %job.app.space_name, job = %job.job_id, run = %job.run_id, %reason, "job held");
                 (Disposition::Complete, reason)
             }
             Err(e) => (

@@ -41,9 +41,10 @@ pub fn margins() -> Margins {
     Margins::new(Duration::from_millis(100), Duration::from_millis(20))
 }
 
-/// Plenty of time: the deadline never matters.
+/// Plenty of time: the deadline never matters, however loaded the machine
+/// (200 restages took 32 s on 2 shared cores once, past an earlier 30 s).
 pub fn roomy() -> Deadline {
-    Deadline::after(Duration::from_secs(30), margins())
+    Deadline::after(Duration::from_secs(900), margins())
 }
 
 pub fn client_for(sim: &CfSim) -> CfClient {

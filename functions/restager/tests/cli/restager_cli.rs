@@ -4,6 +4,7 @@
 
 mod admin;
 mod hardening;
+mod rollout;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -79,15 +80,18 @@ impl Foundation {
         env
     }
 
+    /// The binary with this foundation's settings over the tests' defaults.
     fn restager(&self, data: &Path) -> Restager {
-        restager().envs(self.env()).envs([
-            ("RESTAGER_DATA_DIR", data.display().to_string()),
-            ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
-            ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
-            ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
-            ("RESTAGER_VERIFY_FOR", "30ms".to_string()),
-            ("RESTAGER_MAX_CONCURRENT_RESTAGES", "4".to_string()),
-        ])
+        restager()
+            .envs([
+                ("RESTAGER_DATA_DIR", data.display().to_string()),
+                ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
+                ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
+                ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
+                ("RESTAGER_VERIFY_FOR", "30ms".to_string()),
+                ("RESTAGER_MAX_CONCURRENT_RESTAGES", "4".to_string()),
+            ])
+            .envs(self.env())
     }
 
     /// Client-made builds and deployments of an app.
