@@ -382,6 +382,10 @@ impl Engine {
             .ledger
             .record_outcome(&job.run_id, &job.job_id, &outcome)
             .await;
+        // Metrics: restager_restages_total counts what the ledger took (shared/src/metrics).
+        if recorded.is_ok() {
+            crate::metrics::outcome_recorded(&outcome);
+        }
         if let Err(e) = self.notifier.app_finished(&job, &outcome).await {
             tracing::warn!(job = %job.job_id, error = %e, "could not notify the app's outcome");
         }

@@ -264,10 +264,11 @@ async fn abort(
         },
     )
     .await;
-    if completed && let Some(done) = p.ledger.get_run(run_id).await? {
-        if let Err(e) = p.notifier.run_completed(&done).await {
-            tracing::warn!(run = %run_id, error = %e, "could not tell that the aborted run completed");
-        }
+    if completed
+        && let Some(done) = p.ledger.get_run(run_id).await?
+        && let Err(e) = p.notifier.run_completed(&done).await
+    {
+        tracing::warn!(run = %run_id, error = %e, "could not tell that the aborted run completed");
     }
     Ok(report(
         run_id,

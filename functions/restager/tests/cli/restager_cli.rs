@@ -2,6 +2,7 @@
 //! Controller simulator hosted by the test (so the test can read its state)
 //! and, for SQS, moto's server.
 
+mod admin;
 mod hardening;
 mod rollout;
 

@@ -101,6 +101,7 @@ fn worker(h: &Harness, aws: &Aws) -> Worker {
         .with_queue(aws.queue.clone()),
         queue: aws.queue.clone(),
         flush_timeout: Duration::from_secs(1),
+        metrics: Default::default(),
     }
 }
 
