@@ -32,6 +32,12 @@ fn handler(adapters: &Adapters, settings: &ServeSettings) -> Result<Handler, Com
         queue: Arc::clone(&adapters.queue.source),
         token: settings.admin_token.clone(),
         prometheus: admin::metrics::install(),
+        controls: admin::Controls {
+            cf: adapters.cf.clone(),
+            jobs: Arc::clone(&adapters.queue.jobs),
+            notifier: Arc::clone(&adapters.notifier),
+            max_in_flight: settings.worker.max_in_flight,
+        },
     });
     Ok(Arc::new(move |request| {
         let router = Arc::clone(&router);

@@ -56,6 +56,8 @@ pub struct AdminClient {
     base: Url,
     token: Option<Secret>,
     http: reqwest::Client,
+    /// Who the run controls are recorded as (`X-Restager-Actor`).
+    actor: Option<String>,
 }
 
 impl AdminClient {
@@ -87,6 +89,7 @@ impl AdminClient {
             base: url,
             token,
             http,
+            actor: None,
         })
     }
 
@@ -100,11 +103,13 @@ impl AdminClient {
         self.send(Method::GET, path).await
     }
 
+    /// Records the run controls sent through this client as `actor`.
+    pub fn with_actor(mut self, actor: &str) -> Self {
+        self.actor = Some(actor.to_string());
+        self
+    }
+
     /// `POST path` without a body, the answer as JSON (the run controls).
-    #[allow(
-        dead_code,
-        reason = "for the run controls: restager pause|resume|abort --server"
-    )]
     pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>, ClientError> {
         self.send(Method::POST, path).await
     }
@@ -128,6 +133,9 @@ impl AdminClient {
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose());
+        }
+        if let Some(actor) = &self.actor {
+            request = request.header("x-restager-actor", actor);
         }
         let response = request.send().await.map_err(|e| ClientError::Unreachable {
             url: self.base().to_string(),

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `GET /runs[?limit=N]` | the admin token | newest runs first: id, notice, started, state, counts by outcome, waves (JSON; HTML for a browser) |
 //! | `GET /runs/{id}` | the admin token | the run and each app: org/space/app, wave, phase, outcome and reason, build/deployment guids, start and end (JSON; the run page for `Accept: text/html`) |
+//! | `POST /runs/{id}/pause`, `…/resume`, `…/abort` | the admin token | the run control's report (`rollout::apply`), recorded as `admin API` (or the `X-Restager-Actor` header's name) |
 //! | `GET /metrics` | anyone who can reach serve | Prometheus text format: no secrets, no app names |
 //!
 //! - [`auth`]: `RESTAGER_ADMIN_TOKEN` (off, `404`, when unset);
@@ -26,9 +27,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
+use restager_shared::cf::CfClient;
 use restager_shared::config::Secret;
 use restager_shared::ledger::Ledger;
-use restager_shared::queue::JobSource;
+use restager_shared::notify::Notifier;
+use restager_shared::queue::{JobQueue, JobSource};
+use restager_shared::rollout::Ports;
 
 use self::metrics::Prometheus;
 
@@ -40,6 +44,28 @@ pub struct AdminApi {
     pub token: Option<Secret>,
     /// `None`: `GET /metrics` answers 404 (no recorder could be installed).
     pub prometheus: Option<Prometheus>,
+    /// What the run controls act through.
+    pub controls: Controls,
+}
+
+/// The ports `POST /runs/{id}/pause|resume|abort` act through.
+pub struct Controls {
+    pub cf: CfClient,
+    pub jobs: Arc<dyn JobQueue>,
+    pub notifier: Arc<dyn Notifier>,
+    pub max_in_flight: u32,
+}
+
+impl AdminApi {
+    pub fn ports(&self) -> Ports<'_> {
+        Ports {
+            cf: &self.controls.cf,
+            ledger: self.ledger.as_ref(),
+            queue: self.controls.jobs.as_ref(),
+            notifier: self.controls.notifier.as_ref(),
+            max_in_flight: self.controls.max_in_flight,
+        }
+    }
 }
 
 impl AdminApi {

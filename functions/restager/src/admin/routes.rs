@@ -6,6 +6,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use http::{Method, Request, Response, StatusCode, header};
 use restager_shared::domain::RunId;
+use restager_shared::rollout::{self, Command, RolloutError};
 
 use super::auth;
 use super::page;
@@ -27,6 +28,8 @@ pub enum Route {
     Runs,
     /// `GET /runs/{id}`
     Run(String),
+    /// `POST /runs/{id}/pause|resume|abort`
+    Control(String, Command),
     /// A known path with a method it does not answer.
     WrongMethod(&'static str),
 }
@@ -48,6 +51,14 @@ impl Route {
             ["metrics"] => Some(get(Route::Metrics)),
             ["runs"] => Some(get(Route::Runs)),
             ["runs", id] => Some(get(Route::Run((*id).to_string()))),
+            ["runs", id, action] => {
+                let command = action.parse::<Command>().ok()?;
+                Some(if method == Method::POST {
+                    Route::Control((*id).to_string(), command)
+                } else {
+                    Route::WrongMethod("POST")
+                })
+            }
             _ => None,
         }
     }
@@ -68,6 +79,7 @@ pub async fn answer(api: &AdminApi, route: Route, request: &Request<Bytes>) -> R
         Route::Metrics => metrics::scrape(api).await,
         Route::Runs => runs(api, request).await,
         Route::Run(id) => run(api, &id, wants_html(request)).await,
+        Route::Control(id, command) => control(api, &id, command, request).await,
         Route::WrongMethod(allow) => reply::method_not_allowed(allow),
     }
 }
@@ -137,6 +149,46 @@ async fn run(api: &AdminApi, raw: &str, html: bool) -> Response<Bytes> {
         }
         Ok(None) => reply::missing("run", format!("no run {id} in the ledger")),
         Err(e) => ledger_unavailable(&e),
+    }
+}
+
+/// Who a control is recorded as: the `X-Restager-Actor` header's name
+/// (a person behind a script), else `admin API`.
+fn actor(request: &Request<Bytes>) -> String {
+    request
+        .headers()
+        .get("x-restager-actor")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && name.len() <= 64 && !name.chars().any(char::is_control))
+        .map_or_else(
+            || "admin API".to_string(),
+            |name| format!("{name} (admin API)"),
+        )
+}
+
+async fn control(
+    api: &AdminApi,
+    raw: &str,
+    command: Command,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    let Ok(id) = RunId::parse(raw) else {
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            "not a run id: give the whole id `GET /runs` lists",
+        );
+    };
+    let by = actor(request);
+    match rollout::apply(api.ports(), &id, command, &by, Utc::now()).await {
+        Ok(report) => reply::json(StatusCode::OK, &report),
+        Err(RolloutError::UnknownRun(_)) => {
+            reply::missing("run", format!("no run {id} in the ledger"))
+        }
+        Err(e @ (RolloutError::Refused(_) | RolloutError::NoRollout(_))) => {
+            reply::error(StatusCode::CONFLICT, e.to_string())
+        }
+        Err(e) => reply::error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 

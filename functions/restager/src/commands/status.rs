@@ -14,13 +14,13 @@ use crate::runs::model::{
 
 /// What `status RUN` was given: a whole run id, or the first characters of
 /// one as the table shows them.
-enum Wanted {
+pub(crate) enum Wanted {
     Run(RunId),
     Prefix(String),
 }
 
 impl Wanted {
-    fn parse(raw: &str) -> Result<Self, CommandError> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, CommandError> {
         if let Ok(id) = RunId::parse(raw) {
             return Ok(Wanted::Run(id));
         }
@@ -36,7 +36,7 @@ impl Wanted {
 }
 
 /// How many runs a prefix is looked up among.
-const PREFIX_SEARCH: usize = 10_000;
+pub(crate) const PREFIX_SEARCH: usize = 10_000;
 
 pub async fn run(source: &dyn Source, args: StatusArgs) -> Result<(), CommandError> {
     // Checked before opening anything: a typo is a usage error, not a lookup.
@@ -108,7 +108,7 @@ pub async fn resolve_run(
 }
 
 /// The one run among `ids` that starts with `prefix`.
-fn pick<'a>(
+pub(crate) fn pick<'a>(
     prefix: &str,
     ids: impl Iterator<Item = &'a str>,
     not_found: &dyn Fn(&str) -> CommandError,

@@ -1,4 +1,5 @@
-//! Issue #13's run controls from the command line, against the real
+//! Issue #13's run controls from the command line and `serve`'s admin
+//! routes, against the real
 //! binaries: a run that spends its error budget halts inside `serve`;
 //! `restager status` says so; `restager resume` re-queues what it held
 //! (recorded as who typed it), and the next `serve` finishes the run; a
@@ -145,5 +146,103 @@ async fn a_halted_run_is_resumed_from_the_command_line_and_finishes_under_the_ne
         refused.stderr.contains("has finished"),
         "{}",
         refused.stderr
+    );
+}
+
+const TOKEN: &str = "an-admin-token-for-the-controls";
+
+/// `POST /runs/{id}/{action}` on serve's admin API.
+async fn post_control(
+    base: &str,
+    run: &str,
+    action: &str,
+    token: &str,
+) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/runs/{run}/{action}"))
+        .bearer_auth(token)
+        .header("x-restager-actor", "pat")
+        .send()
+        .await
+        .expect("POST the control");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+#[tokio::test]
+async fn serve_pauses_and_resumes_a_live_run_through_its_admin_routes_and_the_cli_with_server() {
+    let mut f = foundation(3).await;
+    f.settings.extend([
+        ("RESTAGER_MAX_CONCURRENT_RESTAGES", "1".to_string()),
+        ("RESTAGER_ADMIN_TOKEN", TOKEN.to_string()),
+    ]);
+    let broken = f.outdated.iter().next().expect("an app").clone();
+    f.sim.set_fault(FaultRule::app(
+        &broken,
+        Fault::StagingFails(StagingFailure::NoAppDetected),
+    ));
+    f.settings.push(("RESTAGER_MAX_FAILURES", "0".to_string()));
+    let data = tempfile::tempdir().expect("temp dir");
+    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_rollout_2").await;
+    assert_eq!(status, 202, "{answer}");
+    let run_id = answer["run_id"].as_str().expect("a run id").to_string();
+    logged(&serving, "run halted after 1 failure (budget 0)").await;
+
+    // A wrong token is refused; pausing a halted run is a conflict.
+    let (status, _) = post_control(&serving.url, &run_id, "resume", "not-the-token-at-all").await;
+    assert_eq!(status, 401);
+    let (status, body) = post_control(&serving.url, &run_id, "pause", TOKEN).await;
+    assert_eq!(status, 409, "{body}");
+
+    // The CLI through serve: status, then resume, recorded as who typed it.
+    let cli = |args: &[&str]| {
+        f.restager(data.path())
+            .args(args.iter().map(|a| a.to_string()))
+            .args(["--server".to_string(), serving.url.clone()])
+    };
+    let halted = cli(&["status", &run_id, "--json"]).run().await.ok().json();
+    assert_eq!(halted["state"], "halted", "{halted}");
+    let resumed = cli(&["resume", &run_id[..8], "--as", "ops-bob", "--json"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(resumed["state"], "running", "{resumed}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !f
+        .outdated
+        .iter()
+        .filter(|g| **g != broken)
+        .all(|g| f.patched(g))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            serving.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = cli(&["status", &run_id, "--json"]).run().await.ok().json();
+        if done["state"] == "completed" {
+            assert_eq!(done["restaged"], 2, "{done}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{done}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Through the admin route, a control on the finished run is refused.
+    let (status, body) = post_control(&serving.url, &run_id, "abort", TOKEN).await;
+    assert_eq!(status, 409, "{body}");
+    let refused = cli(&["pause", &run_id]).run().await;
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    let stopped = serving.terminate().await;
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    assert!(
+        !stopped.stderr.contains(TOKEN),
+        "the admin token is never logged"
     );
 }
