@@ -106,6 +106,7 @@ pub async fn fan_out(
     }
     let released = release(&pending, &rollout, ledger, queue, now).await?;
     let held = waiting + released.held;
+    crate::metrics::jobs_held(u64::try_from(held).unwrap_or(u64::MAX));
     let announced = announce(run, &rollout, ledger, notifier, now).await;
     tracing::info!(run = %run_id, notice = %run.record.notice, queued = released.queued, held,
         waves = rollout.waves.len(), already_final = finished.len(), skipped = run.record.skipped.len(), "run fanned out");

@@ -78,6 +78,7 @@ impl Engine {
         }
         let (disposition, note) = match recorded {
             Ok(_) => {
+                crate::metrics::jobs_held(1);
                 tracing::info!(target: crate::engine::restage::RESTAGE_LOG, app = %job.app.name, org = %job.app.org_name,
                     space = %job.app.space_name, job = %job.job_id, run = %job.run_id, %reason, "job held");
                 (Disposition::Complete, reason)
