@@ -192,13 +192,28 @@ impl SlackNotifier {
                 )));
             }
             let now = Instant::now();
+            // Where a new entry goes: last, except that a result reported
+            // after the run's summary was queued (another worker completed
+            // the run first) goes before that summary, which stays the
+            // run's last word.
+            let mut at = st.entries.len();
             if let Item::Results(new_lines) = &item {
+                let mine: Vec<usize> = (0..st.entries.len())
+                    .filter(|&i| &st.entries[i].run_id == run_id)
+                    .collect();
+                let mut candidates = mine.iter().rev();
+                let mut last = candidates.next().copied();
+                if let Some(i) = last
+                    && matches!(st.entries[i].item, Item::Summary(_))
+                {
+                    at = i;
+                    last = candidates.next().copied();
+                }
                 // Join the run's waiting reply rather than posting another.
-                let last = st.entries.iter_mut().rev().find(|e| &e.run_id == run_id);
                 if let Some(Entry {
                     item: Item::Results(lines),
                     ..
-                }) = last
+                }) = last.and_then(|i| st.entries.get_mut(i))
                 {
                     lines.extend(new_lines.iter().cloned());
                     drop(st);
@@ -208,15 +223,18 @@ impl SlackNotifier {
             }
             let id = st.next_id;
             st.next_id += 1;
-            st.entries.push_back(Entry {
-                id,
-                run_id: run_id.clone(),
-                item,
-                created: now,
-                not_before: now,
-                attempts: 0,
-                parked: false,
-            });
+            st.entries.insert(
+                at,
+                Entry {
+                    id,
+                    run_id: run_id.clone(),
+                    item,
+                    created: now,
+                    not_before: now,
+                    attempts: 0,
+                    parked: false,
+                },
+            );
         }
         self.shared.wake.notify_one();
         Ok(())

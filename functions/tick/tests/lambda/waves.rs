@@ -253,14 +253,17 @@ async fn after_the_soak_two_concurrent_ticks_release_the_next_wave_once() {
         .max()
         .expect("wave 1 restaged");
     let soaked = last + chrono::Duration::from_std(soak).expect("soak");
-    while chrono::Utc::now() <= soaked {
+    // The event carries whole seconds: wait a second more.
+    while chrono::Utc::now() <= soaked + chrono::Duration::seconds(1) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // The tick acts as of its event's time: now, after the soak.
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let event = || -> EventBridgeEvent {
         serde_json::from_value(serde_json::json!({
             "version": "0", "id": "tick", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-12-01T02:00:00Z", "region": "eu-west-1",
+            "account": "123456789012", "time": at, "region": "eu-west-1",
             "resources": ["arn:aws:events:eu-west-1:123456789012:rule/restager-tick"], "detail": {}
         }))
         .expect("an EventBridge event")
