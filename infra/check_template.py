@@ -9,7 +9,8 @@ transform), so this script:
      time) and lints the resulting CloudFormation JSON,
   3. checks invariants no linter knows about (queue/worker timing, DLQ wiring,
      partial batch responses, concurrency bounds, env vars the Rust code reads,
-     secrets only via Secrets Manager, FIFO, who has a public URL).
+     secrets only via Secrets Manager, FIFO, who has a public URL, alarms and
+     dashboard widgets on metrics the Lambda functions emit).
 
 Invariants are evaluated on the transformed template, twice: with the
 parameters' defaults and with samconfig.toml's parameter_overrides applied.
@@ -62,8 +63,10 @@ LOCAL_RUNNER_ONLY = {
     "RESTAGER_MAX_CONNECTIONS": "`restager serve`'s HTTP server; on AWS the Function URL front door holds connections",
     "RESTAGER_SHUTDOWN_GRACE": "`restager serve`'s SIGTERM handling; a Lambda invocation has its own deadline",
     "RESTAGER_LOG_FORMAT": "`restager`'s log format; the Lambda functions log as Lambda's runtime expects",
+    "RESTAGER_TICK_INTERVAL": "`restager serve`'s timer that asks wave gates; on AWS the TickFunction's schedule does it",
     "RESTAGER_NOTICE_SECRET": "the secret `restager notify` signs with, on the sending side (CI); the receiver has RESTAGER_NOTICE_SECRETS",
-    "RESTAGER_TICK_INTERVAL": "`restager serve`'s tick timer; on AWS the TickFunction's TickSchedule ticks",
+    "RESTAGER_ADMIN_TOKEN": "guards `restager serve`'s admin API (GET /runs); the Lambda functions serve no admin routes",
+    "RESTAGER_SERVER_URL": "where `restager status --server` finds a running `restager serve`; a client setting",
 }
 
 # Env vars holding credentials: only ever from a Secrets Manager dynamic reference
@@ -665,6 +668,125 @@ def parameter_value_problem(p: dict, value: str) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------------------------------------
+# The metrics the code emits (shared/src/metrics)
+
+METRICS_DIR = "shared/src/metrics"
+# Code the Lambda functions run: a recording call here reaches CloudWatch as EMF.
+LAMBDA_CODE = ("shared/src", "functions/webhook/src", "functions/worker/src", "functions/sweep/src", "functions/tick/src")
+
+
+@dataclass
+class CodeMetric:
+    name: str
+    emf: bool
+    labels: tuple[str, ...]
+    recorded_by: list[str] = field(default_factory=list)  # the recording functions in metrics/mod.rs
+    called: bool = False  # one of them is called by code the Lambda functions run
+
+
+def code_metrics() -> tuple[str, dict[str, CodeMetric]]:
+    """(namespace, metrics by name) from shared/src/metrics: the one list of names (names.rs),
+    which recording function writes each (mod.rs), and whether Lambda code calls one of them."""
+    names_rs = (REPO / METRICS_DIR / "names.rs").read_text()
+    ns = re.search(r'pub const NAMESPACE: &str = "([^"]+)";', names_rs)
+    if not ns:
+        raise CheckFailed(f"{METRICS_DIR}/names.rs has no NAMESPACE: has the code moved?")
+    by_const: dict[str, CodeMetric] = {}
+    for const, body in re.findall(r"pub const (\w+): Metric = Metric \{(.*?)\};", names_rs, re.S):
+        name = re.search(r'name: "([a-z_]+)"', body)
+        emf = re.search(r"emf: (true|false)", body)
+        labels = re.search(r"labels: &\[(.*?)\]", body, re.S)
+        if not (name and emf and labels):
+            raise CheckFailed(f"{METRICS_DIR}/names.rs: {const} lacks a literal name, emf or labels")
+        by_const[const] = CodeMetric(name.group(1), emf.group(1) == "true", tuple(re.findall(r'"([a-z_]+)"', labels.group(1))))
+    if not by_const:
+        raise CheckFailed(f"found no Metric in {METRICS_DIR}/names.rs: has the code moved?")
+    mod_rs = (REPO / METRICS_DIR / "mod.rs").read_text()
+    for fn, body in re.findall(r"pub fn (\w+)\([^)]*\)[^{]*\{(.*?)\n\}", mod_rs, re.S):
+        for const in re.findall(r"names::(\w+)\.name", body):
+            if const in by_const:
+                by_const[const].recorded_by.append(fn)
+    calls: set[str] = set()
+    for d in LAMBDA_CODE:
+        for path in sorted((REPO / d).rglob("*.rs")):
+            if METRICS_DIR in str(path.relative_to(REPO)):
+                continue
+            calls.update(re.findall(r"metrics::(\w+)\(", strip_test_modules(path.read_text())))
+    for m in by_const.values():
+        m.called = any(fn in calls for fn in m.recorded_by)
+    return ns.group(1), {m.name: m for m in by_const.values()}
+
+
+def metric_refs(m: Model, r: Resolver) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(where, namespace, metric, dimension names) for every metric an alarm or a dashboard
+    widget of the template names, SEARCH expressions included."""
+    refs = []
+    for lid, res in m.resources("AWS::CloudWatch::Alarm").items():
+        p = res.get("Properties", {})
+        if "MetricName" in p:
+            dims = tuple(sorted(str(d.get("Name")) for d in p.get("Dimensions", [])))
+            refs.append((lid, str(r.value(p.get("Namespace"))), str(r.value(p["MetricName"])), dims))
+        for q in p.get("Metrics", []):
+            metric = q.get("MetricStat", {}).get("Metric")
+            if metric:
+                dims = tuple(sorted(str(d.get("Name")) for d in metric.get("Dimensions", [])))
+                refs.append((f"{lid}.{q.get('Id')}", str(r.value(metric.get("Namespace"))), str(r.value(metric.get("MetricName"))), dims))
+    for lid, res in m.resources("AWS::CloudWatch::Dashboard").items():
+        body = r.value(res.get("Properties", {}).get("DashboardBody"))
+        try:
+            widgets = json.loads(body).get("widgets", []) if isinstance(body, str) else None
+        except json.JSONDecodeError as err:
+            raise CheckFailed(f"{lid}.DashboardBody is not JSON: {err}") from None
+        if widgets is None:
+            raise CheckFailed(f"{lid}.DashboardBody must be a JSON string (an !Sub of one)")
+        for w in widgets:
+            title = w.get("properties", {}).get("title", "?")
+            previous: list = []
+            for entry in w.get("properties", {}).get("metrics", []):
+                where = f"{lid} widget `{title}`"
+                plain = [x for x in entry if not isinstance(x, dict)]
+                for x in entry:
+                    if isinstance(x, dict) and "expression" in x:
+                        for ns, dims, name in re.findall(r"\{([^,}]+),?([^}]*)\}\s*MetricName=\"([^\"]+)\"", x["expression"]):
+                            refs.append((where, ns, name, tuple(sorted(d for d in dims.split(",") if d))))
+                if len(plain) >= 2:
+                    # "." repeats the previous entry's value in that position.
+                    plain = [previous[i] if x == "." and i < len(previous) else x for i, x in enumerate(plain)]
+                    previous = plain
+                    refs.append((where, str(plain[0]), str(plain[1]), tuple(sorted(str(d) for d in plain[2::2]))))
+    return refs
+
+
+def check_metrics(m: Model, r: Resolver) -> None:
+    namespace, emitted = code_metrics()
+    problems = []
+    refs = [x for x in metric_refs(m, r) if x[1] == namespace]
+    for where, _, name, dims in refs:
+        metric = emitted.get(name)
+        if metric is None:
+            problems.append(f"{where} names {name}, which {METRICS_DIR}/names.rs does not list")
+        elif not metric.emf:
+            problems.append(f"{where} names {name}, which only `restager serve` exposes (emf: false)")
+        elif not metric.called:
+            problems.append(
+                f"{where} names {name}, but no code the Lambda functions run calls "
+                f"{' or '.join(f'metrics::{f}()' for f in metric.recorded_by) or 'a recording function'}"
+            )
+        elif tuple(sorted(metric.labels)) != dims:
+            problems.append(
+                f"{where}: {name} is written with the dimensions [{', '.join(sorted(metric.labels))}], "
+                f"not [{', '.join(dims)}] (CloudWatch matches the whole set)"
+            )
+    if not refs:
+        problems.append(f"no alarm or dashboard widget uses the {namespace} namespace")
+    alarms = m.resources("AWS::CloudWatch::Alarm")
+    if not any(name == "restager_runs_halted_total" and where in alarms for where, _, name, _ in refs):
+        problems.append("no alarm on restager_runs_halted_total (halted runs)")
+    if problems:
+        raise CheckFailed("; ".join(problems))
+
+
 INVARIANTS: list[tuple[str, Callable[[Model, Resolver], None]]] = [
     ("lambda-build", check_build),
     ("visibility-timeout", check_visibility),
@@ -678,6 +800,7 @@ INVARIANTS: list[tuple[str, Callable[[Model, Resolver], None]]] = [
     ("schedules", check_schedules),
     ("least-privilege", check_least_privilege),
     ("samconfig", check_samconfig),
+    ("metrics", check_metrics),
 ]
 
 
@@ -884,6 +1007,20 @@ def mut_misspelled_event_property(t: dict) -> None:
     ev["BatchSiz"] = ev.pop("BatchSize")
 
 
+def mut_alarm_on_unknown_metric(t: dict) -> None:
+    _res(t, "HaltedRunsAlarm")["Properties"]["MetricName"] = "restager_runs_stopped_total"
+
+
+def mut_alarm_without_its_dimension(t: dict) -> None:
+    stat = _res(t, "FailedRestagesAlarm")["Properties"]["Metrics"][0]["MetricStat"]["Metric"]
+    del stat["Dimensions"]
+
+
+def mut_dashboard_on_serve_only_metric(t: dict) -> None:
+    body = _res(t, "Dashboard")["Properties"]["DashboardBody"]
+    body["Fn::Sub"] = body["Fn::Sub"].replace('["Restager", "restager_runs_halted_total"]', '["Restager", "restager_queue_depth"]')
+
+
 MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("short-visibility-timeout", mut_short_visibility, "visibility-timeout"),
     ("missing-report-batch-item-failures", mut_no_batch_failures, "partial-batch-responses"),
@@ -898,6 +1035,9 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("schedule-on-webhook", mut_schedule_on_webhook, "schedules"),
     ("tick-without-schedule", mut_tick_without_schedule, "schedules"),
     ("misspelled-sqs-event-property", mut_misspelled_event_property, "sam-transform"),
+    ("alarm-on-unknown-metric", mut_alarm_on_unknown_metric, "metrics"),
+    ("alarm-without-its-dimension", mut_alarm_without_its_dimension, "metrics"),
+    ("dashboard-on-serve-only-metric", mut_dashboard_on_serve_only_metric, "metrics"),
 ]
 
 

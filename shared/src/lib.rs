@@ -14,7 +14,7 @@
 //! | 4. applications | [`webhook`] (the HTTP routes), [`engine`] (the restage state machine, batches), [`rollout`] (waves, error budget, pause/resume/abort) | layers 1–3; `webhook` also `slack` (its `/slack/actions` route); `engine` and `rollout` each other (the worker asks the gate; a soak rollback uses the engine's labels) |
 //! | 3. use cases and outbound adapters | [`discovery`] (which apps a notice affects, each space's window and owners' channel, fan-out, queueing or holding released jobs by their window), [`slack`] (the notifier, owners' channels, buttons) | layers 1–2 |
 //! | 2. ports and their adapters | [`cf`] (Cloud Controller + UAA), [`queue`] (SQS, embedded, memory), [`ledger`] (DynamoDB, embedded, memory), [`notify`] (the port, the log notifier), [`intake`] (parsing notices), [`signature`] | layer 1, and `notify` the ledger's records; `intake` the signatures |
-//! | 1. foundations | [`domain`] (notices, versions, jobs, outcomes), [`window`] (maintenance windows, minimum release age), [`config`] (typed settings), [`retry`] (the one back-off policy) | `config` uses `domain` and `window`; nothing else |
+//! | 1. foundations | [`domain`] (notices, versions, jobs, outcomes), [`window`] (maintenance windows, minimum release age), [`config`] (typed settings), [`retry`] (the one back-off policy), [`metrics`] (the metric names, recording, the Lambda functions' EMF lines) | `config` uses `domain` and `window`; `metrics` uses `domain`; nothing else |
 //!
 //! Where new code goes:
 //! - a new adapter for a port (another queue, ledger or notifier): a module
@@ -35,6 +35,7 @@ pub mod domain;
 pub mod engine;
 pub mod intake;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod queue;
 pub mod retry;

@@ -34,7 +34,7 @@ pub enum Command {
     Outdated(OutputArgs),
     /// Queue a restage of every outdated app (what the scheduled sweep does on AWS).
     Sweep(SweepArgs),
-    /// Runs and per-app outcomes from the ledger.
+    /// Runs and per-app outcomes, from the ledger or a running serve (--server).
     Status(StatusArgs),
     /// Sign a release notice and send it to a restager (from CI or a release feed); the secret
     /// comes from RESTAGER_NOTICE_SECRET.
@@ -391,6 +391,25 @@ pub struct SettingFlags {
         hide_env_values = true
     )]
     pub notice_secret: Option<String>,
+    /// The admin token: `serve` turns on GET /runs with it (unset: off), `status --server` sends it;
+    /// prefer the environment variable [env: RESTAGER_ADMIN_TOKEN]
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help_heading = "Admin API",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Talk to this running `restager serve` instead of reading the ledger, e.g.
+    /// http://127.0.0.1:8080 [env: RESTAGER_SERVER_URL]
+    #[arg(
+        long = "server",
+        global = true,
+        value_name = "URL",
+        help_heading = "Admin API"
+    )]
+    pub server_url: Option<String>,
     /// Log lines as `text` or `json`; RUST_LOG sets what is logged (`serve` logs accepted notices,
     /// finished restages and refused requests under restager::accepted, restager::restage and
     /// restager::refused) [env: RESTAGER_LOG_FORMAT, default text]
@@ -575,6 +594,8 @@ impl SettingFlags {
                 "--shutdown-grace",
                 &self.shutdown_grace,
             ),
+            ("RESTAGER_ADMIN_TOKEN", "--admin-token", &self.admin_token),
+            ("RESTAGER_SERVER_URL", "--server", &self.server_url),
             (
                 "RESTAGER_TICK_INTERVAL",
                 "--tick-interval",

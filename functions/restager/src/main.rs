@@ -2,11 +2,14 @@
 //! Thin: parse the command line, run the command (settings → adapters in
 //! `restager_shared::startup` → the command), map the result to an exit code.
 
+mod admin;
 mod cli;
 mod commands;
+mod local_server;
 mod logging;
 mod render;
 mod running;
+mod runs;
 mod server;
 mod settings;
 mod shutdown;

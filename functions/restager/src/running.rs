@@ -1,5 +1,6 @@
 //! Starting the two halves of a running restager over the adapters
-//! `restager_shared::startup` chose: the HTTP routes and the worker.
+//! `restager_shared::startup` chose: the HTTP routes (admin and webhook) and
+//! the worker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use restager_shared::startup::Adapters;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::admin::{self, AdminApi};
 use crate::commands::CommandError;
 use crate::server::{self, Handler};
 use crate::settings::ServeSettings;
@@ -21,12 +23,31 @@ const SLACK_FLUSH: Duration = Duration::from_secs(10);
 /// on SQS (where a receive cannot be interrupted).
 const RECEIVE_WAIT: Duration = Duration::from_secs(1);
 
-/// The routes of the webhook function, over these adapters.
+/// The admin routes (`/runs`, `/metrics`), then the routes of the webhook
+/// function, over these adapters.
 fn handler(adapters: &Adapters, settings: &ServeSettings) -> Result<Handler, CommandError> {
     let router = Arc::new(adapters.router(settings.intake.clone(), &settings.slack)?);
+    let admin = Arc::new(AdminApi {
+        ledger: Arc::clone(&adapters.ledger),
+        queue: Arc::clone(&adapters.queue.source),
+        token: settings.admin_token.clone(),
+        prometheus: admin::metrics::install(),
+        controls: admin::Controls {
+            cf: adapters.cf.clone(),
+            jobs: Arc::clone(&adapters.queue.jobs),
+            notifier: Arc::clone(&adapters.notifier),
+            max_in_flight: settings.worker.max_in_flight,
+        },
+    });
     Ok(Arc::new(move |request| {
         let router = Arc::clone(&router);
-        Box::pin(async move { router.handle(request).await })
+        let admin = Arc::clone(&admin);
+        Box::pin(async move {
+            match admin.handle(&request).await {
+                Some(answer) => answer,
+                None => router.handle(request).await,
+            }
+        })
     }))
 }
 

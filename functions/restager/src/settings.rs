@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use restager_shared::config::{
-    CfSettings, ConfigError, Env, IntakeSettings, ProcessEnv, SlackSettings, Source,
+    CfSettings, ConfigError, Env, IntakeSettings, ProcessEnv, Secret, SlackSettings, Source,
     StorageSettings, WorkerSettings, listen_addr,
 };
 use restager_shared::startup::AdapterSettings;
@@ -56,6 +56,8 @@ pub struct ServeSettings {
     pub storage: StorageSettings,
     pub listen: SocketAddr,
     pub http: HttpLimits,
+    /// The admin API's token; `None` turns `/runs` off.
+    pub admin_token: Option<Secret>,
     /// How often `serve` asks every unfinished run's wave gate (the
     /// Lambda deployment's tick schedule does it there).
     pub tick_interval: Duration,
@@ -137,6 +139,7 @@ impl ServeSettings {
             storage: StorageSettings::from_env(&env),
             listen: listen_addr(&env)?,
             http: HttpLimits::from_env(&env)?,
+            admin_token: admin_token(&env)?,
             tick_interval: match env.duration(Self::TICK_INTERVAL, Duration::from_secs(30))? {
                 d if d.is_zero() => {
                     return Err(ConfigError::Invalid {
@@ -158,5 +161,51 @@ impl ServeSettings {
             self.slack.clone(),
             &self.worker,
         )
+    }
+}
+
+/// The admin API's token (`serve` checks it, `status --server` sends it).
+pub const ADMIN_TOKEN: &str = "RESTAGER_ADMIN_TOKEN";
+/// The `restager serve` other commands talk to instead of the ledger.
+pub const SERVER_URL: &str = "RESTAGER_SERVER_URL";
+/// Shorter tokens are refused: the token is all that guards `/runs`.
+const ADMIN_TOKEN_MIN: usize = 16;
+
+/// `RESTAGER_ADMIN_TOKEN`, checked: 16 or more visible ASCII characters.
+pub fn admin_token(env: &Env) -> Result<Option<Secret>, ConfigError> {
+    let Some(token) = env.optional_secret(ADMIN_TOKEN) else {
+        return Ok(None);
+    };
+    let bad = |reason: &'static str| ConfigError::InvalidSecret {
+        name: ADMIN_TOKEN,
+        position: 1,
+        count: 1,
+        reason,
+        expected: "16 or more visible ASCII characters, e.g. from `openssl rand -hex 32`",
+    };
+    let value = token.expose();
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("it has spaces or characters other than visible ASCII"));
+    }
+    if value.len() < ADMIN_TOKEN_MIN {
+        return Err(bad("it is shorter than 16 characters"));
+    }
+    Ok(Some(token))
+}
+
+/// What a command that can talk to a running serve reads.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSettings {
+    /// `RESTAGER_SERVER_URL` / `--server`: talk to this serve.
+    pub server_url: Option<String>,
+    pub token: Option<Secret>,
+}
+
+impl ClientSettings {
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            server_url: env.raw(SERVER_URL),
+            token: admin_token(env)?,
+        })
     }
 }

@@ -10,6 +10,7 @@ use restager_shared::cf::CfClient;
 use restager_shared::config::ScopeSettings;
 use restager_shared::discovery::{self, SweepError, SweepReport};
 use restager_shared::ledger::Ledger;
+use restager_shared::metrics::emf;
 use restager_shared::notify::Notifier;
 use restager_shared::queue::JobQueue;
 use restager_shared::startup::{Adapters, StartupError};
@@ -81,6 +82,7 @@ pub async fn handle(
             "Slack messages left for a later invocation"
         );
     }
+    emf::flush("sweep", &emf::Sink::Stdout);
     let report = report?;
     tracing::info!(
         runs = report.runs.len(),

@@ -11,6 +11,8 @@ use sweep::{Sweep, SweepConfig, handle};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    // The invocations' metrics, as CloudWatch EMF lines on stdout.
+    restager_shared::metrics::emf::install();
     let config = SweepConfig::from_env(&Env(&ProcessEnv))
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sweep = Sweep::start(config)

@@ -8,6 +8,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::LambdaEvent;
 use restager_shared::cf::CfClient;
 use restager_shared::ledger::{Ledger, LedgerError};
+use restager_shared::metrics::emf;
 use restager_shared::notify::Notifier;
 use restager_shared::queue::JobQueue;
 use restager_shared::rollout::{self, Ports, TickReport};
@@ -87,6 +88,7 @@ pub async fn handle(
             "Slack messages left for a later invocation"
         );
     }
+    emf::flush("tick", &emf::Sink::Stdout);
     let report = report?;
     if !report.released.is_empty() || !report.unheld.is_empty() || !report.errors.is_empty() {
         tracing::info!(

@@ -11,6 +11,8 @@ use tick::{Tick, TickConfig, handle};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    // The invocations' metrics, as CloudWatch EMF lines on stdout.
+    restager_shared::metrics::emf::install();
     let config = TickConfig::from_env(&Env(&ProcessEnv))
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let tick = Tick::start(config)

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lambda_http::{Body, Request, Response};
+use restager_shared::metrics::emf;
 use restager_shared::startup::{Adapters, StartupError};
 use restager_shared::webhook::Router;
 
@@ -69,5 +70,6 @@ pub async fn handle(router: &Router, request: Request) -> Result<Response<Body>,
             );
         }
     }
+    emf::flush("webhook", &emf::Sink::Stdout);
     Ok(to_lambda_response(response))
 }

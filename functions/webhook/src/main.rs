@@ -12,6 +12,8 @@ use webhook::settings::WebhookConfig;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
+    // The invocations' metrics, as CloudWatch EMF lines on stdout.
+    restager_shared::metrics::emf::install();
     let config = WebhookConfig::from_env(&Env(&ProcessEnv))
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let router = handler::start(config)

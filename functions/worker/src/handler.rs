@@ -7,10 +7,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::engine::{BatchItem, Deadline, Disposition, Engine};
+use restager_shared::metrics::emf;
 use restager_shared::queue::{Delivery, JobSource};
 use restager_shared::startup::{Adapters, StartupError};
 
 use crate::WorkerConfig;
+
+/// The function's name in its EMF lines.
+pub const FUNCTION: &str = "worker";
 
 /// The longest the notifier's flush may take (it also stops at the deadline).
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,6 +28,8 @@ pub struct Worker {
     pub queue: Arc<dyn JobSource>,
     /// The longest a flush may take (it also stops at the deadline).
     pub flush_timeout: Duration,
+    /// Where the invocation's metrics go as EMF lines (stdout on Lambda).
+    pub metrics: emf::Sink,
 }
 
 impl Worker {
@@ -34,6 +40,7 @@ impl Worker {
             engine: adapters.engine(config.worker),
             queue: adapters.queue.source,
             flush_timeout: FLUSH_TIMEOUT,
+            metrics: emf::Sink::Stdout,
         })
     }
 }
@@ -87,6 +94,8 @@ pub async fn handle(
             "Slack messages left for the next invocation"
         );
     }
+
+    emf::flush(FUNCTION, &worker.metrics);
 
     let mut response = SqsBatchResponse::default();
     response.set_failures(report.failures());

@@ -8,6 +8,8 @@ use worker::{Worker, WorkerConfig, handle};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    // The invocations' metrics, as CloudWatch EMF lines on stdout.
+    restager_shared::metrics::emf::install();
     let config = WorkerConfig::from_env(&Env(&ProcessEnv))
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let worker = Worker::start(config)

@@ -7,11 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use cf_sim::{Fault, FaultRule};
+use cf_sim::{Fault, FaultRule, StagingFailure};
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::domain::Action;
 use restager_shared::engine::Engine;
 use restager_shared::ledger::Ledger;
+use restager_shared::metrics::{emf, names};
 use restager_shared::queue::{Delivery, JobSource, QueueError};
 use test_support::engine::*;
 use worker::{Worker, handle};
@@ -92,6 +93,7 @@ async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
         .with_margins(margins()),
         queue: queue.clone(),
         flush_timeout: Duration::from_secs(1),
+        metrics: emf::Sink::default(),
     };
     let mut event = SqsEvent::default();
     event.records = vec![
@@ -155,6 +157,7 @@ async fn an_invocation_near_its_deadline_starts_nothing_and_hands_everything_bac
         .with_margins(margins()),
         queue: queue.clone(),
         flush_timeout: Duration::from_secs(1),
+        metrics: emf::Sink::default(),
     };
     let mut event = SqsEvent::default();
     event.records = vec![record("m", &jobs[0].to_json(), 1)];
@@ -169,4 +172,128 @@ async fn an_invocation_near_its_deadline_starts_nothing_and_hands_everything_bac
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(queue.changes.lock().expect("lock").len(), 1);
     assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
+}
+
+/// The EMF lines' JSON Schema, as documented in shared/schema.
+const EMF_SCHEMA: &str = include_str!("../../../shared/schema/emf.schema.json");
+
+/// What the schema cannot say: every dimension and metric the directive
+/// names is a root member, every metric is one restager lists for EMF.
+fn assert_self_consistent(line: &serde_json::Value) {
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    for key in directive["Dimensions"][0]
+        .as_array()
+        .expect("a dimension set")
+    {
+        let key = key.as_str().expect("a dimension name");
+        assert!(
+            line[key].is_string(),
+            "dimension {key} has no value: {line}"
+        );
+    }
+    for metric in directive["Metrics"].as_array().expect("metrics") {
+        let name = metric["Name"].as_str().expect("a metric name");
+        let listed = names::find(name).unwrap_or_else(|| panic!("{name} is not in names.rs"));
+        assert!(listed.emf, "{name} is not an EMF metric");
+        assert_eq!(metric["Unit"], listed.unit.emf(), "{line}");
+        let mut dims: Vec<&str> = listed.labels.to_vec();
+        dims.sort_unstable();
+        assert_eq!(
+            directive["Dimensions"][0],
+            serde_json::json!(dims),
+            "{line}"
+        );
+        assert!(
+            line[name].is_number() || line[name].is_array(),
+            "{name} has no value: {line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invocation_writes_its_metrics_as_emf_lines_of_the_documented_schema() {
+    assert!(emf::install(), "this test process has no other recorder");
+    let h = start().await;
+    let good = h.sim.add_app(app("good"));
+    let mut broken_spec = app("broken");
+    broken_spec.space = "broken-space".into();
+    let broken = h.sim.add_app(broken_spec);
+    h.sim.set_fault(FaultRule::app(
+        &broken,
+        Fault::StagingFails(StagingFailure::BuildpackCompileFailed),
+    ));
+    let jobs = vec![
+        job_for(&h.sim, &good, Action::Restage),
+        job_for(&h.sim, &broken, Action::Restage),
+    ];
+    let ledger = Arc::new(FaultyLedger::default());
+    ledger
+        .put_run(&run_record(&jobs))
+        .await
+        .expect("run stored");
+    let (sink, lines) = emf::Sink::buffer();
+    let worker = Worker {
+        engine: Engine::new(
+            h.cf.clone(),
+            h.settings.clone(),
+            ledger.clone(),
+            Arc::new(RecordingNotifier::default()),
+        )
+        .with_margins(margins()),
+        queue: Arc::new(Visibility::default()),
+        flush_timeout: Duration::from_secs(1),
+        metrics: sink,
+    };
+    let mut event = SqsEvent::default();
+    event.records = vec![
+        record("good", &jobs[0].to_json(), 1),
+        record("broken", &jobs[1].to_json(), 1),
+    ];
+    handle(
+        &worker,
+        LambdaEvent::new(event, context(Duration::from_secs(30))),
+    )
+    .await
+    .expect("the handler never fails the whole batch");
+
+    let lines = lines.lock().expect("lock").clone();
+    assert!(!lines.is_empty(), "no EMF line was written");
+    let schema: serde_json::Value = serde_json::from_str(EMF_SCHEMA).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| {
+            assert!(!l.contains('\n'), "one line per document: {l}");
+            let doc: serde_json::Value = serde_json::from_str(l).expect("each line is JSON");
+            let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+            assert!(
+                errors.is_empty(),
+                "{l} does not match the schema: {errors:?}"
+            );
+            assert_self_consistent(&doc);
+            assert_eq!(doc["function"], "worker");
+            doc
+        })
+        .collect();
+    let restages = |outcome: &str| {
+        parsed
+            .iter()
+            .filter(|d| d["outcome"] == outcome)
+            .filter_map(|d| d["restager_restages_total"].as_f64())
+            .sum::<f64>()
+    };
+    assert_eq!(restages("restaged"), 1.0, "{lines:?}");
+    assert_eq!(restages("failed"), 1.0, "{lines:?}");
+    assert!(
+        parsed.iter().any(|d| d["endpoint"] == "builds"
+            && d["method"] == "POST"
+            && d["restager_cc_requests_total"].is_number()),
+        "{lines:?}"
+    );
+    assert!(
+        parsed
+            .iter()
+            .any(|d| d["restager_cc_request_duration_seconds"].is_array()),
+        "{lines:?}"
+    );
 }

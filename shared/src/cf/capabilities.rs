@@ -6,6 +6,7 @@
 //! version comes from `links.cloud_controller_v3.meta.version`, read once per
 //! client together with the UAA link.
 
+use crate::config::DeploySettings;
 use crate::domain::Version;
 
 /// API versions at which the features restager uses first shipped (the
@@ -86,6 +87,32 @@ impl Capabilities {
         })
     }
 
+    /// Where this Cloud Controller cannot roll out as `rollout` asks, and
+    /// what restages do instead: for the plan and for each restage's
+    /// outcome, so a canary that is not one is never silent.
+    pub fn rollout_note(&self, rollout: &DeploySettings) -> Option<String> {
+        if !rollout.is_canary() {
+            return None;
+        }
+        if !self.canary() {
+            return Some(format!(
+                "RESTAGER_STRATEGY=canary: {} predates canary deployments (API {}), so restages use \
+                 rolling deployments, without a canary pause to verify the first instances",
+                self.describe(),
+                since::CANARY
+            ));
+        }
+        (!self.canary_steps() && !rollout.canary_steps.is_empty()).then(|| {
+            format!(
+                "RESTAGER_CANARY_STEPS={} not sent: {} predates canary steps (API {}), so each \
+                 canary pauses once, after its first instance",
+                rollout.steps_setting(),
+                self.describe(),
+                since::CANARY_STEPS
+            )
+        })
+    }
+
     /// One line per feature this Cloud Controller lacks, for start-up logs.
     pub fn degraded(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -96,12 +123,13 @@ impl Capabilities {
                 since::APP_CURRENT_DROPLET
             ));
         }
-        out.extend(self.deployment_notes());
+        out.extend(self.deployment_notes(&DeploySettings::default()));
         out
     }
 
-    /// What restages on this Cloud Controller do differently, for plans.
-    pub fn deployment_notes(&self) -> Vec<String> {
+    /// What restages rolled out as `rollout` do differently on this Cloud
+    /// Controller, for plans.
+    pub fn deployment_notes(&self, rollout: &DeploySettings) -> Vec<String> {
         let mut out = Vec::new();
         let who = self.describe();
         if !self.deployment_error_details() {
@@ -117,6 +145,7 @@ impl Capabilities {
                 since::DEPLOYMENT_OPTIONS
             ));
         }
+        out.extend(self.rollout_note(rollout));
         out
     }
 }
@@ -134,7 +163,7 @@ mod tests {
         let old = at("3.160.0");
         assert!(!old.deployment_options() && !old.app_current_droplet() && !old.canary());
         assert_eq!(old.degraded().len(), 3);
-        assert_eq!(old.deployment_notes().len(), 2);
+        assert_eq!(old.deployment_notes(&DeploySettings::default()).len(), 2);
         assert!(
             old.max_in_flight_note(2)
                 .is_some_and(|n| n.contains("3.160.0") && n.contains("3.173.0"))
@@ -149,5 +178,39 @@ mod tests {
         assert_eq!(new.max_in_flight_note(1), None);
         let unknown = Capabilities::of(None);
         assert!(unknown.deployment_options() && unknown.degraded().is_empty());
+    }
+
+    #[test]
+    fn a_canary_the_cc_cannot_do_is_said_not_skipped() {
+        let canary = |steps: Vec<u32>| DeploySettings {
+            strategy: crate::config::DeployStrategy::Canary,
+            canary_steps: steps,
+        };
+        let old = at("3.160.0");
+        let fallback = old.rollout_note(&canary(Vec::new())).expect("a note");
+        assert!(
+            fallback.contains("3.160.0")
+                && fallback.contains("3.173.0")
+                && fallback.contains("rolling"),
+            "{fallback}"
+        );
+        assert_eq!(old.deployment_notes(&canary(Vec::new())).len(), 3);
+        let mid = at("3.180.0");
+        assert_eq!(
+            mid.rollout_note(&canary(Vec::new())),
+            None,
+            "one pause is all that was asked"
+        );
+        let steps = mid.rollout_note(&canary(vec![10, 50])).expect("a note");
+        assert!(
+            steps.contains("RESTAGER_CANARY_STEPS=10,50") && steps.contains("3.189.0"),
+            "{steps}"
+        );
+        assert_eq!(at("3.190.0").rollout_note(&canary(vec![10, 50])), None);
+        assert_eq!(
+            old.rollout_note(&DeploySettings::default()),
+            None,
+            "rolling needs no note"
+        );
     }
 }

@@ -82,9 +82,82 @@ impl Counters {
     }
 }
 
+/// The `/v3` resources a request is counted under in the metrics; any other is `other`.
+const RESOURCES: &[&str] = &[
+    "apps",
+    "audit_events",
+    "buildpacks",
+    "builds",
+    "deployments",
+    "droplets",
+    "info",
+    "organization_quotas",
+    "organizations",
+    "packages",
+    "processes",
+    "revisions",
+    "space_quotas",
+    "spaces",
+    "stacks",
+];
+
+/// The endpoint kind of a request for the metrics (`root`, `uaa_token`, or
+/// the `/v3` resource such as `apps`): a bounded set, never a guid.
+pub(super) fn endpoint(kind: Kind, url: &url::Url) -> &'static str {
+    match kind {
+        Kind::Root => "root",
+        Kind::Token => "uaa_token",
+        Kind::Api => {
+            let mut segments = url.path_segments().into_iter().flatten();
+            if segments.by_ref().find(|s| *s == "v3").is_none() {
+                return "other";
+            }
+            match segments.next() {
+                None | Some("") => "v3",
+                Some(resource) => RESOURCES
+                    .iter()
+                    .find(|r| **r == resource)
+                    .copied()
+                    .unwrap_or("other"),
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     Root,
     Token,
     Api,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_resources_never_guids() {
+        let at = |u: &str| url::Url::parse(u).expect("url");
+        assert_eq!(
+            endpoint(
+                Kind::Api,
+                &at("https://api.x/v3/apps/1234/droplets/current")
+            ),
+            "apps"
+        );
+        assert_eq!(
+            endpoint(Kind::Api, &at("https://api.x/v3/builds?states=STAGING")),
+            "builds"
+        );
+        assert_eq!(endpoint(Kind::Api, &at("https://api.x/v3/")), "v3");
+        assert_eq!(
+            endpoint(Kind::Api, &at("https://api.x/v3/widgets/9")),
+            "other"
+        );
+        assert_eq!(
+            endpoint(Kind::Token, &at("https://uaa.x/oauth/token")),
+            "uaa_token"
+        );
+        assert_eq!(endpoint(Kind::Root, &at("https://api.x/")), "root");
+    }
 }

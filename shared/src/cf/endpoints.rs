@@ -484,6 +484,21 @@ impl CfClient {
         .await
     }
 
+    /// `PATCH /v3/deployments/:guid` with metadata annotations (the only
+    /// thing DeploymentUpdateMessage accepts): a note on the deployment
+    /// itself that a later delivery reads.
+    pub async fn annotate_deployment(
+        &self,
+        deployment_guid: &str,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<Deployment, CfError> {
+        self.patch(
+            &format!("/v3/deployments/{}", seg(deployment_guid)),
+            &json!({ "metadata": { "annotations": annotations } }),
+        )
+        .await
+    }
+
     /// `POST /v3/deployments/:guid/actions/cancel`; 422 once FINALIZED.
     pub async fn cancel_deployment(&self, deployment_guid: &str) -> Result<(), CfError> {
         self.post_action(&format!(

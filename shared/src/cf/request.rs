@@ -10,7 +10,7 @@
 //! - A 401 from Cloud Controller re-authenticates once and retries.
 //! - Everything else is returned to the caller.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::{Method, StatusCode, header};
@@ -20,9 +20,10 @@ use url::Url;
 
 use super::auth::CachedToken;
 use super::client::CfClient;
-use super::counters::{Counters, Kind};
+use super::counters::{self, Counters, Kind};
 use super::error::{CfError, shorten};
 use super::record::{self, Unreadable};
+use crate::metrics::{self, RetryReason};
 
 pub(super) enum Body {
     Empty,
@@ -99,6 +100,7 @@ impl CfClient {
                 // The token expired early or was revoked: get a new one, once.
                 reauthenticated = true;
                 Counters::bump(&self.inner.counters.reauthentications);
+                metrics::cc_retry(RetryReason::Reauthenticate);
                 tracing::debug!(request = %call.label, "Cloud Controller refused the token; re-authenticating once");
                 self.inner.token.invalidate(token.generation).await;
                 continue;
@@ -127,6 +129,7 @@ impl CfClient {
         token: Option<&CachedToken>,
     ) -> Result<(StatusCode, Bytes), CfError> {
         let opts = &self.inner.options;
+        let endpoint = counters::endpoint(call.kind, &call.url);
         let mut retries = 0u32;
         loop {
             let mut req = self
@@ -161,6 +164,7 @@ impl CfClient {
                 Counters::bump(&self.inner.counters.retries);
             }
 
+            let started = Instant::now();
             let outcome = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
@@ -177,6 +181,8 @@ impl CfClient {
                 }
                 Err(e) => Err(e),
             };
+            let answered = outcome.as_ref().ok().map(|(status, _, _)| status.as_u16());
+            metrics::cc_request(endpoint, call.method.as_str(), answered, started.elapsed());
 
             let (status, retry_after, body) = match outcome {
                 Ok(x) => x,
@@ -186,6 +192,7 @@ impl CfClient {
                     let safe = call.idempotent || e.is_connect();
                     if safe && retries < opts.max_retries {
                         retries += 1;
+                        metrics::cc_retry(RetryReason::Transport);
                         let wait = opts.backoff().delay(retries);
                         tracing::debug!(request = %call.label, error = %detail, retry = retries, wait_ms = wait.as_millis() as u64, "retrying after a transport error");
                         tokio::time::sleep(wait).await;
@@ -203,6 +210,8 @@ impl CfClient {
                 let wait = opts.backoff().after(retries + 1, retry_after);
                 if retries < opts.max_retries && wait <= opts.max_retry_after {
                     retries += 1;
+                    metrics::cc_retry(RetryReason::RateLimited);
+                    metrics::cc_rate_limit_wait();
                     tracing::debug!(request = %call.label, wait_ms = wait.as_millis() as u64, "rate limited; waiting as Retry-After asks");
                     tokio::time::sleep(wait).await;
                     continue;
@@ -220,6 +229,7 @@ impl CfClient {
             ) {
                 if call.idempotent && retries < opts.max_retries {
                     retries += 1;
+                    metrics::cc_retry(RetryReason::Gateway);
                     let wait = opts.backoff().delay(retries);
                     tracing::debug!(request = %call.label, status = status.as_u16(), retry = retries, wait_ms = wait.as_millis() as u64, "retrying after a gateway error");
                     tokio::time::sleep(wait).await;

@@ -4,6 +4,7 @@
 //! configuration tested locally works unchanged on AWS. A bad value is a
 //! start-up error that names the variable and what it should look like.
 
+mod deploy;
 mod env;
 mod owners;
 mod rollout;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use deploy::{DeploySettings, DeployStrategy};
 pub use env::{Env, ProcessEnv, Source};
 pub use owners::{SLACK_CHANNEL_ANNOTATION, slack_channel_id};
 pub use rollout::{
@@ -126,31 +128,8 @@ pub struct WorkerSettings {
     /// How long a DEPLOYED app is watched for crashes before it counts as
     /// restaged; zero turns verification (and automatic rollback) off.
     pub verify_for: Duration,
-    /// Rolling, or canary (`canary_steps` instance weights, in percent).
-    pub strategy: DeployStrategy,
-    pub canary_steps: Vec<u32>,
-}
-
-/// How new droplets are rolled out (`RESTAGER_STRATEGY`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum DeployStrategy {
-    #[default]
-    Rolling,
-    /// Cloud Controller's canary: pause after the first instances, verify
-    /// them, continue (3.173+; steps 3.189+).
-    Canary,
-}
-
-impl std::str::FromStr for DeployStrategy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "rolling" => Ok(Self::Rolling),
-            "canary" => Ok(Self::Canary),
-            other => Err(format!("`{other}` is not a strategy")),
-        }
-    }
+    /// Rolling, or canary with its steps.
+    pub deploy: DeploySettings,
 }
 
 impl Default for WorkerSettings {
@@ -163,29 +142,9 @@ impl Default for WorkerSettings {
             deploy_timeout: Duration::from_secs(10 * 60),
             max_attempts: 8,
             verify_for: Duration::from_secs(2 * 60),
-            strategy: DeployStrategy::Rolling,
-            canary_steps: Vec::new(),
+            deploy: DeploySettings::default(),
         }
     }
-}
-
-/// `10,50`: instance weights in percent, each above the one before, each 1–100.
-fn canary_steps(env: &Env) -> Result<Vec<u32>, ConfigError> {
-    const EXPECTED: &str = "rising instance weights between 1 and 100, such as 10,50";
-    let invalid = || ConfigError::Invalid {
-        name: "RESTAGER_CANARY_STEPS",
-        value: env.raw("RESTAGER_CANARY_STEPS").unwrap_or_default(),
-        expected: EXPECTED,
-    };
-    let mut steps: Vec<u32> = Vec::new();
-    for item in env.list("RESTAGER_CANARY_STEPS") {
-        let weight: u32 = item.trim_end_matches('%').parse().map_err(|_| invalid())?;
-        if !(1..=100).contains(&weight) || steps.last().is_some_and(|last| *last >= weight) {
-            return Err(invalid());
-        }
-        steps.push(weight);
-    }
-    Ok(steps)
 }
 
 impl WorkerSettings {
@@ -203,13 +162,13 @@ impl WorkerSettings {
             deploy_timeout: env.duration("RESTAGER_DEPLOY_TIMEOUT", d.deploy_timeout)?,
             max_attempts: env.at_least("RESTAGER_MAX_ATTEMPTS", d.max_attempts, 1)?,
             verify_for: env.duration_or_off("RESTAGER_VERIFY_FOR", d.verify_for)?,
-            strategy: env.parsed("RESTAGER_STRATEGY", d.strategy, "rolling or canary")?,
-            canary_steps: canary_steps(env)?,
+            deploy: DeploySettings::from_env(env)?,
         })
     }
 }
 
-/// Which apps a run may touch, and in which order (its rollout).
+/// Which apps a run may touch, in which order (waves, budget) and how
+/// their restages deploy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeSettings {
     /// Org names; empty means all.
@@ -219,6 +178,9 @@ pub struct ScopeSettings {
     pub spaces_allow: Vec<String>,
     pub spaces_deny: Vec<String>,
     pub rollout: RolloutSettings,
+    /// The worker's [`WorkerSettings::deploy`], read here too so that a plan
+    /// warns where this Cloud Controller cannot deploy that way.
+    pub deploy: DeploySettings,
     /// When planned restages may start (`RESTAGER_WINDOW` and the rest),
     /// unless a space or org annotation says otherwise.
     pub windows: WindowSettings,
@@ -232,6 +194,7 @@ impl ScopeSettings {
             spaces_allow: env.list("RESTAGER_SPACES_ALLOW"),
             spaces_deny: env.list("RESTAGER_SPACES_DENY"),
             rollout: RolloutSettings::from_env(env)?,
+            deploy: DeploySettings::from_env(env)?,
             windows: WindowSettings::from_env(env)?,
         })
     }
@@ -509,28 +472,13 @@ mod tests {
     }
 
     #[test]
-    fn verification_strategy_and_canary_steps() {
+    fn verification_window() {
         let d = WorkerSettings::from_env(&Env(&env(&[]))).expect("defaults");
         assert_eq!(d.verify_for, Duration::from_secs(120));
-        assert_eq!(d.strategy, DeployStrategy::Rolling);
-        assert!(d.canary_steps.is_empty());
-        let src = env(&[
-            ("RESTAGER_VERIFY_FOR", "0s"),
-            ("RESTAGER_STRATEGY", "Canary"),
-            ("RESTAGER_CANARY_STEPS", "10, 50%"),
-        ]);
+        assert_eq!(d.deploy, DeploySettings::default());
+        let src = env(&[("RESTAGER_VERIFY_FOR", "0s")]);
         let s = WorkerSettings::from_env(&Env(&src)).expect("valid");
         assert_eq!(s.verify_for, Duration::ZERO);
-        assert_eq!(s.strategy, DeployStrategy::Canary);
-        assert_eq!(s.canary_steps, vec![10, 50]);
-        for bad in ["50,10", "0", "101", "ten"] {
-            let src = env(&[("RESTAGER_CANARY_STEPS", bad)]);
-            let err = WorkerSettings::from_env(&Env(&src)).expect_err(bad);
-            assert!(err.to_string().contains("RESTAGER_CANARY_STEPS"), "{err}");
-        }
-        let src = env(&[("RESTAGER_STRATEGY", "blue-green")]);
-        let err = WorkerSettings::from_env(&Env(&src)).expect_err("unknown strategy");
-        assert!(err.to_string().contains("rolling or canary"), "{err}");
     }
 
     #[test]
@@ -571,9 +519,7 @@ mod tests {
     #[test]
     fn scope_allow_and_deny() {
         let scope = ScopeSettings {
-            orgs_allow: vec![],
             orgs_deny: vec!["system".into()],
-            spaces_allow: vec![],
             spaces_deny: vec!["acme/sandbox".into()],
             ..ScopeSettings::default()
         };

@@ -105,6 +105,8 @@ pub async fn fan_out(
         }
     }
     let released = release(&pending, &rollout, ledger, queue, now).await?;
+    // `release` counts the ones it held for their window.
+    crate::metrics::jobs_held(u64::try_from(waiting).unwrap_or(u64::MAX));
     let held = waiting + released.held;
     let announced = announce(run, &rollout, ledger, notifier, now).await;
     tracing::info!(run = %run_id, notice = %run.record.notice, queued = released.queued, held,

@@ -234,7 +234,8 @@ fn action_setting(kind: NoticeKind) -> &'static str {
 }
 
 /// Plans `notice` with `action` (from [`IntakeSettings::action_for`]) over
-/// the apps `scope` allows.
+/// the apps `scope` allows; the notes say where this Cloud Controller
+/// cannot restage them as `scope.deploy` asks.
 ///
 /// [`IntakeSettings::action_for`]: crate::config::IntakeSettings::action_for
 pub async fn plan(
@@ -271,7 +272,7 @@ pub async fn plan(
     if !plan.jobs.is_empty() {
         // The root is already cached: this costs no request.
         if let Ok(caps) = cf.capabilities().await {
-            plan.notes.extend(caps.deployment_notes());
+            plan.notes.extend(caps.deployment_notes(&scope.deploy));
         }
     }
     plan.cf_requests = cf.request_counts().total().saturating_sub(before);

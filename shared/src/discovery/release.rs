@@ -66,6 +66,9 @@ pub async fn release(
             }
         }
     }
+    if held > 0 {
+        crate::metrics::jobs_held(u64::try_from(held).unwrap_or(u64::MAX));
+    }
     if !go.is_empty() {
         queue.enqueue(&go).await?;
     }

@@ -14,7 +14,9 @@ pub const RUN_LABEL: &str = "restager.io/run";
 /// redelivered job that finds it follows the rollback instead of verifying
 /// (or rolling back) again.
 pub const ROLLBACK_LABEL: &str = "restager.io/rollback-of";
-/// Annotation on that deployment: why it was rolled back, for the report.
+/// Annotation on that deployment, and on a canary restager canceled because
+/// it crashed: why it was rolled back, for the report (and, on the canary,
+/// so a redelivery reports the cancel instead of verifying again).
 pub const ROLLBACK_REASON: &str = "restager.io/rollback-reason";
 
 /// A CF label value: at most 63 characters of `[A-Za-z0-9._-]`, starting and

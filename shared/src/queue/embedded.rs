@@ -319,6 +319,10 @@ impl JobSource for EmbeddedQueue {
         }
         Ok(())
     }
+
+    async fn depth(&self) -> Option<usize> {
+        self.queued().await.ok()
+    }
 }
 
 fn write_tx<T>(

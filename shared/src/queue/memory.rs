@@ -135,6 +135,10 @@ impl JobSource for MemoryQueue {
         }
         Ok(())
     }
+
+    async fn depth(&self) -> Option<usize> {
+        Some(self.len())
+    }
 }
 
 #[cfg(test)]

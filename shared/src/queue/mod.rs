@@ -59,4 +59,10 @@ pub trait JobSource: Send + Sync {
     async fn complete(&self, delivery: &Delivery) -> Result<(), QueueError>;
     /// Hand the job back, to be delivered again after `delay`.
     async fn retry_later(&self, delivery: &Delivery, delay: Duration) -> Result<(), QueueError>;
+    /// Jobs on the queue (visible or being worked on), where the queue can
+    /// say without another request to a service (the `restager_queue_depth`
+    /// metric); `None` otherwise (SQS).
+    async fn depth(&self) -> Option<usize> {
+        None
+    }
 }

@@ -74,6 +74,7 @@ pub(super) async fn halt(
         return Ok(false);
     }
     tracing::warn!(run = %view.record.run_id, failures, budget = rollout.max_failures, "{reason}");
+    crate::metrics::run_halted();
     let named: Vec<String> = view
         .jobs
         .iter()

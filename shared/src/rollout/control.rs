@@ -50,7 +50,7 @@ impl std::fmt::Display for Command {
 }
 
 /// What a control did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ControlReport {
     pub run_id: RunId,
     /// The run's state afterwards.

@@ -193,6 +193,7 @@ async fn release(
     };
     tracing::info!(run = %run_id, wave = wave + 1, name = %info.name, jobs = jobs.len(),
         queued = released.queued, held = released.held, "wave released");
+    crate::metrics::wave_released();
     if wave > 0 {
         // What went on the queue; the rest waits for its window, as the
         // advance notice said.

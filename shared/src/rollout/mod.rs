@@ -26,6 +26,7 @@ pub mod gate;
 pub mod held;
 mod soak;
 pub mod tick;
+pub mod view;
 
 pub use budget::after_failure;
 pub use control::{Command, ControlReport, apply};

@@ -63,6 +63,18 @@ impl SlackApiError {
         }
     }
 
+    /// The error's kind as the metrics label it (`restager_slack_calls_total{result}`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SlackApiError::RateLimited { .. } => "rate_limited",
+            SlackApiError::Refused { .. } => "refused",
+            SlackApiError::Unavailable { .. } => "unavailable",
+            SlackApiError::Transport { .. } => "transport",
+            SlackApiError::Malformed { .. } => "malformed",
+            SlackApiError::Client(_) => "client",
+        }
+    }
+
     /// How long Slack asked us to wait, for rate limiting.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -190,7 +202,20 @@ impl SlackApi {
         format!("{}/{method}", self.base.as_str().trim_end_matches('/'))
     }
 
+    /// [`send`](Self::send), counted by method and result.
     async fn call(
+        &self,
+        method: &'static str,
+        body: &Value,
+        channel: &str,
+    ) -> Result<Posted, SlackApiError> {
+        let result = self.send(method, body, channel).await;
+        let kind = result.as_ref().map_or_else(SlackApiError::kind, |_| "ok");
+        crate::metrics::slack_call(method, kind);
+        result
+    }
+
+    async fn send(
         &self,
         method: &'static str,
         body: &Value,

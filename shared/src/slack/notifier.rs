@@ -227,17 +227,29 @@ impl Shared {
                 )));
             }
             let now = Instant::now();
+            // Where a new entry goes: last, except that a result reported
+            // after the run's summary was queued (another worker completed
+            // the run first) goes before that summary, which stays the
+            // run's last word.
+            let mut at = st.entries.len();
             if let Item::Results(new_lines) = &item {
+                // Only the lane's own entries: an owners' lane has no summary.
+                let mine: Vec<usize> = (0..st.entries.len())
+                    .filter(|&i| &st.entries[i].run_id == run_id && st.entries[i].lane == lane)
+                    .collect();
+                let mut candidates = mine.iter().rev();
+                let mut last = candidates.next().copied();
+                if let Some(i) = last
+                    && matches!(st.entries[i].item, Item::Summary(_))
+                {
+                    at = i;
+                    last = candidates.next().copied();
+                }
                 // Join the lane's waiting reply rather than posting another.
-                let last = st
-                    .entries
-                    .iter_mut()
-                    .rev()
-                    .find(|e| &e.run_id == run_id && e.lane == lane);
                 if let Some(Entry {
                     item: Item::Results(lines),
                     ..
-                }) = last
+                }) = last.and_then(|i| st.entries.get_mut(i))
                 {
                     lines.extend(new_lines.iter().cloned());
                     drop(st);
@@ -261,16 +273,19 @@ impl Shared {
             }
             let id = st.next_id;
             st.next_id += 1;
-            st.entries.push_back(Entry {
-                id,
-                run_id: run_id.clone(),
-                lane,
-                item,
-                created: now,
-                not_before: now,
-                attempts: 0,
-                parked: false,
-            });
+            st.entries.insert(
+                at,
+                Entry {
+                    id,
+                    run_id: run_id.clone(),
+                    lane,
+                    item,
+                    created: now,
+                    not_before: now,
+                    attempts: 0,
+                    parked: false,
+                },
+            );
         }
         self.wake.notify_one();
         Ok(())

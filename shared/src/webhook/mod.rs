@@ -17,6 +17,7 @@
 //! [`discovery::fan_out`]: crate::discovery::fan_out
 
 mod accept;
+mod counted;
 mod github;
 mod notice;
 mod reply;
@@ -94,18 +95,22 @@ impl Router {
             path
         };
         match path {
-            "/webhooks/github" => {
+            "/webhooks/github" => counted::notice(
+                "github",
                 if parts.method != Method::POST {
-                    return reply::method_not_allowed("POST");
-                }
-                github::handle(self, &parts.headers, &body).await
-            }
-            "/webhooks/notice" => {
+                    reply::method_not_allowed("POST")
+                } else {
+                    github::handle(self, &parts.headers, &body).await
+                },
+            ),
+            "/webhooks/notice" => counted::notice(
+                "notice",
                 if parts.method != Method::POST {
-                    return reply::method_not_allowed("POST");
-                }
-                notice::handle(self, &parts.headers, &body).await
-            }
+                    reply::method_not_allowed("POST")
+                } else {
+                    notice::handle(self, &parts.headers, &body).await
+                },
+            ),
             "/slack/actions" => {
                 if parts.method != Method::POST {
                     return reply::method_not_allowed("POST");

@@ -764,50 +764,16 @@ async fn a_deadline_mid_deployment_defers_and_redelivery_resumes_the_same_deploy
 
 // --- Step 8: verification and automatic rollback -------------------------
 
-/// A harness whose restages are verified for `verify_for`. CC's timestamps
-/// are whole seconds, so windows shorter than a couple of seconds would be
-/// measured from a truncated start.
-async fn verifying(verify_for: Duration) -> Harness {
-    let mut h = start().await;
-    h.settings.verify_for = verify_for;
-    h.settings.poll_interval = Duration::from_millis(20);
-    h
-}
-
-fn rollback_deployments(h: &Harness, app: &str) -> Vec<cf_sim::DeploymentSnapshot> {
-    h.sim
-        .deployments_for(app)
-        .into_iter()
-        .filter(|d| d.labels.contains_key("restager.io/rollback-of"))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_droplet_that_crashes_after_deployed_is_rolled_back_once_even_when_redelivered() {
     let h = verifying(Duration::from_secs(3)).await;
     let guid = h.sim.add_app(app("crashy"));
-    let previous = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("live droplet");
-    h.sim.set_fault(FaultRule::app(
-        &guid,
-        Fault::CrashAfterDeploy {
-            after: Duration::from_millis(300),
-        },
-    ));
+    let previous = crashes_after_deploy(&h, &guid);
     let job = job_for(&h.sim, &guid, Action::Restage);
 
     let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
 
-    let Outcome::RolledBack {
-        reason,
-        deployment_guid,
-    } = &outcome
-    else {
-        panic!("expected rolled back, got {outcome:?}");
-    };
+    let (reason, deployment_guid) = rolled_back(&outcome);
     assert!(reason.contains("crashed"), "{reason}");
     assert!(
         reason.contains("instance"),

@@ -14,6 +14,7 @@ mod cf_client_faults;
 mod conformance;
 mod discovery;
 mod engine_batch;
+mod engine_canary;
 mod engine_restage;
 mod engine_runner;
 mod intake;

@@ -603,3 +603,53 @@ async fn the_slack_resume_button_resumes_a_halted_run_on_behalf_of_who_clicked()
         "the Slack user is recorded: {history:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rollback_during_verification_counts_against_the_budget_and_halts_the_run() {
+    let mut rig = Rig::start(SimConfig::with_apps(0)).await;
+    rig.h.settings.max_concurrent_restages = 1;
+    // Long enough that the crash lands inside the window on any machine.
+    rig.h.settings.verify_for = Duration::from_secs(3);
+    let sim = rig.sim();
+    let crashy = sim.add_app(app_in("crashy", "acme", "a"));
+    let later = sim.add_app(app_in("later", "acme", "b"));
+    sim.set_fault(FaultRule::app(
+        &crashy,
+        Fault::CrashAfterDeploy {
+            after: Duration::from_millis(200),
+        },
+    ));
+    // `later` goes in a second wave, which the halt must keep from starting.
+    let (plan, _) = rig.fan_out(&scope("acme/a;*", "0", Duration::ZERO)).await;
+    let work = rig.work();
+    let view = rig
+        .wait_for(&plan.run_id, "the halt after the rollback", |v| {
+            matches!(
+                v.rollout.as_ref().map(|r| &r.state),
+                Some(RunState::Halted { .. })
+            )
+        })
+        .await;
+    work.stop().await;
+    let job = view
+        .jobs
+        .iter()
+        .find(|j| j.app.guid == crashy)
+        .expect("job");
+    assert!(
+        matches!(job.outcome, Some(Outcome::RolledBack { .. })),
+        "{job:?}"
+    );
+    assert_eq!(view.failures(), 1, "a rollback is a failure for the budget");
+    let held = view.jobs.iter().find(|j| j.app.guid == later).expect("job");
+    assert_eq!(
+        held.outcome, None,
+        "its wave stays held in the ledger: {held:?}"
+    );
+    assert!(
+        view.rollout
+            .as_ref()
+            .is_some_and(|r| r.waves[1].released_at.is_none())
+    );
+    assert_eq!(client_builds(sim, &later), 0);
+}

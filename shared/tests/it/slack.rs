@@ -453,6 +453,44 @@ async fn summary_is_written_once_when_last_jobs_finish_together() {
     );
 }
 
+/// A worker reports its app after another worker's completion queued the
+/// summary: the late result still goes out before the summary edit.
+#[tokio::test]
+async fn a_result_reported_after_the_summary_was_queued_goes_out_before_it() {
+    let sim = SlackSim::start().await;
+    let ledger = Arc::new(FaultyLedger::default());
+    let (run, jobs) = stored_run(&ledger, "late", 2).await;
+    let slack = notifier(&sim, &ledger);
+    slack.run_started(&run).await.expect("queued");
+    slack
+        .app_finished(&jobs[0], &restaged())
+        .await
+        .expect("queued");
+    let view = ledger
+        .get_run(&run.run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    slack.run_completed(&view).await.expect("queued");
+    slack
+        .app_finished(&jobs[1], &restaged())
+        .await
+        .expect("queued");
+    assert_eq!(slack.flush(FLUSH).await.pending, 0);
+    let paths: Vec<String> = sim.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths.last().map(String::as_str),
+        Some("/api/chat.update"),
+        "{paths:?}"
+    );
+    let replies: Vec<_> = sim
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter(|p| p.body.get("thread_ts").is_some())
+        .collect();
+    assert_eq!(replies.len(), 1, "both results in one reply: {replies:?}");
+}
+
 #[tokio::test]
 async fn rate_limit_retry_after_is_waited_out_then_delivered() {
     let sim = SlackSim::start().await;

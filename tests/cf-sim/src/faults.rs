@@ -180,6 +180,11 @@ pub enum Fault {
     /// On the first tick after our deployment is created, a person's rolling
     /// push supersedes it.
     HumanPushDuringDeploy,
+    /// An operator continues the app's PAUSED canary (`cf continue-deployment`)
+    /// just before the client's `continue` arrives, which then meets the
+    /// state the operator's left: 422 "Cannot continue a deployment with
+    /// status: ACTIVE and reason: DEPLOYING" (app/actions/deployment_continue.rb).
+    OperatorContinuesFirst,
     /// A person starts a build just before ours: 422 StagingInProgress.
     ConcurrentStaging,
     /// 503 CF-StagerUnavailable on `POST /v3/builds`, and no build (a

@@ -524,6 +524,7 @@ impl World {
             d.set_status(state, "ACTIVE", "DEPLOYING", ts);
             d.error = shown_crash_error;
         }
+        self.scale_down_canceled_processes(&app_guid, now);
         // DownScaler#scale_down: oldest first; an interim process scaled to
         // zero is destroyed, the original one kept at zero (scale_down_old_process.rb).
         if can_downscale {
@@ -562,6 +563,32 @@ impl World {
         false
     }
 
+    /// ScaleDownCanceledProcesses (deployment_updater/actions/
+    /// scale_down_canceled_processes.rb), run by every Scale pass that goes
+    /// ahead: the process of a canary that was superseded while it was
+    /// PREPAUSED or PAUSED (state CANCELED, reason SUPERSEDED) goes to zero
+    /// instances. The down-scaler still works from the counts it read
+    /// before: CC's DownScaler holds the process rows it loaded earlier in
+    /// the pass (inferred from scale.rb's order; not seen in a spec).
+    fn scale_down_canceled_processes(&mut self, app_guid: &str, now: Instant) {
+        let ts = Utc::now();
+        let superseded: Vec<String> = self
+            .deployments
+            .for_app(app_guid)
+            .filter(|d| d.state == DeploymentState::Canceled && d.status_reason == "SUPERSEDED")
+            .filter_map(|d| d.new_process_guid.clone())
+            .collect();
+        for guid in superseded {
+            if let Some(p) = self.processes.get_mut(&guid)
+                && !p.destroyed
+                && p.instances() > 0
+            {
+                p.scale_to(0, now);
+                p.updated_at = ts;
+            }
+        }
+    }
+
     /// The updater's `canary` for a PREPAUSED deployment (updater.rb):
     /// Scale to the current step's `canary + original` total with `canary`
     /// new instances, then PAUSED (and `last_healthy_at`).
@@ -588,7 +615,21 @@ impl World {
     /// (app/actions/deployment_continue.rb): only a PAUSED deployment; with
     /// steps left, the next step (PREPAUSED, ACTIVE/DEPLOYING), else
     /// DEPLOYING, which rolls out the rest.
-    pub(crate) fn continue_deployment(&mut self, guid: &str) -> Result<(), ApiError> {
+    pub(crate) fn continue_deployment(&mut self, guid: &str, actor: Actor) -> Result<(), ApiError> {
+        let app_guid = self
+            .deployments
+            .get(guid)
+            .map(|d| d.app_guid.clone())
+            .ok_or_else(|| ApiError::not_found("Deployment"))?;
+        if actor.is_client
+            && self
+                .faults
+                .fire_eq(&app_guid, &Fault::OperatorContinuesFirst)
+        {
+            // The operator's request is answered on its own; ours then meets
+            // the state it left (DeploymentContinue locks the row first).
+            let _ = self.continue_deployment(guid, World::human_actor());
+        }
         let d = self
             .deployments
             .get_mut(guid)
@@ -609,7 +650,6 @@ impl World {
             _ => d.set_status(DeploymentState::Deploying, "ACTIVE", "DEPLOYING", ts),
         }
         let (app, droplet) = (d.app_guid.clone(), d.droplet_guid.clone());
-        let actor = self.client_actor();
         self.record_deployment_action(
             crate::audit::types::APP_DEPLOYMENT_CONTINUE,
             guid,
@@ -659,10 +699,14 @@ impl World {
             .iter()
             .map(|p| p.guid.clone())
             .collect();
+        // Cancel#find_interim_web_process (deployment_updater/actions/
+        // cancel.rb): the newest process of a SUPERSEDED deployment that had
+        // finished (state DEPLOYED) with a running instance; a superseded
+        // canary (state CANCELED) never counts.
         let interim = self
             .deployments
             .for_app(&app_guid)
-            .filter(|d| d.status_reason == "SUPERSEDED")
+            .filter(|d| d.state == DeploymentState::Deployed && d.status_reason == "SUPERSEDED")
             .filter_map(|d| d.new_process_guid.as_deref())
             .filter(|g| webs.iter().any(|w| w == g))
             .filter(|g| {

@@ -50,6 +50,11 @@ pub struct DeploymentSnapshot {
     pub desired_instances: u32,
     pub by_client: bool,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// `rolling` or `canary`.
+    pub strategy: String,
+    /// A canary's `canary_current_step` (1-based); `None` for rolling.
+    pub canary_step: Option<u32>,
 }
 
 /// One audit event as `GET /v3/audit_events` shows it.
@@ -187,6 +192,9 @@ impl World {
                 desired_instances: d.desired_instances,
                 by_client: d.created_by.is_client,
                 labels: d.labels.clone(),
+                annotations: d.annotations.clone(),
+                strategy: d.strategy.clone(),
+                canary_step: (d.strategy == "canary").then_some(d.canary_current_step),
             })
             .collect()
     }

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
-use cf_sim::{AppSnapshot, AppSpec, CfSim, RecordedRequest, SimConfig};
+use cf_sim::{
+    AppSnapshot, AppSpec, CfSim, DeploymentSnapshot, Fault, FaultRule, RecordedRequest, SimConfig,
+};
 use restager_shared::cf::{CfClient, CfClientOptions};
-use restager_shared::config::{CfSettings, Secret, WorkerSettings};
-use restager_shared::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
+use restager_shared::config::{CfSettings, DeploySettings, DeployStrategy, Secret, WorkerSettings};
+use restager_shared::domain::{Action, AppRef, Notice, Outcome, RestageJob, RunId, Version};
 use restager_shared::engine::{Deadline, Margins};
 use url::Url;
 
@@ -39,9 +41,10 @@ pub fn margins() -> Margins {
     Margins::new(Duration::from_millis(100), Duration::from_millis(20))
 }
 
-/// Plenty of time: the deadline never matters.
+/// Plenty of time: the deadline never matters, however loaded the machine
+/// (200 restages took 32 s on 2 shared cores once, past an earlier 30 s).
 pub fn roomy() -> Deadline {
-    Deadline::after(Duration::from_secs(30), margins())
+    Deadline::after(Duration::from_secs(900), margins())
 }
 
 pub fn client_for(sim: &CfSim) -> CfClient {
@@ -76,6 +79,77 @@ pub async fn start_with(config: SimConfig) -> Harness {
         sim,
         cf,
         settings: settings(),
+    }
+}
+
+/// A harness whose restages are verified for `verify_for`. CC's timestamps
+/// are whole seconds, so windows shorter than a couple of seconds would be
+/// measured from a truncated start.
+pub async fn verifying(verify_for: Duration) -> Harness {
+    verified(start().await, verify_for)
+}
+
+fn verified(mut h: Harness, verify_for: Duration) -> Harness {
+    h.settings.verify_for = verify_for;
+    h.settings.poll_interval = Duration::from_millis(20);
+    h
+}
+
+/// A harness on a simulated Cloud Controller `api_version` whose restages
+/// are canaries with `steps` (instance weights; empty: one pause), each
+/// pause and the end verified for `verify_for`.
+pub async fn canary_at(api_version: &str, steps: &[u32], verify_for: Duration) -> Harness {
+    let sim = SimConfig {
+        api_version: api_version.to_string(),
+        ..SimConfig::with_apps(0)
+    };
+    let mut h = verified(start_with(sim).await, verify_for);
+    h.settings.deploy = DeploySettings {
+        strategy: DeployStrategy::Canary,
+        canary_steps: steps.to_vec(),
+    };
+    h
+}
+
+/// Polls `done` until it holds; panics with `what` after a deadline long
+/// enough for any loaded machine (the simulator moves in milliseconds).
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Makes the droplet restager stages next for `app` crash-loop from 300 ms
+/// after it is deployed (or its canary paused), and returns the app's live
+/// droplet, the one a rollback should restore.
+pub fn crashes_after_deploy(h: &Harness, app: &str) -> String {
+    let previous = h
+        .sim
+        .app(app)
+        .and_then(|a| a.current_droplet)
+        .expect("live droplet");
+    h.sim.set_fault(FaultRule::app(
+        app,
+        Fault::CrashAfterDeploy {
+            after: Duration::from_millis(300),
+        },
+    ));
+    previous
+}
+
+/// The reason and deployment of a rolled-back outcome; panics on any other.
+pub fn rolled_back(outcome: &Outcome) -> (&str, &str) {
+    match outcome {
+        Outcome::RolledBack {
+            reason,
+            deployment_guid,
+        } => (reason, deployment_guid),
+        other => panic!("expected rolled back, got {other:?}"),
     }
 }
 
@@ -128,9 +202,29 @@ pub fn deployment_posts(sim: &CfSim) -> Vec<RecordedRequest> {
 }
 
 pub fn cancel_posts(sim: &CfSim) -> Vec<RecordedRequest> {
+    action_posts(sim, "cancel")
+}
+
+/// `POST /v3/deployments/:guid/actions/continue` requests (whatever the answer).
+pub fn continue_posts(sim: &CfSim) -> Vec<RecordedRequest> {
+    action_posts(sim, "continue")
+}
+
+fn action_posts(sim: &CfSim, action: &str) -> Vec<RecordedRequest> {
+    let suffix = format!("/actions/{action}");
     sim.requests()
         .into_iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/actions/cancel"))
+        .filter(|r| r.method == "POST" && r.path.ends_with(&suffix))
+        .collect()
+}
+
+/// The rollback deployments restager made for an app (labelled with the
+/// deployment whose droplet crashed).
+pub fn rollback_deployments(h: &Harness, app: &str) -> Vec<DeploymentSnapshot> {
+    h.sim
+        .deployments_for(app)
+        .into_iter()
+        .filter(|d| d.labels.contains_key("restager.io/rollback-of"))
         .collect()
 }
 

@@ -92,6 +92,11 @@ pub struct PlanReport {
     pub notes: Vec<String>,
     /// Requests the plan sent to Cloud Controller and UAA.
     pub cf_requests: u64,
+    /// The order the apps would go in, wave by wave.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<restager_shared::discovery::PlannedWave>,
+    /// Failures (failed + rolled back) beyond this halt the run.
+    pub max_failures: usize,
     pub restage: Vec<PlannedApp>,
     pub skipped: Vec<SkippedApp>,
 }
@@ -107,6 +112,8 @@ pub struct PlannedApp {
     /// The buildpack version the app's live droplet has now.
     pub current_version: Option<String>,
     pub target_version: Option<String>,
+    /// Its wave: 1 goes first.
+    pub wave: usize,
     /// Its maintenance window (`restager.io/window` on its space or org,
     /// else `RESTAGER_WINDOW`); `None`: at any time.
     pub window: Option<String>,
@@ -139,10 +146,14 @@ impl PlanReport {
             not_installed: plan.not_installed.as_ref().map(ToString::to_string),
             notes: plan.notes.clone(),
             cf_requests: plan.cf_requests,
+            waves: plan.waves.clone(),
+            max_failures: plan.max_failures,
             restage: plan
                 .jobs
                 .iter()
-                .map(|job| PlannedApp {
+                .zip(plan.job_waves().iter().copied().chain(std::iter::repeat(0)))
+                .map(|(job, wave)| PlannedApp {
+                    wave: wave as usize + 1,
                     app: job.app.name.clone(),
                     app_guid: job.app.guid.clone(),
                     org: job.app.org_name.clone(),
@@ -185,9 +196,31 @@ fn print_plan(report: &PlanReport) {
         report.action,
         report.skipped.len()
     );
+    let waves = report.waves.len() > 1;
+    if waves {
+        println!(
+            "In {} waves, each after the one before and its soak:",
+            report.waves.len()
+        );
+        for w in &report.waves {
+            println!(
+                "  {}. {} — {} ({})",
+                w.wave,
+                w.name,
+                plural(w.jobs, "app"),
+                w.spaces.join(", ")
+            );
+        }
+    }
     if !report.restage.is_empty() {
-        let rows = report.restage.iter().map(|a| {
-            vec![
+        println!(
+            "The run halts after {} (failed or rolled back).",
+            plural(report.max_failures + 1, "failure")
+        );
+        let mut apps: Vec<&PlannedApp> = report.restage.iter().collect();
+        apps.sort_by_key(|a| a.wave);
+        let rows = apps.into_iter().map(|a| {
+            let mut row = vec![
                 a.app.clone(),
                 place(&a.org, &a.space),
                 a.buildpack.clone().unwrap_or_default(),
@@ -196,22 +229,24 @@ fn print_plan(report: &PlanReport) {
                     .clone()
                     .unwrap_or_else(|| "fresh staging".into()),
                 a.next_window.clone(),
-            ]
+            ];
+            if waves {
+                row.insert(0, a.wave.to_string());
+            }
+            row
         });
-        println!(
-            "{}",
-            table(
-                &[
-                    "app",
-                    "org/space",
-                    "buildpack",
-                    "current",
-                    "target",
-                    "next window"
-                ],
-                rows
-            )
-        );
+        let mut header = vec![
+            "app",
+            "org/space",
+            "buildpack",
+            "current",
+            "target",
+            "next window",
+        ];
+        if waves {
+            header.insert(0, "wave");
+        }
+        println!("{}", table(&header, rows));
     }
     if !report.skipped.is_empty() {
         let rows = report

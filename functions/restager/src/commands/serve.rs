@@ -12,6 +12,7 @@ use restager_shared::config::Source;
 use super::CommandError;
 use restager_shared::startup::Adapters;
 
+use crate::local_server;
 use crate::running;
 use crate::settings::ServeSettings;
 use crate::shutdown;
@@ -30,6 +31,16 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
         .local_addr()
         .map_err(|e| CommandError::failed("cannot read the listen address", e))?;
 
+    // While serve holds the embedded ledger, the other commands learn from
+    // this where to ask instead (removed when serve stops).
+    let url = local_server::url_for(addr);
+    let _advertised = settings
+        .storage
+        .ledger_table
+        .is_none()
+        .then(|| local_server::advertise(&settings.storage.data_dir, &url))
+        .flatten();
+
     let (trigger, stop) = shutdown::channel();
     let trigger = Arc::new(trigger);
     let running = running::start(
@@ -47,7 +58,12 @@ pub async fn run(source: &dyn Source) -> Result<(), CommandError> {
         if adapters.slack { "on" } else { "off" },
     );
     println!(
-        "routes: POST /webhooks/github, POST /webhooks/notice, POST /slack/actions, GET /healthz"
+        "routes: POST /webhooks/github, POST /webhooks/notice, POST /slack/actions, GET /healthz, GET /metrics{}",
+        if settings.admin_token.is_some() {
+            ", GET /runs (admin token)"
+        } else {
+            " (GET /runs is off: set RESTAGER_ADMIN_TOKEN)"
+        }
     );
 
     let by_signal = tokio::select! {

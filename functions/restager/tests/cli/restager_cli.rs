@@ -2,7 +2,9 @@
 //! Controller simulator hosted by the test (so the test can read its state)
 //! and, for SQS, moto's server.
 
+mod admin;
 mod hardening;
+mod rollout;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -26,6 +28,8 @@ struct Foundation {
     outdated: BTreeSet<String>,
     /// Everything else: current, stopped, another buildpack.
     untouched: BTreeSet<String>,
+    /// Settings every `restager` run against this foundation gets, restarts included.
+    settings: Vec<(&'static str, String)>,
 }
 
 async fn foundation(outdated_apps: usize) -> Foundation {
@@ -61,27 +65,33 @@ async fn foundation_with(outdated_apps: usize, config: SimConfig) -> Foundation 
         sim,
         outdated,
         untouched,
+        settings: Vec::new(),
     }
 }
 
 impl Foundation {
     fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("CF_API_URL", self.sim.url()),
             ("CF_CLIENT_ID", self.sim.client_id().to_string()),
             ("CF_CLIENT_SECRET", self.sim.client_secret().to_string()),
-        ]
+        ];
+        env.extend(self.settings.iter().cloned());
+        env
     }
 
+    /// The binary with this foundation's settings over the tests' defaults.
     fn restager(&self, data: &Path) -> Restager {
-        restager().envs(self.env()).envs([
-            ("RESTAGER_DATA_DIR", data.display().to_string()),
-            ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
-            ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
-            ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
-            ("RESTAGER_VERIFY_FOR", "30ms".to_string()),
-            ("RESTAGER_MAX_CONCURRENT_RESTAGES", "4".to_string()),
-        ])
+        restager()
+            .envs([
+                ("RESTAGER_DATA_DIR", data.display().to_string()),
+                ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
+                ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
+                ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
+                ("RESTAGER_VERIFY_FOR", "30ms".to_string()),
+                ("RESTAGER_MAX_CONCURRENT_RESTAGES", "4".to_string()),
+            ])
+            .envs(self.env())
     }
 
     /// Client-made builds and deployments of an app.
@@ -610,7 +620,7 @@ fn deployment_bodies(sim: &CfSim) -> Vec<Value> {
 async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_without() {
     // API 3.160: apps carry no current_droplet relationship and a deployment
     // with `options` is refused (cloud_controller_ng's config/version history).
-    let f = foundation_with(
+    let mut f = foundation_with(
         4,
         SimConfig {
             api_version: "3.160.0".into(),
@@ -618,6 +628,8 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
         },
     )
     .await;
+    // Canary is asked for, and 3.160 has none: the restages roll instead.
+    f.settings.push(("RESTAGER_STRATEGY", "canary".to_string()));
     let data = tempfile::tempdir().expect("temp dir");
     let serving = f.restager(data.path()).arg("serve").serve().await;
 
@@ -632,6 +644,10 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
     assert!(
         notes.contains("3.173"),
         "max_in_flight is said to be off: {answer}"
+    );
+    assert!(
+        notes.contains("RESTAGER_STRATEGY=canary") && notes.contains("rolling deployments"),
+        "the canary fallback is said before anything runs: {answer}"
     );
     let run_id = answer["run_id"].as_str().expect("a run id").to_string();
 
@@ -661,6 +677,10 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
         assert!(
             why.contains("max_in_flight") && why.contains("3.160.0"),
             "the outcome says the foundation's default was used: {app}"
+        );
+        assert!(
+            why.contains("RESTAGER_STRATEGY=canary"),
+            "the outcome says it rolled instead of canarying: {app}"
         );
     }
 }

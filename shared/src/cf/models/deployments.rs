@@ -22,6 +22,25 @@ pub struct DeploymentStatus {
     pub reason: DeploymentStatusReason,
     #[serde(default, deserialize_with = "null_details")]
     pub details: DeploymentDetails,
+    /// Canary deployments only, from CC 3.189 (FINDINGS.md §3, Deployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryStatus>,
+}
+
+/// `status.canary`: which step a canary is at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanaryStatus {
+    #[serde(default)]
+    pub steps: CanarySteps,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanarySteps {
+    /// 1-based; null on canaries created before CC set it (3.173–3.188).
+    #[serde(default)]
+    pub current: Option<u32>,
+    #[serde(default)]
+    pub total: Option<u32>,
 }
 
 pub(super) fn null_details<'de, D: Deserializer<'de>>(d: D) -> Result<DeploymentDetails, D::Error> {
@@ -79,6 +98,15 @@ impl Deployment {
     /// FINALIZED/DEPLOYED: the only successful end.
     pub fn is_deployed(&self) -> bool {
         self.is_finalized() && self.status.reason == DeploymentStatusReason::Deployed
+    }
+
+    pub fn is_canary(&self) -> bool {
+        self.strategy.as_deref() == Some("canary")
+    }
+
+    /// The canary step CC says it is at, where it says (3.189+).
+    pub fn canary_step(&self) -> Option<u32> {
+        self.status.canary.as_ref().and_then(|c| c.steps.current)
     }
 
     pub fn droplet_guid(&self) -> Option<&str> {

@@ -28,7 +28,16 @@ impl Restage<'_> {
                 let droplet_guid = dep.droplet_guid().unwrap_or_default().to_string();
                 let version = self.deployed_version(&droplet_guid).await;
                 let note = match self.cf.capabilities().await {
-                    Ok(c) => c.max_in_flight_note(self.settings.max_in_flight),
+                    Ok(c) => {
+                        let notes: Vec<String> = [
+                            c.max_in_flight_note(self.settings.max_in_flight),
+                            c.rollout_note(&self.settings.deploy),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                        (!notes.is_empty()).then(|| notes.join("; "))
+                    }
                     Err(_) => None,
                 };
                 Continue(Outcome::Restaged {
@@ -55,11 +64,11 @@ impl Restage<'_> {
         }
     }
 
-    /// Step 8: watches the deployed app for `verify_for` after the
-    /// deployment settled, by Cloud Controller's clock. CC's timestamps are
+    /// Step 8 (and step 7 at a canary's pause): watches the app for
+    /// `verify_for` after the deployment settled, by Cloud Controller's clock. CC's timestamps are
     /// whole seconds: the settle time is taken as the end of its second, so
     /// the window is never shorter than `verify_for`.
-    async fn verify(&self, dep: &Deployment) -> Step<Health> {
+    pub(super) async fn verify(&self, dep: &Deployment) -> Step<Health> {
         let settled_at = dep
             .status
             .details
@@ -174,8 +183,9 @@ impl Restage<'_> {
     }
 }
 
-/// The outcome of a rollback deployment restager made, from its own metadata.
-fn rolled_back(dep: &Deployment) -> Outcome {
+/// The outcome of a rollback restager made (a rollback deployment, or a
+/// canceled canary), from the deployment's own metadata.
+pub(super) fn rolled_back(dep: &Deployment) -> Outcome {
     let reason = dep
         .metadata
         .annotations

@@ -388,7 +388,8 @@ pub(crate) async fn continue_(State(s): S, Path(guid): Path<String>) -> Result<R
             "Unknown request",
         ));
     }
-    w.continue_deployment(&guid)?;
+    let actor = w.client_actor();
+    w.continue_deployment(&guid, actor)?;
     Ok(StatusCode::OK.into_response())
 }
 

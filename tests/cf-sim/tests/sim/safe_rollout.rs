@@ -477,3 +477,141 @@ async fn instances_crash_fault_records_one_crash_per_instance() {
     let stats = api.ok(&format!("/v3/processes/{process}/stats")).await;
     assert_eq!(states(&stats), ["CRASHED", "CRASHED"]);
 }
+
+/// Web instances of each live web process, by guid.
+fn web_instances(sim: &CfSim, app: &str) -> Vec<(String, u32)> {
+    let snap = sim.app(app).expect("app");
+    snap.processes
+        .iter()
+        .filter(|p| p.kind == "web")
+        .map(|p| (p.guid.clone(), p.instances))
+        .collect()
+}
+
+/// A 4-instance app whose canary is PAUSED, then superseded by a rolling
+/// deployment: `(app, canary deployment, canary process, rolling deployment)`.
+async fn superseded_canary(sim: &CfSim, api: &Api) -> (String, String, String, String) {
+    let app = app_with(sim, "superseded-canary", 4).await;
+    let droplet = api.staged_droplet(&app).await;
+    let d = create_canary(api, &app, &droplet, None).await;
+    let canary = d["guid"].as_str().expect("guid").to_owned();
+    let process = d["new_processes"][0]["guid"]
+        .as_str()
+        .expect("process")
+        .to_owned();
+    assert_eq!(
+        settle(sim, api, &canary).await["status"]["reason"],
+        "PAUSED"
+    );
+    let r = api.deploy(&app, &droplet, 1).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let rolling = r.body["guid"].as_str().expect("guid").to_owned();
+    let d = api.ok(&format!("/v3/deployments/{canary}")).await;
+    assert_eq!(
+        (
+            d["status"]["value"].as_str(),
+            d["status"]["reason"].as_str()
+        ),
+        (Some("FINALIZED"), Some("SUPERSEDED"))
+    );
+    // DeploymentCreate#supersede_deployment: a paused canary is CANCELED.
+    let snap = sim.deployments_for(&app);
+    assert_eq!(snap[0].state, DeploymentState::Canceled);
+    assert_eq!(
+        (snap[0].strategy.as_str(), snap[0].canary_step),
+        ("canary", Some(1))
+    );
+    (app, canary, process, rolling)
+}
+
+#[tokio::test]
+async fn the_next_scale_pass_scales_a_superseded_canary_to_zero() {
+    let (sim, api) = start(manual()).await;
+    let (app, _, canary_process, rolling) = superseded_canary(&sim, &api).await;
+    let original = web_instances(&sim, &app)[0].0.clone();
+    sim.tick();
+    // ScaleDownCanceledProcesses: the canary's instance is gone. The
+    // down-scaler counted it still (5 old instances where 4 − 1 routable new
+    // one = 3 are wanted), so the original process gave up 2.
+    let webs = web_instances(&sim, &app);
+    assert!(
+        webs.contains(&(canary_process.clone(), 0)),
+        "the superseded canary keeps no instance: {webs:?}"
+    );
+    assert!(webs.contains(&(original, 2)), "{webs:?}");
+    let d = settle(&sim, &api, &rolling).await;
+    assert_eq!(d["status"]["reason"], "DEPLOYED");
+    let webs = web_instances(&sim, &app);
+    assert_eq!(webs.len(), 1, "finalize destroys the others: {webs:?}");
+    assert_eq!(webs[0].1, 4);
+}
+
+#[tokio::test]
+async fn canceling_after_a_superseded_canary_keeps_the_original_process() {
+    let (sim, api) = start(manual()).await;
+    let (app, _, canary_process, rolling) = superseded_canary(&sim, &api).await;
+    let original = web_instances(&sim, &app)[0].0.clone();
+    let c = api
+        .post(
+            &format!("/v3/deployments/{rolling}/actions/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK);
+    sim.tick();
+    let d = api.ok(&format!("/v3/deployments/{rolling}")).await;
+    assert_eq!(d["status"]["reason"], "CANCELED");
+    // Cancel#find_interim_web_process takes only processes of DEPLOYED
+    // superseded deployments: the canary's (CANCELED) is not one, however
+    // healthy, so the original process takes the 4 instances back.
+    let webs = web_instances(&sim, &app);
+    assert_eq!(webs, [(original, 4)], "not the canary {canary_process}");
+}
+
+#[tokio::test]
+async fn a_continue_after_an_operators_is_refused_as_not_paused() {
+    let (sim, api) = start(manual()).await;
+    let app = app_with(&sim, "raced", 4).await;
+    let droplet = api.staged_droplet(&app).await;
+    let d = create_canary(
+        &api,
+        &app,
+        &droplet,
+        Some(json!([{"instance_weight": 25}, {"instance_weight": 50}])),
+    )
+    .await;
+    let guid = d["guid"].as_str().expect("guid").to_owned();
+    assert_eq!(
+        settle(&sim, &api, &guid).await["status"]["reason"],
+        "PAUSED"
+    );
+    sim.set_fault(FaultRule::app(&app, Fault::OperatorContinuesFirst).times(1));
+
+    let ours = continue_(&api, &guid).await;
+
+    assert_eq!(ours.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(ours.error(), (10008, "CF-UnprocessableEntity".to_owned()));
+    assert_eq!(
+        ours.detail(),
+        "Cannot continue a deployment with status: ACTIVE and reason: DEPLOYING"
+    );
+    let d = api.ok(&format!("/v3/deployments/{guid}")).await;
+    assert_eq!(
+        d["status"]["canary"]["steps"]["current"], 2,
+        "moved on once"
+    );
+    let continues = api
+        .all(&format!(
+            "/v3/audit_events?types=audit.app.deployment.continue&target_guids={app}"
+        ))
+        .await;
+    assert_eq!(continues.len(), 1, "only the operator's: {continues:?}");
+    assert_eq!(continues[0]["actor"]["type"], "user");
+    assert_ne!(continues[0]["actor"]["guid"], sim.client_id());
+    // The fault fired once: the next pause is ours to continue.
+    assert_eq!(
+        settle(&sim, &api, &guid).await["status"]["reason"],
+        "PAUSED"
+    );
+    assert_eq!(continue_(&api, &guid).await.status, StatusCode::OK);
+}

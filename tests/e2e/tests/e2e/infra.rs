@@ -2,7 +2,8 @@
 //! the template and on its SAM transform, plus the invariants no linter knows
 //! (queue visibility vs. worker timeout, DLQ wiring, partial batch responses,
 //! concurrency bounds, env vars the code reads, secrets only from Secrets
-//! Manager). The script is Python because cfn-lint and aws-sam-translator are.
+//! Manager, alarms and dashboard widgets only on metrics the Lambda functions
+//! emit, with their dimensions). The script is Python because cfn-lint and aws-sam-translator are.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -73,6 +74,7 @@ fn template_passes_lint_transform_and_every_invariant() {
         "schedules",
         "least-privilege",
         "samconfig",
+        "metrics",
     ] {
         assert!(
             text.lines().any(|l| l == format!("PASS  {check}")),
@@ -106,6 +108,9 @@ fn every_deliberately_broken_template_is_caught_by_its_check() {
         ("schedule-on-webhook", "schedules"),
         ("tick-without-schedule", "schedules"),
         ("misspelled-sqs-event-property", "sam-transform"),
+        ("alarm-on-unknown-metric", "metrics"),
+        ("alarm-without-its-dimension", "metrics"),
+        ("dashboard-on-serve-only-metric", "metrics"),
     ] {
         let caught = format!("CAUGHT  {variant} by {check}:");
         assert!(

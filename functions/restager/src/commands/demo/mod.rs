@@ -72,6 +72,14 @@ pub async fn run(env: &mut Layered, args: DemoArgs) -> Result<(), CommandError> 
     env.default_value("RESTAGER_POLL_INTERVAL", "20ms");
     // Simulated instances crash, if at all, within milliseconds too.
     env.default_value("RESTAGER_VERIFY_FOR", "200ms");
+    // dev first, then staging, then the rest, each after a short soak: the
+    // order an operator would give a production foundation.
+    env.default_value("RESTAGER_WAVES", "*/dev*;*/staging*;*");
+    env.default_value("RESTAGER_WAVE_SOAK", "300ms");
+    env.default_value("RESTAGER_TICK_INTERVAL", "100ms");
+    // The demo foundation plants a few failures on purpose; a quarter of
+    // the run may fail before it halts.
+    env.default_value("RESTAGER_MAX_FAILURES", "25%");
     let settings = ServeSettings::read(&*env)?;
 
     let before = foundation.snapshot().await;
@@ -154,7 +162,8 @@ async fn drive(
 ) -> Result<RunId, CommandError> {
     let accepted = send_notice(addr, secret, notice).await?;
     let run_id = accepted.run_id;
-    let total = accepted.queued + accepted.skipped.len();
+    // Later waves are held, not queued: every planned app counts.
+    let total = accepted.planned.max(accepted.queued) + accepted.skipped.len();
     let progress = Progress::new(total, !quiet);
     loop {
         let view = ports
@@ -187,6 +196,8 @@ async fn drive(
 struct Accepted {
     run_id: RunId,
     queued: usize,
+    #[serde(default)]
+    planned: usize,
     /// Apps the plan left alone; only their number is used.
     #[serde(default)]
     skipped: Vec<serde_json::Value>,
@@ -302,6 +313,8 @@ pub struct DemoReport {
     pub failed: usize,
     /// Restaged, crashed while verified, and put back on the previous droplet.
     pub rolled_back: usize,
+    /// The order the apps went in.
+    pub waves: Vec<restager_shared::rollout::view::WaveStatus>,
     pub slack: SlackReport,
 }
 
@@ -319,6 +332,8 @@ pub struct AppResult {
     pub new_version: Option<String>,
     /// The buildpack version of the app's current droplet after the run, read from the foundation.
     pub current_version: Option<String>,
+    /// Its wave (1 went first).
+    pub wave: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -366,6 +381,7 @@ impl DemoReport {
                         _ => None,
                     },
                     current_version: version_of(after, &job.app.guid),
+                    wave: restager_shared::rollout::view::wave_of(view, job),
                 }
             })
             .collect();
@@ -379,8 +395,17 @@ impl DemoReport {
             old_version: version_of(before, &s.app.guid),
             new_version: None,
             current_version: version_of(after, &s.app.guid),
+            wave: None,
         }));
-        apps.sort_by(|a, b| (&a.org, &a.space, &a.app).cmp(&(&b.org, &b.space, &b.app)));
+        apps.sort_by(|a, b| {
+            (a.wave.is_none(), a.wave, &a.org, &a.space, &a.app).cmp(&(
+                b.wave.is_none(),
+                b.wave,
+                &b.org,
+                &b.space,
+                &b.app,
+            ))
+        });
         let count = |name: &str| apps.iter().filter(|a| a.outcome == name).count();
         let calls = slack.calls();
         let root_ts = calls
@@ -400,6 +425,7 @@ impl DemoReport {
             skipped: count("skipped"),
             failed: count("failed"),
             rolled_back: count("rolled_back"),
+            waves: restager_shared::rollout::view::waves(view),
             apps,
             slack: SlackReport {
                 channel: SLACK_CHANNEL.to_string(),
@@ -425,6 +451,7 @@ fn print_report(report: &DemoReport) {
             (None, None) => String::new(),
         };
         vec![
+            a.wave.map(|w| w.to_string()).unwrap_or_else(|| "-".into()),
             a.app.clone(),
             place(&a.org, &a.space),
             a.outcome.clone(),
@@ -434,8 +461,19 @@ fn print_report(report: &DemoReport) {
     });
     println!(
         "{}",
-        table(&["app", "org/space", "outcome", "reason", BUILDPACK], rows)
+        table(
+            &["wave", "app", "org/space", "outcome", "reason", BUILDPACK],
+            rows
+        )
     );
+    if !report.waves.is_empty() {
+        let waves: Vec<String> = report
+            .waves
+            .iter()
+            .map(|w| format!("{}. {} ({})", w.wave, w.name, plural(w.jobs, "app")))
+            .collect();
+        println!("Waves, in order: {}.", waves.join(" → "));
+    }
     println!(
         "{}: {} restaged, {} already current, {} skipped, {} rolled back, {} failed (run {}).",
         report.notice,

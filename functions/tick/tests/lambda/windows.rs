@@ -229,6 +229,7 @@ async fn prod_is_held_in_dynamodb_and_two_concurrent_schedule_ticks_release_it_o
         .with_clock(clock.clock()),
         queue: sqs.clone(),
         flush_timeout: Duration::from_secs(1),
+        metrics: Default::default(),
     };
     assert_eq!(deliver(&worker, &sqs, 1).await, 1);
     let view = ledger.get_run(&run).await.expect("ledger").expect("run");

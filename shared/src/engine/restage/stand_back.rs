@@ -1,0 +1,143 @@
+//! Step 2 of a restage: standing back from an app that is not ours to
+//! restage (stopped, docker, already current, pushed since discovery, or
+//! being deployed by someone else), and saying who changed it.
+
+use super::*;
+
+impl Restage<'_> {
+    /// Step 2: the app's current droplet, unless the app is stopped, a docker
+    /// app, already current, pushed since discovery, or someone is deploying it.
+    pub(super) async fn stand_back(&self, app: &App) -> Step<Droplet> {
+        if app.state == AppState::Stopped {
+            return Break(skipped(
+                "the app is STOPPED: a deployment would start it, so it is left alone",
+            ));
+        }
+        if app.lifecycle_type() == Some(&LifecycleType::Docker) {
+            return Break(skipped(
+                "docker app: no buildpack to update (a restage would re-pull the image)",
+            ));
+        }
+        let Some(current) = self
+            .cf
+            .get_current_droplet(self.app_guid())
+            .await
+            .or_stop("reading the current droplet")?
+        else {
+            return Break(skipped("not restageable: the app has no current droplet"));
+        };
+        if self.already_current(&current) {
+            return Break(self.current_by_whom(&current).await);
+        }
+        if current.guid != self.job.droplet_guid {
+            return Break(self.droplet_changed(&current.guid, None).await);
+        }
+        let staging = self
+            .cf
+            .list_builds(self.app_guid(), &[BuildState::Staging], None)
+            .await
+            .or_stop("listing staging builds")?;
+        if let Some(theirs) = staging.iter().find(|b| !self.is_ours(&b.metadata.labels)) {
+            return Break(someone_deploying(&format!(
+                "build {} is STAGING",
+                theirs.guid
+            )));
+        }
+        self.check_no_foreign_deployment().await?;
+        Continue(current)
+    }
+
+    pub(super) fn already_current(&self, droplet: &Droplet) -> bool {
+        let (Some(target), Some(bp)) = (&self.job.target_version, &self.job.buildpack) else {
+            return false;
+        };
+        droplet
+            .buildpack(bp)
+            .and_then(|b| b.parsed_version())
+            .is_some_and(|v| v >= *target)
+    }
+
+    pub(super) async fn check_no_foreign_deployment(&self) -> Step<()> {
+        let active = self
+            .cf
+            .list_deployments(self.app_guid(), &[DeploymentStatusValue::Active], None)
+            .await
+            .or_stop("listing active deployments")?;
+        match active.iter().find(|d| !self.is_ours(&d.metadata.labels)) {
+            Some(theirs) => Break(someone_deploying(&format!(
+                "deployment {} is ACTIVE",
+                theirs.guid
+            ))),
+            None => Continue(()),
+        }
+    }
+
+    /// The skip when the live droplet is not the one discovery saw: either
+    /// restager itself restaged the app meanwhile (another run's job, e.g. a
+    /// sweep, whose build carries `restager.io/run`), or someone pushed.
+    /// `ours` is this job's staged droplet when it had got that far.
+    pub(super) async fn droplet_changed(&self, now: &str, ours: Option<&str>) -> Outcome {
+        let not_deployed = ours
+            .map(|d| format!("; our droplet {d} was not deployed"))
+            .unwrap_or_default();
+        if let Some(run) = self.restager_run_behind(now).await {
+            return skipped(&format!(
+                "already restaged by restager run {run}: the current droplet {now} was staged by it \
+                 (discovery saw {}){not_deployed}",
+                self.job.droplet_guid
+            ));
+        }
+        let when = if ours.is_some() {
+            " while we staged"
+        } else {
+            ""
+        };
+        skipped(&format!(
+            "someone pushed{when}: the current droplet is {now} (discovery saw {}){not_deployed}",
+            self.job.droplet_guid
+        ))
+    }
+
+    /// The run label of the restager build that staged `droplet_guid`, if
+    /// one did. Costs one request, only when the droplet changed; an error
+    /// reading builds falls back to "someone pushed".
+    pub(super) async fn restager_run_behind(&self, droplet_guid: &str) -> Option<String> {
+        let builds = match self
+            .cf
+            .list_builds(self.app_guid(), &[BuildState::Staged], Some(RUN_LABEL))
+            .await
+        {
+            Ok(builds) => builds,
+            Err(e) => {
+                tracing::debug!(job = %self.job.job_id, error = %e, "could not tell who staged the current droplet");
+                return None;
+            }
+        };
+        builds
+            .into_iter()
+            .find(|b| b.droplet_guid() == Some(droplet_guid))
+            .and_then(|b| b.metadata.labels.get(RUN_LABEL).cloned())
+    }
+
+    /// Already current: by someone else's doing (its owner restaged it
+    /// after the advance notice, say) when the droplet is not the one
+    /// discovery saw and no restager run staged it.
+    async fn current_by_whom(&self, current: &Droplet) -> Outcome {
+        if current.guid == self.job.droplet_guid
+            || self.restager_run_behind(&current.guid).await.is_some()
+        {
+            return Outcome::AlreadyCurrent;
+        }
+        let has = match (&self.job.buildpack, &self.job.target_version) {
+            (Some(bp), Some(v)) => format!(" already has {bp} {v} or newer"),
+            _ => String::new(),
+        };
+        Outcome::DoneByOwner {
+            droplet_guid: current.guid.clone(),
+            note: format!(
+                "done by its owner: the current droplet {}{has}; it was staged since discovery (which saw {}), not by restager",
+                current.guid, self.job.droplet_guid
+            ),
+        }
+    }
+}
