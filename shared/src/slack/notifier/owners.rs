@@ -7,7 +7,7 @@
 
 use chrono::Utc;
 
-use super::{DeliveryError, Item, Lane, Shared, Step, Thread, Work};
+use super::outbox::{DeliveryError, Item, Lane, Shared, Step, Thread, Work};
 use crate::domain::RunId;
 use crate::ledger::{OwnerChannel, RunView};
 use crate::slack::api::SlackApiError;
