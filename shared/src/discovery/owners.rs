@@ -36,7 +36,8 @@ impl SpaceOwners {
 #[derive(Debug, Clone, Default)]
 pub struct Owners {
     spaces: HashMap<String, SpaceOwners>,
-    default: Option<SpaceOwners>,
+    /// `RESTAGER_WINDOW`, for a space the listing did not include.
+    default: Windows,
     /// Channel annotations that are no channel id, one per space or org.
     pub notes: Vec<String>,
 }
@@ -72,10 +73,7 @@ impl Owners {
         }
         Self {
             spaces,
-            default: Some(SpaceOwners {
-                windows: Ok(settings.windows.clone()),
-                slack_channel: None,
-            }),
+            default: settings.windows.clone(),
             notes: notes.into_iter().collect(),
         }
     }
@@ -83,14 +81,10 @@ impl Owners {
     /// The space's owners; a space the listing did not include gets
     /// `RESTAGER_WINDOW` and no channel.
     pub fn of_space(&self, space_guid: &str) -> SpaceOwners {
-        self.spaces
-            .get(space_guid)
-            .or(self.default.as_ref())
-            .cloned()
-            .unwrap_or(SpaceOwners {
-                windows: Ok(Windows::always()),
-                slack_channel: None,
-            })
+        self.spaces.get(space_guid).cloned().unwrap_or(SpaceOwners {
+            windows: Ok(self.default.clone()),
+            slack_channel: None,
+        })
     }
 }
 
