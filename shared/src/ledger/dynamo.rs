@@ -21,7 +21,8 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::state;
 use super::{
-    ExpectedJob, Lease, Ledger, LedgerError, Recorded, Rollout, RunRecord, RunView, SkippedApp,
+    ExpectedJob, Lease, Ledger, LedgerError, Progress, Recorded, Rollout, RunRecord, RunView,
+    SkippedApp,
 };
 use crate::domain::{JobId, Outcome, RunId};
 
@@ -505,6 +506,43 @@ impl Ledger for DynamoLedger {
             Ok(_) => Ok(true),
             Err(e) if conditional_failed(&e) => Ok(false),
             Err(e) => Err(self.unavailable("UpdateItem (slack thread)", &e)),
+        }
+    }
+
+    async fn record_progress(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        progress: &Progress,
+    ) -> Result<(), LedgerError> {
+        // The start and guids already stored stay: read, merge, write the
+        // job's `progress` attribute unless the job went final meanwhile.
+        let stored = match self.get_job(run_id, job_id).await? {
+            Some(item) => {
+                text(&item, "progress").and_then(|raw| serde_json::from_str::<Progress>(raw).ok())
+            }
+            None => None,
+        };
+        let merged = progress.clone().after(stored.as_ref());
+        let json = serde_json::to_string(&merged).map_err(|e| {
+            LedgerError::Corrupt(format!("cannot encode the progress of {job_id}: {e}"))
+        })?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&run_pk(run_id)))
+            .key("sk", s(&job_sk(job_id)))
+            .update_expression("SET progress = :p")
+            .condition_expression("attribute_not_exists(is_final) OR is_final = :f")
+            .expression_attribute_values(":p", s(&json))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(self.unavailable("UpdateItem (progress)", &e)),
         }
     }
 
