@@ -19,6 +19,7 @@
 //! fails the later ones of the same group in the batch are failed too,
 //! unprocessed, as SQS FIFO semantics require.
 
+mod progress;
 mod rollout_gate;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -30,7 +31,7 @@ use chrono::{DateTime, Utc};
 use super::deadline::{Deadline, Margins};
 use super::locks::SpaceLocks;
 use super::permits::Permits;
-use super::restage::restage_one;
+use super::restage::restage_reporting;
 use crate::cf::CfClient;
 use crate::config::WorkerSettings;
 use crate::domain::{JobId, Outcome, RestageJob};
@@ -324,7 +325,14 @@ impl Engine {
         }
 
         let mut outcome = match self.gate(&job).await {
-            Ok(Gate::Go) => restage_one(&self.cf, &self.settings, &job, deadline).await,
+            Ok(Gate::Go) => {
+                let progress = progress::LedgerProgress {
+                    ledger: self.ledger.as_ref(),
+                    job: &job,
+                    started_at: chrono::Utc::now(),
+                };
+                restage_reporting(&self.cf, &self.settings, &job, deadline, &progress).await
+            }
             Ok(Gate::Abort(reason)) => Outcome::Skipped { reason },
             Ok(Gate::Hold(reason, until)) => {
                 return self.hold(&job, &owner, delivery, reason, until).await;

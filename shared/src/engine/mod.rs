@@ -21,4 +21,4 @@ pub use batch::{BatchItem, BatchReport, Clock, Disposition, Engine, ItemResult};
 pub use classify::staging_failure;
 pub use deadline::{Deadline, Margins};
 pub use labels::{JOB_LABEL, RUN_LABEL};
-pub use restage::restage_one;
+pub use restage::{NoProgress, ProgressSink, restage_one, restage_reporting};

@@ -45,6 +45,7 @@ use crate::cf::{
 };
 use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
+use crate::ledger::Phase;
 use crate::retry;
 
 mod canary;
@@ -85,6 +86,21 @@ impl<T> OrStop<T> for Result<T, CfError> {
     }
 }
 
+/// Told where a restage is (the worker writes it to the ledger, for the
+/// run's live view). Reporting never stops or fails a restage.
+#[async_trait::async_trait]
+pub trait ProgressSink: Send + Sync {
+    async fn reached(&self, phase: Phase, build_guid: Option<&str>, deployment_guid: Option<&str>);
+}
+
+/// Tells nobody.
+pub struct NoProgress;
+
+#[async_trait::async_trait]
+impl ProgressSink for NoProgress {
+    async fn reached(&self, _: Phase, _: Option<&str>, _: Option<&str>) {}
+}
+
 /// Restages (or restarts) `job`'s app and says what happened. Never panics
 /// and never returns an error: every problem is an [`Outcome`].
 pub async fn restage_one(
@@ -93,6 +109,17 @@ pub async fn restage_one(
     job: &RestageJob,
     deadline: &Deadline,
 ) -> Outcome {
+    restage_reporting(cf, settings, job, deadline, &NoProgress).await
+}
+
+/// As [`restage_one`], telling `progress` as each phase starts.
+pub async fn restage_reporting(
+    cf: &CfClient,
+    settings: &WorkerSettings,
+    job: &RestageJob,
+    deadline: &Deadline,
+    progress: &dyn ProgressSink,
+) -> Outcome {
     let run = Restage {
         cf,
         settings,
@@ -100,6 +127,7 @@ pub async fn restage_one(
         deadline,
         selector: job_selector(job),
         job_label: label_value(job.job_id.as_str()),
+        progress,
     };
     let started = Instant::now();
     // Either the restage went through to its end, or a step stopped it.
@@ -123,6 +151,7 @@ struct Restage<'a> {
     deadline: &'a Deadline,
     selector: String,
     job_label: String,
+    progress: &'a dyn ProgressSink,
 }
 
 impl Restage<'_> {
@@ -166,6 +195,9 @@ impl Restage<'_> {
                     Action::Restage | Action::None => {
                         // 3. Stage the live droplet's package (or resume this job's build).
                         let build = self.build(&current).await?;
+                        self.progress
+                            .reached(Phase::Staging, Some(&build.guid), None)
+                            .await;
                         // 4. Poll the build until it is STAGED.
                         let droplet = self.watch_build(build).await?;
                         // 5. Re-check the current droplet.
@@ -177,6 +209,9 @@ impl Restage<'_> {
                 self.deploy(droplet.as_deref(), &known).await?
             }
         };
+        self.progress
+            .reached(Phase::Deploying, None, Some(&deployment.guid))
+            .await;
         // 7. Watch it to FINALIZED, taking a canary past its pauses.
         let finalized = self.watch_deployment(deployment).await?;
         // 8. Verify a DEPLOYED app (rolling back a crashing droplet) and report.

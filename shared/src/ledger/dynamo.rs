@@ -21,16 +21,17 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::state;
 use super::{
-    ExpectedJob, Lease, Ledger, LedgerError, Recorded, Rollout, RunRecord, RunView, SkippedApp,
+    ExpectedJob, Lease, Ledger, LedgerError, Progress, Recorded, Rollout, RunRecord, RunView,
+    SkippedApp,
 };
 use crate::domain::{JobId, Outcome, RunId};
 
 mod counting;
 mod item;
+mod rollout;
 
 use item::{
-    Item, META, ROLLOUT, RUNS_PARTITION, conditional_failed, flag, job_sk, n, rfc3339, run_pk, s,
-    text,
+    Item, META, RUNS_PARTITION, conditional_failed, flag, job_sk, n, rfc3339, run_pk, s, text,
 };
 
 /// How many job writes of one `put_run` are in flight at once.
@@ -508,23 +509,17 @@ impl Ledger for DynamoLedger {
         }
     }
 
+    async fn record_progress(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        progress: &Progress,
+    ) -> Result<(), LedgerError> {
+        self.put_progress(run_id, job_id, progress).await
+    }
+
     async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
-        let pk = run_pk(run_id);
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(ROLLOUT))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.unavailable("GetItem (rollout)", &e))?
-            .item;
-        match item {
-            Some(item) => Ok(Some(self.rollout_of(&pk, &item)?)),
-            None => Ok(None),
-        }
+        self.get_rollout(run_id).await
     }
 
     async fn swap_rollout(
@@ -533,31 +528,6 @@ impl Ledger for DynamoLedger {
         read: u64,
         next: &Rollout,
     ) -> Result<bool, LedgerError> {
-        if next.version <= read {
-            return Ok(false);
-        }
-        let json = serde_json::to_string(next).map_err(|e| {
-            LedgerError::Corrupt(format!("cannot encode the rollout of {run_id}: {e}"))
-        })?;
-        let version = |v: u64| n(i64::try_from(v).unwrap_or(i64::MAX));
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(&run_pk(run_id)))
-            .item("sk", s(ROLLOUT))
-            .item("rollout", s(&json))
-            .item("version", version(next.version));
-        put = if read == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("version = :read")
-                .expression_attribute_values(":read", version(read))
-        };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(self.unavailable("PutItem (rollout)", &e)),
-        }
+        self.put_rollout(run_id, read, next).await
     }
 }

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::state::{self, JobState, RunMeta};
-use super::{Lease, Ledger, LedgerError, Recorded, Rollout, RunRecord, RunView};
+use super::{Lease, Ledger, LedgerError, Progress, Recorded, Rollout, RunRecord, RunView};
 use crate::domain::{JobId, Outcome, RunId};
 
 /// The file name used when [`EmbeddedLedger::open`] is given a directory.
@@ -432,6 +432,25 @@ impl Ledger for EmbeddedLedger {
             meta.slack_thread = Some(ts);
             put_json(&mut runs, run_id.as_str(), &meta)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn record_progress(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        progress: &Progress,
+    ) -> Result<(), LedgerError> {
+        let key = job_key(run_id, job_id);
+        let progress = progress.clone();
+        self.write(move |tx| {
+            let mut jobs = tx.open_table(JOBS)?;
+            let current = get_json(&jobs, "job state", &key)?;
+            if let Some(job) = state::progress(current, &progress) {
+                put_json(&mut jobs, &key, &job)?;
+            }
+            Ok(())
         })
         .await
     }

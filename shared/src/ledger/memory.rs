@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::state::{self, JobState, RunMeta};
-use super::{Lease, Ledger, LedgerError, Recorded, Rollout, RunRecord, RunView};
+use super::{Lease, Ledger, LedgerError, Progress, Recorded, Rollout, RunRecord, RunView};
 use crate::domain::{JobId, Outcome, RunId};
 
 #[derive(Default)]
@@ -154,6 +154,20 @@ impl Ledger for MemoryLedger {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn record_progress(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        progress: &Progress,
+    ) -> Result<(), LedgerError> {
+        let key = (run_id.clone(), job_id.clone());
+        let mut inner = self.lock();
+        if let Some(job) = state::progress(inner.jobs.get(&key).cloned(), progress) {
+            inner.jobs.insert(key, job);
+        }
+        Ok(())
     }
 
     async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {

@@ -140,6 +140,58 @@ pub struct JobRecord {
     pub outcome: Option<Outcome>,
     pub attempts: u32,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Where a restage in flight is (staging, deploying, verifying), with its
+    /// build and deployment; kept after it ends, for the run's timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+/// The step a restage has reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Staging,
+    Deploying,
+    Verifying,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Staging => "staging",
+            Phase::Deploying => "deploying",
+            Phase::Verifying => "verifying",
+        }
+    }
+}
+
+/// A restage's progress as the worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub phase: Phase,
+    /// When the first step was reported (the restage's start).
+    pub started_at: DateTime<Utc>,
+    /// When this phase was reported.
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_guid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_guid: Option<String>,
+}
+
+impl Progress {
+    /// This report on top of what was stored: the start and guids stay.
+    pub fn after(self, stored: Option<&Progress>) -> Progress {
+        match stored {
+            Some(old) => Progress {
+                started_at: old.started_at.min(self.started_at),
+                build_guid: self.build_guid.or_else(|| old.build_guid.clone()),
+                deployment_guid: self.deployment_guid.or_else(|| old.deployment_guid.clone()),
+                ..self
+            },
+            None => self,
+        }
+    }
 }
 
 /// A run as read back: the record plus every job's state.
@@ -250,6 +302,14 @@ pub trait Ledger: Send + Sync {
 
     /// Sets the Slack thread of a run; `false` if one was already set.
     async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError>;
+
+    /// Records where a restage in flight is; ignored once the job is final.
+    async fn record_progress(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        progress: &Progress,
+    ) -> Result<(), LedgerError>;
 
     /// The run's rollout record (one small read, for every job a worker takes).
     async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError>;

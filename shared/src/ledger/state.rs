@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use super::{ExpectedJob, JobRecord, Lease, Rollout, RunRecord, RunView};
+use super::{ExpectedJob, JobRecord, Lease, Progress, Rollout, RunRecord, RunView};
 use crate::domain::{JobId, Outcome};
 
 /// Everything about a run except its jobs' states.
@@ -46,6 +46,8 @@ pub(crate) struct JobState {
     pub attempts: u32,
     pub updated_at: Option<DateTime<Utc>>,
     pub lease: Option<LeaseState>,
+    #[serde(default)]
+    pub progress: Option<Progress>,
 }
 
 impl JobState {
@@ -208,7 +210,19 @@ pub(crate) fn job_record(e: &ExpectedJob, state: Option<&JobState>) -> JobRecord
         outcome: state.and_then(|s| s.outcome.clone()),
         attempts: state.map_or(0, |s| s.attempts),
         updated_at: state.and_then(|s| s.updated_at),
+        progress: state.and_then(|s| s.progress.clone()),
     }
+}
+
+/// Records progress on a job that is not final; the job state to write,
+/// `None` when the report changes nothing (a final job, a stale report).
+pub(crate) fn progress(job: Option<JobState>, report: &Progress) -> Option<JobState> {
+    let mut state = job.unwrap_or_default();
+    if state.is_final() {
+        return None;
+    }
+    state.progress = Some(report.clone().after(state.progress.as_ref()));
+    Some(state)
 }
 
 /// The run as read back: the expected jobs, in the order they were expected.

@@ -624,6 +624,7 @@ mod tests {
                     outcome: Some(Outcome::AlreadyCurrent),
                     attempts: 1,
                     updated_at: None,
+                    progress: None,
                 },
                 JobRecord {
                     job_id: j2.job_id.clone(),
@@ -634,6 +635,7 @@ mod tests {
                     }),
                     attempts: 1,
                     updated_at: None,
+                    progress: None,
                 },
                 JobRecord {
                     job_id: retry_id,
@@ -644,6 +646,7 @@ mod tests {
                     }),
                     attempts: 1,
                     updated_at: None,
+                    progress: None,
                 },
             ],
             completed_at: Some(created + chrono::Duration::seconds(252)),

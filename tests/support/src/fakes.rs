@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
 use restager_shared::ledger::{
-    Lease, Ledger, LedgerError, MemoryLedger, Recorded, Rollout, RunRecord, RunView,
+    Lease, Ledger, LedgerError, MemoryLedger, Progress, Recorded, Rollout, RunRecord, RunView,
 };
 use restager_shared::queue::{JobQueue, QueueError};
 
@@ -146,6 +146,16 @@ impl Ledger for FaultyLedger {
     async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
         self.up()?;
         self.inner.set_slack_thread(run_id, ts).await
+    }
+
+    async fn record_progress(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        progress: &Progress,
+    ) -> Result<(), LedgerError> {
+        self.up()?;
+        self.inner.record_progress(run_id, job_id, progress).await
     }
 
     async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {

@@ -209,8 +209,10 @@ fn phase_of(view: &RunView, job: &JobRecord) -> &'static str {
     if is_held(view, job) {
         return PHASE_HELD;
     }
-    match &job.outcome {
-        Some(o) if o.is_final() => PHASE_DONE,
+    match (&job.outcome, &job.progress) {
+        (Some(o), _) if o.is_final() => PHASE_DONE,
+        // A worker reported where it is and has not reported an end since.
+        (_, Some(p)) if job.updated_at.is_none_or(|t| t <= p.at) => p.phase.name(),
         // No outcome yet, or deferred / failed for now: back on the queue.
         _ => PHASE_QUEUED,
     }
@@ -245,7 +247,7 @@ impl RunDetail {
                     },
                     attempts: job.attempts,
                     updated_at: job.updated_at.map(|t| t.to_rfc3339()),
-                    build_guid: None,
+                    build_guid: job.progress.as_ref().and_then(|p| p.build_guid.clone()),
                     deployment_guid: match outcome {
                         Some(Outcome::Restaged {
                             deployment_guid, ..
@@ -253,9 +255,12 @@ impl RunDetail {
                         | Some(Outcome::RolledBack {
                             deployment_guid, ..
                         }) => Some(deployment_guid.clone()),
-                        _ => None,
+                        _ => job
+                            .progress
+                            .as_ref()
+                            .and_then(|p| p.deployment_guid.clone()),
                     },
-                    started_at: None,
+                    started_at: job.progress.as_ref().map(|p| p.started_at.to_rfc3339()),
                     finished_at: (phase == PHASE_DONE)
                         .then(|| job.updated_at.map(|t| t.to_rfc3339()))
                         .flatten(),

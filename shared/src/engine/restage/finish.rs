@@ -69,6 +69,9 @@ impl Restage<'_> {
     /// whole seconds: the settle time is taken as the end of its second, so
     /// the window is never shorter than `verify_for`.
     pub(super) async fn verify(&self, dep: &Deployment) -> Step<Health> {
+        self.progress
+            .reached(Phase::Verifying, None, Some(&dep.guid))
+            .await;
         let settled_at = dep
             .status
             .details

@@ -140,7 +140,12 @@ impl DynamoLedger {
             }),
             _ => None,
         };
+        let progress = match text(item, "progress") {
+            Some(raw) => Some(self.decode(pk, sk, raw)?),
+            None => None,
+        };
         Ok(JobState {
+            progress,
             expected: flag(item, "expected"),
             outcome,
             attempts: number(item, "attempts")

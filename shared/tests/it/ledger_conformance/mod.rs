@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use restager_shared::domain::{Action, AppRef, JobId, Notice, Outcome, RunId, Version};
 use restager_shared::ledger::{
-    ControlEvent, ExpectedJob, Lease, Ledger, OwnerChannel, Rollout, RunRecord, RunState, RunView,
-    SkippedApp, WaveInfo,
+    ControlEvent, ExpectedJob, Lease, Ledger, OwnerChannel, Phase, Progress, Rollout, RunRecord,
+    RunState, RunView, SkippedApp, WaveInfo,
 };
 
 const LONG: Duration = Duration::from_secs(600);
@@ -830,6 +830,60 @@ pub async fn rollout_swaps_from_the_version_read(l: Arc<dyn Ledger>) {
     assert_eq!(stored.jobs[2].outcome, Some(by_owner));
 }
 
+/// A restage's progress is kept per job: later phases keep the first start
+/// and the guids already known; a final job takes no more reports.
+pub async fn progress_is_kept_until_the_job_is_final(l: &dyn Ledger) {
+    let r = run("conformance:progress", 1, t0());
+    l.put_run(&r).await.expect("put_run");
+    let job = &r.expected[0].job_id;
+    let at = |s: i64| t0() + chrono::Duration::seconds(s);
+    let report = |phase, secs, build: Option<&str>, dep: Option<&str>| Progress {
+        phase,
+        started_at: at(secs),
+        at: at(secs),
+        build_guid: build.map(str::to_string),
+        deployment_guid: dep.map(str::to_string),
+    };
+    l.record_progress(
+        &r.run_id,
+        job,
+        &report(Phase::Staging, 1, Some("b-1"), None),
+    )
+    .await
+    .expect("staging");
+    l.record_progress(
+        &r.run_id,
+        job,
+        &report(Phase::Deploying, 9, None, Some("d-1")),
+    )
+    .await
+    .expect("deploying");
+    let stored = view(l, &r.run_id).await.jobs[0]
+        .progress
+        .clone()
+        .expect("progress");
+    assert_eq!(stored.phase, Phase::Deploying);
+    assert_eq!(stored.started_at, at(1), "the first start stays");
+    assert_eq!(stored.at, at(9));
+    assert_eq!(stored.build_guid.as_deref(), Some("b-1"));
+    assert_eq!(stored.deployment_guid.as_deref(), Some("d-1"));
+    l.record_outcome(&r.run_id, job, &Outcome::AlreadyCurrent)
+        .await
+        .expect("final");
+    l.record_progress(&r.run_id, job, &report(Phase::Verifying, 20, None, None))
+        .await
+        .expect("late report");
+    let after = view(l, &r.run_id).await.jobs[0]
+        .progress
+        .clone()
+        .expect("progress");
+    assert_eq!(
+        after.phase,
+        Phase::Deploying,
+        "a final job takes no more progress"
+    );
+}
+
 /// Every behaviour above, each on a fresh ledger from `fresh`.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -894,6 +948,11 @@ macro_rules! conformance_tests {
         async fn rollout_swaps_from_the_version_read() {
             let (l, _guard) = $fresh.await;
             $crate::ledger_conformance::rollout_swaps_from_the_version_read(l).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn progress_is_kept_until_the_job_is_final() {
+            let (l, _guard) = $fresh.await;
+            $crate::ledger_conformance::progress_is_kept_until_the_job_is_final(l.as_ref()).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn slack_thread_is_set_once() {

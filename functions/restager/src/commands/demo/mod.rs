@@ -580,6 +580,7 @@ mod tests {
                     outcome: outcome.clone(),
                     attempts: 0,
                     updated_at: None,
+                    progress: None,
                 })
                 .collect(),
             completed_at: None,

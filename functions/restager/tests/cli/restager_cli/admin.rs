@@ -131,7 +131,22 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
         .collect();
     assert_eq!(apps.len(), DEMO_APPS, "{held}");
     for app in apps {
-        assert_eq!(app["phase"], "queued", "{app}");
+        // Queued, or where the worker has got to: a build started (its
+        // guid and start shown), a deployment waiting for the ticks.
+        let phase = app["phase"].as_str().unwrap_or_default();
+        assert!(
+            ["queued", "staging", "deploying", "verifying"].contains(&phase),
+            "{app}"
+        );
+        if phase != "queued" {
+            assert!(app["started_at"].is_string(), "{app}");
+        }
+        if phase == "staging" {
+            assert!(app["build_guid"].is_string(), "{app}");
+        }
+        if phase == "deploying" {
+            assert!(app["deployment_guid"].is_string(), "{app}");
+        }
         assert!(app["org"].is_string() && app["space"].is_string(), "{app}");
     }
 
@@ -178,10 +193,11 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
         ),
         1.0
     );
-    assert_eq!(
-        prometheus::value(&during, "restager_jobs", &[("phase", "queued")]),
-        DEMO_APPS as f64
-    );
+    let not_done: f64 = ["queued", "staging", "deploying", "verifying"]
+        .iter()
+        .map(|phase| prometheus::value(&during, "restager_jobs", &[("phase", phase)]))
+        .sum();
+    assert_eq!(not_done, DEMO_APPS as f64);
     assert_eq!(
         prometheus::value(&during, "restager_runs", &[("state", "running")]),
         1.0
@@ -234,7 +250,12 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
         .await
         .ok()
         .json();
-    assert_eq!(live["restaged"].as_u64(), Some(done_so_far), "{live}");
+    // Read a moment later: as many or more done (the run moves on).
+    let live_done = live["restaged"].as_u64().unwrap_or_default();
+    assert!(
+        (done_so_far..=DEMO_APPS as u64).contains(&live_done),
+        "{live}"
+    );
     assert_eq!(live["state"], "running", "{live}");
 
     // Let it run to the end.
