@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::support::{Restager, restager};
+use crate::support::{Finished, Restager, Serving, restager};
 use cf_sim::{AppSpec, AppState, CfSim, Corruption, LifecycleKind, SimConfig};
 use restager_shared::config::Secret;
 use restager_shared::signature::standard_webhooks;
@@ -30,6 +30,8 @@ struct Foundation {
     untouched: BTreeSet<String>,
     /// Settings every `restager` run against this foundation gets, restarts included.
     settings: Vec<(&'static str, String)>,
+    /// `RESTAGER_DATA_DIR` of those runs: the embedded queue and ledger.
+    data: tempfile::TempDir,
 }
 
 async fn foundation(outdated_apps: usize) -> Foundation {
@@ -66,6 +68,7 @@ async fn foundation_with(outdated_apps: usize, config: SimConfig) -> Foundation 
         outdated,
         untouched,
         settings: Vec::new(),
+        data: tempfile::tempdir().expect("temp dir"),
     }
 }
 
@@ -81,10 +84,10 @@ impl Foundation {
     }
 
     /// The binary with this foundation's settings over the tests' defaults.
-    fn restager(&self, data: &Path) -> Restager {
+    fn restager(&self) -> Restager {
         restager()
             .envs([
-                ("RESTAGER_DATA_DIR", data.display().to_string()),
+                ("RESTAGER_DATA_DIR", self.data().display().to_string()),
                 ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
                 ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
                 ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
@@ -92,6 +95,25 @@ impl Foundation {
                 ("RESTAGER_MAX_CONCURRENT_RESTAGES", "4".to_string()),
             ])
             .envs(self.env())
+    }
+
+    fn data(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// `restager ARGS`, which must exit 0.
+    async fn ok(&self, args: &[&str]) -> Finished {
+        self.restager().args(args.iter().copied()).run().await.ok()
+    }
+
+    /// What `restager ARGS` printed as JSON, after exit 0.
+    async fn json(&self, args: &[&str]) -> Value {
+        self.ok(args).await.json()
+    }
+
+    /// `restager serve` with nothing but this foundation's settings.
+    async fn serve(&self) -> Serving {
+        self.restager().arg("serve").serve().await
     }
 
     /// Client-made builds and deployments of an app.
@@ -124,7 +146,7 @@ impl Foundation {
                 .any(|d| d.by_client && d.status_value == "FINALIZED")
     }
 
-    async fn wait_until_all_patched(&self, serving: &crate::support::Serving) {
+    async fn wait_until_all_patched(&self, serving: &Serving) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !self.outdated.iter().all(|g| self.patched(g)) {
             assert!(
@@ -191,10 +213,8 @@ fn guids(list: &Value, key: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     let f = foundation(5).await;
-    let data = tempfile::tempdir().expect("temp dir");
     let run = f
-        .restager(data.path())
-        .args([
+        .ok(&[
             "plan",
             "--buildpack",
             "ruby_buildpack",
@@ -202,9 +222,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
             INSTALLED,
             "--json",
         ])
-        .run()
-        .await
-        .ok();
+        .await;
     let plan = run.json();
     assert_eq!(guids(&plan["restage"], "app_guid"), f.outdated);
     assert_eq!(plan["action"], "restage");
@@ -221,14 +239,11 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     f.assert_no_restages();
 
     // The same plan from a notice file, as a table.
-    let file = data.path().join("notice.json");
+    let file = f.data().join("notice.json");
     std::fs::write(&file, notice_body()).expect("write the notice");
     let run = f
-        .restager(data.path())
-        .args(["plan", "--notice", &file.display().to_string()])
-        .run()
-        .await
-        .ok();
+        .ok(&["plan", "--notice", &file.display().to_string()])
+        .await;
     assert!(run.stdout.contains("5 apps to restage"), "{}", run.stdout);
     for i in 0..5 {
         assert!(run.stdout.contains(&format!("shop-{i}")), "{}", run.stdout);
@@ -237,8 +252,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
 
     // A version the foundation does not have yet queues nothing and says so.
     let run = f
-        .restager(data.path())
-        .args([
+        .ok(&[
             "plan",
             "--buildpack",
             "ruby_buildpack",
@@ -246,9 +260,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
             "1.10.99",
             "--json",
         ])
-        .run()
-        .await
-        .ok();
+        .await;
     let plan = run.json();
     assert!(
         plan["restage"].as_array().expect("array").is_empty(),
@@ -268,8 +280,7 @@ impl Foundation {
 #[tokio::test]
 async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_reports_it() {
     let f = foundation(6).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
 
     let (health, _) = get(&serving.url, "/healthz").await;
     assert_eq!(health, 200);
@@ -282,7 +293,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
     // The same delivery again is a no-op.
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_e2e_1").await;
     assert!(status == 200 || status == 202, "{status} {answer}");
-    let stopped = settle(&f, data.path(), serving, &run_id, 6).await;
+    let stopped = settle(&f, serving, &run_id, 6).await;
     assert_eq!(
         stopped.code,
         Some(0),
@@ -292,13 +303,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
     f.assert_exactly_once();
 
     // status: the run in the list, then per app.
-    let list = f
-        .restager(data.path())
-        .args(["status", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let list = f.json(&["status", "--json"]).await;
     let run = list
         .as_array()
         .expect("an array of runs")
@@ -308,13 +313,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
     assert_eq!(run["restaged"], 6, "{run}");
     assert_eq!(run["failed"], 0, "{run}");
     assert!(run["completed_at"].is_string(), "{run}");
-    let detail = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let detail = f.json(&["status", &run_id, "--json"]).await;
     let restaged: BTreeSet<String> = detail["apps"]
         .as_array()
         .expect("apps")
@@ -326,12 +325,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
         })
         .collect();
     assert_eq!(restaged, f.outdated);
-    let table = f
-        .restager(data.path())
-        .args(["status", &run_id])
-        .run()
-        .await
-        .ok();
+    let table = f.ok(&["status", &run_id]).await;
     assert!(table.stdout.contains("6 restaged"), "{}", table.stdout);
     assert!(table.stdout.contains("shop-0"), "{}", table.stdout);
 }
@@ -341,27 +335,16 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
 /// serve has stopped; a graceful stop hands back restages it was still
 /// watching, so a short second serve lets them record their outcome (they
 /// resume from CF's state, no new build or deployment).
-async fn settle(
-    f: &Foundation,
-    data: &Path,
-    serving: crate::support::Serving,
-    run_id: &str,
-    n: u64,
-) -> crate::support::Finished {
+async fn settle(f: &Foundation, serving: Serving, run_id: &str, n: u64) -> Finished {
     let stopped = serving.terminate().await;
     for _ in 0..5 {
-        let run = f
-            .restager(data)
-            .args(["status", run_id, "--json"])
-            .run()
-            .await;
+        let run = f.restager().args(["status", run_id, "--json"]).run().await;
         if run.code == Some(0) && run.json()["restaged"].as_u64() == Some(n) {
             return stopped;
         }
-        let again = f.restager(data).arg("serve").serve().await;
+        let again = f.serve().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let finished = again.terminate().await;
-        assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+        again.stop().await;
     }
     panic!("run {run_id} never reached {n} restaged");
 }
@@ -375,8 +358,7 @@ async fn get(base: &str, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn bad_signatures_are_refused_over_http_and_queue_nothing() {
     let f = foundation(2).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let response = reqwest::Client::new()
         .post(format!("{}/webhooks/notice", serving.url))
         .header("content-type", "application/json")
@@ -391,8 +373,7 @@ async fn bad_signatures_are_refused_over_http_and_queue_nothing() {
     let (status, _) = get(&serving.url, "/no/such/route").await;
     assert_eq!(status, 404);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
     f.assert_no_restages();
 }
 
@@ -408,8 +389,7 @@ async fn serve_killed_mid_run_and_restarted_completes_every_job_exactly_once() {
         },
     )
     .await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let first = f.restager(data.path()).arg("serve").serve().await;
+    let first = f.serve().await;
     let (status, answer) = send_notice(&first.url, &notice_body(), "msg_kill_1").await;
     assert_eq!(status, 202, "{answer}");
 
@@ -427,43 +407,29 @@ async fn serve_killed_mid_run_and_restarted_completes_every_job_exactly_once() {
     let unfinished = f.outdated.iter().filter(|g| !f.patched(g)).count();
     assert!(unfinished > 0, "the kill came too late to test anything");
 
-    let second = f.restager(data.path()).arg("serve").serve().await;
+    let second = f.serve().await;
     f.wait_until_all_patched(&second).await;
     // Give redelivered duplicates, if any, the chance to misbehave.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let stopped = second.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    second.stop().await;
     f.assert_exactly_once();
 }
 
 #[tokio::test]
 async fn outdated_lists_the_apps_behind_the_installed_buildpack_and_sweep_queues_them() {
     let f = foundation(4).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let outdated = f
-        .restager(data.path())
-        .args(["outdated", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let outdated = f.json(&["outdated", "--json"]).await;
     let listed = guids(&outdated, "app_guid");
     assert!(listed.is_superset(&f.outdated), "{outdated}");
     assert!(!listed.contains(f.untouched.iter().next().expect("the current app")));
-    let table = f.restager(data.path()).arg("outdated").run().await.ok();
+    let table = f.ok(&["outdated"]).await;
     assert!(
         table.stdout.contains("shop-0") && table.stdout.contains(OLD),
         "{}",
         table.stdout
     );
 
-    let sweep = f
-        .restager(data.path())
-        .args(["sweep", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let sweep = f.json(&["sweep", "--json"]).await;
     // Every outdated app is either queued or skipped with a reason (e.g. stopped).
     let accounted: u64 = sweep["runs"]
         .as_array()
@@ -474,18 +440,11 @@ async fn outdated_lists_the_apps_behind_the_installed_buildpack_and_sweep_queues
     assert_eq!(accounted, listed.len() as u64, "{sweep}");
     // Nothing restages until a worker runs: sweep only queues.
     f.assert_no_restages();
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     f.wait_until_all_patched(&serving).await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
     f.assert_exactly_once();
-    let after = f
-        .restager(data.path())
-        .args(["outdated", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let after = f.json(&["outdated", "--json"]).await;
     assert!(
         guids(&after, "app_guid").is_disjoint(&f.outdated),
         "{after}"
@@ -553,9 +512,8 @@ async fn serve_restages_through_a_real_sqs_queue() {
     let queue_url =
         test_support::moto::create_queue(&moto.sdk_config(), "restager-jobs", true, Some(8)).await;
     let f = foundation(4).await;
-    let data = tempfile::tempdir().expect("temp dir");
     let serving = f
-        .restager(data.path())
+        .restager()
         .envs([
             ("RESTAGER_QUEUE_URL", queue_url.as_str()),
             ("AWS_ENDPOINT_URL", moto.endpoint()),
@@ -570,8 +528,7 @@ async fn serve_restages_through_a_real_sqs_queue() {
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["queued"], 4, "{answer}");
     f.wait_until_all_patched(&serving).await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
     f.assert_exactly_once();
 }
 
@@ -598,8 +555,7 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
     .await;
     // Canary is asked for, and 3.160 has none: the restages roll instead.
     f.settings.push(("RESTAGER_STRATEGY", "canary".to_string()));
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
 
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_old_cc").await;
     assert_eq!(status, 202, "{answer}");
@@ -620,7 +576,7 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
     let run_id = answer["run_id"].as_str().expect("a run id").to_string();
 
     f.wait_until_all_patched(&serving).await;
-    let stopped = settle(&f, data.path(), serving, &run_id, 4).await;
+    let stopped = settle(&f, serving, &run_id, 4).await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     f.assert_exactly_once();
 
@@ -630,13 +586,7 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
         assert!(body.get("options").is_none(), "options sent: {body}");
         assert_eq!(body["strategy"], "rolling", "{body}");
     }
-    let detail = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let detail = f.json(&["status", &run_id, "--json"]).await;
     for app in detail["apps"].as_array().expect("apps") {
         if app["outcome"] != "restaged" {
             continue;
@@ -677,8 +627,7 @@ async fn serve_restages_a_foundation_shaped_as_real_cloud_controller_sends_it() 
         .expect("corrupt one app");
     f.untouched.insert(broken.clone());
 
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_real_cc").await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(
@@ -706,16 +655,10 @@ async fn serve_restages_a_foundation_shaped_as_real_cloud_controller_sends_it() 
     let run_id = answer["run_id"].as_str().expect("a run id").to_string();
 
     f.wait_until_all_patched(&serving).await;
-    let stopped = settle(&f, data.path(), serving, &run_id, 5).await;
+    let stopped = settle(&f, serving, &run_id, 5).await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     f.assert_exactly_once();
-    let detail = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let detail = f.json(&["status", &run_id, "--json"]).await;
     let reported = detail["apps"]
         .as_array()
         .expect("apps")

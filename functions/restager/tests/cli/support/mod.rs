@@ -196,6 +196,13 @@ impl Serving {
         }
     }
 
+    /// [`terminate`](Self::terminate), asserting a clean exit.
+    pub async fn stop(self) -> Finished {
+        let stopped = self.terminate().await;
+        assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+        stopped
+    }
+
     pub fn stderr(&self) -> String {
         text(&self.stderr)
     }
