@@ -10,11 +10,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::support::{Finished, Restager, Serving, restager};
+use crate::support::{Finished, Restager, Serving, eventually, restager};
 use cf_sim::{AppSpec, AppState, CfSim, Corruption, LifecycleKind, SimConfig};
 use restager_shared::config::Secret;
 use restager_shared::signature::standard_webhooks;
 use serde_json::Value;
+use test_support::engine::{client_builds, client_deployments};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const INSTALLED: &str = "1.10.29";
@@ -113,24 +114,36 @@ impl Foundation {
 
     /// `restager serve` with nothing but this foundation's settings.
     async fn serve(&self) -> Serving {
-        self.restager().arg("serve").serve().await
+        self.serve_with(&[]).await
+    }
+
+    /// `restager serve` with `env` over this foundation's settings.
+    async fn serve_with(&self, env: &[(&str, &str)]) -> Serving {
+        self.restager()
+            .envs(env.iter().copied())
+            .arg("serve")
+            .serve()
+            .await
+    }
+
+    /// `restager plan` of ruby_buildpack `version`, which must exit 0.
+    async fn plan(&self, version: &str, extra: &[&str]) -> Finished {
+        let plan = [
+            "plan",
+            "--buildpack",
+            "ruby_buildpack",
+            "--version",
+            version,
+        ];
+        self.ok(&[&plan[..], extra].concat()).await
     }
 
     /// Client-made builds and deployments of an app.
     fn restages_of(&self, guid: &str) -> (usize, usize) {
-        let builds = self
-            .sim
-            .builds_for(guid)
-            .iter()
-            .filter(|b| b.by_client)
-            .count();
-        let deployments = self
-            .sim
-            .deployments_for(guid)
-            .iter()
-            .filter(|d| d.by_client)
-            .count();
-        (builds, deployments)
+        (
+            client_builds(&self.sim, guid),
+            client_deployments(&self.sim, guid),
+        )
     }
 
     fn patched(&self, guid: &str) -> bool {
@@ -147,15 +160,25 @@ impl Foundation {
     }
 
     async fn wait_until_all_patched(&self, serving: &Serving) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !self.outdated.iter().all(|g| self.patched(g)) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not every outdated app was restaged\nserve stderr:\n{}",
-                serving.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        eventually(
+            Duration::from_secs(60),
+            || self.outdated.iter().all(|g| self.patched(g)),
+            || {
+                format!(
+                    "not every outdated app was restaged\nserve stderr:\n{}",
+                    serving.stderr()
+                )
+            },
+        )
+        .await;
+    }
+
+    /// Every outdated app but `left` is patched.
+    fn all_patched_but(&self, left: &str) -> bool {
+        self.outdated
+            .iter()
+            .filter(|g| *g != left)
+            .all(|g| self.patched(g))
     }
 
     /// Every outdated app restaged exactly once, nothing else touched.
@@ -182,24 +205,59 @@ fn notice_body() -> Vec<u8> {
 
 /// POSTs a notice signed per Standard Webhooks, as a release pipeline would.
 async fn send_notice(base: &str, body: &[u8], id: &str) -> (u16, Value) {
-    let now = SystemTime::now()
+    let (status, json, _) = notice_with(base, id, body, &[]).await;
+    (status, json)
+}
+
+fn now() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
-        .as_secs() as i64;
+        .as_secs() as i64
+}
+
+/// A POST to `/webhooks/notice` signed for `id`, with extra (or replaced) headers.
+async fn notice_with(
+    base: &str,
+    id: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> (u16, Value, reqwest::header::HeaderMap) {
     let headers =
-        standard_webhooks::signed_headers(&[Secret::new(SECRET)], id, now, body).expect("sign");
+        standard_webhooks::signed_headers(&[Secret::new(SECRET)], id, now(), body).expect("sign");
     let mut request = reqwest::Client::new()
         .post(format!("{base}/webhooks/notice"))
         .header("content-type", "application/json")
         .body(body.to_vec());
+    // An extra header replaces the signed one of the same name.
     for (name, value) in headers {
-        request = request.header(name, value);
+        if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            request = request.header(name, value);
+        }
     }
-    let response = request.send().await.expect("POST the notice");
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    answer(request).await
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value, reqwest::header::HeaderMap) {
+    let response = request.send().await.expect("the request is answered");
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let text = response.text().await.expect("read the answer");
     let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, json)
+    (status, json, headers)
+}
+
+/// A notice POST with a signature no secret made.
+fn forged_notice(base: &str, id: &str, timestamp: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/notice"))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp)
+        .header("webhook-signature", "v1,Zm9yZ2Vk")
 }
 
 fn guids(list: &Value, key: &str) -> BTreeSet<String> {
@@ -213,16 +271,7 @@ fn guids(list: &Value, key: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     let f = foundation(5).await;
-    let run = f
-        .ok(&[
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            INSTALLED,
-            "--json",
-        ])
-        .await;
+    let run = f.plan(INSTALLED, &["--json"]).await;
     let plan = run.json();
     assert_eq!(guids(&plan["restage"], "app_guid"), f.outdated);
     assert_eq!(plan["action"], "restage");
@@ -251,16 +300,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     assert!(run.stdout.contains("stopped-shop"), "{}", run.stdout);
 
     // A version the foundation does not have yet queues nothing and says so.
-    let run = f
-        .ok(&[
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "1.10.99",
-            "--json",
-        ])
-        .await;
+    let run = f.plan("1.10.99", &["--json"]).await;
     let plan = run.json();
     assert!(
         plan["restage"].as_array().expect("array").is_empty(),
@@ -359,12 +399,7 @@ async fn get(base: &str, path: &str) -> (u16, String) {
 async fn bad_signatures_are_refused_over_http_and_queue_nothing() {
     let f = foundation(2).await;
     let serving = f.serve().await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/webhooks/notice", serving.url))
-        .header("content-type", "application/json")
-        .header("webhook-id", "msg_forged")
-        .header("webhook-timestamp", "1700000000")
-        .header("webhook-signature", "v1,Zm9yZ2Vk")
+    let response = forged_notice(&serving.url, "msg_forged", "1700000000")
         .body(notice_body())
         .send()
         .await
@@ -513,16 +548,13 @@ async fn serve_restages_through_a_real_sqs_queue() {
         test_support::moto::create_queue(&moto.sdk_config(), "restager-jobs", true, Some(8)).await;
     let f = foundation(4).await;
     let serving = f
-        .restager()
-        .envs([
+        .serve_with(&[
             ("RESTAGER_QUEUE_URL", queue_url.as_str()),
             ("AWS_ENDPOINT_URL", moto.endpoint()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_REGION", "us-east-1"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_sqs_1").await;
     assert_eq!(status, 202, "{answer}");

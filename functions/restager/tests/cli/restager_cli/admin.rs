@@ -98,12 +98,7 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
         },
     )
     .await;
-    let serving = f
-        .restager()
-        .env("RESTAGER_ADMIN_TOKEN", TOKEN)
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("RESTAGER_ADMIN_TOKEN", TOKEN)]).await;
     let base = serving.url.clone();
     let (status, answer) = send_notice(&base, &notice_body(), "msg_admin_live").await;
     assert_eq!(status, 202, "{answer}");
@@ -305,12 +300,7 @@ async fn the_admin_routes_refuse_without_the_token_and_the_run_page_escapes_name
         &broken,
         Fault::StagingFails(StagingFailure::BuildpackCompileFailed),
     ));
-    let serving = f
-        .restager()
-        .env("RESTAGER_ADMIN_TOKEN", TOKEN)
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("RESTAGER_ADMIN_TOKEN", TOKEN)]).await;
     let base = serving.url.clone();
     let (status, answer) = send_notice(&base, &notice_body(), "msg_admin_page").await;
     assert_eq!(status, 202, "{answer}");
@@ -450,12 +440,7 @@ async fn without_a_token_the_admin_api_is_off_and_status_server_says_so() {
         .args(["status", "--server", &serving.url, "--admin-token", TOKEN])
         .run()
         .await;
-    assert_eq!(asked.code, Some(1), "{asked:?}");
-    assert!(
-        asked.stderr.contains("the admin API is off"),
-        "{}",
-        asked.stderr
-    );
+    asked.fails(1, &["the admin API is off"]);
     serving.terminate().await;
 
     // A token too short to guard anything stops serve at start-up.
@@ -468,11 +453,6 @@ async fn without_a_token_the_admin_api_is_off_and_status_server_says_so() {
         .arg("serve")
         .run()
         .await;
-    assert_eq!(short.code, Some(2), "{short:?}");
-    assert!(
-        short.stderr.contains("RESTAGER_ADMIN_TOKEN"),
-        "{}",
-        short.stderr
-    );
+    short.fails(2, &["RESTAGER_ADMIN_TOKEN"]);
     assert!(!short.stderr.contains("short\n"), "{}", short.stderr);
 }

@@ -4,60 +4,23 @@
 //! loopback sockets that send what they are told and stop by themselves;
 //! every wait is on a condition with a generous deadline, never on speed.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use restager_shared::config::Secret;
-use restager_shared::signature::{github as gh_sig, standard_webhooks};
+use restager_shared::signature::github as gh_sig;
 use serde_json::{Value, json};
 
 use std::collections::BTreeSet;
 
 use cf_sim::{AppSpec, AppState};
 
-use super::{OLD, SECRET, foundation, guids, notice_body, restager, send_notice};
+use super::{
+    OLD, SECRET, answer, forged_notice, foundation, guids, notice_body, notice_with, now, restager,
+    send_notice,
+};
+use crate::support::eventually;
 
 const GITHUB_SECRET: &str = "it's-a-github-secret";
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-}
-
-/// A POST to `/webhooks/notice` signed for `id`, with extra (or replaced) headers.
-async fn notice_with(
-    base: &str,
-    id: &str,
-    body: &[u8],
-    extra: &[(&str, &str)],
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let headers =
-        standard_webhooks::signed_headers(&[Secret::new(SECRET)], id, now(), body).expect("sign");
-    let mut request = reqwest::Client::new()
-        .post(format!("{base}/webhooks/notice"))
-        .header("content-type", "application/json")
-        .body(body.to_vec());
-    // An extra header replaces the signed one of the same name.
-    for (name, value) in headers {
-        if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            request = request.header(name, value);
-        }
-    }
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    answer(request).await
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> (u16, Value, reqwest::header::HeaderMap) {
-    let response = request.send().await.expect("the request is answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("read the answer");
-    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, json, headers)
-}
 
 /// A GitHub `release` delivery for `repo` at `tag`, signed.
 async fn github_release(base: &str, delivery: &str, repo: &str, tag: &str) -> (u16, Value) {
@@ -117,13 +80,8 @@ async fn a_replayed_message_is_answered_200_with_the_original_run_id() {
     assert_eq!(status, 202, "{fresh}");
 
     // A forged request never records its id: the genuine one is processed.
-    let forged = reqwest::Client::new()
-        .post(format!("{}/webhooks/notice", serving.url))
-        .header("content-type", "application/json")
-        .header("webhook-id", "msg_first_forged")
-        .header("webhook-timestamp", now().to_string())
-        .header("webhook-signature", "v1,Zm9yZ2Vk")
-        .body(stemcell.to_vec());
+    let forged =
+        forged_notice(&serving.url, "msg_first_forged", &now().to_string()).body(stemcell.to_vec());
     assert_eq!(answer(forged).await.0, 401);
     let (status, genuine) = send_notice(&serving.url, stemcell, "msg_first_forged").await;
     assert_eq!(
@@ -180,12 +138,7 @@ async fn unusable_secrets_stop_start_up_and_missing_ones_are_warned_about() {
         assert!(!run.stdout.contains("listening on"), "{}", run.stdout);
     }
 
-    let serving = f
-        .restager()
-        .env("RESTAGER_NOTICE_SECRETS", "")
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("RESTAGER_NOTICE_SECRETS", "")]).await;
     let stopped = serving.stop().await;
     assert!(
         stopped
@@ -203,10 +156,7 @@ async fn unusable_secrets_stop_start_up_and_missing_ones_are_warned_about() {
 async fn duplicate_keys_encoded_bodies_and_non_version_tags() {
     let f = foundation(1).await;
     let serving = f
-        .restager()
-        .env("RESTAGER_GITHUB_SECRETS", GITHUB_SECRET)
-        .arg("serve")
-        .serve()
+        .serve_with(&[("RESTAGER_GITHUB_SECRETS", GITHUB_SECRET)])
         .await;
 
     let twice = br#"{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"1.0.0","version":"1.10.29"}"#;
@@ -360,13 +310,10 @@ const HEAD: &str = "POST /webhooks/notice HTTP/1.1\r\nhost: x\r\n";
 async fn slow_clients_are_cut_off_and_connections_are_capped() {
     let f = foundation(0).await;
     let serving = f
-        .restager()
-        .envs([
+        .serve_with(&[
             ("RESTAGER_HEADER_READ_TIMEOUT", "1s"),
             ("RESTAGER_BODY_READ_TIMEOUT", "1s"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let addr = host_port(&serving.url);
     let hold = Duration::from_secs(60);
@@ -416,13 +363,10 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
 
     // The cap: two held connections, the third is answered 503 and closed.
     let capped = f
-        .restager()
-        .envs([
+        .serve_with(&[
             ("RESTAGER_MAX_CONNECTIONS", "2"),
             ("RESTAGER_HEADER_READ_TIMEOUT", "120s"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let addr = host_port(&capped.url);
     let held: Vec<tokio::net::TcpStream> = {
@@ -473,14 +417,11 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
 async fn shutdown_is_bounded_by_the_grace_period_whatever_clients_do() {
     let f = foundation(0).await;
     let serving = f
-        .restager()
-        .envs([
+        .serve_with(&[
             ("RESTAGER_HEADER_READ_TIMEOUT", "600s"),
             ("RESTAGER_BODY_READ_TIMEOUT", "600s"),
             ("RESTAGER_SHUTDOWN_GRACE", "1s"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let addr = host_port(&serving.url);
     // A request whose body never completes. `Expect: 100-continue` makes the
@@ -609,28 +550,20 @@ async fn one_body_limit_is_checked_on_the_declared_length_first() {
 #[tokio::test]
 async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
     let f = foundation(2).await;
-    let serving = f.restager().env("NO_COLOR", "").arg("serve").serve().await;
+    let serving = f.serve_with(&[("NO_COLOR", "")]).await;
     let (status, accepted) = send_notice(&serving.url, &notice_body(), "msg_logged_1").await;
     assert_eq!(status, 202, "{accepted}");
     let run_id = accepted["run_id"].as_str().expect("run id").to_string();
-    let forged = reqwest::Client::new()
-        .post(format!("{}/webhooks/notice", serving.url))
-        .header("content-type", "application/json")
-        .header("webhook-id", "msg_forged_7")
-        .header("webhook-timestamp", now().to_string())
-        .header("webhook-signature", "v1,Zm9yZ2Vk")
-        .body(notice_body());
+    let forged =
+        forged_notice(&serving.url, "msg_forged_7", &now().to_string()).body(notice_body());
     assert_eq!(answer(forged).await.0, 401);
     f.wait_until_all_patched(&serving).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while serving.stderr().matches("restager::restage").count() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        || serving.stderr().matches("restager::restage").count() >= 2,
+        || serving.stderr(),
+    )
+    .await;
     let stopped = serving.stop().await;
     let log = stopped.stderr;
     assert!(!log.contains('\u{1b}'), "ANSI codes on a pipe:\n{log}");
@@ -640,32 +573,33 @@ async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
             .unwrap_or_else(|| panic!("no {target} line with {needle}:\n{log}"))
             .to_string()
     };
+    // Each line, and the parts it must have.
+    let mentions = |line: &str, parts: &[&str]| {
+        for part in parts {
+            assert!(line.contains(part), "{part} missing: {line}");
+        }
+    };
     let notice = line("restager::accepted", "msg_logged_1");
-    for part in ["/webhooks/notice", &run_id, "queued=2", "ruby_buildpack"] {
-        assert!(notice.contains(part), "{part} missing: {notice}");
-    }
+    mentions(
+        &notice,
+        &["/webhooks/notice", &run_id, "queued=2", "ruby_buildpack"],
+    );
     let restage = line("restager::restage", "shop-0");
-    for part in ["outcome=restaged", "duration="] {
-        assert!(restage.contains(part), "{part} missing: {restage}");
-    }
+    mentions(&restage, &["outcome=restaged", "duration="]);
     let refusal = line("restager::refused", "msg_forged_7");
-    for part in [
-        "/webhooks/notice",
-        "status=401",
-        "client=127.0.0.1:",
-        "signature",
-    ] {
-        assert!(refusal.contains(part), "{part} missing: {refusal}");
-    }
+    mentions(
+        &refusal,
+        &[
+            "/webhooks/notice",
+            "status=401",
+            "client=127.0.0.1:",
+            "signature",
+        ],
+    );
     assert!(!log.contains(SECRET), "a secret was logged");
 
     // JSON lines on request.
-    let serving = f
-        .restager()
-        .env("RESTAGER_LOG_FORMAT", "json")
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("RESTAGER_LOG_FORMAT", "json")]).await;
     let (status, _) = get_status(&serving.url, "/no/such/route").await;
     assert_eq!(status, 404);
     let stopped = serving.terminate().await;
@@ -684,8 +618,7 @@ async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
         .arg("serve")
         .run()
         .await;
-    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
-    assert!(bad.stderr.contains("RESTAGER_LOG_FORMAT"), "{}", bad.stderr);
+    bad.fails(2, &["RESTAGER_LOG_FORMAT"]);
 
     let help = restager().args(["serve", "--help"]).run().await.ok();
     for documented in ["RUST_LOG", "RESTAGER_LOG_FORMAT", "restager::refused"] {
@@ -855,43 +788,18 @@ async fn outdated_says_what_sweep_will_do_and_every_outdated_app_is_in_a_sweep_r
 async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
     let f = foundation(3).await;
 
-    let plan = f
-        .ok(&[
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "1.10.29",
-        ])
-        .await;
+    let plan = f.plan("1.10.29", &[]).await;
     let row = plan
         .stdout
         .lines()
         .find(|l| l.contains("shop-0"))
         .unwrap_or_else(|| panic!("{}", plan.stdout));
     assert!(row.contains(OLD) && row.contains("1.10.29"), "{row}");
-    let json = f
-        .json(&[
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "1.10.29",
-            "--json",
-        ])
-        .await;
+    let json = f.plan("1.10.29", &["--json"]).await.json();
     for app in json["restage"].as_array().expect("restage") {
         assert_eq!(app["current_version"], OLD, "{app}");
     }
-    let missing = f
-        .ok(&[
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "9.9.9",
-        ])
-        .await;
+    let missing = f.plan("9.9.9", &[]).await;
     assert_eq!(
         missing
             .stdout
@@ -1060,12 +968,7 @@ async fn listen_resolves_names_flag_errors_name_the_flag_and_counts_are_plural_a
         .args(["serve", "--listen", "localhost"])
         .run()
         .await;
-    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
-    assert!(
-        bad.stderr.contains("--listen=`localhost`") && bad.stderr.contains("RESTAGER_LISTEN"),
-        "{}",
-        bad.stderr
-    );
+    bad.fails(2, &["--listen=`localhost`", "RESTAGER_LISTEN"]);
 
     let demo = restager()
         .args(["demo", "--apps", "1", "--quiet"])
@@ -1182,8 +1085,7 @@ async fn notify_signs_and_sends_a_notice_and_prints_the_answer() {
         .args(["--version", "1.2.3", "--id", "retry-me"])
         .run()
         .await;
-    assert_eq!(down.code, Some(1), "{}", down.stderr);
-    assert!(down.stderr.contains("--id retry-me"), "{}", down.stderr);
+    down.fails(1, &["--id retry-me"]);
 }
 
 /// Item 17: the demo's progress names its phases and its total is the final

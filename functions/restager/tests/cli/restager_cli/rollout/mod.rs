@@ -11,18 +11,16 @@ use std::time::Duration;
 use cf_sim::{Fault, FaultRule, StagingFailure};
 
 use super::{foundation, notice_body, send_notice};
+use crate::support::eventually;
 
 /// Waits until `serve`'s log shows `needle`.
 async fn logged(serving: &crate::support::Serving, needle: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !serving.stderr().contains(needle) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "serve never logged {needle:?}:\n{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        Duration::from_secs(120),
+        || serving.stderr().contains(needle),
+        || format!("serve never logged {needle:?}:\n{}", serving.stderr()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -82,30 +80,19 @@ async fn a_halted_run_is_resumed_from_the_command_line_and_finishes_under_the_ne
     );
 
     let serving = f.serve().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !f
-        .outdated
-        .iter()
-        .filter(|g| **g != broken)
-        .all(|g| f.patched(g))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the resumed run did not finish:\n{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        Duration::from_secs(120),
+        || f.all_patched_but(&broken),
+        || format!("the resumed run did not finish:\n{}", serving.stderr()),
+    )
+    .await;
     // The outcomes are recorded once the restages log their end.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while serving.stderr().matches("outcome=restaged").count() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        Duration::from_secs(120),
+        || serving.stderr().matches("outcome=restaged").count() >= 2,
+        || serving.stderr(),
+    )
+    .await;
     serving.stop().await;
 
     let done = f.json(&["status", &run_id, "--json"]).await;
@@ -121,12 +108,7 @@ async fn a_halted_run_is_resumed_from_the_command_line_and_finishes_under_the_ne
     }
 
     let refused = f.restager().args(["abort", &run_id]).run().await;
-    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("has finished"),
-        "{}",
-        refused.stderr
-    );
+    refused.fails(2, &["has finished"]);
 }
 
 const TOKEN: &str = "an-admin-token-for-the-controls";
@@ -189,20 +171,12 @@ async fn serve_pauses_and_resumes_a_live_run_through_its_admin_routes_and_the_cl
         .ok()
         .json();
     assert_eq!(resumed["state"], "running", "{resumed}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !f
-        .outdated
-        .iter()
-        .filter(|g| **g != broken)
-        .all(|g| f.patched(g))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        Duration::from_secs(120),
+        || f.all_patched_but(&broken),
+        || serving.stderr(),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let done = cli(&["status", &run_id, "--json"]).run().await.ok().json();
