@@ -176,9 +176,7 @@ async fn the_same_job_delivered_twice_sequentially_restages_once() {
 #[tokio::test]
 async fn a_deadline_mid_deployment_hands_back_and_redelivery_finishes_the_same_deployment() {
     let h = start().await;
-    let mut spec = app("slow");
-    spec.instances = 2;
-    let guid = h.sim.add_app(spec);
+    let guid = h.sim.add_app(scaled_app("slow", 2));
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;

@@ -10,7 +10,7 @@ use cf_sim::{
 use restager_shared::cf::{CfClient, CfClientOptions};
 use restager_shared::config::{CfSettings, DeploySettings, DeployStrategy, Secret, WorkerSettings};
 use restager_shared::domain::{Action, AppRef, Notice, Outcome, RestageJob, RunId, Version};
-use restager_shared::engine::{Deadline, Margins};
+use restager_shared::engine::{Deadline, Margins, restage_one};
 use url::Url;
 
 pub const BUILDPACK: &str = "ruby_buildpack";
@@ -21,6 +21,27 @@ pub struct Harness {
     pub sim: CfSim,
     pub cf: CfClient,
     pub settings: WorkerSettings,
+}
+
+impl Harness {
+    /// The app's live droplet, which must exist.
+    pub fn live_droplet(&self, app: &str) -> String {
+        self.current_droplet(app).expect("live droplet")
+    }
+
+    pub fn current_droplet(&self, app: &str) -> Option<String> {
+        self.sim.app(app).and_then(|a| a.current_droplet)
+    }
+
+    /// The restage job discovery would plan for this app right now.
+    pub fn restage_job(&self, app: &str) -> RestageJob {
+        job_for(&self.sim, app, Action::Restage)
+    }
+
+    /// `restage_one` with these settings and all the time it wants.
+    pub async fn restage(&self, job: &RestageJob) -> Outcome {
+        restage_one(&self.cf, &self.settings, job, &roomy()).await
+    }
 }
 
 pub fn settings() -> WorkerSettings {
@@ -128,11 +149,7 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// after it is deployed (or its canary paused), and returns the app's live
 /// droplet, the one a rollback should restore.
 pub fn crashes_after_deploy(h: &Harness, app: &str) -> String {
-    let previous = h
-        .sim
-        .app(app)
-        .and_then(|a| a.current_droplet)
-        .expect("live droplet");
+    let previous = h.live_droplet(app);
     h.sim.set_fault(FaultRule::app(
         app,
         Fault::CrashAfterDeploy {
@@ -157,6 +174,13 @@ pub fn rolled_back(outcome: &Outcome) -> (&str, &str) {
 pub fn app(name: &str) -> AppSpec {
     let mut spec = AppSpec::new(name);
     spec.buildpack_version = Some("1.10.29".into());
+    spec
+}
+
+/// [`app`] with `instances` web instances.
+pub fn scaled_app(name: &str, instances: u32) -> AppSpec {
+    let mut spec = app(name);
+    spec.instances = instances;
     spec
 }
 
