@@ -634,13 +634,7 @@ async fn a_deadline_mid_deployment_defers_and_redelivery_resumes_the_same_deploy
     );
     assert_eq!(build_posts(&h.sim).len(), 1);
     assert_eq!(deployment_posts(&h.sim).len(), 1);
-    assert_eq!(
-        h.sim
-            .app(&guid)
-            .and_then(|a| a.current_version(BUILDPACK).map(String::from))
-            .as_deref(),
-        Some(TARGET)
-    );
+    assert_eq!(h.version_of(&guid).as_deref(), Some(TARGET));
 }
 
 // --- Step 8: verification and automatic rollback -------------------------

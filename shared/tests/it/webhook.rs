@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::webhook_support::fakes::RecordingNotifier;
 use crate::webhook_support::{RUBY, client, expected_buildpack, jobs_of, sim};
 use bytes::Bytes;
 use cf_sim::{CfSim, Fault, FaultRule};
@@ -24,6 +23,7 @@ use restager_shared::queue::{JobQueue, JobSource};
 use restager_shared::signature::{github as gh_sig, standard_webhooks};
 use restager_shared::webhook::{self, MAX_BODY_BYTES, Router, RouterDeps};
 use serde_json::{Value, json};
+use test_support::engine::RecordingNotifier;
 use test_support::fakes::{FaultyLedger, FaultyQueue};
 use test_support::moto::{MotoServer, create_queue, sdk_config};
 

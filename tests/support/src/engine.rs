@@ -2,6 +2,7 @@
 //! timings, a CF client pointed at it, worker settings scaled to match, and
 //! jobs built from the simulator's own app records.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cf_sim::{
@@ -10,7 +11,9 @@ use cf_sim::{
 use restager_shared::cf::{CfClient, CfClientOptions};
 use restager_shared::config::{CfSettings, DeploySettings, DeployStrategy, Secret, WorkerSettings};
 use restager_shared::domain::{Action, AppRef, Notice, Outcome, RestageJob, RunId, Version};
-use restager_shared::engine::{Deadline, Margins, restage_one};
+use restager_shared::engine::{Deadline, Engine, Margins, restage_one};
+use restager_shared::ledger::Ledger;
+use restager_shared::notify::Notifier;
 use url::Url;
 
 pub const BUILDPACK: &str = "ruby_buildpack";
@@ -41,6 +44,29 @@ impl Harness {
     /// `restage_one` with these settings and all the time it wants.
     pub async fn restage(&self, job: &RestageJob) -> Outcome {
         restage_one(&self.cf, &self.settings, job, &roomy()).await
+    }
+
+    /// The app's version of the ruby buildpack now.
+    pub fn version_of(&self, app: &str) -> Option<String> {
+        self.sim
+            .app(app)
+            .and_then(|a| a.current_version(BUILDPACK).map(String::from))
+    }
+
+    /// An engine over the simulator with these settings and the tests' margins.
+    pub fn engine(&self, ledger: Arc<dyn Ledger>, notifier: Arc<dyn Notifier>) -> Engine {
+        Engine::new(self.cf.clone(), self.settings.clone(), ledger, notifier)
+            .with_margins(margins())
+    }
+
+    /// Restage jobs for these apps, their run stored in `ledger` as fan-out would.
+    pub async fn planned(&self, ledger: &FaultyLedger, guids: &[String]) -> Vec<RestageJob> {
+        let jobs: Vec<RestageJob> = guids.iter().map(|g| self.restage_job(g)).collect();
+        ledger
+            .put_run(&run_record(&jobs))
+            .await
+            .expect("run stored");
+        jobs
     }
 }
 
@@ -271,7 +297,7 @@ pub fn client_deployments(sim: &CfSim, app: &str) -> usize {
         .count()
 }
 
-pub use crate::fakes::FaultyLedger;
+pub use crate::fakes::{FaultyLedger, RecordingSource};
 
 pub use notifier::RecordingNotifier;
 
@@ -286,6 +312,7 @@ mod notifier {
     /// Remembers every notification, for assertions.
     #[derive(Default)]
     pub struct RecordingNotifier {
+        pub started: Mutex<Vec<RunId>>,
         pub finished: Mutex<Vec<(JobId, Outcome)>>,
         pub completed: Mutex<Vec<RunId>>,
         pub news: Mutex<Vec<RolloutNews>>,
@@ -293,6 +320,11 @@ mod notifier {
     }
 
     impl RecordingNotifier {
+        /// The runs announced, in order.
+        pub fn started(&self) -> Vec<RunId> {
+            self.started.lock().expect("lock").clone()
+        }
+
         pub fn finished(&self) -> Vec<(JobId, Outcome)> {
             self.finished.lock().expect("lock").clone()
         }
@@ -313,7 +345,8 @@ mod notifier {
 
     #[async_trait]
     impl Notifier for RecordingNotifier {
-        async fn run_started(&self, _run: &RunRecord) -> Result<(), NotifyError> {
+        async fn run_started(&self, run: &RunRecord) -> Result<(), NotifyError> {
+            self.started.lock().expect("lock").push(run.run_id.clone());
             Ok(())
         }
 
