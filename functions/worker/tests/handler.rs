@@ -2,45 +2,17 @@
 //! the CF simulator: partial batch failures, back-off visibility per
 //! message, and the restage itself as the simulator saw it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use cf_sim::{Fault, FaultRule, StagingFailure};
 use lambda_runtime::{Context, LambdaEvent};
-use restager_shared::domain::Action;
 use restager_shared::engine::Engine;
-use restager_shared::ledger::Ledger;
 use restager_shared::metrics::{emf, names};
-use restager_shared::queue::{Delivery, JobSource, QueueError};
+use restager_shared::queue::JobSource;
 use test_support::engine::*;
 use worker::{Worker, handle};
-
-/// Records the visibility changes the handler asks for.
-#[derive(Default)]
-struct Visibility {
-    changes: Mutex<Vec<(String, Duration)>>,
-}
-
-#[async_trait]
-impl JobSource for Visibility {
-    async fn receive(&self, _max: usize, _wait: Duration) -> Result<Vec<Delivery>, QueueError> {
-        Ok(Vec::new())
-    }
-
-    async fn complete(&self, _delivery: &Delivery) -> Result<(), QueueError> {
-        Ok(())
-    }
-
-    async fn retry_later(&self, delivery: &Delivery, delay: Duration) -> Result<(), QueueError> {
-        self.changes
-            .lock()
-            .expect("lock")
-            .push((delivery.receipt.clone(), delay));
-        Ok(())
-    }
-}
 
 fn record(id: &str, body: &str, receive_count: u32) -> SqsMessage {
     let mut m = SqsMessage::default();
@@ -50,6 +22,26 @@ fn record(id: &str, body: &str, receive_count: u32) -> SqsMessage {
     m.attributes
         .insert("ApproximateReceiveCount".into(), receive_count.to_string());
     m
+}
+
+fn lambda_worker(engine: Engine, queue: Arc<dyn JobSource>, metrics: emf::Sink) -> Worker {
+    Worker {
+        engine,
+        queue,
+        flush_timeout: Duration::from_secs(1),
+        metrics,
+    }
+}
+
+/// One invocation with these records and `left` until its deadline.
+async fn invoke(
+    worker: &Worker,
+    records: Vec<SqsMessage>,
+    left: Duration,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    handle(worker, LambdaEvent::new(event, context(left))).await
 }
 
 fn context(left: Duration) -> Context {
@@ -72,42 +64,24 @@ async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
     let busy = h.sim.add_app(busy_spec);
     h.sim
         .set_fault(FaultRule::app(&busy, Fault::ConcurrentStaging));
-    let jobs = vec![
-        job_for(&h.sim, &good, Action::Restage),
-        job_for(&h.sim, &busy, Action::Restage),
-    ];
     let ledger = Arc::new(FaultyLedger::default());
-    ledger
-        .put_run(&run_record(&jobs))
-        .await
-        .expect("run stored");
+    let jobs = h.planned(&ledger, &[good.clone(), busy.clone()]).await;
     let notifier = Arc::new(RecordingNotifier::default());
-    let queue = Arc::new(Visibility::default());
-    let worker = Worker {
-        engine: Engine::new(
-            h.cf.clone(),
-            h.settings.clone(),
-            ledger.clone(),
-            notifier.clone(),
-        )
-        .with_margins(margins()),
-        queue: queue.clone(),
-        flush_timeout: Duration::from_secs(1),
-        metrics: emf::Sink::default(),
-    };
-    let mut event = SqsEvent::default();
-    event.records = vec![
+    let queue = Arc::new(RecordingSource::default());
+    let worker = lambda_worker(
+        h.engine(ledger.clone(), notifier.clone()),
+        queue.clone(),
+        emf::Sink::default(),
+    );
+    let records = vec![
         record("ok", &jobs[0].to_json(), 1),
         record("poison", "{not json", 1),
         record("deferred", &jobs[1].to_json(), 2),
     ];
 
-    let response = handle(
-        &worker,
-        LambdaEvent::new(event, context(Duration::from_secs(30))),
-    )
-    .await
-    .expect("the handler never fails the whole batch");
+    let response = invoke(&worker, records, Duration::from_secs(30))
+        .await
+        .expect("the handler never fails the whole batch");
 
     let json = serde_json::to_value(&response).expect("serializes");
     assert_eq!(
@@ -116,7 +90,11 @@ async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
             {"itemIdentifier": "poison"}, {"itemIdentifier": "deferred"}
         ]})
     );
-    let mut changes = queue.changes.lock().expect("lock").clone();
+    let mut changes: Vec<(String, Duration)> = queue
+        .retried()
+        .into_iter()
+        .map(|(d, delay)| (d.receipt, delay))
+        .collect();
     changes.sort();
     assert_eq!(
         changes,
@@ -128,10 +106,7 @@ async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
     );
     assert_eq!(client_builds(&h.sim, &good), 1);
     assert_eq!(client_deployments(&h.sim, &good), 1);
-    assert_eq!(
-        h.sim.app(&good).expect("app").current_version(BUILDPACK),
-        Some(TARGET)
-    );
+    assert_eq!(h.version_of(&good).as_deref(), Some(TARGET));
     assert_eq!(client_builds(&h.sim, &busy), 0);
     assert_eq!(notifier.finished().len(), 2);
 }
@@ -140,37 +115,22 @@ async fn a_batch_reports_only_retryable_records_and_sets_their_back_off() {
 async fn an_invocation_near_its_deadline_starts_nothing_and_hands_everything_back() {
     let h = start().await;
     let guid = h.sim.add_app(app("late"));
-    let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
     let ledger = Arc::new(FaultyLedger::default());
-    ledger
-        .put_run(&run_record(&jobs))
-        .await
-        .expect("run stored");
-    let queue = Arc::new(Visibility::default());
-    let worker = Worker {
-        engine: Engine::new(
-            h.cf.clone(),
-            h.settings.clone(),
-            ledger,
-            Arc::new(RecordingNotifier::default()),
-        )
-        .with_margins(margins()),
-        queue: queue.clone(),
-        flush_timeout: Duration::from_secs(1),
-        metrics: emf::Sink::default(),
-    };
-    let mut event = SqsEvent::default();
-    event.records = vec![record("m", &jobs[0].to_json(), 1)];
+    let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;
+    let queue = Arc::new(RecordingSource::default());
+    let worker = lambda_worker(
+        h.engine(ledger, Arc::new(RecordingNotifier::default())),
+        queue.clone(),
+        emf::Sink::default(),
+    );
+    let records = vec![record("m", &jobs[0].to_json(), 1)];
 
-    let response = handle(
-        &worker,
-        LambdaEvent::new(event, context(Duration::from_millis(50))),
-    )
-    .await
-    .expect("handled");
+    let response = invoke(&worker, records, Duration::from_millis(50))
+        .await
+        .expect("handled");
 
     assert_eq!(response.batch_item_failures.len(), 1);
-    assert_eq!(queue.changes.lock().expect("lock").len(), 1);
+    assert_eq!(queue.retried().len(), 1);
     assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
 }
 
@@ -222,39 +182,21 @@ async fn an_invocation_writes_its_metrics_as_emf_lines_of_the_documented_schema(
         &broken,
         Fault::StagingFails(StagingFailure::BuildpackCompileFailed),
     ));
-    let jobs = vec![
-        job_for(&h.sim, &good, Action::Restage),
-        job_for(&h.sim, &broken, Action::Restage),
-    ];
     let ledger = Arc::new(FaultyLedger::default());
-    ledger
-        .put_run(&run_record(&jobs))
-        .await
-        .expect("run stored");
+    let jobs = h.planned(&ledger, &[good.clone(), broken.clone()]).await;
     let (sink, lines) = emf::Sink::buffer();
-    let worker = Worker {
-        engine: Engine::new(
-            h.cf.clone(),
-            h.settings.clone(),
-            ledger.clone(),
-            Arc::new(RecordingNotifier::default()),
-        )
-        .with_margins(margins()),
-        queue: Arc::new(Visibility::default()),
-        flush_timeout: Duration::from_secs(1),
-        metrics: sink,
-    };
-    let mut event = SqsEvent::default();
-    event.records = vec![
+    let worker = lambda_worker(
+        h.engine(ledger.clone(), Arc::new(RecordingNotifier::default())),
+        Arc::new(RecordingSource::default()),
+        sink,
+    );
+    let records = vec![
         record("good", &jobs[0].to_json(), 1),
         record("broken", &jobs[1].to_json(), 1),
     ];
-    handle(
-        &worker,
-        LambdaEvent::new(event, context(Duration::from_secs(30))),
-    )
-    .await
-    .expect("the handler never fails the whole batch");
+    invoke(&worker, records, Duration::from_secs(30))
+        .await
+        .expect("the handler never fails the whole batch");
 
     let lines = lines.lock().expect("lock").clone();
     assert!(!lines.is_empty(), "no EMF line was written");

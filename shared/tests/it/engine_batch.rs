@@ -6,32 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cf_sim::{Fault, FaultRule};
-use restager_shared::domain::{Action, Outcome, RestageJob};
+use restager_shared::domain::{Outcome, RestageJob};
 use restager_shared::engine::{BatchItem, Deadline, Disposition, Engine};
-use restager_shared::ledger::Ledger;
 use test_support::engine::*;
 
 fn engine(h: &Harness, ledger: &Arc<FaultyLedger>, notifier: &Arc<RecordingNotifier>) -> Engine {
-    Engine::new(
-        h.cf.clone(),
-        h.settings.clone(),
-        ledger.clone(),
-        notifier.clone(),
-    )
-    .with_margins(margins())
-    .with_retry_backoff(Duration::from_secs(30), Duration::from_secs(900))
-}
-
-async fn planned(h: &Harness, ledger: &FaultyLedger, guids: &[String]) -> Vec<RestageJob> {
-    let jobs: Vec<RestageJob> = guids
-        .iter()
-        .map(|g| job_for(&h.sim, g, Action::Restage))
-        .collect();
-    ledger
-        .put_run(&run_record(&jobs))
-        .await
-        .expect("run stored");
-    jobs
+    h.engine(ledger.clone(), notifier.clone())
+        .with_retry_backoff(Duration::from_secs(30), Duration::from_secs(900))
 }
 
 fn items(jobs: &[RestageJob], receive_count: u32) -> Vec<BatchItem> {
@@ -54,7 +35,7 @@ async fn two_hundred_jobs_stay_within_ten_at_once_and_one_per_space() {
         .collect();
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
-    let jobs = planned(&h, &ledger, &guids).await;
+    let jobs = h.planned(&ledger, &guids).await;
     h.sim.reset_peaks();
 
     let report = engine(&h, &ledger, &notifier)
@@ -93,10 +74,7 @@ async fn two_hundred_jobs_stay_within_ten_at_once_and_one_per_space() {
     assert_eq!(build_posts(&h.sim).len(), 200);
     assert_eq!(deployment_posts(&h.sim).len(), 200);
     for g in &guids {
-        assert_eq!(
-            h.sim.app(g).expect("app").current_version(BUILDPACK),
-            Some(TARGET)
-        );
+        assert_eq!(h.version_of(g).as_deref(), Some(TARGET));
     }
     assert_eq!(
         notifier.completed().len(),
@@ -112,7 +90,7 @@ async fn the_same_job_delivered_twice_concurrently_restages_once() {
     let guid = h.sim.add_app(app("dup"));
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
-    let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
+    let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;
     // Two Lambda containers, each with its own engine, share the ledger.
     let a = engine(&h, &ledger, &notifier);
     let b = engine(&h, &ledger, &notifier);
@@ -159,7 +137,7 @@ async fn the_same_job_delivered_twice_sequentially_restages_once() {
     let guid = h.sim.add_app(app("dup-seq"));
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
-    let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
+    let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;
     let e = engine(&h, &ledger, &notifier);
 
     let first = e.process_batch(items(&jobs, 1), &roomy()).await;
@@ -176,12 +154,10 @@ async fn the_same_job_delivered_twice_sequentially_restages_once() {
 #[tokio::test]
 async fn a_deadline_mid_deployment_hands_back_and_redelivery_finishes_the_same_deployment() {
     let h = start().await;
-    let mut spec = app("slow");
-    spec.instances = 2;
-    let guid = h.sim.add_app(spec);
+    let guid = h.sim.add_app(scaled_app("slow", 2));
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
-    let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
+    let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;
     let e = engine(&h, &ledger, &notifier);
     h.sim.set_tick(Duration::ZERO);
 
@@ -257,7 +233,7 @@ async fn retryable_outcomes_back_off_then_give_up_at_max_attempts() {
         .set_fault(FaultRule::app(&guid, Fault::ConcurrentStaging));
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
-    let jobs = planned(&h, &ledger, std::slice::from_ref(&guid)).await;
+    let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;
     let e = engine(&h, &ledger, &notifier);
 
     let first = e.process_batch(items(&jobs, 1), &roomy()).await;
@@ -298,7 +274,9 @@ async fn a_failed_fifo_message_holds_back_the_rest_of_its_group() {
         .set_fault(FaultRule::app(&blocked, Fault::ConcurrentStaging));
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
-    let jobs = planned(&h, &ledger, &[blocked.clone(), later.clone(), free.clone()]).await;
+    let jobs = h
+        .planned(&ledger, &[blocked.clone(), later.clone(), free.clone()])
+        .await;
     let e = engine(&h, &ledger, &notifier);
     let mut batch = items(&jobs, 1);
     batch[0].group = Some("g1".into());

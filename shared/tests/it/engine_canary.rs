@@ -17,9 +17,7 @@ const VERIFY_FOR: Duration = Duration::from_secs(1);
 
 /// An app of four instances: steps 10,50 pause at 1 and at 2 new ones.
 fn four_instances(h: &Harness, name: &str) -> String {
-    let mut spec = app(name);
-    spec.instances = 4;
-    h.sim.add_app(spec)
+    h.sim.add_app(scaled_app(name, 4))
 }
 
 fn restaged(outcome: &Outcome) -> (&str, &str, Option<&str>) {
@@ -38,8 +36,8 @@ fn restaged(outcome: &Outcome) -> (&str, &str, Option<&str>) {
 /// must be there (what this Cloud Controller did differently).
 async fn restaged_with_note(h: &Harness) -> (String, String) {
     let guid = four_instances(h, "noted");
-    let job = job_for(&h.sim, &guid, Action::Restage);
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let job = h.restage_job(&guid);
+    let outcome = h.restage(&job).await;
     let (_, _, note) = restaged(&outcome);
     let note = note.expect("the outcome says what was done differently");
     (guid, note.to_string())
@@ -119,9 +117,9 @@ fn continue_events(h: &Harness, app: &str) -> usize {
 async fn canary_on_3_190_pauses_verifies_and_continues_through_two_steps() {
     let h = canary_at("3.190.0", &[10, 50], VERIFY_FOR).await;
     let guid = four_instances(&h, "canaried");
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     let (droplet, deployment, note) = restaged(&outcome);
     assert_eq!(note, None, "3.190 does all that was asked");
@@ -220,9 +218,9 @@ async fn a_crashing_canary_is_canceled_and_reported_rolled_back_once_even_when_r
     .await;
     let guid = four_instances(&h, "bad-canary");
     let previous = crashes_after_deploy(&h, &guid);
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     let (reason, deployment_guid) = rolled_back(&outcome);
     assert!(reason.contains("canary crashed"), "{reason}");
@@ -247,13 +245,13 @@ async fn a_crashing_canary_is_canceled_and_reported_rolled_back_once_even_when_r
         "a crashing canary goes no further"
     );
     assert_eq!(
-        h.sim.app(&guid).and_then(|a| a.current_droplet).as_deref(),
+        h.current_droplet(&guid).as_deref(),
         Some(previous.as_str()),
         "cancel put the previous droplet back"
     );
 
     // Delivered again: the job reports the canceled canary; nothing new.
-    let again = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let again = h.restage(&job).await;
     assert_eq!(rolled_back(&again), (reason, deployment_guid));
     assert_eq!(cancel_posts(&h.sim).len(), 1, "no second cancel");
     assert_eq!(client_deployments(&h.sim, &guid), 1);
@@ -265,7 +263,7 @@ async fn a_crashing_canary_is_canceled_and_reported_rolled_back_once_even_when_r
 async fn a_canary_handed_back_mid_pause_resumes_that_pause_and_continues_each_step_once() {
     let mut h = canary_at(cf_sim::DEFAULT_API_VERSION, &[10, 50], VERIFY_FOR).await;
     let guid = four_instances(&h, "interrupted");
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
     // A window far longer than the test: the first delivery is still
     // verifying the first pause when it is stopped.
     let mut patient = h.settings.clone();
@@ -289,7 +287,7 @@ async fn a_canary_handed_back_mid_pause_resumes_that_pause_and_continues_each_st
     assert!(continue_posts(&h.sim).is_empty());
 
     h.settings.verify_for = VERIFY_FOR;
-    let resumed = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let resumed = h.restage(&job).await;
 
     let (_, deployment, _) = restaged(&resumed);
     assert_eq!(deployment, h.sim.deployments_for(&guid)[0].guid);
@@ -305,8 +303,8 @@ async fn a_canary_handed_back_mid_pause_resumes_that_pause_and_continues_each_st
 async fn continues_with(h: &Harness, rule: impl FnOnce(&str) -> FaultRule) -> (String, Vec<u16>) {
     let guid = four_instances(h, "continued");
     h.sim.set_fault(rule(&guid));
-    let job = job_for(&h.sim, &guid, Action::Restage);
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let job = h.restage_job(&guid);
+    let outcome = h.restage(&job).await;
     restaged(&outcome);
     assert_each_pause_verified(h);
     let statuses = continue_posts(&h.sim).iter().map(|c| c.status).collect();

@@ -13,11 +13,17 @@ fn reason(o: &Outcome) -> String {
     o.reason().unwrap_or_default().to_string()
 }
 
+fn assert_failed(outcome: &Outcome, permanent: bool) {
+    assert!(
+        matches!(outcome, Outcome::Failed { permanent: p, .. } if *p == permanent),
+        "{outcome:?}"
+    );
+}
+
 #[tokio::test]
 async fn one_instance_app_is_restaged_from_the_live_package_not_the_newest() {
     let h = start().await;
-    let mut spec = app("shop");
-    spec.instances = 1;
+    let mut spec = scaled_app("shop", 1);
     spec.newer_package = true; // unreleased bits exist; they must not ship
     let guid = h.sim.add_app(spec);
     let before = h.sim.app(&guid).expect("app");
@@ -27,9 +33,9 @@ async fn one_instance_app_is_restaged_from_the_live_package_not_the_newest() {
         .droplet(&old)
         .and_then(|d| d.package)
         .expect("package");
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     let Outcome::Restaged {
         droplet_guid,
@@ -87,12 +93,10 @@ async fn one_instance_app_is_restaged_from_the_live_package_not_the_newest() {
 async fn multi_instance_app_rolls_with_the_configured_max_in_flight() {
     let mut h = start().await;
     h.settings.max_in_flight = 2;
-    let mut spec = app("api");
-    spec.instances = 5;
-    let guid = h.sim.add_app(spec);
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let guid = h.sim.add_app(scaled_app("api", 5));
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     let deployments = h.sim.deployments_for(&guid);
@@ -123,9 +127,9 @@ async fn an_app_already_at_the_target_version_is_not_built() {
     let mut spec = app("current");
     spec.buildpack_version = Some(TARGET.into());
     let guid = h.sim.add_app(spec);
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert_eq!(outcome, Outcome::AlreadyCurrent);
     assert!(build_posts(&h.sim).is_empty() && deployment_posts(&h.sim).is_empty());
@@ -170,38 +174,21 @@ async fn an_app_its_owner_restaged_since_planning_is_done_by_owner_not_restagers
 async fn permanent_staging_failure_fails_without_a_deployment() {
     let h = start().await;
     let guid = h.sim.add_app(app("broken"));
-    let old = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
+    let old = h.live_droplet(&guid);
     h.sim.set_fault(FaultRule::app(
         &guid,
         Fault::StagingFails(StagingFailure::BuildpackCompileFailed),
     ));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                permanent: true,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, true);
     assert!(reason(&outcome).contains("BuildpackCompileFailed"));
     assert_eq!(h.sim.builds_for(&guid).len(), 1);
     assert_eq!(h.sim.builds_for(&guid)[0].state, BuildState::Failed);
     assert!(deployment_posts(&h.sim).is_empty());
-    assert_eq!(
-        h.sim.app(&guid).and_then(|a| a.current_droplet),
-        Some(old),
-        "app untouched"
-    );
+    assert_eq!(h.current_droplet(&guid), Some(old), "app untouched");
 }
 
 #[tokio::test]
@@ -215,23 +202,14 @@ async fn transient_staging_failure_is_retried_with_a_new_build_then_succeeds() {
         )
         .times(1),
     );
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let first = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
-    assert!(
-        matches!(
-            first,
-            Outcome::Failed {
-                permanent: false,
-                ..
-            }
-        ),
-        "{first:?}"
-    );
+    let first = h.restage(&job).await;
+    assert_failed(&first, false);
     assert!(reason(&first).contains("InsufficientResources"));
     assert!(deployment_posts(&h.sim).is_empty());
 
-    let retry = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let retry = h.restage(&job).await;
     assert!(matches!(retry, Outcome::Restaged { .. }), "{retry:?}");
     assert_eq!(
         h.sim.builds_for(&guid).len(),
@@ -247,20 +225,11 @@ async fn staging_that_never_finishes_times_out() {
     h.settings.staging_timeout = Duration::from_millis(150);
     let guid = h.sim.add_app(app("stuck"));
     h.sim.set_fault(FaultRule::app(&guid, Fault::StagingStuck));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                permanent: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, false);
     assert!(reason(&outcome).contains("timed out"), "{outcome}");
     assert_eq!(build_posts(&h.sim).len(), 1);
     assert!(deployment_posts(&h.sim).is_empty());
@@ -271,27 +240,14 @@ async fn crash_looping_deployment_is_canceled_after_the_deploy_timeout() {
     let mut h = start().await;
     h.settings.deploy_timeout = Duration::from_millis(200);
     let guid = h.sim.add_app(app("crashy"));
-    let old = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
+    let old = h.live_droplet(&guid);
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::InstancesCrash { error: None }));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                permanent: true,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, true);
     assert!(reason(&outcome).contains("canceled"), "{outcome}");
     let cancels = cancel_posts(&h.sim);
     assert_eq!(cancels.len(), 1, "cancel POSTed once");
@@ -299,7 +255,7 @@ async fn crash_looping_deployment_is_canceled_after_the_deploy_timeout() {
     assert_eq!(deployments.len(), 1);
     assert!(cancels[0].path.contains(&deployments[0].guid));
     assert_eq!(
-        h.sim.app(&guid).and_then(|a| a.current_droplet),
+        h.current_droplet(&guid),
         Some(old),
         "previous droplet is current again"
     );
@@ -310,11 +266,7 @@ async fn crash_looping_deployment_is_canceled_after_the_deploy_timeout() {
 async fn a_persistent_deployment_error_cancels_and_reports_it() {
     let h = start().await;
     let guid = h.sim.add_app(app("erroring"));
-    let old = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
+    let old = h.live_droplet(&guid);
     let error = "An unexpected error has occurred: Diego::Error";
     h.sim.set_fault(FaultRule::app(
         &guid,
@@ -322,23 +274,14 @@ async fn a_persistent_deployment_error_cancels_and_reports_it() {
             error: Some(error.into()),
         },
     ));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                permanent: true,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, true);
     assert!(reason(&outcome).contains(error), "{outcome}");
     assert_eq!(cancel_posts(&h.sim).len(), 1);
-    assert_eq!(h.sim.app(&guid).and_then(|a| a.current_droplet), Some(old));
+    assert_eq!(h.current_droplet(&guid), Some(old));
 }
 
 #[tokio::test]
@@ -347,9 +290,9 @@ async fn quota_at_build_creation_defers_without_building() {
     let guid = h.sim.add_app(app("tight"));
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::BuildQuotaExceeded));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
     assert!(reason(&outcome).contains("quota"), "{outcome}");
@@ -366,15 +309,15 @@ async fn quota_at_deployment_defers_and_the_retry_reuses_the_staged_droplet() {
     let guid = h.sim.add_app(app("tight-deploy"));
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::DeploymentQuotaExceeded).times(1));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let first = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let first = h.restage(&job).await;
     assert!(matches!(first, Outcome::Deferred { .. }), "{first:?}");
     assert!(reason(&first).contains("quota"));
     assert_eq!(client_deployments(&h.sim, &guid), 0);
     assert_eq!(deployment_posts(&h.sim)[0].status, 422);
 
-    let retry = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let retry = h.restage(&job).await;
     assert!(matches!(retry, Outcome::Restaged { .. }), "{retry:?}");
     assert_eq!(
         build_posts(&h.sim).len(),
@@ -387,35 +330,20 @@ async fn quota_at_deployment_defers_and_the_retry_reuses_the_staged_droplet() {
 #[tokio::test]
 async fn quota_mid_deploy_cancels_and_fails_retryably() {
     let h = start().await;
-    let mut spec = app("mid-quota");
-    spec.instances = 3;
-    let guid = h.sim.add_app(spec);
-    let old = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
+    let guid = h.sim.add_app(scaled_app("mid-quota", 3));
+    let old = h.live_droplet(&guid);
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::MidDeployQuotaExceeded));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                permanent: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, false);
     assert!(reason(&outcome).contains("quota_exceeded"), "{outcome}");
     assert_eq!(cancel_posts(&h.sim).len(), 1);
     assert_eq!(client_deployments(&h.sim, &guid), 1);
     assert_eq!(build_posts(&h.sim).len(), 1);
-    assert_eq!(h.sim.app(&guid).and_then(|a| a.current_droplet), Some(old));
+    assert_eq!(h.current_droplet(&guid), Some(old));
 }
 
 #[tokio::test]
@@ -424,9 +352,9 @@ async fn a_push_between_our_build_and_deploy_stops_us() {
     let guid = h.sim.add_app(app("pushed-before"));
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::HumanPushBeforeDeploy));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
     assert!(reason(&outcome).contains("someone pushed"), "{outcome}");
@@ -440,14 +368,12 @@ async fn a_push_between_our_build_and_deploy_stops_us() {
 #[tokio::test]
 async fn a_push_during_our_deploy_supersedes_us_and_we_stand_back() {
     let h = start().await;
-    let mut spec = app("pushed-during");
-    spec.instances = 3;
-    let guid = h.sim.add_app(spec);
+    let guid = h.sim.add_app(scaled_app("pushed-during", 3));
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::HumanPushDuringDeploy));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
     assert!(reason(&outcome).contains("superseded"), "{outcome}");
@@ -479,9 +405,9 @@ async fn someone_else_staging_defers_us() {
     h.sim
         .start_build_as_human(&guid)
         .expect("human build starts");
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
     assert!(reason(&outcome).contains("someone else"), "{outcome}");
@@ -494,9 +420,9 @@ async fn a_build_started_just_before_ours_yields_staging_in_progress_and_defers(
     let guid = h.sim.add_app(app("racing"));
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::ConcurrentStaging).times(1));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
     assert_eq!(build_posts(&h.sim).len(), 1);
@@ -524,9 +450,9 @@ async fn rate_limits_gateway_errors_and_resets_are_absorbed() {
         .set_fault(FaultRule::app(&guid, Fault::ConnectionReset).times(1));
     h.sim
         .set_fault(FaultRule::app(&guid, Fault::BadGateway).times(1));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     let log = h.sim.requests();
@@ -544,9 +470,9 @@ async fn stager_unavailable_on_build_creation_defers_without_a_build() {
     let guid = h.sim.add_app(app("stager-down"));
     h.sim
         .set_fault(FaultRule::all(Fault::StagerUnavailable).times(1));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
     assert_eq!(
@@ -555,7 +481,7 @@ async fn stager_unavailable_on_build_creation_defers_without_a_build() {
         "a POST is never retried blindly"
     );
     assert_eq!(client_builds(&h.sim, &guid), 0);
-    let retry = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let retry = h.restage(&job).await;
     assert!(matches!(retry, Outcome::Restaged { .. }), "{retry:?}");
     assert_eq!(client_builds(&h.sim, &guid), 1);
 }
@@ -564,11 +490,7 @@ async fn stager_unavailable_on_build_creation_defers_without_a_build() {
 async fn a_lost_build_response_is_found_by_label_not_posted_again() {
     let h = start().await;
     let guid = h.sim.add_app(app("lost-build"));
-    let droplet = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
+    let droplet = h.live_droplet(&guid);
     let package = h
         .sim
         .droplet(&droplet)
@@ -578,9 +500,9 @@ async fn a_lost_build_response_is_found_by_label_not_posted_again() {
     let body_marker = format!(r#""package":{{"guid":"{package}"}}"#);
     h.sim
         .set_fault(FaultRule::app(body_marker, Fault::LostResponse).times(1));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     let posts = build_posts(&h.sim);
@@ -596,9 +518,9 @@ async fn a_lost_deployment_response_is_found_by_label_not_posted_again() {
     let guid = h.sim.add_app(app("lost-deploy"));
     h.sim
         .set_fault(FaultRule::app(r#""strategy":"rolling""#, Fault::LostResponse).times(1));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     let posts = deployment_posts(&h.sim);
@@ -611,11 +533,11 @@ async fn a_lost_deployment_response_is_found_by_label_not_posted_again() {
 async fn an_expired_token_mid_restage_reauthenticates_once() {
     let h = start().await;
     let guid = h.sim.add_app(app("token"));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
     h.cf.authenticate().await.expect("first token");
     h.sim.expire_tokens();
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     let log = h.sim.requests();
@@ -644,8 +566,8 @@ async fn stopped_docker_and_unrestageable_apps_are_skipped_untouched() {
     ];
     for (guid, why) in &cases {
         let before = h.sim.app(guid).expect("app");
-        let job = job_for(&h.sim, guid, Action::Restage);
-        let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+        let job = h.restage_job(&guid);
+        let outcome = h.restage(&job).await;
         assert!(
             matches!(outcome, Outcome::Skipped { .. }),
             "{why}: {outcome:?}"
@@ -663,15 +585,11 @@ async fn stopped_docker_and_unrestageable_apps_are_skipped_untouched() {
 async fn restart_redeploys_the_current_droplet_without_building() {
     let h = start().await;
     let guid = h.sim.add_app(app("restart-me"));
-    let old = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
+    let old = h.live_droplet(&guid);
     let mut job = job_for(&h.sim, &guid, Action::Restart);
     job.target_version = None;
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     assert!(build_posts(&h.sim).is_empty());
@@ -685,7 +603,7 @@ async fn restart_redeploys_the_current_droplet_without_building() {
             .get("droplet")
             .is_none()
     );
-    assert_eq!(h.sim.app(&guid).and_then(|a| a.current_droplet), Some(old));
+    assert_eq!(h.current_droplet(&guid), Some(old));
 }
 
 #[tokio::test]
@@ -693,7 +611,7 @@ async fn action_none_only_reports() {
     let h = start().await;
     let guid = h.sim.add_app(app("report-only"));
     let job = job_for(&h.sim, &guid, Action::None);
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
     assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
     assert!(
         h.sim
@@ -707,7 +625,7 @@ async fn action_none_only_reports() {
 async fn no_new_work_starts_close_to_the_deadline() {
     let h = start().await;
     let guid = h.sim.add_app(app("late"));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
     let late = Deadline::after(Duration::from_millis(60), margins());
 
     let outcome = restage_one(&h.cf, &h.settings, &job, &late).await;
@@ -719,10 +637,8 @@ async fn no_new_work_starts_close_to_the_deadline() {
 #[tokio::test]
 async fn a_deadline_mid_deployment_defers_and_redelivery_resumes_the_same_deployment() {
     let h = start().await;
-    let mut spec = app("long-rollout");
-    spec.instances = 3;
-    let guid = h.sim.add_app(spec);
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let guid = h.sim.add_app(scaled_app("long-rollout", 3));
+    let job = h.restage_job(&guid);
     // A frozen updater keeps the deployment ACTIVE until the deadline.
     h.sim.set_tick(Duration::ZERO);
 
@@ -740,7 +656,7 @@ async fn a_deadline_mid_deployment_defers_and_redelivery_resumes_the_same_deploy
     assert_eq!(deployments[0].status_value, "ACTIVE");
 
     h.sim.set_tick(Duration::from_millis(5));
-    let resumed = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let resumed = h.restage(&job).await;
     let Outcome::Restaged {
         deployment_guid, ..
     } = &resumed
@@ -753,13 +669,7 @@ async fn a_deadline_mid_deployment_defers_and_redelivery_resumes_the_same_deploy
     );
     assert_eq!(build_posts(&h.sim).len(), 1);
     assert_eq!(deployment_posts(&h.sim).len(), 1);
-    assert_eq!(
-        h.sim
-            .app(&guid)
-            .and_then(|a| a.current_version(BUILDPACK).map(String::from))
-            .as_deref(),
-        Some(TARGET)
-    );
+    assert_eq!(h.version_of(&guid).as_deref(), Some(TARGET));
 }
 
 // --- Step 8: verification and automatic rollback -------------------------
@@ -769,9 +679,9 @@ async fn a_droplet_that_crashes_after_deployed_is_rolled_back_once_even_when_red
     let h = verifying(Duration::from_secs(3)).await;
     let guid = h.sim.add_app(app("crashy"));
     let previous = crashes_after_deploy(&h, &guid);
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
 
     let (reason, deployment_guid) = rolled_back(&outcome);
     assert!(reason.contains("crashed"), "{reason}");
@@ -787,16 +697,13 @@ async fn a_droplet_that_crashes_after_deployed_is_rolled_back_once_even_when_red
         rollbacks[0].droplet, previous,
         "the previous droplet went back"
     );
-    assert_eq!(
-        h.sim.app(&guid).and_then(|a| a.current_droplet).as_deref(),
-        Some(previous.as_str())
-    );
+    assert_eq!(h.current_droplet(&guid).as_deref(), Some(previous.as_str()));
     assert!(outcome.is_final());
 
     // Delivered again (a Lambda retry, a restart): the job follows its
     // rollback and reports it; no third deployment.
     let deployments = client_deployments(&h.sim, &guid);
-    let again = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let again = h.restage(&job).await;
     assert!(
         matches!(&again, Outcome::RolledBack { deployment_guid: d, .. } if d == deployment_guid),
         "{again:?}"
@@ -811,9 +718,9 @@ async fn a_healthy_app_is_restaged_only_after_the_verification_window() {
     let verify_for = Duration::from_secs(2);
     let h = verifying(verify_for).await;
     let guid = h.sim.add_app(app("steady"));
-    let job = job_for(&h.sim, &guid, Action::Restage);
+    let job = h.restage_job(&guid);
 
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let outcome = h.restage(&job).await;
     let returned_at = chrono::Utc::now();
 
     let Outcome::Restaged {
@@ -873,8 +780,8 @@ async fn a_healthy_app_is_restaged_only_after_the_verification_window() {
 async fn verification_off_restages_without_reading_crash_events() {
     let h = verifying(Duration::ZERO).await;
     let guid = h.sim.add_app(app("unwatched"));
-    let job = job_for(&h.sim, &guid, Action::Restage);
-    let outcome = restage_one(&h.cf, &h.settings, &job, &roomy()).await;
+    let job = h.restage_job(&guid);
+    let outcome = h.restage(&job).await;
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     assert_eq!(h.sim.count("GET", "/v3/audit_events"), 0);
 }
@@ -886,7 +793,7 @@ async fn verification_off_restages_without_reading_crash_events() {
 async fn a_droplet_restager_staged_in_another_run_is_not_blamed_on_a_push() {
     let h = start().await;
     let guid = h.sim.add_app(app("swept-first"));
-    let mut sweep_job = job_for(&h.sim, &guid, Action::Restage);
+    let mut sweep_job = h.restage_job(&guid);
     // A job discovered from the same droplet by another run (a stack notice:
     // no target version, so "already current" cannot answer for it).
     let mut notice_job = sweep_job.clone();
@@ -895,9 +802,9 @@ async fn a_droplet_restager_staged_in_another_run_is_not_blamed_on_a_push() {
     notice_job.target_version = None;
     notice_job.buildpack = None;
 
-    let swept = restage_one(&h.cf, &h.settings, &sweep_job, &roomy()).await;
+    let swept = h.restage(&sweep_job).await;
     assert!(matches!(swept, Outcome::Restaged { .. }), "{swept:?}");
-    let outcome = restage_one(&h.cf, &h.settings, &notice_job, &roomy()).await;
+    let outcome = h.restage(&notice_job).await;
 
     assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
     let why = reason(&outcome);
@@ -924,9 +831,9 @@ async fn a_retry_stages_afresh_even_when_the_timed_out_build_finished_later() {
     })
     .await;
     let guid = h.sim.add_app(app("late-stager"));
-    let failed_job = job_for(&h.sim, &guid, Action::Restage);
+    let failed_job = h.restage_job(&guid);
     h.settings.staging_timeout = Duration::from_millis(100);
-    let timed_out = restage_one(&h.cf, &h.settings, &failed_job, &roomy()).await;
+    let timed_out = h.restage(&failed_job).await;
     assert!(reason(&timed_out).contains("timed out"), "{timed_out:?}");
     // The abandoned build finishes staging after its job gave up on it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -945,7 +852,7 @@ async fn a_retry_stages_afresh_even_when_the_timed_out_build_finished_later() {
     let mut retry = failed_job.clone();
     retry.job_id = failed_job.job_id.retry(1);
     h.settings.staging_timeout = Duration::from_secs(60);
-    let outcome = restage_one(&h.cf, &h.settings, &retry, &roomy()).await;
+    let outcome = h.restage(&retry).await;
 
     let Outcome::Restaged { droplet_guid, .. } = &outcome else {
         panic!("expected restaged, got {outcome:?}");

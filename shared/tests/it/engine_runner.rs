@@ -1,56 +1,38 @@
 //! The local runner's loop: pulls jobs, restages them against the
 //! simulator, completes or hands back each delivery, and stops on shutdown.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use restager_shared::domain::Action;
 use restager_shared::engine::Engine;
-use restager_shared::engine::runner::{RunnerOptions, run};
+use restager_shared::engine::runner::{RunnerOptions, RunnerStats, run};
 use restager_shared::ledger::Ledger;
-use restager_shared::queue::{Delivery, JobSource, QueueError};
 use test_support::engine::*;
 use tokio::sync::watch;
 
-/// A queue of ready deliveries that remembers how each was settled.
-#[derive(Default)]
-struct Queue {
-    ready: Mutex<VecDeque<Delivery>>,
-    completed: Mutex<Vec<String>>,
-    retried: Mutex<Vec<(String, Duration)>>,
-}
-
-#[async_trait]
-impl JobSource for Queue {
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
-        let batch: Vec<Delivery> = {
-            let mut ready = self.ready.lock().expect("lock");
-            let n = max.min(ready.len());
-            ready.drain(..n).collect()
-        };
-        if batch.is_empty() {
-            tokio::time::sleep(wait).await;
+/// Runs `engine` over `queue` until `done` holds, then signals shutdown; the
+/// runner must stop `within` that, or the test fails saying `what`.
+async fn run_until(
+    engine: &Engine,
+    queue: &RecordingSource,
+    options: RunnerOptions,
+    within: Duration,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) -> RunnerStats {
+    let (stop, stopped) = watch::channel(false);
+    let trigger = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok(batch)
-    }
-
-    async fn complete(&self, delivery: &Delivery) -> Result<(), QueueError> {
-        self.completed
-            .lock()
-            .expect("lock")
-            .push(delivery.message_id.clone());
-        Ok(())
-    }
-
-    async fn retry_later(&self, delivery: &Delivery, delay: Duration) -> Result<(), QueueError> {
-        self.retried
-            .lock()
-            .expect("lock")
-            .push((delivery.message_id.clone(), delay));
-        Ok(())
-    }
+        stop.send_replace(true);
+    };
+    let (stats, ()) = tokio::time::timeout(within, async {
+        tokio::join!(run(engine, queue, stopped, options), trigger)
+    })
+    .await
+    .expect(what);
+    stats
 }
 
 #[tokio::test]
@@ -63,66 +45,35 @@ async fn the_runner_restages_what_it_pulls_and_stops_on_shutdown() {
             h.sim.add_app(spec)
         })
         .collect();
-    let jobs: Vec<_> = guids
-        .iter()
-        .map(|g| job_for(&h.sim, g, Action::Restage))
-        .collect();
     let ledger = Arc::new(FaultyLedger::default());
-    ledger
-        .put_run(&run_record(&jobs))
-        .await
-        .expect("run stored");
-    let queue = Arc::new(Queue::default());
+    let jobs = h.planned(&ledger, &guids).await;
+    let queue = Arc::new(RecordingSource::default());
     for (i, j) in jobs.iter().enumerate() {
-        queue
-            .ready
-            .lock()
-            .expect("lock")
-            .push_back(delivery(&format!("m{i}"), 1, j.to_json()));
+        queue.push(delivery(&format!("m{i}"), 1, j.to_json()));
     }
-    queue
-        .ready
-        .lock()
-        .expect("lock")
-        .push_back(delivery("junk", 1, "nope".into()));
-    let engine = Engine::new(
-        h.cf.clone(),
-        h.settings.clone(),
-        ledger,
-        Arc::new(RecordingNotifier::default()),
-    )
-    .with_margins(margins());
-    let (stop, stopped) = watch::channel(false);
+    queue.push(delivery("junk", 1, "nope".into()));
+    let engine = h.engine(ledger, Arc::new(RecordingNotifier::default()));
     let options = RunnerOptions {
         receive_wait: Duration::from_millis(10),
         error_pause: Duration::from_millis(10),
     };
 
-    let runner = {
-        let queue = queue.clone();
-        async move { run(&engine, queue.as_ref(), stopped, options).await }
-    };
-    let watcher = async {
-        while queue.completed.lock().expect("lock").len() < 4 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        stop.send_replace(true);
-    };
-    let (stats, ()) = tokio::time::timeout(Duration::from_secs(20), async {
-        tokio::join!(runner, watcher)
-    })
-    .await
-    .expect("the runner stops on shutdown");
+    let stats = run_until(
+        &engine,
+        &queue,
+        options,
+        Duration::from_secs(20),
+        "the runner stops on shutdown",
+        || queue.completed().len() >= 4,
+    )
+    .await;
 
     assert_eq!(stats.completed, 4);
     assert_eq!(stats.retried, 1, "the poison message is handed back");
-    assert_eq!(queue.retried.lock().expect("lock")[0].0, "junk");
+    assert_eq!(queue.retried()[0].0.message_id, "junk");
     for g in &guids {
         assert_eq!(client_deployments(&h.sim, g), 1);
-        assert_eq!(
-            h.sim.app(g).expect("app").current_version(BUILDPACK),
-            Some(TARGET)
-        );
+        assert_eq!(h.version_of(g).as_deref(), Some(TARGET));
     }
 }
 
@@ -130,43 +81,21 @@ async fn the_runner_restages_what_it_pulls_and_stops_on_shutdown() {
 async fn shutdown_mid_restage_hands_the_job_back_for_resumption() {
     let h = start().await;
     let guid = h.sim.add_app(app("interrupted"));
-    let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
     let ledger = Arc::new(FaultyLedger::default());
-    ledger
-        .put_run(&run_record(&jobs))
-        .await
-        .expect("run stored");
-    let queue = Arc::new(Queue::default());
-    queue
-        .ready
-        .lock()
-        .expect("lock")
-        .push_back(delivery("m0", 1, jobs[0].to_json()));
+    let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;
+    let queue = Arc::new(RecordingSource::default());
+    queue.push(delivery("m0", 1, jobs[0].to_json()));
     h.sim.set_tick(Duration::ZERO); // the deployment stays ACTIVE
-    let engine = Engine::new(
-        h.cf.clone(),
-        h.settings.clone(),
-        ledger,
-        Arc::new(RecordingNotifier::default()),
+    let engine = h.engine(ledger, Arc::new(RecordingNotifier::default()));
+    let stats = run_until(
+        &engine,
+        &queue,
+        RunnerOptions::default(),
+        Duration::from_secs(10),
+        "shutdown is prompt",
+        || client_deployments(&h.sim, &guid) > 0,
     )
-    .with_margins(margins());
-    let (stop, stopped) = watch::channel(false);
-
-    let runner = {
-        let queue = queue.clone();
-        async move { run(&engine, queue.as_ref(), stopped, RunnerOptions::default()).await }
-    };
-    let trigger = async {
-        while client_deployments(&h.sim, &guid) == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        stop.send_replace(true);
-    };
-    let (stats, ()) = tokio::time::timeout(Duration::from_secs(10), async {
-        tokio::join!(runner, trigger)
-    })
-    .await
-    .expect("shutdown is prompt");
+    .await;
 
     assert_eq!(stats.retried, 1);
     assert_eq!(stats.completed, 0);
@@ -186,47 +115,30 @@ async fn shutdown_mid_restage_hands_the_job_back_for_resumption() {
 async fn a_shutdown_hand_back_is_not_counted_as_an_attempt() {
     let h = start().await;
     let guid = h.sim.add_app(app("interrupted-at-the-limit"));
-    let jobs = vec![job_for(&h.sim, &guid, Action::Restage)];
     let ledger = Arc::new(FaultyLedger::default());
-    ledger
-        .put_run(&run_record(&jobs))
-        .await
-        .expect("run stored");
+    let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;
     let limit = h.settings.max_attempts;
-    let queue = Arc::new(Queue::default());
-    queue
-        .ready
-        .lock()
-        .expect("lock")
-        .push_back(delivery("m0", limit, jobs[0].to_json()));
+    let queue = Arc::new(RecordingSource::default());
+    queue.push(delivery("m0", limit, jobs[0].to_json()));
     h.sim.set_tick(Duration::ZERO); // the deployment stays ACTIVE until the restart
     let notifier = Arc::new(RecordingNotifier::default());
-    let engine = Engine::new(
-        h.cf.clone(),
-        h.settings.clone(),
-        ledger.clone(),
-        notifier.clone(),
+    let engine = h.engine(ledger.clone(), notifier.clone());
+    let stats = run_until(
+        &engine,
+        &queue,
+        RunnerOptions::default(),
+        Duration::from_secs(30),
+        "shutdown is prompt",
+        || client_deployments(&h.sim, &guid) > 0,
     )
-    .with_margins(margins());
-    let (stop, stopped) = watch::channel(false);
-    let runner = {
-        let queue = queue.clone();
-        async move { run(&engine, queue.as_ref(), stopped, RunnerOptions::default()).await }
-    };
-    let trigger = async {
-        while client_deployments(&h.sim, &guid) == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        stop.send_replace(true);
-    };
-    let (stats, ()) = tokio::time::timeout(Duration::from_secs(30), async {
-        tokio::join!(runner, trigger)
-    })
-    .await
-    .expect("shutdown is prompt");
+    .await;
     assert_eq!((stats.retried, stats.completed), (1, 0));
     assert_eq!(
-        queue.retried.lock().expect("lock").clone(),
+        queue
+            .retried()
+            .into_iter()
+            .map(|(d, delay)| (d.message_id, delay))
+            .collect::<Vec<_>>(),
         vec![("m0".to_string(), Duration::ZERO)],
         "handed back for the next start at once"
     );
@@ -240,35 +152,20 @@ async fn a_shutdown_hand_back_is_not_counted_as_an_attempt() {
     assert!(notifier.finished().is_empty(), "{:?}", notifier.finished());
 
     // The restart: receive count now past the limit, yet no attempt failed.
-    queue
-        .ready
-        .lock()
-        .expect("lock")
-        .push_back(delivery("m0", limit + 1, jobs[0].to_json()));
-    let engine = Engine::new(
-        h.cf.clone(),
-        h.settings.clone(),
-        ledger.clone(),
-        notifier.clone(),
-    )
-    .with_margins(margins());
-    let (stop, stopped) = watch::channel(false);
-    let runner = {
-        let queue = queue.clone();
-        async move { run(&engine, queue.as_ref(), stopped, RunnerOptions::default()).await }
-    };
-    let trigger = async {
-        while queue.completed.lock().expect("lock").is_empty() {
+    queue.push(delivery("m0", limit + 1, jobs[0].to_json()));
+    let engine = h.engine(ledger.clone(), notifier.clone());
+    run_until(
+        &engine,
+        &queue,
+        RunnerOptions::default(),
+        Duration::from_secs(60),
+        "the resumed job finishes",
+        || {
             h.sim.tick(); // the updater moves the resumed deployment on
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        stop.send_replace(true);
-    };
-    tokio::time::timeout(Duration::from_secs(60), async {
-        tokio::join!(runner, trigger)
-    })
-    .await
-    .expect("the resumed job finishes");
+            !queue.completed().is_empty()
+        },
+    )
+    .await;
     let view = ledger
         .get_run(&jobs[0].run_id)
         .await

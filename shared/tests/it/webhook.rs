@@ -3,11 +3,11 @@
 //! every bad input, duplicate or outage changes nothing.
 
 use std::collections::BTreeSet;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::webhook_support::fakes::RecordingNotifier;
 use crate::webhook_support::{RUBY, client, expected_buildpack, jobs_of, sim};
 use bytes::Bytes;
 use cf_sim::{CfSim, Fault, FaultRule};
@@ -23,6 +23,7 @@ use restager_shared::queue::{JobQueue, JobSource};
 use restager_shared::signature::{github as gh_sig, standard_webhooks};
 use restager_shared::webhook::{self, MAX_BODY_BYTES, Router, RouterDeps};
 use serde_json::{Value, json};
+use test_support::engine::RecordingNotifier;
 use test_support::fakes::{FaultyLedger, FaultyQueue};
 use test_support::moto::{MotoServer, create_queue, sdk_config};
 
@@ -32,13 +33,28 @@ const NOTICE_SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 const TARGET: &str = "1.10.30";
 const START: i64 = 1_750_000_000;
 
-struct Fixture {
-    sim: CfSim,
+/// A router over a ledger with a breakable queue, a recording notifier and a
+/// clock the test moves.
+struct Wired<L = FaultyLedger> {
     router: Router,
     queue: Arc<FaultyQueue>,
-    ledger: Arc<FaultyLedger>,
+    ledger: Arc<L>,
     notifier: Arc<RecordingNotifier>,
     now: Arc<AtomicI64>,
+}
+
+/// The simulator (with ruby_buildpack TARGET installed) and a router over it.
+struct Fixture {
+    sim: CfSim,
+    wired: Wired,
+}
+
+impl Deref for Fixture {
+    type Target = Wired;
+
+    fn deref(&self) -> &Wired {
+        &self.wired
+    }
 }
 
 fn intake() -> IntakeSettings {
@@ -76,28 +92,26 @@ fn router_over(
     }))
 }
 
-async fn fixture(apps: usize) -> Fixture {
-    let sim = sim(apps).await;
-    sim.install_buildpack(RUBY, TARGET);
+fn wired<L: Ledger + 'static>(cf: CfClient, ledger: L) -> Wired<L> {
     let queue = Arc::new(FaultyQueue::default());
-    let ledger = Arc::new(FaultyLedger::default());
+    let ledger = Arc::new(ledger);
     let notifier = Arc::new(RecordingNotifier::default());
     let now = Arc::new(AtomicI64::new(START));
-    let router = router_over(
-        client(&sim),
-        queue.clone(),
-        ledger.clone(),
-        notifier.clone(),
-        &now,
-    );
-    Fixture {
-        sim,
+    let router = router_over(cf, queue.clone(), ledger.clone(), notifier.clone(), &now);
+    Wired {
         router,
         queue,
         ledger,
         notifier,
         now,
     }
+}
+
+async fn fixture(apps: usize) -> Fixture {
+    let sim = sim(apps).await;
+    sim.install_buildpack(RUBY, TARGET);
+    let wired = wired(client(&sim), FaultyLedger::default());
+    Fixture { sim, wired }
 }
 
 /// The published-release example, as if from cloudfoundry/ruby-buildpack.
@@ -127,6 +141,37 @@ fn signed_github(event: &str, delivery: &str, body: Vec<u8>) -> Request<Bytes> {
     github(event, delivery, body.clone())
         .body(Bytes::from(body))
         .expect("request")
+}
+
+/// A signed `release` delivery of cloudfoundry/ruby-buildpack.
+fn release_event(delivery: &str, action: &str, tag: &str, release_id: u64) -> Request<Bytes> {
+    signed_github("release", delivery, release_body(action, tag, release_id))
+}
+
+/// A signed release-feed notice of ruby_buildpack 1.10.30.
+fn notice(id: &str, timestamp: i64) -> Request<Bytes> {
+    signed_notice(id, timestamp, notice_body("1.10.30"))
+}
+
+/// Signed deliveries, sent: a line each where a test sends several.
+trait Deliver {
+    async fn release(&self, delivery: &str, action: &str, tag: &str, id: u64) -> Response<Bytes>;
+    async fn notice(&self, id: &str, timestamp: i64) -> Response<Bytes>;
+}
+
+impl Deliver for Router {
+    async fn release(&self, delivery: &str, action: &str, tag: &str, id: u64) -> Response<Bytes> {
+        self.handle(release_event(delivery, action, tag, id)).await
+    }
+
+    async fn notice(&self, id: &str, timestamp: i64) -> Response<Bytes> {
+        self.handle(notice(id, timestamp)).await
+    }
+}
+
+/// The status, with the router's answer shown when it is not the one wanted.
+fn assert_status(response: &Response<Bytes>, status: StatusCode) {
+    assert_eq!(response.status(), status, "{}", body_json(response));
 }
 
 fn notice_body(version: &str) -> Vec<u8> {
@@ -177,11 +222,7 @@ async fn the_published_release_example_queues_exactly_the_outdated_apps() {
     let f = fixture(400).await;
     let response = f
         .router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.30", 17372790),
-        ))
+        .release("d-1", "published", "v1.10.30", 17372790)
         .await;
     let answer = body_json(&response);
     assert_eq!(response.status(), StatusCode::ACCEPTED, "{answer}");
@@ -225,50 +266,21 @@ async fn the_published_release_example_queues_exactly_the_outdated_apps() {
 #[tokio::test]
 async fn redeliveries_other_deliveries_of_the_release_and_other_senders_queue_nothing_new() {
     let f = fixture(200).await;
-    let first = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.30", 7),
-        ))
-        .await;
+    let first = f.router.release("d-1", "published", "v1.10.30", 7).await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
     let queued = f.queue.jobs().len();
     let calls = f.queue.calls.load(Ordering::SeqCst);
 
     // GitHub's redelivery keeps the delivery id.
-    let again = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.30", 7),
-        ))
-        .await;
+    let again = f.router.release("d-1", "published", "v1.10.30", 7).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(body_json(&again)["status"], "duplicate");
     // The `released` delivery of the same release.
-    let released = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-2",
-            release_body("released", "v1.10.30", 7),
-        ))
-        .await;
-    assert_eq!(
-        released.status(),
-        StatusCode::OK,
-        "{}",
-        body_json(&released)
-    );
+    let released = f.router.release("d-2", "released", "v1.10.30", 7).await;
+    assert_status(&released, StatusCode::OK);
     // The same release from a release feed.
-    let feed = f
-        .router
-        .handle(signed_notice("msg_feed_1", START, notice_body("1.10.30")))
-        .await;
-    assert_eq!(feed.status(), StatusCode::OK, "{}", body_json(&feed));
+    let feed = f.router.notice("msg_feed_1", START).await;
+    assert_status(&feed, StatusCode::OK);
     assert!(
         body_json(&feed)["reason"]
             .as_str()
@@ -292,13 +304,9 @@ async fn concurrent_deliveries_of_one_release_fan_out_once() {
         let f = Arc::clone(&f);
         tasks.push(tokio::spawn(async move {
             let request = if i % 2 == 0 {
-                signed_github(
-                    "release",
-                    &format!("d-{i}"),
-                    release_body("published", "v1.10.30", 7),
-                )
+                release_event(&format!("d-{i}"), "published", "v1.10.30", 7)
             } else {
-                signed_notice(&format!("msg_{i}"), START, notice_body("1.10.30"))
+                notice(&format!("msg_{i}"), START)
             };
             f.router.handle(request).await.status()
         }));
@@ -326,45 +334,24 @@ async fn concurrent_deliveries_of_one_release_fan_out_once() {
 #[tokio::test]
 async fn standard_webhooks_replay_is_a_no_op_and_stale_timestamps_are_refused() {
     let f = fixture(50).await;
-    let first = f
-        .router
-        .handle(signed_notice("msg_1", START - 10, notice_body("1.10.30")))
-        .await;
-    assert_eq!(
-        first.status(),
-        StatusCode::ACCEPTED,
-        "{}",
-        body_json(&first)
-    );
+    let first = f.router.notice("msg_1", START - 10).await;
+    assert_status(&first, StatusCode::ACCEPTED);
     let queued = f.queue.jobs().len();
     // The same message id, re-signed with a fresh timestamp (a sender retry).
-    let replay = f
-        .router
-        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
-        .await;
+    let replay = f.router.notice("msg_1", START).await;
     assert_eq!(replay.status(), StatusCode::OK);
     assert_eq!(body_json(&replay)["status"], "duplicate");
     assert_eq!(f.queue.jobs().len(), queued);
 
     f.now.store(START + 301, Ordering::SeqCst);
-    let stale = f
-        .router
-        .handle(signed_notice("msg_2", START - 1, notice_body("1.10.30")))
-        .await;
+    let stale = f.router.notice("msg_2", START - 1).await;
     assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
     assert!(
         body_json(&stale)["error"]
             .as_str()
             .is_some_and(|e| e.contains("ago"))
     );
-    let future = f
-        .router
-        .handle(signed_notice(
-            "msg_3",
-            START + 301 + 301,
-            notice_body("1.10.30"),
-        ))
-        .await;
+    let future = f.router.notice("msg_3", START + 301 + 301).await;
     assert_eq!(future.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -376,31 +363,35 @@ async fn every_bad_input_is_refused_and_changes_nothing() {
     big[0] = b'{';
     let post = |path: &str| Request::post(path.to_string());
     let signed = |body: &[u8]| gh_sig::sign(&Secret::new(GITHUB_SECRET), body);
+    // A GitHub delivery with just these headers, for the ones that leave some out.
+    let with_headers = |headers: &[(&str, &str)], body: &[u8]| {
+        headers
+            .iter()
+            .fold(post("/webhooks/github"), |b, (name, value)| {
+                b.header(*name, *value)
+            })
+            .body(Bytes::from(body.to_vec()))
+            .expect("req")
+    };
+    let json = ("content-type", "application/json");
+    let event = ("x-github-event", "release");
+    let delivery = ("x-github-delivery", "d-x");
+    let good_signature = signed(&good);
+    fn signature(value: &str) -> (&str, &str) {
+        ("x-hub-signature-256", value)
+    }
+    let wrong = gh_sig::sign(&Secret::new("wrong"), &good);
 
     let cases: Vec<(&str, Request<Bytes>, StatusCode, &str)> = vec![
         (
             "missing signature",
-            post("/webhooks/github")
-                .header("content-type", "application/json")
-                .header("x-github-event", "release")
-                .header("x-github-delivery", "d-x")
-                .body(Bytes::from(good.clone()))
-                .expect("req"),
+            with_headers(&[json, event, delivery], &good),
             StatusCode::UNAUTHORIZED,
             "x-hub-signature-256",
         ),
         (
             "signature by another secret",
-            post("/webhooks/github")
-                .header("content-type", "application/json")
-                .header("x-github-event", "release")
-                .header("x-github-delivery", "d-x")
-                .header(
-                    "x-hub-signature-256",
-                    gh_sig::sign(&Secret::new("wrong"), &good),
-                )
-                .body(Bytes::from(good.clone()))
-                .expect("req"),
+            with_headers(&[json, event, delivery, signature(&wrong)], &good),
             StatusCode::UNAUTHORIZED,
             "does not match",
         ),
@@ -414,13 +405,7 @@ async fn every_bad_input_is_refused_and_changes_nothing() {
         ),
         (
             "malformed signature",
-            post("/webhooks/github")
-                .header("content-type", "application/json")
-                .header("x-github-event", "release")
-                .header("x-github-delivery", "d-x")
-                .header("x-hub-signature-256", "sha256=zz")
-                .body(Bytes::from(good.clone()))
-                .expect("req"),
+            with_headers(&[json, event, delivery, signature("sha256=zz")], &good),
             StatusCode::UNAUTHORIZED,
             "hex",
         ),
@@ -457,23 +442,13 @@ async fn every_bad_input_is_refused_and_changes_nothing() {
         ),
         (
             "release without a delivery id",
-            post("/webhooks/github")
-                .header("content-type", "application/json")
-                .header("x-github-event", "release")
-                .header("x-hub-signature-256", signed(&good))
-                .body(Bytes::from(good.clone()))
-                .expect("req"),
+            with_headers(&[json, event, signature(&good_signature)], &good),
             StatusCode::BAD_REQUEST,
             "x-github-delivery",
         ),
         (
             "delivery without an event",
-            post("/webhooks/github")
-                .header("content-type", "application/json")
-                .header("x-github-delivery", "d-x")
-                .header("x-hub-signature-256", signed(&good))
-                .body(Bytes::from(good.clone()))
-                .expect("req"),
+            with_headers(&[json, delivery, signature(&good_signature)], &good),
             StatusCode::BAD_REQUEST,
             "x-github-event",
         ),
@@ -520,13 +495,8 @@ async fn every_bad_input_is_refused_and_changes_nothing() {
             "form-encoded GitHub delivery",
             {
                 let body = format!("payload={}", "%7B%7D").into_bytes();
-                post("/webhooks/github")
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-github-event", "release")
-                    .header("x-github-delivery", "d-x")
-                    .header("x-hub-signature-256", signed(&body))
-                    .body(Bytes::from(body))
-                    .expect("req")
+                let form = ("content-type", "application/x-www-form-urlencoded");
+                with_headers(&[form, event, delivery, signature(&signed(&body))], &body)
             },
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content type to application/json",
@@ -621,14 +591,7 @@ async fn pings_and_unhandled_actions_answer_200_with_the_reason() {
         ("edited", "not acted on"),
         ("deleted", "not acted on"),
     ] {
-        let response = f
-            .router
-            .handle(signed_github(
-                "release",
-                "d-c",
-                release_body(action, "v1.10.30", 7),
-            ))
-            .await;
+        let response = f.router.release("d-c", action, "v1.10.30", 7).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert!(
             body_json(&response)["reason"]
@@ -664,14 +627,7 @@ async fn pings_and_unhandled_actions_answer_200_with_the_reason() {
 #[tokio::test]
 async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_install_acts() {
     let f = fixture(100).await;
-    let response = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.31", 9),
-        ))
-        .await;
+    let response = f.router.release("d-1", "published", "v1.10.31", 9).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let answer = body_json(&response);
     assert_eq!(answer["queued"], 0);
@@ -699,28 +655,14 @@ async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_insta
 
     f.sim.install_buildpack(RUBY, "1.10.31");
     // The same delivery again is a replay, answered with the original run id.
-    let replay = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.31", 9),
-        ))
-        .await;
+    let replay = f.router.release("d-1", "published", "v1.10.31", 9).await;
     assert_eq!(replay.status(), StatusCode::OK);
     let replayed = body_json(&replay);
     assert_eq!(replayed["status"], "duplicate", "{replayed}");
     assert_eq!(replayed["run_id"], answer["run_id"], "{replayed}");
     assert!(f.queue.jobs().is_empty());
     // A new delivery of the release, after the install, acts.
-    let redelivery = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-2",
-            release_body("published", "v1.10.31", 9),
-        ))
-        .await;
+    let redelivery = f.router.release("d-2", "published", "v1.10.31", 9).await;
     assert_eq!(redelivery.status(), StatusCode::ACCEPTED);
     assert_eq!(body_json(&redelivery)["run_id"], answer["run_id"]);
     let expected = expected_buildpack(&f.sim, RUBY, "1.10.31", |_| Some("1.10.31".into()));
@@ -731,30 +673,14 @@ async fn a_version_not_installed_queues_nothing_and_a_redelivery_after_the_insta
 async fn cloud_foundry_unreachable_is_503_with_nothing_queued_and_the_retry_works() {
     let f = fixture(60).await;
     f.sim.set_fault(FaultRule::all(Fault::ServiceUnavailable));
-    let response = f
-        .router
-        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        body_json(&response)
-    );
+    let response = f.router.notice("msg_1", START).await;
+    assert_status(&response, StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().get("retry-after").is_some());
     f.assert_untouched("CF unavailable").await;
 
     f.sim.clear_faults();
-    let retry = f
-        .router
-        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
-        .await;
-    assert_eq!(
-        retry.status(),
-        StatusCode::ACCEPTED,
-        "{}",
-        body_json(&retry)
-    );
+    let retry = f.router.notice("msg_1", START).await;
+    assert_status(&retry, StatusCode::ACCEPTED);
     let expected = expected_buildpack(&f.sim, RUBY, TARGET, |_| Some(TARGET.into()));
     assert_eq!(f.queued_apps(), jobs_of(&expected));
 }
@@ -764,20 +690,14 @@ async fn a_foundation_that_does_not_listen_is_503() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
-    let queue = Arc::new(FaultyQueue::default());
-    let ledger = Arc::new(FaultyLedger::default());
-    let notifier = Arc::new(RecordingNotifier::default());
-    let now = Arc::new(AtomicI64::new(START));
-    let router = router_over(
-        crate::webhook_support::client_at(&url, 5000),
-        queue.clone(),
-        ledger.clone(),
-        notifier.clone(),
-        &now,
-    );
-    let response = router
-        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
-        .await;
+    let cf = crate::webhook_support::client_at(&url, 5000);
+    let Wired {
+        router,
+        queue,
+        ledger,
+        ..
+    } = wired(cf, FaultyLedger::default());
+    let response = router.notice("msg_1", START).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(queue.jobs().is_empty() && ledger.runs().await.is_empty());
     assert!(
@@ -795,40 +715,16 @@ async fn queue_or_ledger_outages_are_503_and_the_retry_queues_every_job_once() {
 
     // The queue takes a few jobs and then fails.
     *f.queue.accept_then_fail.lock().expect("lock") = Some(3);
-    let response = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.30", 7),
-        ))
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        body_json(&response)
-    );
+    let response = f.router.release("d-1", "published", "v1.10.30", 7).await;
+    assert_status(&response, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         f.notifier.started().is_empty(),
         "not announced before it is queued"
     );
 
     // GitHub redelivers with the same delivery id once the queue is back.
-    let retry = f
-        .router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.30", 7),
-        ))
-        .await;
-    assert_eq!(
-        retry.status(),
-        StatusCode::ACCEPTED,
-        "{}",
-        body_json(&retry)
-    );
+    let retry = f.router.release("d-1", "published", "v1.10.30", 7).await;
+    assert_status(&retry, StatusCode::ACCEPTED);
     assert_eq!(f.queued_apps(), expected);
     assert_eq!(f.queue.jobs().len(), expected.len(), "each job once");
     assert_eq!(f.notifier.started().len(), 1);
@@ -836,26 +732,17 @@ async fn queue_or_ledger_outages_are_503_and_the_retry_queues_every_job_once() {
     // The ledger down: nothing is planned or queued, and nothing is remembered.
     let g = fixture(20).await;
     g.ledger.down.store(true, Ordering::SeqCst);
-    let response = g
-        .router
-        .handle(signed_notice("msg_9", START, notice_body("1.10.30")))
-        .await;
+    let response = g.router.notice("msg_9", START).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(g.queue.jobs().is_empty());
     assert_eq!(g.sim.count("GET", "/v3/apps"), 0);
     g.ledger.down.store(false, Ordering::SeqCst);
     g.queue.down.store(true, Ordering::SeqCst);
-    let response = g
-        .router
-        .handle(signed_notice("msg_9", START, notice_body("1.10.30")))
-        .await;
+    let response = g.router.notice("msg_9", START).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(!g.ledger.remembers("notice-message:msg_9").await);
     g.queue.down.store(false, Ordering::SeqCst);
-    let response = g
-        .router
-        .handle(signed_notice("msg_9", START, notice_body("1.10.30")))
-        .await;
+    let response = g.router.notice("msg_9", START).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
@@ -863,17 +750,13 @@ async fn queue_or_ledger_outages_are_503_and_the_retry_queues_every_job_once() {
 async fn the_sweep_queues_outdated_apps_once_across_repeats() {
     // Over the real in-memory ledger, so finished jobs are judged by its rules.
     let sim = sim(200).await;
-    let queue = Arc::new(FaultyQueue::default());
-    let ledger = Arc::new(MemoryLedger::new());
-    let notifier = Arc::new(RecordingNotifier::default());
-    let now = Arc::new(AtomicI64::new(START));
-    let router = router_over(
-        client(&sim),
-        queue.clone(),
-        ledger.clone(),
-        notifier.clone(),
-        &now,
-    );
+    let Wired {
+        router,
+        queue,
+        ledger,
+        notifier,
+        ..
+    } = wired(client(&sim), MemoryLedger::new());
 
     let first = webhook::sweep(&router).await.expect("sweep");
     assert!(first.queued() > 0);
@@ -983,19 +866,8 @@ async fn on_a_real_fifo_queue_the_release_example_queues_each_affected_app_once(
         Arc::new(RecordingNotifier::default()),
     );
 
-    let response = router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.30", 7),
-        ))
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::ACCEPTED,
-        "{}",
-        body_json(&response)
-    );
+    let response = router.release("d-1", "published", "v1.10.30", 7).await;
+    assert_status(&response, StatusCode::ACCEPTED);
     let expected = jobs_of(&expected_buildpack(&sim, RUBY, TARGET, |_| {
         Some(TARGET.into())
     }));
@@ -1014,21 +886,9 @@ async fn on_a_real_fifo_queue_the_release_example_queues_each_affected_app_once(
     );
 
     // Redelivery and the `released` delivery put nothing more on the queue.
-    let again = router
-        .handle(signed_github(
-            "release",
-            "d-1",
-            release_body("published", "v1.10.30", 7),
-        ))
-        .await;
+    let again = router.release("d-1", "published", "v1.10.30", 7).await;
     assert_eq!(again.status(), StatusCode::OK);
-    let released = router
-        .handle(signed_github(
-            "release",
-            "d-2",
-            release_body("released", "v1.10.30", 7),
-        ))
-        .await;
+    let released = router.release("d-2", "released", "v1.10.30", 7).await;
     assert_eq!(released.status(), StatusCode::OK);
     assert!(drain(&queue).await.is_empty());
 }
@@ -1051,32 +911,16 @@ async fn sqs_unreachable_is_503_and_the_retry_after_recovery_queues_exactly_once
         url.clone(),
     ));
     let down = sqs_router(&sim, unreachable, ledger.clone(), notifier.clone());
-    let response = down
-        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        body_json(&response)
-    );
+    let response = down.notice("msg_1", START).await;
+    assert_status(&response, StatusCode::SERVICE_UNAVAILABLE);
     assert!(notifier.started().is_empty());
 
     // SQS back: the sender's retry (same message id) is processed in full, once.
     let queue = Arc::new(SqsQueue::from_sdk_config(&moto.sdk_config(), url));
     let up = sqs_router(&sim, queue.clone(), ledger.clone(), notifier.clone());
-    let retry = up
-        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
-        .await;
-    assert_eq!(
-        retry.status(),
-        StatusCode::ACCEPTED,
-        "{}",
-        body_json(&retry)
-    );
-    let again = up
-        .handle(signed_notice("msg_1", START, notice_body("1.10.30")))
-        .await;
+    let retry = up.notice("msg_1", START).await;
+    assert_status(&retry, StatusCode::ACCEPTED);
+    let again = up.notice("msg_1", START).await;
     assert_eq!(again.status(), StatusCode::OK);
     let expected = jobs_of(&expected_buildpack(&sim, RUBY, TARGET, |_| {
         Some(TARGET.into())

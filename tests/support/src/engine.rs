@@ -2,6 +2,7 @@
 //! timings, a CF client pointed at it, worker settings scaled to match, and
 //! jobs built from the simulator's own app records.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cf_sim::{
@@ -10,7 +11,9 @@ use cf_sim::{
 use restager_shared::cf::{CfClient, CfClientOptions};
 use restager_shared::config::{CfSettings, DeploySettings, DeployStrategy, Secret, WorkerSettings};
 use restager_shared::domain::{Action, AppRef, Notice, Outcome, RestageJob, RunId, Version};
-use restager_shared::engine::{Deadline, Margins};
+use restager_shared::engine::{Deadline, Engine, Margins, restage_one};
+use restager_shared::ledger::Ledger;
+use restager_shared::notify::Notifier;
 use url::Url;
 
 pub const BUILDPACK: &str = "ruby_buildpack";
@@ -21,6 +24,50 @@ pub struct Harness {
     pub sim: CfSim,
     pub cf: CfClient,
     pub settings: WorkerSettings,
+}
+
+impl Harness {
+    /// The app's live droplet, which must exist.
+    pub fn live_droplet(&self, app: &str) -> String {
+        self.current_droplet(app).expect("live droplet")
+    }
+
+    pub fn current_droplet(&self, app: &str) -> Option<String> {
+        self.sim.app(app).and_then(|a| a.current_droplet)
+    }
+
+    /// The restage job discovery would plan for this app right now.
+    pub fn restage_job(&self, app: &str) -> RestageJob {
+        job_for(&self.sim, app, Action::Restage)
+    }
+
+    /// `restage_one` with these settings and all the time it wants.
+    pub async fn restage(&self, job: &RestageJob) -> Outcome {
+        restage_one(&self.cf, &self.settings, job, &roomy()).await
+    }
+
+    /// The app's version of the ruby buildpack now.
+    pub fn version_of(&self, app: &str) -> Option<String> {
+        self.sim
+            .app(app)
+            .and_then(|a| a.current_version(BUILDPACK).map(String::from))
+    }
+
+    /// An engine over the simulator with these settings and the tests' margins.
+    pub fn engine(&self, ledger: Arc<dyn Ledger>, notifier: Arc<dyn Notifier>) -> Engine {
+        Engine::new(self.cf.clone(), self.settings.clone(), ledger, notifier)
+            .with_margins(margins())
+    }
+
+    /// Restage jobs for these apps, their run stored in `ledger` as fan-out would.
+    pub async fn planned(&self, ledger: &FaultyLedger, guids: &[String]) -> Vec<RestageJob> {
+        let jobs: Vec<RestageJob> = guids.iter().map(|g| self.restage_job(g)).collect();
+        ledger
+            .put_run(&run_record(&jobs))
+            .await
+            .expect("run stored");
+        jobs
+    }
 }
 
 pub fn settings() -> WorkerSettings {
@@ -128,11 +175,7 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// after it is deployed (or its canary paused), and returns the app's live
 /// droplet, the one a rollback should restore.
 pub fn crashes_after_deploy(h: &Harness, app: &str) -> String {
-    let previous = h
-        .sim
-        .app(app)
-        .and_then(|a| a.current_droplet)
-        .expect("live droplet");
+    let previous = h.live_droplet(app);
     h.sim.set_fault(FaultRule::app(
         app,
         Fault::CrashAfterDeploy {
@@ -157,6 +200,13 @@ pub fn rolled_back(outcome: &Outcome) -> (&str, &str) {
 pub fn app(name: &str) -> AppSpec {
     let mut spec = AppSpec::new(name);
     spec.buildpack_version = Some("1.10.29".into());
+    spec
+}
+
+/// [`app`] with `instances` web instances.
+pub fn scaled_app(name: &str, instances: u32) -> AppSpec {
+    let mut spec = app(name);
+    spec.instances = instances;
     spec
 }
 
@@ -247,7 +297,7 @@ pub fn client_deployments(sim: &CfSim, app: &str) -> usize {
         .count()
 }
 
-pub use crate::fakes::FaultyLedger;
+pub use crate::fakes::{FaultyLedger, RecordingSource};
 
 pub use notifier::RecordingNotifier;
 
@@ -262,6 +312,7 @@ mod notifier {
     /// Remembers every notification, for assertions.
     #[derive(Default)]
     pub struct RecordingNotifier {
+        pub started: Mutex<Vec<RunId>>,
         pub finished: Mutex<Vec<(JobId, Outcome)>>,
         pub completed: Mutex<Vec<RunId>>,
         pub news: Mutex<Vec<RolloutNews>>,
@@ -269,6 +320,11 @@ mod notifier {
     }
 
     impl RecordingNotifier {
+        /// The runs announced, in order.
+        pub fn started(&self) -> Vec<RunId> {
+            self.started.lock().expect("lock").clone()
+        }
+
         pub fn finished(&self) -> Vec<(JobId, Outcome)> {
             self.finished.lock().expect("lock").clone()
         }
@@ -289,7 +345,8 @@ mod notifier {
 
     #[async_trait]
     impl Notifier for RecordingNotifier {
-        async fn run_started(&self, _run: &RunRecord) -> Result<(), NotifyError> {
+        async fn run_started(&self, run: &RunRecord) -> Result<(), NotifyError> {
+            self.started.lock().expect("lock").push(run.run_id.clone());
             Ok(())
         }
 

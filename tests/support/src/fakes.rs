@@ -1,6 +1,7 @@
 //! Ports that can be broken on purpose: the real in-memory adapters behind a
 //! switch, for tests that must see a port fail (or be observed) precisely.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use restager_shared::domain::{JobId, Outcome, RestageJob, RunId};
 use restager_shared::ledger::{
     Lease, Ledger, LedgerError, MemoryLedger, Progress, Recorded, Rollout, RunRecord, RunView,
 };
-use restager_shared::queue::{JobQueue, QueueError};
+use restager_shared::queue::{Delivery, JobQueue, JobSource, QueueError};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -217,6 +218,59 @@ impl JobQueue for FaultyQueue {
                 stored.push(job.clone());
             }
         }
+        Ok(())
+    }
+}
+
+/// Deliveries the test pushes, handed out in order; records how each one
+/// was settled (completed, or handed back with a delay).
+#[derive(Default)]
+pub struct RecordingSource {
+    ready: Mutex<VecDeque<Delivery>>,
+    completed: Mutex<Vec<Delivery>>,
+    retried: Mutex<Vec<(Delivery, Duration)>>,
+}
+
+impl RecordingSource {
+    pub fn push(&self, delivery: Delivery) {
+        lock(&self.ready).push_back(delivery);
+    }
+
+    /// The message ids completed, in order.
+    pub fn completed(&self) -> Vec<String> {
+        lock(&self.completed)
+            .iter()
+            .map(|d| d.message_id.clone())
+            .collect()
+    }
+
+    /// The deliveries handed back, in order, each with its delay.
+    pub fn retried(&self) -> Vec<(Delivery, Duration)> {
+        lock(&self.retried).clone()
+    }
+}
+
+#[async_trait]
+impl JobSource for RecordingSource {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        let batch: Vec<Delivery> = {
+            let mut ready = lock(&self.ready);
+            let n = max.min(ready.len());
+            ready.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(batch)
+    }
+
+    async fn complete(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        lock(&self.completed).push(delivery.clone());
+        Ok(())
+    }
+
+    async fn retry_later(&self, delivery: &Delivery, delay: Duration) -> Result<(), QueueError> {
+        lock(&self.retried).push((delivery.clone(), delay));
         Ok(())
     }
 }

@@ -12,8 +12,8 @@ use cf_sim::{CfSim, SimConfig};
 use restager_shared::config::{FailureBudget, RolloutSettings, ScopeSettings, WaveSpec};
 use restager_shared::discovery::{self, FanOut, Plan};
 use restager_shared::domain::{Action, RunId};
+use restager_shared::engine::Clock;
 use restager_shared::engine::runner::{self, RunnerOptions};
-use restager_shared::engine::{Clock, Engine};
 use restager_shared::ledger::{Ledger, MemoryLedger, RunView};
 use restager_shared::queue::{JobQueue, MemoryQueue};
 use restager_shared::rollout::{self, Ports};
@@ -135,15 +135,11 @@ impl Rig {
     /// A worker and a tick timer, running until the returned guard is dropped.
     pub fn work(&self) -> Working {
         let (stop, rx) = watch::channel(false);
-        let engine = Engine::new(
-            self.h.cf.clone(),
-            self.h.settings.clone(),
-            self.ledger.clone(),
-            self.notifier.clone(),
-        )
-        .with_margins(crate::engine::margins())
-        .with_queue(self.queue.clone())
-        .with_clock(self.clock.clock());
+        let engine = self
+            .h
+            .engine(self.ledger.clone(), self.notifier.clone())
+            .with_queue(self.queue.clone())
+            .with_clock(self.clock.clock());
         let source = self.queue.clone();
         let options = RunnerOptions {
             receive_wait: Duration::from_millis(20),

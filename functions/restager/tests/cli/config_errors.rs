@@ -1,7 +1,7 @@
 //! The real binary's answers to bad command lines and bad settings: exit code
 //! 2 and a message naming the setting and the fix, before anything connects.
 
-use crate::support::restager;
+use crate::support::{Finished, restager};
 
 const CF: [(&str, &str); 3] = [
     // Nothing listens here: a command that got past its settings would fail
@@ -11,21 +11,14 @@ const CF: [(&str, &str); 3] = [
     ("CF_CLIENT_SECRET", "restager-secret"),
 ];
 
-fn assert_config_error(run: &crate::support::Finished, names: &[&str]) {
-    assert_eq!(
-        run.code,
-        Some(2),
-        "expected exit code 2\nstdout:\n{}\nstderr:\n{}",
-        run.stdout,
-        run.stderr
-    );
-    for name in names {
-        assert!(
-            run.stderr.contains(name),
-            "stderr does not mention {name}:\n{}",
-            run.stderr
-        );
-    }
+/// `restager ARGS` with the CF settings above and `env` over them.
+async fn with_cf(env: &[(&str, &str)], args: &[&str]) -> Finished {
+    restager()
+        .envs(CF)
+        .envs(env.iter().copied())
+        .args(args.iter().copied())
+        .run()
+        .await
 }
 
 #[tokio::test]
@@ -43,23 +36,15 @@ async fn missing_cf_api_url_names_the_variable_and_the_fix() {
         vec!["serve"],
     ] {
         let run = restager().args(args.clone()).run().await;
-        assert_config_error(
-            &run,
-            &["CF_API_URL is not set", "https://api.sys.example.com"],
-        );
+        run.fails(2, &["CF_API_URL is not set", "https://api.sys.example.com"]);
     }
 }
 
 #[tokio::test]
 async fn a_bad_cf_api_url_is_refused() {
-    let run = restager()
-        .envs(CF)
-        .env("CF_API_URL", "api.example.com")
-        .arg("outdated")
-        .run()
-        .await;
-    assert_config_error(
-        &run,
+    let run = with_cf(&[("CF_API_URL", "api.example.com")], &["outdated"]).await;
+    run.fails(
+        2,
         &["CF_API_URL=`api.example.com` is not valid", "http(s) URL"],
     );
 }
@@ -93,65 +78,40 @@ async fn bad_worker_settings_name_the_variable() {
         ("CF_SKIP_SSL_VALIDATION", "perhaps", "true or false"),
     ];
     for (name, value, expected) in cases {
-        let run = restager()
-            .envs(CF)
-            .env(name, value)
-            .arg("serve")
-            .run()
-            .await;
-        assert_config_error(&run, &[name, expected]);
+        let run = with_cf(&[(name, value)], &["serve"]).await;
+        run.fails(2, &[name, expected]);
     }
 }
 
 #[tokio::test]
 async fn flags_override_the_environment_and_are_checked_the_same_way() {
-    let run = restager()
-        .envs(CF)
-        .env("RESTAGER_MAX_IN_FLIGHT", "2")
-        .args(["serve", "--max-in-flight", "zero"])
-        .run()
-        .await;
+    let run = with_cf(
+        &[("RESTAGER_MAX_IN_FLIGHT", "2")],
+        &["serve", "--max-in-flight", "zero"],
+    )
+    .await;
     // The error names the flag that was used, and its variable.
-    assert_config_error(&run, &["--max-in-flight=`zero`", "RESTAGER_MAX_IN_FLIGHT"]);
+    run.fails(2, &["--max-in-flight=`zero`", "RESTAGER_MAX_IN_FLIGHT"]);
     // A flag before the subcommand works as well.
-    let run = restager()
-        .envs(CF)
-        .args(["--poll-interval", "never", "serve"])
-        .run()
-        .await;
-    assert_config_error(&run, &["--poll-interval=`never`", "RESTAGER_POLL_INTERVAL"]);
+    let run = with_cf(&[], &["--poll-interval", "never", "serve"]).await;
+    run.fails(2, &["--poll-interval=`never`", "RESTAGER_POLL_INTERVAL"]);
     // From the environment, the variable alone.
-    let run = restager()
-        .envs(CF)
-        .env("RESTAGER_POLL_INTERVAL", "never")
-        .arg("serve")
-        .run()
-        .await;
-    assert_config_error(&run, &["RESTAGER_POLL_INTERVAL=`never`"]);
+    let run = with_cf(&[("RESTAGER_POLL_INTERVAL", "never")], &["serve"]).await;
+    run.fails(2, &["RESTAGER_POLL_INTERVAL=`never`"]);
     assert!(!run.stderr.contains("--poll-interval"), "{}", run.stderr);
 }
 
 #[tokio::test]
 async fn notice_secrets_must_be_standard_webhooks_secrets_and_are_never_echoed() {
-    let run = restager()
-        .envs(CF)
-        .env("RESTAGER_NOTICE_SECRETS", "hunter2")
-        .arg("serve")
-        .run()
-        .await;
-    assert_config_error(&run, &["RESTAGER_NOTICE_SECRETS", "whsec_"]);
+    let run = with_cf(&[("RESTAGER_NOTICE_SECRETS", "hunter2")], &["serve"]).await;
+    run.fails(2, &["RESTAGER_NOTICE_SECRETS", "whsec_"]);
     assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
 }
 
 #[tokio::test]
 async fn slack_token_without_channel_is_a_config_error() {
-    let run = restager()
-        .envs(CF)
-        .env("SLACK_BOT_TOKEN", "xoxb-secret-token")
-        .arg("serve")
-        .run()
-        .await;
-    assert_config_error(&run, &["SLACK_CHANNEL is not set"]);
+    let run = with_cf(&[("SLACK_BOT_TOKEN", "xoxb-secret-token")], &["serve"]).await;
+    run.fails(2, &["SLACK_CHANNEL is not set"]);
     assert!(!run.stderr.contains("xoxb-secret-token"), "{}", run.stderr);
 }
 
@@ -166,7 +126,7 @@ async fn usage_errors_exit_with_2() {
         vec!["demo", "--apps", "0"],
         vec!["status", "not-a-run-id"],
     ] {
-        let run = restager().envs(CF).args(args.clone()).run().await;
+        let run = with_cf(&[], &args).await;
         assert_eq!(
             run.code,
             Some(2),
@@ -182,20 +142,12 @@ async fn usage_errors_exit_with_2() {
 async fn a_notice_file_that_is_missing_or_invalid_is_a_usage_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("nope.json");
-    let run = restager()
-        .envs(CF)
-        .args(["plan", "--notice", &missing.display().to_string()])
-        .run()
-        .await;
-    assert_config_error(&run, &["nope.json"]);
+    let run = with_cf(&[], &["plan", "--notice", &missing.display().to_string()]).await;
+    run.fails(2, &["nope.json"]);
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, br#"{"type":"buildpack.released","version":"1.2.3"}"#).expect("write");
-    let run = restager()
-        .envs(CF)
-        .args(["plan", "--notice", &bad.display().to_string()])
-        .run()
-        .await;
-    assert_config_error(&run, &["buildpack"]);
+    let run = with_cf(&[], &["plan", "--notice", &bad.display().to_string()]).await;
+    run.fails(2, &["buildpack"]);
 }
 
 #[tokio::test]

@@ -10,11 +10,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::support::{Restager, restager};
+use crate::support::{Finished, Restager, Serving, eventually, restager};
 use cf_sim::{AppSpec, AppState, CfSim, Corruption, LifecycleKind, SimConfig};
 use restager_shared::config::Secret;
 use restager_shared::signature::standard_webhooks;
 use serde_json::Value;
+use test_support::engine::{client_builds, client_deployments};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const INSTALLED: &str = "1.10.29";
@@ -30,6 +31,8 @@ struct Foundation {
     untouched: BTreeSet<String>,
     /// Settings every `restager` run against this foundation gets, restarts included.
     settings: Vec<(&'static str, String)>,
+    /// `RESTAGER_DATA_DIR` of those runs: the embedded queue and ledger.
+    data: tempfile::TempDir,
 }
 
 async fn foundation(outdated_apps: usize) -> Foundation {
@@ -66,6 +69,7 @@ async fn foundation_with(outdated_apps: usize, config: SimConfig) -> Foundation 
         outdated,
         untouched,
         settings: Vec::new(),
+        data: tempfile::tempdir().expect("temp dir"),
     }
 }
 
@@ -81,10 +85,10 @@ impl Foundation {
     }
 
     /// The binary with this foundation's settings over the tests' defaults.
-    fn restager(&self, data: &Path) -> Restager {
+    fn restager(&self) -> Restager {
         restager()
             .envs([
-                ("RESTAGER_DATA_DIR", data.display().to_string()),
+                ("RESTAGER_DATA_DIR", self.data().display().to_string()),
                 ("RESTAGER_NOTICE_SECRETS", SECRET.to_string()),
                 ("RESTAGER_LISTEN", "127.0.0.1:0".to_string()),
                 ("RESTAGER_POLL_INTERVAL", "10ms".to_string()),
@@ -94,21 +98,52 @@ impl Foundation {
             .envs(self.env())
     }
 
+    fn data(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// `restager ARGS`, which must exit 0.
+    async fn ok(&self, args: &[&str]) -> Finished {
+        self.restager().args(args.iter().copied()).run().await.ok()
+    }
+
+    /// What `restager ARGS` printed as JSON, after exit 0.
+    async fn json(&self, args: &[&str]) -> Value {
+        self.ok(args).await.json()
+    }
+
+    /// `restager serve` with nothing but this foundation's settings.
+    async fn serve(&self) -> Serving {
+        self.serve_with(&[]).await
+    }
+
+    /// `restager serve` with `env` over this foundation's settings.
+    async fn serve_with(&self, env: &[(&str, &str)]) -> Serving {
+        self.restager()
+            .envs(env.iter().copied())
+            .arg("serve")
+            .serve()
+            .await
+    }
+
+    /// `restager plan` of ruby_buildpack `version`, which must exit 0.
+    async fn plan(&self, version: &str, extra: &[&str]) -> Finished {
+        let plan = [
+            "plan",
+            "--buildpack",
+            "ruby_buildpack",
+            "--version",
+            version,
+        ];
+        self.ok(&[&plan[..], extra].concat()).await
+    }
+
     /// Client-made builds and deployments of an app.
     fn restages_of(&self, guid: &str) -> (usize, usize) {
-        let builds = self
-            .sim
-            .builds_for(guid)
-            .iter()
-            .filter(|b| b.by_client)
-            .count();
-        let deployments = self
-            .sim
-            .deployments_for(guid)
-            .iter()
-            .filter(|d| d.by_client)
-            .count();
-        (builds, deployments)
+        (
+            client_builds(&self.sim, guid),
+            client_deployments(&self.sim, guid),
+        )
     }
 
     fn patched(&self, guid: &str) -> bool {
@@ -124,16 +159,26 @@ impl Foundation {
                 .any(|d| d.by_client && d.status_value == "FINALIZED")
     }
 
-    async fn wait_until_all_patched(&self, serving: &crate::support::Serving) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !self.outdated.iter().all(|g| self.patched(g)) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not every outdated app was restaged\nserve stderr:\n{}",
-                serving.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+    async fn wait_until_all_patched(&self, serving: &Serving) {
+        eventually(
+            Duration::from_secs(60),
+            || self.outdated.iter().all(|g| self.patched(g)),
+            || {
+                format!(
+                    "not every outdated app was restaged\nserve stderr:\n{}",
+                    serving.stderr()
+                )
+            },
+        )
+        .await;
+    }
+
+    /// Every outdated app but `left` is patched.
+    fn all_patched_but(&self, left: &str) -> bool {
+        self.outdated
+            .iter()
+            .filter(|g| *g != left)
+            .all(|g| self.patched(g))
     }
 
     /// Every outdated app restaged exactly once, nothing else touched.
@@ -160,24 +205,59 @@ fn notice_body() -> Vec<u8> {
 
 /// POSTs a notice signed per Standard Webhooks, as a release pipeline would.
 async fn send_notice(base: &str, body: &[u8], id: &str) -> (u16, Value) {
-    let now = SystemTime::now()
+    let (status, json, _) = notice_with(base, id, body, &[]).await;
+    (status, json)
+}
+
+fn now() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
-        .as_secs() as i64;
+        .as_secs() as i64
+}
+
+/// A POST to `/webhooks/notice` signed for `id`, with extra (or replaced) headers.
+async fn notice_with(
+    base: &str,
+    id: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> (u16, Value, reqwest::header::HeaderMap) {
     let headers =
-        standard_webhooks::signed_headers(&[Secret::new(SECRET)], id, now, body).expect("sign");
+        standard_webhooks::signed_headers(&[Secret::new(SECRET)], id, now(), body).expect("sign");
     let mut request = reqwest::Client::new()
         .post(format!("{base}/webhooks/notice"))
         .header("content-type", "application/json")
         .body(body.to_vec());
+    // An extra header replaces the signed one of the same name.
     for (name, value) in headers {
-        request = request.header(name, value);
+        if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            request = request.header(name, value);
+        }
     }
-    let response = request.send().await.expect("POST the notice");
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    answer(request).await
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value, reqwest::header::HeaderMap) {
+    let response = request.send().await.expect("the request is answered");
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let text = response.text().await.expect("read the answer");
     let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, json)
+    (status, json, headers)
+}
+
+/// A notice POST with a signature no secret made.
+fn forged_notice(base: &str, id: &str, timestamp: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/notice"))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp)
+        .header("webhook-signature", "v1,Zm9yZ2Vk")
 }
 
 fn guids(list: &Value, key: &str) -> BTreeSet<String> {
@@ -198,20 +278,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
         "restager.io/window",
         "Sat,Sun 02:00-06:00 Europe/Berlin"
     ));
-    let data = tempfile::tempdir().expect("temp dir");
-    let run = f
-        .restager(data.path())
-        .args([
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            INSTALLED,
-            "--json",
-        ])
-        .run()
-        .await
-        .ok();
+    let run = f.plan(INSTALLED, &["--json"]).await;
     let plan = run.json();
     assert_eq!(guids(&plan["restage"], "app_guid"), f.outdated);
     assert_eq!(plan["action"], "restage");
@@ -229,14 +296,11 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     f.assert_no_restages();
 
     // The same plan from a notice file, as a table.
-    let file = data.path().join("notice.json");
+    let file = f.data().join("notice.json");
     std::fs::write(&file, notice_body()).expect("write the notice");
     let run = f
-        .restager(data.path())
-        .args(["plan", "--notice", &file.display().to_string()])
-        .run()
-        .await
-        .ok();
+        .ok(&["plan", "--notice", &file.display().to_string()])
+        .await;
     assert!(run.stdout.contains("5 apps to restage"), "{}", run.stdout);
     for i in 0..5 {
         assert!(run.stdout.contains(&format!("shop-{i}")), "{}", run.stdout);
@@ -244,19 +308,7 @@ async fn plan_lists_exactly_the_outdated_apps_and_why_others_are_skipped() {
     assert!(run.stdout.contains("stopped-shop"), "{}", run.stdout);
 
     // A version the foundation does not have yet queues nothing and says so.
-    let run = f
-        .restager(data.path())
-        .args([
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "1.10.99",
-            "--json",
-        ])
-        .run()
-        .await
-        .ok();
+    let run = f.plan("1.10.99", &["--json"]).await;
     let plan = run.json();
     assert!(
         plan["restage"].as_array().expect("array").is_empty(),
@@ -292,8 +344,7 @@ impl Foundation {
 #[tokio::test]
 async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_reports_it() {
     let f = foundation(6).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
 
     let (health, _) = get(&serving.url, "/healthz").await;
     assert_eq!(health, 200);
@@ -306,7 +357,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
     // The same delivery again is a no-op.
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_e2e_1").await;
     assert!(status == 200 || status == 202, "{status} {answer}");
-    let stopped = settle(&f, data.path(), serving, &run_id, 6).await;
+    let stopped = settle(&f, serving, &run_id, 6).await;
     assert_eq!(
         stopped.code,
         Some(0),
@@ -316,13 +367,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
     f.assert_exactly_once();
 
     // status: the run in the list, then per app.
-    let list = f
-        .restager(data.path())
-        .args(["status", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let list = f.json(&["status", "--json"]).await;
     let run = list
         .as_array()
         .expect("an array of runs")
@@ -332,13 +377,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
     assert_eq!(run["restaged"], 6, "{run}");
     assert_eq!(run["failed"], 0, "{run}");
     assert!(run["completed_at"].is_string(), "{run}");
-    let detail = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let detail = f.json(&["status", &run_id, "--json"]).await;
     let restaged: BTreeSet<String> = detail["apps"]
         .as_array()
         .expect("apps")
@@ -350,12 +389,7 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
         })
         .collect();
     assert_eq!(restaged, f.outdated);
-    let table = f
-        .restager(data.path())
-        .args(["status", &run_id])
-        .run()
-        .await
-        .ok();
+    let table = f.ok(&["status", &run_id]).await;
     assert!(table.stdout.contains("6 restaged"), "{}", table.stdout);
     assert!(table.stdout.contains("shop-0"), "{}", table.stdout);
 }
@@ -365,27 +399,16 @@ async fn serve_restages_a_signed_notice_with_the_embedded_queue_then_status_repo
 /// serve has stopped; a graceful stop hands back restages it was still
 /// watching, so a short second serve lets them record their outcome (they
 /// resume from CF's state, no new build or deployment).
-async fn settle(
-    f: &Foundation,
-    data: &Path,
-    serving: crate::support::Serving,
-    run_id: &str,
-    n: u64,
-) -> crate::support::Finished {
+async fn settle(f: &Foundation, serving: Serving, run_id: &str, n: u64) -> Finished {
     let stopped = serving.terminate().await;
     for _ in 0..5 {
-        let run = f
-            .restager(data)
-            .args(["status", run_id, "--json"])
-            .run()
-            .await;
+        let run = f.restager().args(["status", run_id, "--json"]).run().await;
         if run.code == Some(0) && run.json()["restaged"].as_u64() == Some(n) {
             return stopped;
         }
-        let again = f.restager(data).arg("serve").serve().await;
+        let again = f.serve().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let finished = again.terminate().await;
-        assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+        again.stop().await;
     }
     panic!("run {run_id} never reached {n} restaged");
 }
@@ -399,14 +422,8 @@ async fn get(base: &str, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn bad_signatures_are_refused_over_http_and_queue_nothing() {
     let f = foundation(2).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/webhooks/notice", serving.url))
-        .header("content-type", "application/json")
-        .header("webhook-id", "msg_forged")
-        .header("webhook-timestamp", "1700000000")
-        .header("webhook-signature", "v1,Zm9yZ2Vk")
+    let serving = f.serve().await;
+    let response = forged_notice(&serving.url, "msg_forged", "1700000000")
         .body(notice_body())
         .send()
         .await
@@ -415,8 +432,7 @@ async fn bad_signatures_are_refused_over_http_and_queue_nothing() {
     let (status, _) = get(&serving.url, "/no/such/route").await;
     assert_eq!(status, 404);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
     f.assert_no_restages();
 }
 
@@ -432,8 +448,7 @@ async fn serve_killed_mid_run_and_restarted_completes_every_job_exactly_once() {
         },
     )
     .await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let first = f.restager(data.path()).arg("serve").serve().await;
+    let first = f.serve().await;
     let (status, answer) = send_notice(&first.url, &notice_body(), "msg_kill_1").await;
     assert_eq!(status, 202, "{answer}");
 
@@ -451,26 +466,18 @@ async fn serve_killed_mid_run_and_restarted_completes_every_job_exactly_once() {
     let unfinished = f.outdated.iter().filter(|g| !f.patched(g)).count();
     assert!(unfinished > 0, "the kill came too late to test anything");
 
-    let second = f.restager(data.path()).arg("serve").serve().await;
+    let second = f.serve().await;
     f.wait_until_all_patched(&second).await;
     // Give redelivered duplicates, if any, the chance to misbehave.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let stopped = second.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    second.stop().await;
     f.assert_exactly_once();
 }
 
 #[tokio::test]
 async fn outdated_lists_the_apps_behind_the_installed_buildpack_and_sweep_queues_them() {
     let f = foundation(4).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let outdated = f
-        .restager(data.path())
-        .args(["outdated", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let outdated = f.json(&["outdated", "--json"]).await;
     let listed = guids(&outdated, "app_guid");
     assert!(listed.is_superset(&f.outdated), "{outdated}");
     assert!(
@@ -482,20 +489,14 @@ async fn outdated_lists_the_apps_behind_the_installed_buildpack_and_sweep_queues
         "{outdated}"
     );
     assert!(!listed.contains(f.untouched.iter().next().expect("the current app")));
-    let table = f.restager(data.path()).arg("outdated").run().await.ok();
+    let table = f.ok(&["outdated"]).await;
     assert!(
         table.stdout.contains("shop-0") && table.stdout.contains(OLD),
         "{}",
         table.stdout
     );
 
-    let sweep = f
-        .restager(data.path())
-        .args(["sweep", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let sweep = f.json(&["sweep", "--json"]).await;
     // Every outdated app is either queued or skipped with a reason (e.g. stopped).
     let accounted: u64 = sweep["runs"]
         .as_array()
@@ -506,18 +507,11 @@ async fn outdated_lists_the_apps_behind_the_installed_buildpack_and_sweep_queues
     assert_eq!(accounted, listed.len() as u64, "{sweep}");
     // Nothing restages until a worker runs: sweep only queues.
     f.assert_no_restages();
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     f.wait_until_all_patched(&serving).await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
     f.assert_exactly_once();
-    let after = f
-        .restager(data.path())
-        .args(["outdated", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let after = f.json(&["outdated", "--json"]).await;
     assert!(
         guids(&after, "app_guid").is_disjoint(&f.outdated),
         "{after}"
@@ -585,25 +579,20 @@ async fn serve_restages_through_a_real_sqs_queue() {
     let queue_url =
         test_support::moto::create_queue(&moto.sdk_config(), "restager-jobs", true, Some(8)).await;
     let f = foundation(4).await;
-    let data = tempfile::tempdir().expect("temp dir");
     let serving = f
-        .restager(data.path())
-        .envs([
+        .serve_with(&[
             ("RESTAGER_QUEUE_URL", queue_url.as_str()),
             ("AWS_ENDPOINT_URL", moto.endpoint()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_REGION", "us-east-1"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_sqs_1").await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["queued"], 4, "{answer}");
     f.wait_until_all_patched(&serving).await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
     f.assert_exactly_once();
 }
 
@@ -630,8 +619,7 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
     .await;
     // Canary is asked for, and 3.160 has none: the restages roll instead.
     f.settings.push(("RESTAGER_STRATEGY", "canary".to_string()));
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
 
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_old_cc").await;
     assert_eq!(status, 202, "{answer}");
@@ -652,7 +640,7 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
     let run_id = answer["run_id"].as_str().expect("a run id").to_string();
 
     f.wait_until_all_patched(&serving).await;
-    let stopped = settle(&f, data.path(), serving, &run_id, 4).await;
+    let stopped = settle(&f, serving, &run_id, 4).await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     f.assert_exactly_once();
 
@@ -662,13 +650,7 @@ async fn serve_restages_on_a_two_year_old_cloud_controller_and_says_what_it_did_
         assert!(body.get("options").is_none(), "options sent: {body}");
         assert_eq!(body["strategy"], "rolling", "{body}");
     }
-    let detail = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let detail = f.json(&["status", &run_id, "--json"]).await;
     for app in detail["apps"].as_array().expect("apps") {
         if app["outcome"] != "restaged" {
             continue;
@@ -709,8 +691,7 @@ async fn serve_restages_a_foundation_shaped_as_real_cloud_controller_sends_it() 
         .expect("corrupt one app");
     f.untouched.insert(broken.clone());
 
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_real_cc").await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(
@@ -738,16 +719,10 @@ async fn serve_restages_a_foundation_shaped_as_real_cloud_controller_sends_it() 
     let run_id = answer["run_id"].as_str().expect("a run id").to_string();
 
     f.wait_until_all_patched(&serving).await;
-    let stopped = settle(&f, data.path(), serving, &run_id, 5).await;
+    let stopped = settle(&f, serving, &run_id, 5).await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     f.assert_exactly_once();
-    let detail = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let detail = f.json(&["status", &run_id, "--json"]).await;
     let reported = detail["apps"]
         .as_array()
         .expect("apps")

@@ -14,10 +14,9 @@ use cf_sim::SimConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::discovery;
 use restager_shared::domain::{Action, Outcome, RunId};
-use restager_shared::engine::Engine;
 use restager_shared::ledger::{DynamoLedger, Ledger, RunView};
 use restager_shared::queue::{Delivery, JobSource, SqsQueue};
-use test_support::engine::{Harness, RecordingNotifier, app, margins, notice, start_with};
+use test_support::engine::{Harness, RecordingNotifier, app, notice, start_with};
 use test_support::moto::{MotoServer, create_ledger_table, create_queue};
 use test_support::rollout::scope;
 use tick::{Tick, handle};
@@ -91,14 +90,9 @@ async fn fan_out(h: &Harness, aws: &Aws, soak: Duration) -> RunId {
 /// One Lambda container of the worker function.
 fn worker(h: &Harness, aws: &Aws) -> Worker {
     Worker {
-        engine: Engine::new(
-            h.cf.clone(),
-            h.settings.clone(),
-            aws.ledger.clone(),
-            Arc::new(RecordingNotifier::default()),
-        )
-        .with_margins(margins())
-        .with_queue(aws.queue.clone()),
+        engine: h
+            .engine(aws.ledger.clone(), Arc::new(RecordingNotifier::default()))
+            .with_queue(aws.queue.clone()),
         queue: aws.queue.clone(),
         flush_timeout: Duration::from_secs(1),
         metrics: Default::default(),

@@ -15,14 +15,13 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::config::{IntakeSettings, ScopeSettings, Secret, WindowSettings};
 use restager_shared::domain::{Action, Outcome, OutcomeKind, RunId};
-use restager_shared::engine::Engine;
 use restager_shared::ledger::{DynamoLedger, Ledger, RunView};
 use restager_shared::queue::{Delivery, JobQueue, JobSource, SqsQueue};
 use restager_shared::signature::github;
 use restager_shared::webhook::{Router, RouterDeps};
 use restager_shared::window::Windows;
 use serde_json::json;
-use test_support::engine::{RecordingNotifier, TARGET, app, client_builds, margins, start};
+use test_support::engine::{RecordingNotifier, TARGET, app, client_builds, start};
 use test_support::moto::{MotoServer, create_ledger_table, create_queue};
 use test_support::rollout::{SimClock, at};
 use tick::Tick;
@@ -218,15 +217,10 @@ async fn prod_is_held_in_dynamodb_and_two_concurrent_schedule_ticks_release_it_o
 
     // The worker function restages dev; only dev was on the queue.
     let worker = Worker {
-        engine: Engine::new(
-            h.cf.clone(),
-            h.settings.clone(),
-            ledger.clone(),
-            notifier.clone(),
-        )
-        .with_margins(margins())
-        .with_queue(sqs.clone())
-        .with_clock(clock.clock()),
+        engine: h
+            .engine(ledger.clone(), notifier.clone())
+            .with_queue(sqs.clone())
+            .with_clock(clock.clock()),
         queue: sqs.clone(),
         flush_timeout: Duration::from_secs(1),
         metrics: Default::default(),

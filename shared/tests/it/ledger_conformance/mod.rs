@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use restager_shared::domain::{Action, AppRef, JobId, Notice, Outcome, RunId, Version};
 use restager_shared::ledger::{
-    ControlEvent, ExpectedJob, Lease, Ledger, OwnerChannel, Phase, Progress, Rollout, RunRecord,
-    RunState, RunView, SkippedApp, WaveInfo,
+    ControlEvent, ExpectedJob, Lease, Ledger, OwnerChannel, Phase, Progress, Recorded, Rollout,
+    RunRecord, RunState, RunView, SkippedApp, WaveInfo,
 };
 
 const LONG: Duration = Duration::from_secs(600);
@@ -112,6 +112,34 @@ fn outcome_of(v: &RunView, job: &JobId) -> Option<Outcome> {
         .and_then(|j| j.outcome.clone())
 }
 
+/// A run with `jobs` expected apps, stored.
+async fn stored(l: &dyn Ledger, release: &str, jobs: usize) -> RunRecord {
+    let r = run(release, jobs, t0());
+    l.put_run(&r).await.expect("put_run");
+    r
+}
+
+async fn lease(l: &dyn Ledger, r: &RunRecord, job: &JobId, owner: &str, ttl: Duration) -> Lease {
+    l.lease_job(&r.run_id, job, owner, ttl)
+        .await
+        .expect("lease")
+}
+
+async fn release(l: &dyn Ledger, r: &RunRecord, job: &JobId, owner: &str) {
+    l.release_job(&r.run_id, job, owner).await.expect("release");
+}
+
+async fn record(l: &dyn Ledger, r: &RunRecord, job: &JobId, outcome: &Outcome) -> Recorded {
+    l.record_outcome(&r.run_id, job, outcome)
+        .await
+        .expect("record")
+}
+
+/// Whether recording `outcome` was the call that completed the run.
+async fn completes(l: &dyn Ledger, r: &RunRecord, job: &JobId, outcome: &Outcome) -> bool {
+    record(l, r, job, outcome).await.completed_run
+}
+
 pub async fn remember_forget_and_expiry(l: &dyn Ledger) {
     assert!(l.remember("delivery:1", LONG).await.expect("remember"));
     assert!(!l.remember("delivery:1", LONG).await.expect("remember"));
@@ -157,9 +185,7 @@ pub async fn put_run_is_idempotent_and_merges(l: &dyn Ledger) {
     assert!(v.completed_at.is_none() && v.slack_thread.is_none());
 
     let j0 = job(&first, 0);
-    l.record_outcome(&first.run_id, &j0, &restaged())
-        .await
-        .expect("record");
+    record(l, &first, &j0, &restaged()).await;
     l.put_run(&first).await.expect("put_run again");
     let v = view(l, &first.run_id).await;
     assert_eq!(
@@ -199,73 +225,32 @@ pub async fn put_run_is_idempotent_and_merges(l: &dyn Ledger) {
 }
 
 pub async fn leases(l: &dyn Ledger) {
-    let r = run("conformance:leases", 2, t0());
-    l.put_run(&r).await.expect("put_run");
+    let r = stored(l, "conformance:leases", 2).await;
     let (j0, j1) = (job(&r, 0), job(&r, 1));
 
+    assert_eq!(lease(l, &r, &j0, "msg-a", LONG).await, Lease::Acquired);
+    assert_eq!(lease(l, &r, &j0, "msg-b", LONG).await, Lease::HeldElsewhere);
     assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
-            .await
-            .expect("lease"),
-        Lease::Acquired
-    );
-    assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
-            .await
-            .expect("lease"),
-        Lease::HeldElsewhere
-    );
-    assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
-            .await
-            .expect("lease"),
+        lease(l, &r, &j0, "msg-a", LONG).await,
         Lease::Acquired,
         "the owner may take its lease again"
     );
-    l.release_job(&r.run_id, &j0, "msg-b")
-        .await
-        .expect("release");
+    release(l, &r, &j0, "msg-b").await;
     assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
-            .await
-            .expect("lease"),
+        lease(l, &r, &j0, "msg-b", LONG).await,
         Lease::HeldElsewhere,
         "only the owner releases"
     );
-    l.release_job(&r.run_id, &j0, "msg-a")
-        .await
-        .expect("release");
-    assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
-            .await
-            .expect("lease"),
-        Lease::Acquired
-    );
-    assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
-            .await
-            .expect("lease"),
-        Lease::HeldElsewhere
-    );
+    release(l, &r, &j0, "msg-a").await;
+    assert_eq!(lease(l, &r, &j0, "msg-b", LONG).await, Lease::Acquired);
+    assert_eq!(lease(l, &r, &j0, "msg-a", LONG).await, Lease::HeldElsewhere);
 
     let short = Duration::from_millis(300);
-    assert_eq!(
-        l.lease_job(&r.run_id, &j1, "msg-c", short)
-            .await
-            .expect("lease"),
-        Lease::Acquired
-    );
-    assert_eq!(
-        l.lease_job(&r.run_id, &j1, "msg-d", LONG)
-            .await
-            .expect("lease"),
-        Lease::HeldElsewhere
-    );
+    assert_eq!(lease(l, &r, &j1, "msg-c", short).await, Lease::Acquired);
+    assert_eq!(lease(l, &r, &j1, "msg-d", LONG).await, Lease::HeldElsewhere);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        l.lease_job(&r.run_id, &j1, "msg-d", LONG)
-            .await
-            .expect("lease"),
+        lease(l, &r, &j1, "msg-d", LONG).await,
         Lease::Acquired,
         "an expired lease is free"
     );
@@ -273,79 +258,49 @@ pub async fn leases(l: &dyn Ledger) {
         .await
         .expect("stale owner's release");
     assert_eq!(
-        l.lease_job(&r.run_id, &j1, "msg-c", LONG)
-            .await
-            .expect("lease"),
+        lease(l, &r, &j1, "msg-c", LONG).await,
         Lease::HeldElsewhere,
         "a stale owner's release leaves the new lease alone"
     );
 }
 
 pub async fn final_outcomes_end_leasing(l: &dyn Ledger) {
-    let r = run("conformance:final", 2, t0());
-    l.put_run(&r).await.expect("put_run");
+    let r = stored(l, "conformance:final", 2).await;
     let (j0, j1) = (job(&r, 0), job(&r, 1));
 
+    assert_eq!(lease(l, &r, &j0, "msg-a", LONG).await, Lease::Acquired);
+    record(l, &r, &j0, &deferred()).await;
+    release(l, &r, &j0, "msg-a").await;
     assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-a", LONG)
-            .await
-            .expect("lease"),
-        Lease::Acquired
-    );
-    l.record_outcome(&r.run_id, &j0, &deferred())
-        .await
-        .expect("record");
-    l.release_job(&r.run_id, &j0, "msg-a")
-        .await
-        .expect("release");
-    assert_eq!(
-        l.lease_job(&r.run_id, &j0, "msg-b", LONG)
-            .await
-            .expect("lease"),
+        lease(l, &r, &j0, "msg-b", LONG).await,
         Lease::Acquired,
         "a deferred job is taken again"
     );
-    l.record_outcome(&r.run_id, &j0, &failed_for_good())
-        .await
-        .expect("record");
+    record(l, &r, &j0, &failed_for_good()).await;
     for owner in ["msg-a", "msg-b", "msg-c"] {
         assert_eq!(
-            l.lease_job(&r.run_id, &j0, owner, LONG)
-                .await
-                .expect("lease"),
+            lease(l, &r, &j0, owner, LONG).await,
             Lease::AlreadyFinal(failed_for_good())
         );
     }
 
     // Final even while another delivery holds a lease on it.
+    assert_eq!(lease(l, &r, &j1, "msg-x", LONG).await, Lease::Acquired);
+    record(l, &r, &j1, &restaged()).await;
     assert_eq!(
-        l.lease_job(&r.run_id, &j1, "msg-x", LONG)
-            .await
-            .expect("lease"),
-        Lease::Acquired
-    );
-    l.record_outcome(&r.run_id, &j1, &restaged())
-        .await
-        .expect("record");
-    assert_eq!(
-        l.lease_job(&r.run_id, &j1, "msg-y", LONG)
-            .await
-            .expect("lease"),
+        lease(l, &r, &j1, "msg-y", LONG).await,
         Lease::AlreadyFinal(restaged())
     );
 
     // A stale non-final report after the final one is dropped.
-    l.record_outcome(&r.run_id, &j1, &deferred())
-        .await
-        .expect("record");
+    record(l, &r, &j1, &deferred()).await;
     let v = view(l, &r.run_id).await;
     assert_eq!(outcome_of(&v, &j1), Some(restaged()));
     assert_eq!(v.finished_jobs(), 2);
 }
 
 pub async fn counting_and_completion(l: &dyn Ledger) {
-    let r = run("conformance:count", 3, t0());
-    l.put_run(&r).await.expect("put_run");
+    let r = stored(l, "conformance:count", 3).await;
     let (j0, j1, j2) = (job(&r, 0), job(&r, 1), job(&r, 2));
     let before = Utc::now();
 
@@ -354,7 +309,7 @@ pub async fn counting_and_completion(l: &dyn Ledger) {
         permanent: false,
     };
     for o in [deferred(), transient.clone()] {
-        let rec = l.record_outcome(&r.run_id, &j0, &o).await.expect("record");
+        let rec = record(l, &r, &j0, &o).await;
         assert!(!rec.completed_run);
     }
     let v = view(l, &r.run_id).await;
@@ -369,31 +324,15 @@ pub async fn counting_and_completion(l: &dyn Ledger) {
     assert!(updated >= before - chrono::Duration::seconds(1));
     assert!(v.completed_at.is_none());
 
+    assert!(!completes(l, &r, &j0, &restaged()).await);
+    assert!(!completes(l, &r, &j1, &Outcome::AlreadyCurrent).await);
     assert!(
-        !l.record_outcome(&r.run_id, &j0, &restaged())
-            .await
-            .expect("record")
-            .completed_run
-    );
-    assert!(
-        !l.record_outcome(&r.run_id, &j1, &Outcome::AlreadyCurrent)
-            .await
-            .expect("record")
-            .completed_run
-    );
-    assert!(
-        !l.record_outcome(&r.run_id, &j1, &Outcome::AlreadyCurrent)
-            .await
-            .expect("record")
-            .completed_run,
+        !completes(l, &r, &j1, &Outcome::AlreadyCurrent).await,
         "a duplicate final outcome counts once"
     );
     assert!(view(l, &r.run_id).await.completed_at.is_none());
     assert!(
-        l.record_outcome(&r.run_id, &j2, &failed_for_good())
-            .await
-            .expect("record")
-            .completed_run,
+        completes(l, &r, &j2, &failed_for_good()).await,
         "the last final outcome completes the run"
     );
     let v = view(l, &r.run_id).await;
@@ -403,10 +342,7 @@ pub async fn counting_and_completion(l: &dyn Ledger) {
     assert_eq!(v.jobs[1].attempts, 2);
 
     assert!(
-        !l.record_outcome(&r.run_id, &j2, &failed_for_good())
-            .await
-            .expect("record")
-            .completed_run,
+        !completes(l, &r, &j2, &failed_for_good()).await,
         "a completed run completes only once"
     );
 }
@@ -419,14 +355,8 @@ pub async fn counting_and_completion(l: &dyn Ledger) {
 /// out: moto's TransactWriteItems restores a whole-table snapshot when one
 /// fails, erasing concurrent writes, which real DynamoDB does not do.)
 pub async fn exactly_one_completion_under_concurrency(l: Arc<dyn Ledger>) {
-    let r = run("conformance:race", 21, t0());
-    l.put_run(&r).await.expect("put_run");
-    assert!(
-        !l.record_outcome(&r.run_id, &job(&r, 0), &restaged())
-            .await
-            .expect("record")
-            .completed_run
-    );
+    let r = stored(l.as_ref(), "conformance:race", 21).await;
+    assert!(!completes(l.as_ref(), &r, &job(&r, 0), &restaged()).await);
 
     let all_at_once = |jobs: std::ops::Range<usize>| {
         let tasks: Vec<_> = jobs
@@ -454,18 +384,10 @@ pub async fn exactly_one_completion_under_concurrency(l: Arc<dyn Ledger>) {
 
 /// Slack's "Retry failed": new jobs reopen a completed run, which then completes once more.
 pub async fn retries_reopen_a_completed_run(l: &dyn Ledger) {
-    let mut r = run("conformance:retry", 2, t0());
-    l.put_run(&r).await.expect("put_run");
+    let mut r = stored(l, "conformance:retry", 2).await;
     let (j0, j1) = (job(&r, 0), job(&r, 1));
-    l.record_outcome(&r.run_id, &j0, &restaged())
-        .await
-        .expect("record");
-    assert!(
-        l.record_outcome(&r.run_id, &j1, &failed_for_good())
-            .await
-            .expect("record")
-            .completed_run
-    );
+    record(l, &r, &j0, &restaged()).await;
+    assert!(completes(l, &r, &j1, &failed_for_good()).await);
     assert!(view(l, &r.run_id).await.completed_at.is_some());
 
     let retry = ExpectedJob {
@@ -482,34 +404,19 @@ pub async fn retries_reopen_a_completed_run(l: &dyn Ledger) {
     assert_eq!(v.record.expected[2], retry);
     assert_eq!(outcome_of(&v, &j1), Some(failed_for_good()));
 
-    assert!(
-        !l.record_outcome(&r.run_id, &retry.job_id, &deferred())
-            .await
-            .expect("record")
-            .completed_run
-    );
+    assert!(!completes(l, &r, &retry.job_id, &deferred()).await);
     l.put_run(&r)
         .await
         .expect("the same retry again (double click)");
     assert_eq!(
-        l.lease_job(&r.run_id, &retry.job_id, "msg-r", LONG)
-            .await
-            .expect("lease"),
+        lease(l, &r, &retry.job_id, "msg-r", LONG).await,
         Lease::Acquired
     );
     assert!(
-        l.record_outcome(&r.run_id, &retry.job_id, &restaged())
-            .await
-            .expect("record")
-            .completed_run,
+        completes(l, &r, &retry.job_id, &restaged()).await,
         "the retry completes the run again"
     );
-    assert!(
-        !l.record_outcome(&r.run_id, &retry.job_id, &restaged())
-            .await
-            .expect("record")
-            .completed_run
-    );
+    assert!(!completes(l, &r, &retry.job_id, &restaged()).await);
     let v = view(l, &r.run_id).await;
     assert!(v.completed_at.is_some());
     assert_eq!(v.finished_jobs(), 3);
@@ -523,50 +430,28 @@ pub async fn retries_reopen_a_completed_run(l: &dyn Ledger) {
 
 /// Slack's "Skip" on a failed app replaces the final failure without counting twice.
 pub async fn skip_overrides_failed(l: &dyn Ledger) {
-    let r = run("conformance:skip", 3, t0());
-    l.put_run(&r).await.expect("put_run");
+    let r = stored(l, "conformance:skip", 3).await;
     let (j0, j1, j2) = (job(&r, 0), job(&r, 1), job(&r, 2));
-    l.record_outcome(&r.run_id, &j0, &failed_for_good())
-        .await
-        .expect("record");
+    record(l, &r, &j0, &failed_for_good()).await;
     let skip = Outcome::Skipped {
         reason: "skipped in Slack by @ops".into(),
     };
-    assert!(
-        !l.record_outcome(&r.run_id, &j0, &skip)
-            .await
-            .expect("record")
-            .completed_run
-    );
+    assert!(!completes(l, &r, &j0, &skip).await);
     let v = view(l, &r.run_id).await;
     assert_eq!(outcome_of(&v, &j0), Some(skip.clone()));
     assert_eq!(v.finished_jobs(), 1);
+    assert!(!completes(l, &r, &j1, &restaged()).await);
     assert!(
-        !l.record_outcome(&r.run_id, &j1, &restaged())
-            .await
-            .expect("record")
-            .completed_run
-    );
-    assert!(
-        l.record_outcome(&r.run_id, &j2, &restaged())
-            .await
-            .expect("record")
-            .completed_run,
+        completes(l, &r, &j2, &restaged()).await,
         "the skip was counted once, so the third job completes the run"
     );
 }
 
 /// A job the run does not expect is stored but does not count until expected.
 pub async fn unexpected_jobs_do_not_count(l: &dyn Ledger) {
-    let mut r = run("conformance:extra", 1, t0());
-    l.put_run(&r).await.expect("put_run");
+    let mut r = stored(l, "conformance:extra", 1).await;
     let stray = JobId::for_app(&r.run_id, "app-stray");
-    assert!(
-        !l.record_outcome(&r.run_id, &stray, &restaged())
-            .await
-            .expect("record")
-            .completed_run
-    );
+    assert!(!completes(l, &r, &stray, &restaged()).await);
     let v = view(l, &r.run_id).await;
     assert_eq!(v.jobs.len(), 1, "only expected jobs are listed");
     assert!(v.completed_at.is_none());
@@ -587,12 +472,7 @@ pub async fn unexpected_jobs_do_not_count(l: &dyn Ledger) {
     let v = view(l, &r.run_id).await;
     assert_eq!(outcome_of(&v, &stray), Some(restaged()));
     assert_eq!(v.finished_jobs(), 1);
-    assert!(
-        l.record_outcome(&r.run_id, &job(&r, 0), &restaged())
-            .await
-            .expect("record")
-            .completed_run
-    );
+    assert!(completes(l, &r, &job(&r, 0), &restaged()).await);
 }
 
 pub async fn list_runs_newest_first(l: &dyn Ledger) {
@@ -607,9 +487,7 @@ pub async fn list_runs_newest_first(l: &dyn Ledger) {
     for r in &runs {
         l.put_run(r).await.expect("put_run");
     }
-    l.record_outcome(&runs[1].run_id, &job(&runs[1], 0), &restaged())
-        .await
-        .expect("record");
+    record(l, &runs[1], &job(&runs[1], 0), &restaged()).await;
 
     let all = l.list_runs(10).await.expect("list_runs");
     let ids: Vec<RunId> = all.iter().map(|v| v.record.run_id.clone()).collect();
@@ -794,36 +672,25 @@ pub async fn rollout_swaps_from_the_version_read(l: Arc<dyn Ledger>) {
 
     // `finished` reports the run's count of final jobs after each one.
     let first_job = &r.expected[0].job_id;
-    let recorded = l
-        .record_outcome(&r.run_id, first_job, &Outcome::AlreadyCurrent)
-        .await
-        .expect("record");
+    let recorded = record(l.as_ref(), &r, first_job, &Outcome::AlreadyCurrent).await;
     assert_eq!(recorded.finished, 1);
     let held = Outcome::Held {
         reason: "held: run paused by ops".into(),
         until: None,
     };
-    let recorded = l
-        .record_outcome(&r.run_id, &r.expected[1].job_id, &held)
-        .await
-        .expect("record held");
+    let recorded = record(l.as_ref(), &r, &r.expected[1].job_id, &held).await;
     assert_eq!(recorded.finished, 0, "a held job is not final");
     let until_window = Outcome::Held {
         reason: "held: waits for its maintenance window, Sat 5 Dec 02:00 CET (Europe/Berlin)"
             .into(),
         until: Some(t0()),
     };
-    l.record_outcome(&r.run_id, &r.expected[1].job_id, &until_window)
-        .await
-        .expect("record held until");
+    record(l.as_ref(), &r, &r.expected[1].job_id, &until_window).await;
     let by_owner = Outcome::DoneByOwner {
         droplet_guid: "droplet-theirs".into(),
         note: "done by its owner".into(),
     };
-    let recorded = l
-        .record_outcome(&r.run_id, &r.expected[2].job_id, &by_owner)
-        .await
-        .expect("record done by owner");
+    let recorded = record(l.as_ref(), &r, &r.expected[2].job_id, &by_owner).await;
     assert_eq!(recorded.finished, 2, "done by its owner is final");
     let stored = view(l.as_ref(), &r.run_id).await;
     assert_eq!(stored.jobs[1].outcome, Some(until_window));
@@ -888,76 +755,33 @@ pub async fn progress_is_kept_until_the_job_is_final(l: &dyn Ledger) {
 #[macro_export]
 macro_rules! conformance_tests {
     ($fresh:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn remember_forget_and_expiry() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::remember_forget_and_expiry(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn put_run_is_idempotent_and_merges() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::put_run_is_idempotent_and_merges(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn leases() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::leases(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn final_outcomes_end_leasing() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::final_outcomes_end_leasing(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn counting_and_completion() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::counting_and_completion(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn exactly_one_completion_under_concurrency() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::exactly_one_completion_under_concurrency(l).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn retries_reopen_a_completed_run() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::retries_reopen_a_completed_run(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn skip_overrides_failed() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::skip_overrides_failed(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn unexpected_jobs_do_not_count() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::unexpected_jobs_do_not_count(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn list_runs_newest_first() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::list_runs_newest_first(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn a_run_without_jobs_is_stored_with_its_note() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::a_run_without_jobs_is_stored_with_its_note(l.as_ref())
-                .await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn rollout_swaps_from_the_version_read() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::rollout_swaps_from_the_version_read(l).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn progress_is_kept_until_the_job_is_final() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::progress_is_kept_until_the_job_is_final(l.as_ref()).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn slack_thread_is_set_once() {
-            let (l, _guard) = $fresh.await;
-            $crate::ledger_conformance::slack_thread_is_set_once(l.as_ref()).await;
-        }
+        $crate::conformance_tests!(@each $fresh, as_ref:
+            remember_forget_and_expiry,
+            put_run_is_idempotent_and_merges,
+            leases,
+            final_outcomes_end_leasing,
+            counting_and_completion,
+            retries_reopen_a_completed_run,
+            skip_overrides_failed,
+            unexpected_jobs_do_not_count,
+            list_runs_newest_first,
+            a_run_without_jobs_is_stored_with_its_note,
+            progress_is_kept_until_the_job_is_final,
+            slack_thread_is_set_once
+        );
+        // These two share the ledger with tasks they spawn.
+        $crate::conformance_tests!(@each $fresh, clone:
+            exactly_one_completion_under_concurrency,
+            rollout_swaps_from_the_version_read
+        );
+    };
+    (@each $fresh:expr, $pass:ident: $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (l, _guard) = $fresh.await;
+                $crate::ledger_conformance::$name(l.$pass()).await;
+            }
+        )+
     };
 }

@@ -2,8 +2,6 @@
 //! and the expected outcome of a notice computed straight from the
 //! simulator's own state (not through restager's parsing or matching).
 
-pub mod fakes;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

@@ -98,13 +98,7 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
         },
     )
     .await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f
-        .restager(data.path())
-        .env("RESTAGER_ADMIN_TOKEN", TOKEN)
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("RESTAGER_ADMIN_TOKEN", TOKEN)]).await;
     let base = serving.url.clone();
     let (status, answer) = send_notice(&base, &notice_body(), "msg_admin_live").await;
     assert_eq!(status, 202, "{answer}");
@@ -152,7 +146,7 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
 
     // `status --server` reads the live run from serve...
     let live = f
-        .restager(data.path())
+        .restager()
         .envs([
             ("RESTAGER_ADMIN_TOKEN", TOKEN),
             ("RESTAGER_SERVER_URL", base.as_str()),
@@ -165,11 +159,7 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
     assert!(live.stdout.contains("40 pending"), "{}", live.stdout);
     assert!(live.stdout.contains("shop-0"), "{}", live.stdout);
     // ...and, without it, says what to do instead of a lock error.
-    let direct = f
-        .restager(data.path())
-        .args(["status", &run_id])
-        .run()
-        .await;
+    let direct = f.restager().args(["status", &run_id]).run().await;
     assert_eq!(direct.code, Some(1), "{direct:?}");
     assert!(
         direct
@@ -243,7 +233,7 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
         );
     }
     let live = f
-        .restager(data.path())
+        .restager()
         .envs([("RESTAGER_ADMIN_TOKEN", TOKEN)])
         .args(["status", &run_id, "--server", &base, "--json"])
         .run()
@@ -312,8 +302,7 @@ async fn a_live_run_through_the_admin_api_status_server_and_metrics() {
             "an app name is a label: {sample:?}"
         );
     }
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let stopped = serving.stop().await;
     assert!(!stopped.stderr.contains(TOKEN), "the token was logged");
 }
 
@@ -332,13 +321,7 @@ async fn the_admin_routes_refuse_without_the_token_and_the_run_page_escapes_name
         &broken,
         Fault::StagingFails(StagingFailure::BuildpackCompileFailed),
     ));
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f
-        .restager(data.path())
-        .env("RESTAGER_ADMIN_TOKEN", TOKEN)
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("RESTAGER_ADMIN_TOKEN", TOKEN)]).await;
     let base = serving.url.clone();
     let (status, answer) = send_notice(&base, &notice_body(), "msg_admin_page").await;
     assert_eq!(status, 202, "{answer}");
@@ -419,8 +402,7 @@ async fn the_admin_routes_refuse_without_the_token_and_the_run_page_escapes_name
 
     browser_shows_the_run_page(&base, &run_id).await;
 
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let stopped = serving.stop().await;
     assert!(!stopped.stderr.contains(TOKEN), "the token was logged");
 }
 
@@ -467,8 +449,7 @@ async fn browser_shows_the_run_page(base: &str, run_id: &str) {
 #[tokio::test]
 async fn without_a_token_the_admin_api_is_off_and_status_server_says_so() {
     let f = foundation(1).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let (status, _, body) = admin_get(&serving.url, "/runs", Some(TOKEN), "application/json").await;
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("RESTAGER_ADMIN_TOKEN"), "{body}");
@@ -476,16 +457,11 @@ async fn without_a_token_the_admin_api_is_off_and_status_server_says_so() {
     let (status, _, _) = admin_get(&serving.url, "/metrics", None, "text/plain").await;
     assert_eq!(status, 200);
     let asked = f
-        .restager(data.path())
+        .restager()
         .args(["status", "--server", &serving.url, "--admin-token", TOKEN])
         .run()
         .await;
-    assert_eq!(asked.code, Some(1), "{asked:?}");
-    assert!(
-        asked.stderr.contains("the admin API is off"),
-        "{}",
-        asked.stderr
-    );
+    asked.fails(1, &["the admin API is off"]);
     serving.terminate().await;
 
     // A token too short to guard anything stops serve at start-up.
@@ -498,11 +474,6 @@ async fn without_a_token_the_admin_api_is_off_and_status_server_says_so() {
         .arg("serve")
         .run()
         .await;
-    assert_eq!(short.code, Some(2), "{short:?}");
-    assert!(
-        short.stderr.contains("RESTAGER_ADMIN_TOKEN"),
-        "{}",
-        short.stderr
-    );
+    short.fails(2, &["RESTAGER_ADMIN_TOKEN"]);
     assert!(!short.stderr.contains("short\n"), "{}", short.stderr);
 }

@@ -59,6 +59,24 @@ impl Finished {
         );
         self
     }
+
+    /// Asserts exit code `code` and that stderr mentions each of `says`.
+    pub fn fails(&self, code: i32, says: &[&str]) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        for part in says {
+            assert!(
+                self.stderr.contains(part),
+                "stderr does not mention {part}:\n{}",
+                self.stderr
+            );
+        }
+    }
 }
 
 impl Restager {
@@ -196,8 +214,28 @@ impl Serving {
         }
     }
 
+    /// [`terminate`](Self::terminate), asserting a clean exit.
+    pub async fn stop(self) -> Finished {
+        let stopped = self.terminate().await;
+        assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+        stopped
+    }
+
     pub fn stderr(&self) -> String {
         text(&self.stderr)
+    }
+}
+
+/// Polls `done` until it holds; past `within`, fails saying `why()`.
+pub async fn eventually(
+    within: Duration,
+    mut done: impl FnMut() -> bool,
+    why: impl Fn() -> String,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{}", why());
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

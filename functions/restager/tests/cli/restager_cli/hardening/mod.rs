@@ -4,60 +4,23 @@
 //! loopback sockets that send what they are told and stop by themselves;
 //! every wait is on a condition with a generous deadline, never on speed.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use restager_shared::config::Secret;
-use restager_shared::signature::{github as gh_sig, standard_webhooks};
+use restager_shared::signature::github as gh_sig;
 use serde_json::{Value, json};
 
 use std::collections::BTreeSet;
 
 use cf_sim::{AppSpec, AppState};
 
-use super::{OLD, SECRET, foundation, guids, notice_body, restager, send_notice};
+use super::{
+    OLD, SECRET, answer, forged_notice, foundation, guids, notice_body, notice_with, now, restager,
+    send_notice,
+};
+use crate::support::eventually;
 
 const GITHUB_SECRET: &str = "it's-a-github-secret";
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-}
-
-/// A POST to `/webhooks/notice` signed for `id`, with extra (or replaced) headers.
-async fn notice_with(
-    base: &str,
-    id: &str,
-    body: &[u8],
-    extra: &[(&str, &str)],
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let headers =
-        standard_webhooks::signed_headers(&[Secret::new(SECRET)], id, now(), body).expect("sign");
-    let mut request = reqwest::Client::new()
-        .post(format!("{base}/webhooks/notice"))
-        .header("content-type", "application/json")
-        .body(body.to_vec());
-    // An extra header replaces the signed one of the same name.
-    for (name, value) in headers {
-        if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            request = request.header(name, value);
-        }
-    }
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    answer(request).await
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> (u16, Value, reqwest::header::HeaderMap) {
-    let response = request.send().await.expect("the request is answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("read the answer");
-    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, json, headers)
-}
 
 /// A GitHub `release` delivery for `repo` at `tag`, signed.
 async fn github_release(base: &str, delivery: &str, repo: &str, tag: &str) -> (u16, Value) {
@@ -88,8 +51,7 @@ async fn github_release(base: &str, delivery: &str, repo: &str, tag: &str) -> (u
 #[tokio::test]
 async fn a_replayed_message_is_answered_200_with_the_original_run_id() {
     let f = foundation(2).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
 
     let stemcell = br#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.623"}"#;
     let missing =
@@ -118,13 +80,8 @@ async fn a_replayed_message_is_answered_200_with_the_original_run_id() {
     assert_eq!(status, 202, "{fresh}");
 
     // A forged request never records its id: the genuine one is processed.
-    let forged = reqwest::Client::new()
-        .post(format!("{}/webhooks/notice", serving.url))
-        .header("content-type", "application/json")
-        .header("webhook-id", "msg_first_forged")
-        .header("webhook-timestamp", now().to_string())
-        .header("webhook-signature", "v1,Zm9yZ2Vk")
-        .body(stemcell.to_vec());
+    let forged =
+        forged_notice(&serving.url, "msg_first_forged", &now().to_string()).body(stemcell.to_vec());
     assert_eq!(answer(forged).await.0, 401);
     let (status, genuine) = send_notice(&serving.url, stemcell, "msg_first_forged").await;
     assert_eq!(
@@ -145,8 +102,7 @@ async fn a_replayed_message_is_answered_200_with_the_original_run_id() {
             "{refused}"
         );
     }
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 }
 
 /// Item 5: every notice secret is decoded at start-up (exit 2 naming the
@@ -155,7 +111,6 @@ async fn a_replayed_message_is_answered_200_with_the_original_run_id() {
 #[tokio::test]
 async fn unusable_secrets_stop_start_up_and_missing_ones_are_warned_about() {
     let f = foundation(0).await;
-    let data = tempfile::tempdir().expect("temp dir");
     for bad in [
         "whsec_!!notbase64",
         "whsec_",
@@ -163,7 +118,7 @@ async fn unusable_secrets_stop_start_up_and_missing_ones_are_warned_about() {
         "hunter2",
     ] {
         let run = f
-            .restager(data.path())
+            .restager()
             .env("RESTAGER_NOTICE_SECRETS", bad)
             .arg("serve")
             .run()
@@ -183,14 +138,8 @@ async fn unusable_secrets_stop_start_up_and_missing_ones_are_warned_about() {
         assert!(!run.stdout.contains("listening on"), "{}", run.stdout);
     }
 
-    let serving = f
-        .restager(data.path())
-        .env("RESTAGER_NOTICE_SECRETS", "")
-        .arg("serve")
-        .serve()
-        .await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let serving = f.serve_with(&[("RESTAGER_NOTICE_SECRETS", "")]).await;
+    let stopped = serving.stop().await;
     assert!(
         stopped
             .stderr
@@ -206,12 +155,8 @@ async fn unusable_secrets_stop_start_up_and_missing_ones_are_warned_about() {
 #[tokio::test]
 async fn duplicate_keys_encoded_bodies_and_non_version_tags() {
     let f = foundation(1).await;
-    let data = tempfile::tempdir().expect("temp dir");
     let serving = f
-        .restager(data.path())
-        .env("RESTAGER_GITHUB_SECRETS", GITHUB_SECRET)
-        .arg("serve")
-        .serve()
+        .serve_with(&[("RESTAGER_GITHUB_SECRETS", GITHUB_SECRET)])
         .await;
 
     let twice = br#"{"type":"buildpack.released","buildpack":"ruby_buildpack","version":"1.0.0","version":"1.10.29"}"#;
@@ -265,8 +210,7 @@ async fn duplicate_keys_encoded_bodies_and_non_version_tags() {
             .starts_with("tag `latest` is not a version"),
         "{ignored}"
     );
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 }
 
 /// What a bounded loopback client saw.
@@ -365,15 +309,11 @@ const HEAD: &str = "POST /webhooks/notice HTTP/1.1\r\nhost: x\r\n";
 #[tokio::test]
 async fn slow_clients_are_cut_off_and_connections_are_capped() {
     let f = foundation(0).await;
-    let data = tempfile::tempdir().expect("temp dir");
     let serving = f
-        .restager(data.path())
-        .envs([
+        .serve_with(&[
             ("RESTAGER_HEADER_READ_TIMEOUT", "1s"),
             ("RESTAGER_BODY_READ_TIMEOUT", "1s"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let addr = host_port(&serving.url);
     let hold = Duration::from_secs(60);
@@ -419,18 +359,14 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
     let (status, _, _) =
         answer(reqwest::Client::new().get(format!("{}/healthz", serving.url))).await;
     assert_eq!(status, 200);
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 
     // The cap: two held connections, the third is answered 503 and closed.
     let capped = f
-        .restager(data.path())
-        .envs([
+        .serve_with(&[
             ("RESTAGER_MAX_CONNECTIONS", "2"),
             ("RESTAGER_HEADER_READ_TIMEOUT", "120s"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let addr = host_port(&capped.url);
     let held: Vec<tokio::net::TcpStream> = {
@@ -472,8 +408,7 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let stopped = capped.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    capped.stop().await;
 }
 
 /// Item 2: SIGTERM stops serve within the grace period although a client
@@ -481,16 +416,12 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
 #[tokio::test]
 async fn shutdown_is_bounded_by_the_grace_period_whatever_clients_do() {
     let f = foundation(0).await;
-    let data = tempfile::tempdir().expect("temp dir");
     let serving = f
-        .restager(data.path())
-        .envs([
+        .serve_with(&[
             ("RESTAGER_HEADER_READ_TIMEOUT", "600s"),
             ("RESTAGER_BODY_READ_TIMEOUT", "600s"),
             ("RESTAGER_SHUTDOWN_GRACE", "1s"),
         ])
-        .arg("serve")
-        .serve()
         .await;
     let addr = host_port(&serving.url);
     // A request whose body never completes. `Expect: 100-continue` makes the
@@ -533,8 +464,7 @@ async fn shutdown_is_bounded_by_the_grace_period_whatever_clients_do() {
             }
         }
     });
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let stopped = serving.stop().await;
     assert!(stopped.stderr.contains("stopped"), "{}", stopped.stderr);
     assert!(
         stopped
@@ -555,8 +485,7 @@ async fn shutdown_is_bounded_by_the_grace_period_whatever_clients_do() {
 #[tokio::test]
 async fn one_body_limit_is_checked_on_the_declared_length_first() {
     let f = foundation(0).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let addr = host_port(&serving.url);
     let hold = Duration::from_secs(60);
     let limit = restager_shared::webhook::MAX_BODY_BYTES;
@@ -611,8 +540,7 @@ async fn one_body_limit_is_checked_on_the_declared_length_first() {
     )
     .await;
     assert_eq!(status, 401);
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 }
 
 /// Item 7: at the default level serve logs one line per accepted notice,
@@ -622,36 +550,21 @@ async fn one_body_limit_is_checked_on_the_declared_length_first() {
 #[tokio::test]
 async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
     let f = foundation(2).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f
-        .restager(data.path())
-        .env("NO_COLOR", "")
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("NO_COLOR", "")]).await;
     let (status, accepted) = send_notice(&serving.url, &notice_body(), "msg_logged_1").await;
     assert_eq!(status, 202, "{accepted}");
     let run_id = accepted["run_id"].as_str().expect("run id").to_string();
-    let forged = reqwest::Client::new()
-        .post(format!("{}/webhooks/notice", serving.url))
-        .header("content-type", "application/json")
-        .header("webhook-id", "msg_forged_7")
-        .header("webhook-timestamp", now().to_string())
-        .header("webhook-signature", "v1,Zm9yZ2Vk")
-        .body(notice_body());
+    let forged =
+        forged_notice(&serving.url, "msg_forged_7", &now().to_string()).body(notice_body());
     assert_eq!(answer(forged).await.0, 401);
     f.wait_until_all_patched(&serving).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while serving.stderr().matches("restager::restage").count() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    eventually(
+        Duration::from_secs(60),
+        || serving.stderr().matches("restager::restage").count() >= 2,
+        || serving.stderr(),
+    )
+    .await;
+    let stopped = serving.stop().await;
     let log = stopped.stderr;
     assert!(!log.contains('\u{1b}'), "ANSI codes on a pipe:\n{log}");
     let line = |target: &str, needle: &str| {
@@ -660,32 +573,33 @@ async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
             .unwrap_or_else(|| panic!("no {target} line with {needle}:\n{log}"))
             .to_string()
     };
+    // Each line, and the parts it must have.
+    let mentions = |line: &str, parts: &[&str]| {
+        for part in parts {
+            assert!(line.contains(part), "{part} missing: {line}");
+        }
+    };
     let notice = line("restager::accepted", "msg_logged_1");
-    for part in ["/webhooks/notice", &run_id, "queued=2", "ruby_buildpack"] {
-        assert!(notice.contains(part), "{part} missing: {notice}");
-    }
+    mentions(
+        &notice,
+        &["/webhooks/notice", &run_id, "queued=2", "ruby_buildpack"],
+    );
     let restage = line("restager::restage", "shop-0");
-    for part in ["outcome=restaged", "duration="] {
-        assert!(restage.contains(part), "{part} missing: {restage}");
-    }
+    mentions(&restage, &["outcome=restaged", "duration="]);
     let refusal = line("restager::refused", "msg_forged_7");
-    for part in [
-        "/webhooks/notice",
-        "status=401",
-        "client=127.0.0.1:",
-        "signature",
-    ] {
-        assert!(refusal.contains(part), "{part} missing: {refusal}");
-    }
+    mentions(
+        &refusal,
+        &[
+            "/webhooks/notice",
+            "status=401",
+            "client=127.0.0.1:",
+            "signature",
+        ],
+    );
     assert!(!log.contains(SECRET), "a secret was logged");
 
     // JSON lines on request.
-    let serving = f
-        .restager(data.path())
-        .env("RESTAGER_LOG_FORMAT", "json")
-        .arg("serve")
-        .serve()
-        .await;
+    let serving = f.serve_with(&[("RESTAGER_LOG_FORMAT", "json")]).await;
     let (status, _) = get_status(&serving.url, "/no/such/route").await;
     assert_eq!(status, 404);
     let stopped = serving.terminate().await;
@@ -699,13 +613,12 @@ async fn serve_logs_notices_restages_and_refusals_under_their_own_targets() {
     assert_eq!(refused.len(), 1, "{}", stopped.stderr);
     assert_eq!(refused[0]["fields"]["status"], 404, "{}", refused[0]);
     let bad = f
-        .restager(data.path())
+        .restager()
         .env("RESTAGER_LOG_FORMAT", "xml")
         .arg("serve")
         .run()
         .await;
-    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
-    assert!(bad.stderr.contains("RESTAGER_LOG_FORMAT"), "{}", bad.stderr);
+    bad.fails(2, &["RESTAGER_LOG_FORMAT"]);
 
     let help = restager().args(["serve", "--help"]).run().await.ok();
     for documented in ["RUST_LOG", "RESTAGER_LOG_FORMAT", "restager::refused"] {
@@ -762,8 +675,7 @@ async fn demo_works_for_the_smallest_foundations_and_other_seeds() {
 #[tokio::test]
 async fn run_ids_of_notices_that_queue_nothing_are_found_by_status_with_the_reason() {
     let f = foundation(1).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let stemcell = br#"{"type":"stemcell.released","stemcell":"ubuntu-jammy","version":"1.622"}"#;
     let (status, stemcell_answer) = send_notice(&serving.url, stemcell, "msg_stemcell_9").await;
     assert_eq!(status, 202, "{stemcell_answer}");
@@ -772,30 +684,18 @@ async fn run_ids_of_notices_that_queue_nothing_are_found_by_status_with_the_reas
     let (status, missing_answer) = send_notice(&serving.url, missing, "msg_missing_9").await;
     assert_eq!(status, 202, "{missing_answer}");
     assert_eq!(missing_answer["queued"], 0, "{missing_answer}");
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 
     for (answer, why) in [
         (&stemcell_answer, "stemcell releases need no app action"),
         (&missing_answer, "9.9.9 is not installed"),
     ] {
         let run_id = answer["run_id"].as_str().expect("a run id");
-        let detail = f
-            .restager(data.path())
-            .args(["status", run_id, "--json"])
-            .run()
-            .await
-            .ok()
-            .json();
+        let detail = f.json(&["status", run_id, "--json"]).await;
         assert_eq!(detail["run_id"], run_id, "{detail}");
         let said = detail["nothing_queued"].as_str().unwrap_or_default();
         assert!(said.contains(why), "{detail}");
-        let table = f
-            .restager(data.path())
-            .args(["status", run_id])
-            .run()
-            .await
-            .ok();
+        let table = f.ok(&["status", run_id]).await;
         assert!(
             table.stdout.contains("Nothing was queued"),
             "{}",
@@ -831,15 +731,8 @@ async fn outdated_says_what_sweep_will_do_and_every_outdated_app_is_in_a_sweep_r
     old_go.buildpack_version = Some("1.9.1".into());
     old_go.state = AppState::Stopped;
     let old_go = f.sim.add_app(old_go);
-    let data = tempfile::tempdir().expect("temp dir");
 
-    let outdated = f
-        .restager(data.path())
-        .args(["outdated", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let outdated = f.json(&["outdated", "--json"]).await;
     let rows = outdated.as_array().expect("rows");
     let row = |guid: &str| {
         rows.iter()
@@ -857,7 +750,7 @@ async fn outdated_says_what_sweep_will_do_and_every_outdated_app_is_in_a_sweep_r
             .contains("opted out")
     );
     assert_eq!(row(&old_go)["sweep"], "skipped");
-    let table = f.restager(data.path()).arg("outdated").run().await.ok();
+    let table = f.ok(&["outdated"]).await;
     assert!(table.stdout.contains("will be queued"), "{}", table.stdout);
     assert!(
         table.stdout.contains("skipped: opted out"),
@@ -872,23 +765,11 @@ async fn outdated_says_what_sweep_will_do_and_every_outdated_app_is_in_a_sweep_r
         table.stdout
     );
 
-    let sweep = f
-        .restager(data.path())
-        .args(["sweep", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let sweep = f.json(&["sweep", "--json"]).await;
     let mut in_runs = BTreeSet::new();
     for run in sweep["runs"].as_array().expect("runs") {
         let run_id = run["run_id"].as_str().expect("a run id");
-        let detail = f
-            .restager(data.path())
-            .args(["status", run_id, "--json"])
-            .run()
-            .await
-            .ok()
-            .json();
+        let detail = f.json(&["status", run_id, "--json"]).await;
         in_runs.extend(guids(&detail["apps"], "app_guid"));
     }
     let listed = guids(&outdated, "app_guid");
@@ -906,55 +787,19 @@ async fn outdated_says_what_sweep_will_do_and_every_outdated_app_is_in_a_sweep_r
 #[tokio::test]
 async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
     let f = foundation(3).await;
-    let data = tempfile::tempdir().expect("temp dir");
 
-    let plan = f
-        .restager(data.path())
-        .args([
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "1.10.29",
-        ])
-        .run()
-        .await
-        .ok();
+    let plan = f.plan("1.10.29", &[]).await;
     let row = plan
         .stdout
         .lines()
         .find(|l| l.contains("shop-0"))
         .unwrap_or_else(|| panic!("{}", plan.stdout));
     assert!(row.contains(OLD) && row.contains("1.10.29"), "{row}");
-    let json = f
-        .restager(data.path())
-        .args([
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "1.10.29",
-            "--json",
-        ])
-        .run()
-        .await
-        .ok()
-        .json();
+    let json = f.plan("1.10.29", &["--json"]).await.json();
     for app in json["restage"].as_array().expect("restage") {
         assert_eq!(app["current_version"], OLD, "{app}");
     }
-    let missing = f
-        .restager(data.path())
-        .args([
-            "plan",
-            "--buildpack",
-            "ruby_buildpack",
-            "--version",
-            "9.9.9",
-        ])
-        .run()
-        .await
-        .ok();
+    let missing = f.plan("9.9.9", &[]).await;
     assert_eq!(
         missing
             .stdout
@@ -971,13 +816,7 @@ async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
         missing.stdout
     );
 
-    let dry = f
-        .restager(data.path())
-        .args(["sweep", "--dry-run", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let dry = f.json(&["sweep", "--dry-run", "--json"]).await;
     assert_eq!(dry["dry_run"], true);
     let would: BTreeSet<String> = dry["runs"]
         .as_array()
@@ -986,12 +825,7 @@ async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
         .flat_map(|r| guids(&r["queue"], "app_guid"))
         .collect();
     assert_eq!(would, f.outdated, "{dry}");
-    let text = f
-        .restager(data.path())
-        .args(["sweep", "--dry-run"])
-        .run()
-        .await
-        .ok();
+    let text = f.ok(&["sweep", "--dry-run"]).await;
     assert!(text.stdout.contains("would be queued"), "{}", text.stdout);
     assert!(
         text.stdout.contains("nothing was queued"),
@@ -999,26 +833,19 @@ async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
         text.stdout
     );
     // Nothing was queued or recorded by the dry run.
-    let status = f
-        .restager(data.path())
-        .args(["status", "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let status = f.json(&["status", "--json"]).await;
     assert_eq!(status, json!([]), "{status}");
 
     // A real run with a long skip reason (a stopped app's) to show.
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_status_16").await;
     assert_eq!(status, 202, "{answer}");
     let run_id = answer["run_id"].as_str().expect("run id").to_string();
     f.wait_until_all_patched(&serving).await;
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 
     for args in [vec!["status"], vec!["status", run_id.as_str()]] {
-        let out = f.restager(data.path()).args(args.clone()).run().await.ok();
+        let out = f.restager().args(args.clone()).run().await.ok();
         for line in out.stdout.lines() {
             assert!(
                 line.chars().count() <= 100,
@@ -1029,49 +856,29 @@ async fn status_fits_a_terminal_plan_shows_versions_and_sweep_has_a_dry_run() {
         // Times to the second: no fractions, no offsets.
         assert!(!out.stdout.contains("+00:00"), "{}", out.stdout);
     }
-    let list = f.restager(data.path()).arg("status").run().await.ok();
+    let list = f.ok(&["status"]).await;
     assert!(
         list.stdout.contains(&run_id[..8]) && !list.stdout.contains(&run_id),
         "{}",
         list.stdout
     );
-    let wide = f
-        .restager(data.path())
-        .args(["status", "--wide"])
-        .run()
-        .await
-        .ok();
+    let wide = f.ok(&["status", "--wide"]).await;
     assert!(wide.stdout.contains(&run_id), "{}", wide.stdout);
-    let detail = f
-        .restager(data.path())
-        .args(["status", &run_id[..8]])
-        .run()
-        .await
-        .ok();
+    let detail = f.restager().args(["status", &run_id[..8]]).run().await.ok();
     assert!(
         detail.stdout.contains("stopped-shop"),
         "the short id works: {}",
         detail.stdout
     );
     assert!(detail.stdout.contains(&run_id), "{}", detail.stdout);
-    let wide_detail = f
-        .restager(data.path())
-        .args(["status", &run_id, "--wide"])
-        .run()
-        .await
-        .ok();
+    let wide_detail = f.ok(&["status", &run_id, "--wide"]).await;
     assert!(
         wide_detail.stdout.lines().any(|l| l.chars().count() > 100),
         "--wide does not wrap:\n{}",
         wide_detail.stdout
     );
 
-    let raw = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok();
+    let raw = f.ok(&["status", &run_id, "--json"]).await;
     assert_eq!(raw.stdout.matches("\"apps\":").count(), 1, "{}", raw.stdout);
     let detail = raw.json();
     assert_eq!(
@@ -1147,28 +954,21 @@ async fn every_documented_setting_is_a_flag_and_help_lists_a_commands_own_option
 #[tokio::test]
 async fn listen_resolves_names_flag_errors_name_the_flag_and_counts_are_plural_aware() {
     let f = foundation(0).await;
-    let data = tempfile::tempdir().expect("temp dir");
     let serving = f
-        .restager(data.path())
+        .restager()
         .args(["serve", "--listen", "localhost:0"])
         .serve()
         .await;
     let (status, _) = get_status(&serving.url, "/healthz").await;
     assert_eq!(status, 200, "{}", serving.url);
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 
     let bad = f
-        .restager(data.path())
+        .restager()
         .args(["serve", "--listen", "localhost"])
         .run()
         .await;
-    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
-    assert!(
-        bad.stderr.contains("--listen=`localhost`") && bad.stderr.contains("RESTAGER_LISTEN"),
-        "{}",
-        bad.stderr
-    );
+    bad.fails(2, &["--listen=`localhost`", "RESTAGER_LISTEN"]);
 
     let demo = restager()
         .args(["demo", "--apps", "1", "--quiet"])
@@ -1186,8 +986,7 @@ async fn listen_resolves_names_flag_errors_name_the_flag_and_counts_are_plural_a
 #[tokio::test]
 async fn notify_signs_and_sends_a_notice_and_prints_the_answer() {
     let f = foundation(2).await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let notify = |extra: &[&str]| {
         let mut args = vec!["notify", "--url", serving.url.as_str()];
         args.extend_from_slice(extra);
@@ -1249,8 +1048,7 @@ async fn notify_signs_and_sends_a_notice_and_prints_the_answer() {
             .contains("restager notify"),
         "{refused}"
     );
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 
     // No secret, or an unusable one: exit 2 naming the variable.
     for env in [None, Some("whsec_!!")] {
@@ -1287,8 +1085,7 @@ async fn notify_signs_and_sends_a_notice_and_prints_the_answer() {
         .args(["--version", "1.2.3", "--id", "retry-me"])
         .run()
         .await;
-    assert_eq!(down.code, Some(1), "{}", down.stderr);
-    assert!(down.stderr.contains("--id retry-me"), "{}", down.stderr);
+    down.fails(1, &["--id retry-me"]);
 }
 
 /// Item 17: the demo's progress names its phases and its total is the final

@@ -11,18 +11,16 @@ use std::time::Duration;
 use cf_sim::{Fault, FaultRule, StagingFailure};
 
 use super::{foundation, notice_body, send_notice};
+use crate::support::eventually;
 
 /// Waits until `serve`'s log shows `needle`.
 async fn logged(serving: &crate::support::Serving, needle: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !serving.stderr().contains(needle) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "serve never logged {needle:?}:\n{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        Duration::from_secs(120),
+        || serving.stderr().contains(needle),
+        || format!("serve never logged {needle:?}:\n{}", serving.stderr()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -37,8 +35,7 @@ async fn a_halted_run_is_resumed_from_the_command_line_and_finishes_under_the_ne
         &broken,
         Fault::StagingFails(StagingFailure::NoAppDetected),
     ));
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_rollout_1").await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["max_failures"], 0, "{answer}");
@@ -55,33 +52,21 @@ async fn a_halted_run_is_resumed_from_the_command_line_and_finishes_under_the_ne
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    serving.stop().await;
 
-    let halted = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let halted = f.json(&["status", &run_id, "--json"]).await;
     assert_eq!(halted["state"], "halted", "{halted}");
     assert_eq!(halted["held"], 2, "{halted}");
     assert_eq!(
         halted["state_reason"],
         "run halted after 1 failure (budget 0)"
     );
-    let table = f
-        .restager(data.path())
-        .args(["status", &run_id])
-        .run()
-        .await
-        .ok();
+    let table = f.ok(&["status", &run_id]).await;
     assert!(table.stdout.contains("HALTED"), "{}", table.stdout);
     assert!(table.stdout.contains("restager resume"), "{}", table.stdout);
 
     let resumed = f
-        .restager(data.path())
+        .restager()
         .args(["resume", &run_id[..8], "--as", "ops-alice"])
         .run()
         .await
@@ -94,41 +79,23 @@ async fn a_halted_run_is_resumed_from_the_command_line_and_finishes_under_the_ne
         resumed.stdout
     );
 
-    let serving = f.restager(data.path()).arg("serve").serve().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !f
-        .outdated
-        .iter()
-        .filter(|g| **g != broken)
-        .all(|g| f.patched(g))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the resumed run did not finish:\n{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let serving = f.serve().await;
+    eventually(
+        Duration::from_secs(120),
+        || f.all_patched_but(&broken),
+        || format!("the resumed run did not finish:\n{}", serving.stderr()),
+    )
+    .await;
     // The outcomes are recorded once the restages log their end.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while serving.stderr().matches("outcome=restaged").count() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    eventually(
+        Duration::from_secs(120),
+        || serving.stderr().matches("outcome=restaged").count() >= 2,
+        || serving.stderr(),
+    )
+    .await;
+    serving.stop().await;
 
-    let done = f
-        .restager(data.path())
-        .args(["status", &run_id, "--json"])
-        .run()
-        .await
-        .ok()
-        .json();
+    let done = f.json(&["status", &run_id, "--json"]).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["restaged"], 2, "{done}");
     assert_eq!(done["failed"], 1, "{done}");
@@ -140,13 +107,8 @@ async fn a_halted_run_is_resumed_from_the_command_line_and_finishes_under_the_ne
         );
     }
 
-    let refused = f.restager(data.path()).args(["abort", &run_id]).run().await;
-    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("has finished"),
-        "{}",
-        refused.stderr
-    );
+    let refused = f.restager().args(["abort", &run_id]).run().await;
+    refused.fails(2, &["has finished"]);
 }
 
 const TOKEN: &str = "an-admin-token-for-the-controls";
@@ -183,8 +145,7 @@ async fn serve_pauses_and_resumes_a_live_run_through_its_admin_routes_and_the_cl
         Fault::StagingFails(StagingFailure::NoAppDetected),
     ));
     f.settings.push(("RESTAGER_MAX_FAILURES", "0".to_string()));
-    let data = tempfile::tempdir().expect("temp dir");
-    let serving = f.restager(data.path()).arg("serve").serve().await;
+    let serving = f.serve().await;
     let (status, answer) = send_notice(&serving.url, &notice_body(), "msg_rollout_2").await;
     assert_eq!(status, 202, "{answer}");
     let run_id = answer["run_id"].as_str().expect("a run id").to_string();
@@ -198,7 +159,7 @@ async fn serve_pauses_and_resumes_a_live_run_through_its_admin_routes_and_the_cl
 
     // The CLI through serve: status, then resume, recorded as who typed it.
     let cli = |args: &[&str]| {
-        f.restager(data.path())
+        f.restager()
             .args(args.iter().map(|a| a.to_string()))
             .args(["--server".to_string(), serving.url.clone()])
     };
@@ -210,20 +171,12 @@ async fn serve_pauses_and_resumes_a_live_run_through_its_admin_routes_and_the_cl
         .ok()
         .json();
     assert_eq!(resumed["state"], "running", "{resumed}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !f
-        .outdated
-        .iter()
-        .filter(|g| **g != broken)
-        .all(|g| f.patched(g))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{}",
-            serving.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        Duration::from_secs(120),
+        || f.all_patched_but(&broken),
+        || serving.stderr(),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let done = cli(&["status", &run_id, "--json"]).run().await.ok().json();
@@ -239,8 +192,7 @@ async fn serve_pauses_and_resumes_a_live_run_through_its_admin_routes_and_the_cl
     assert_eq!(status, 409, "{body}");
     let refused = cli(&["pause", &run_id]).run().await;
     assert_eq!(refused.code, Some(2), "{}", refused.stderr);
-    let stopped = serving.terminate().await;
-    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let stopped = serving.stop().await;
     assert!(
         !stopped.stderr.contains(TOKEN),
         "the admin token is never logged"
