@@ -4,6 +4,7 @@
 //! configuration tested locally works unchanged on AWS. A bad value is a
 //! start-up error that names the variable and what it should look like.
 
+mod capacity;
 mod deploy;
 mod env;
 mod rollout;
@@ -16,8 +17,9 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use env::{Env, ProcessEnv, Source};
+pub use capacity::{CapacitySettings, DEFAULT_MAX_PER_SPACE};
 pub use deploy::{DeploySettings, DeployStrategy};
+pub use env::{Env, ProcessEnv, Source};
 pub use rollout::{
     FailureBudget, RolloutSettings, SpacePattern, WAVE_LABEL, WAVES_SYNTAX, WaveSpec,
 };
@@ -128,6 +130,9 @@ pub struct WorkerSettings {
     pub verify_for: Duration,
     /// Rolling, or canary with its steps.
     pub deploy: DeploySettings,
+    /// At most this many restages at once in one space
+    /// (`RESTAGER_MAX_PER_SPACE`), whatever a job's allowance says.
+    pub max_per_space: usize,
 }
 
 impl Default for WorkerSettings {
@@ -141,6 +146,7 @@ impl Default for WorkerSettings {
             max_attempts: 8,
             verify_for: Duration::from_secs(2 * 60),
             deploy: DeploySettings::default(),
+            max_per_space: DEFAULT_MAX_PER_SPACE,
         }
     }
 }
@@ -161,7 +167,16 @@ impl WorkerSettings {
             max_attempts: env.at_least("RESTAGER_MAX_ATTEMPTS", d.max_attempts, 1)?,
             verify_for: env.duration_or_off("RESTAGER_VERIFY_FOR", d.verify_for)?,
             deploy: DeploySettings::from_env(env)?,
+            max_per_space: CapacitySettings::from_env(env)?.max_per_space,
         })
+    }
+
+    /// What discovery would need to plan for this worker.
+    pub fn capacity(&self) -> CapacitySettings {
+        CapacitySettings {
+            max_per_space: self.max_per_space,
+            max_in_flight: self.max_in_flight,
+        }
     }
 }
 
@@ -179,6 +194,8 @@ pub struct ScopeSettings {
     /// The worker's [`WorkerSettings::deploy`], read here too so that a plan
     /// warns where this Cloud Controller cannot deploy that way.
     pub deploy: DeploySettings,
+    /// How a space's quota headroom becomes its allowance of restages at once.
+    pub capacity: CapacitySettings,
 }
 
 impl ScopeSettings {
@@ -190,6 +207,7 @@ impl ScopeSettings {
             spaces_deny: env.list("RESTAGER_SPACES_DENY"),
             rollout: RolloutSettings::from_env(env)?,
             deploy: DeploySettings::from_env(env)?,
+            capacity: CapacitySettings::from_env(env)?,
         })
     }
 

@@ -299,6 +299,7 @@ impl SlackActions {
                 buildpack: expected.and_then(|e| e.buildpack.clone()),
                 target_version: expected.and_then(|e| e.target_version.clone()),
                 release: 0,
+                schedule: Default::default(),
             };
             record.expected.push(ExpectedJob {
                 job_id: job.job_id.clone(),
