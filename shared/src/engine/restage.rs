@@ -23,7 +23,9 @@
 //! on, or it stops the restage with its outcome (`ControlFlow::Break`).
 //!
 //! Before creating anything the deadline is checked, and every wait ends at
-//! the deadline's stop margin with a resumable `Deferred`.
+//! the deadline's stop margin with a resumable `Deferred`. Builds and
+//! deployments are polled when their end is likely (`engine::poll`) when
+//! the job's hints say how long they took last time.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow::{self, Break, Continue};
@@ -37,6 +39,7 @@ use super::deadline::Deadline;
 use super::labels::{
     JOB_LABEL, ROLLBACK_LABEL, ROLLBACK_REASON, RUN_LABEL, job_labels, job_selector, label_value,
 };
+use super::poll::{Calibration, Phase, PollPlan};
 use super::verify::{self, Health};
 use crate::cf::{
     App, AppState, Build, BuildState, CfClient, CfError, CurrentDroplet, Deployment,
@@ -93,6 +96,18 @@ pub async fn restage_one(
     job: &RestageJob,
     deadline: &Deadline,
 ) -> Outcome {
+    restage_calibrated(cf, settings, job, deadline, &Calibration::default()).await
+}
+
+/// [`restage_one`] with the process's record of how good its expectations
+/// were (the batch engine keeps one per process; see `engine::poll`).
+pub(crate) async fn restage_calibrated(
+    cf: &CfClient,
+    settings: &WorkerSettings,
+    job: &RestageJob,
+    deadline: &Deadline,
+    calibration: &Calibration,
+) -> Outcome {
     let run = Restage {
         cf,
         settings,
@@ -100,6 +115,9 @@ pub async fn restage_one(
         deadline,
         selector: job_selector(job),
         job_label: label_value(job.job_id.as_str()),
+        calibration,
+        staging_since: Mark::default(),
+        rollout_since: Mark::default(),
     };
     let started = Instant::now();
     // Either the restage went through to its end, or a step stopped it.
@@ -123,6 +141,27 @@ struct Restage<'a> {
     deadline: &'a Deadline,
     selector: String,
     job_label: String,
+    calibration: &'a Calibration,
+    /// When this delivery created the build / deployment it watches (a
+    /// resumed one started before, by CC's clock); the phase's length is
+    /// measured from here, more finely than CC's whole-second timestamps.
+    staging_since: Mark,
+    rollout_since: Mark,
+}
+
+/// When something started, set by the step that started it.
+#[derive(Default)]
+struct Mark(std::sync::Mutex<Option<Instant>>);
+
+impl Mark {
+    fn set(&self, at: Option<Instant>) {
+        // An Option<Instant> cannot be left half-written by a panic.
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+
+    fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Restage<'_> {
@@ -132,6 +171,12 @@ impl Restage<'_> {
 
     fn is_ours(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
         labels.get(JOB_LABEL) == Some(&self.job_label)
+    }
+
+    /// When to poll a phase that its hints say took `raw` last time.
+    fn poll_plan(&self, phase: Phase, raw: Option<Duration>) -> PollPlan {
+        let expectation = raw.map(|r| self.calibration.expect(phase, r));
+        PollPlan::new(self.settings.poll_interval, expectation)
     }
 
     /// The eight steps of the module doc; each `?` is a step that may stop

@@ -163,6 +163,8 @@ impl Restage<'_> {
                 });
             }
         };
+        // Not the rollout the hints describe: timed by CC's clock, not learned from.
+        self.rollout_since.set(None);
         let rolled = self.watch_deployment(rollback).await?;
         Box::pin(self.finalized(&rolled)).await
     }

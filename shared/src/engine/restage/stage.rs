@@ -64,6 +64,7 @@ impl Restage<'_> {
             .await
         {
             Ok(build) => {
+                self.staging_since.set(Some(Instant::now()));
                 tracing::info!(job = %self.job.job_id, build = %build.guid, package = %package.guid, "staging started");
                 Continue(build)
             }
@@ -99,12 +100,25 @@ impl Restage<'_> {
         }
     }
 
-    /// Step 4: the droplet of `build` once it is STAGED.
+    /// Step 4: the droplet of `build` once it is STAGED, polled when the
+    /// app's last staging time says it is likely done.
     pub(super) async fn watch_build(&self, mut build: Build) -> Step<String> {
         let started = Instant::now();
+        let since = self.staging_since.get();
+        // A build from an earlier delivery has been staging since CC made it.
+        let before = match since {
+            Some(_) => Duration::ZERO,
+            None => age(build.created_at, started),
+        };
+        let raw = self.job.schedule.staging();
+        let mut plan = self.poll_plan(Phase::Staging, raw);
         loop {
             match build.state {
                 BuildState::Staged => {
+                    if let (Some(raw), Some(since)) = (raw, since) {
+                        self.calibration
+                            .observe(Phase::Staging, raw, since.elapsed());
+                    }
                     return match build.droplet_guid() {
                         Some(droplet) => Continue(droplet.to_string()),
                         None => Break(Outcome::Failed {
@@ -132,11 +146,8 @@ impl Restage<'_> {
                     permanent: false,
                 });
             }
-            if !self
-                .deadline
-                .sleep(retry::spread(self.settings.poll_interval, POLL_SPREAD))
-                .await
-            {
+            let elapsed = since.map_or_else(|| before + started.elapsed(), |s| s.elapsed());
+            if !self.deadline.sleep(plan.next(elapsed)).await {
                 return Break(self.out_of_time(&format!("build {} is still STAGING", build.guid)));
             }
             build = self
