@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::error::DiscoveryError;
 use super::fan_out::RunPlan;
+use super::hints;
 use super::installed::Installed;
 use super::inventory::Inventory;
 use super::rules;
@@ -139,6 +140,12 @@ impl Plan {
             bp.map(str::to_string),
             target.cloned(),
         ));
+    }
+
+    /// The jobs' scheduling hints (history and space allowances), with notes.
+    async fn hint(&mut self, cf: &CfClient, inventory: &Inventory, scope: &ScopeSettings) {
+        let notes = hints::attach(cf, inventory, &mut self.jobs, &scope.capacity).await;
+        self.notes.extend(notes);
     }
 
     fn skip(&mut self, app: crate::domain::AppRef, reason: String) {
@@ -314,6 +321,7 @@ async fn plan_buildpack(
             (None, None) => {}
         }
     }
+    plan.hint(cf, &inventory, scope).await;
     Ok(())
 }
 
@@ -350,6 +358,7 @@ async fn plan_stack(
     };
     let inventory = Inventory::fetch(cf, &query, |a, p| worth_a_lookup(a, p, scope)).await?;
     plan_all_listed(&inventory, plan, scope);
+    plan.hint(cf, &inventory, scope).await;
     Ok(())
 }
 
@@ -362,6 +371,7 @@ async fn plan_every_app(
     let inventory =
         Inventory::fetch(cf, &AppQuery::default(), |a, p| worth_a_lookup(a, p, scope)).await?;
     plan_all_listed(&inventory, plan, scope);
+    plan.hint(cf, &inventory, scope).await;
     Ok(())
 }
 
