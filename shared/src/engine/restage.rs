@@ -116,6 +116,7 @@ pub(crate) async fn restage_calibrated(
         selector: job_selector(job),
         job_label: label_value(job.job_id.as_str()),
         calibration,
+        staged_version: std::sync::Mutex::new(None),
         staging_since: Mark::default(),
         rollout_since: Mark::default(),
     };
@@ -142,6 +143,9 @@ struct Restage<'a> {
     selector: String,
     job_label: String,
     calibration: &'a Calibration,
+    /// The staged droplet's buildpack version, read beside step 5's checks
+    /// so that step 8 need not wait for it: `(droplet guid, version)`.
+    staged_version: std::sync::Mutex<Option<(String, Option<String>)>>,
     /// When this delivery created the build / deployment it watches (a
     /// resumed one started before, by CC's clock); the phase's length is
     /// measured from here, more finely than CC's whole-second timestamps.
@@ -175,7 +179,9 @@ impl Restage<'_> {
 
     /// When to poll a phase that its hints say took `raw` last time.
     fn poll_plan(&self, phase: Phase, raw: Option<Duration>) -> PollPlan {
-        let expectation = raw.map(|r| self.calibration.expect(phase, r));
+        let expectation = raw
+            .filter(|_| self.settings.predicted_polling)
+            .map(|r| self.calibration.expect(phase, r));
         PollPlan::new(self.settings.poll_interval, expectation)
     }
 
@@ -205,12 +211,12 @@ impl Restage<'_> {
             Some(dep) => dep,
             None => {
                 // 2. Stand back unless the app is ours to restage.
-                let current = self.stand_back(&app).await?;
+                let (current, our_builds) = self.stand_back(&app).await?;
                 let droplet = match self.job.action {
                     Action::Restart => None,
                     Action::Restage | Action::None => {
                         // 3. Stage the live droplet's package (or resume this job's build).
-                        let build = self.build(&current).await?;
+                        let build = self.build(&current, our_builds).await?;
                         // 4. Poll the build until it is STAGED.
                         let droplet = self.watch_build(build).await?;
                         // 5. Re-check the current droplet.
