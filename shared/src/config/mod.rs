@@ -133,6 +133,9 @@ pub struct WorkerSettings {
     /// At most this many restages at once in one space
     /// (`RESTAGER_MAX_PER_SPACE`), whatever a job's allowance says.
     pub max_per_space: usize,
+    /// Poll when a build or deployment is likely done, by the job's hints
+    /// (`RESTAGER_PREDICTED_POLLING`); off polls on the fixed interval only.
+    pub predicted_polling: bool,
 }
 
 impl Default for WorkerSettings {
@@ -147,6 +150,7 @@ impl Default for WorkerSettings {
             verify_for: Duration::from_secs(2 * 60),
             deploy: DeploySettings::default(),
             max_per_space: DEFAULT_MAX_PER_SPACE,
+            predicted_polling: true,
         }
     }
 }
@@ -168,6 +172,7 @@ impl WorkerSettings {
             verify_for: env.duration_or_off("RESTAGER_VERIFY_FOR", d.verify_for)?,
             deploy: DeploySettings::from_env(env)?,
             max_per_space: CapacitySettings::from_env(env)?.max_per_space,
+            predicted_polling: env.flag("RESTAGER_PREDICTED_POLLING", d.predicted_polling)?,
         })
     }
 
@@ -481,6 +486,18 @@ mod tests {
         assert_eq!(s.deploy_timeout, Duration::from_secs(900));
         assert_eq!(s.max_concurrent_restages, 10);
         assert_eq!(s.max_in_flight, 1);
+        assert_eq!(s.max_per_space, 2);
+        assert!(s.predicted_polling);
+        let src = env(&[
+            ("RESTAGER_MAX_PER_SPACE", "1"),
+            ("RESTAGER_PREDICTED_POLLING", "false"),
+        ]);
+        let s = WorkerSettings::from_env(&Env(&src)).expect("valid");
+        assert_eq!(s.max_per_space, 1);
+        assert!(!s.predicted_polling);
+        let src = env(&[("RESTAGER_PREDICTED_POLLING", "sometimes")]);
+        let err = WorkerSettings::from_env(&Env(&src)).expect_err("not a flag");
+        assert_eq!(err.name(), "RESTAGER_PREDICTED_POLLING");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! how long the phase takes (the app's own history, from the job's
 //! [`ScheduleHints`]), the poller instead sleeps until shortly before the
 //! phase is likely to end, polls at a short interval across the window where
-//! it most likely ends, and past that window backs off to the fixed interval
-//! (the ceiling of every short poll). Without an expectation it polls on the
+//! it most likely ends (at most half the fixed interval apart), and past that
+//! window backs off to the fixed interval. Without an expectation it polls on the
 //! fixed beat, as restager always did. Every wait keeps its jitter, so
 //! workers never poll in lockstep.
 //!
@@ -37,8 +37,11 @@ const WINDOW_SPREADS: f64 = 2.0;
 /// Short polls are this share of one spread's width of the expectation ...
 const SHORT_SHARE_OF_SPREAD: f64 = 0.2;
 /// ... but never closer than this share of the fixed interval, so a very
-/// confident expectation cannot turn into a burst of requests.
+/// confident expectation cannot turn into a burst of requests ...
 const SHORT_FLOOR_SHARE: f64 = 0.1;
+/// ... nor farther apart than this share of it: an operator who shortens
+/// the interval asks to see ends sooner, and gets that in the window too.
+const SHORT_CEILING_SHARE: f64 = 0.5;
 /// Past the window each poll waits this much longer, up to the fixed interval.
 const BACKOFF: f64 = 1.5;
 /// The sleep to the window is shortened by up to this share (jitter that
@@ -107,9 +110,10 @@ impl PollPlan {
 
     fn short(&self, e: &Expectation) -> Duration {
         let floor = self.interval.mul_f64(SHORT_FLOOR_SHARE);
+        let ceiling = self.interval.mul_f64(SHORT_CEILING_SHARE);
         e.expected
             .mul_f64(SHORT_SHARE_OF_SPREAD * e.spread)
-            .clamp(floor, self.interval)
+            .clamp(floor, ceiling)
     }
 }
 
@@ -244,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn short_polls_stay_between_a_tenth_of_the_beat_and_the_beat() {
+    fn short_polls_stay_between_a_tenth_and_half_of_the_beat() {
         let sure = Expectation {
             expected: 60 * S,
             spread: MIN_SPREAD,
@@ -256,7 +260,17 @@ mod tests {
             spread: MAX_SPREAD,
         };
         let mut plan = PollPlan::new(10 * S, Some(unsure));
-        assert_eq!(plan.next_with(600 * S, 0.5), 10 * S);
+        assert_eq!(plan.next_with(600 * S, 0.5), 5 * S);
+        // A shorter beat shortens them: 2.4 s of spread, at most 1.5 s.
+        let e = Expectation {
+            expected: 120 * S,
+            spread: 0.1,
+        };
+        let mut plan = PollPlan::new(3 * S, Some(e));
+        assert_eq!(
+            plan.next_with(120 * S, 0.5),
+            1500 * Duration::from_millis(1)
+        );
     }
 
     #[test]

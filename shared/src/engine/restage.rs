@@ -191,9 +191,12 @@ impl Restage<'_> {
         if self.job.action == Action::None {
             return Break(skipped("the configured action is `none`: report only"));
         }
-        // 1. Re-read the app; a deployment this job created is followed to its end.
-        let app = self.read_app().await?;
-        let ours = self.our_deployments().await?;
+        // 1. Re-read the app; a deployment this job created is followed to
+        // its end. Both reads at once: each round trip to CC is on every
+        // restage's critical path.
+        let (app, ours) = futures::join!(self.read_app(), self.our_deployments());
+        let app = app?;
+        let ours = ours?;
         let known: HashSet<String> = ours.iter().map(|d| d.guid.clone()).collect();
         let resumed = match ours.into_iter().next() {
             Some(dep)
