@@ -147,6 +147,27 @@ impl RestageJob {
         }
     }
 
+    /// The FIFO queue's message group: the space, split into as many
+    /// groups as the space's allowance (by job id, so a job keeps its
+    /// group on every send). SQS hands out one message of a group at a
+    /// time, so across all workers a space has at most its allowance of
+    /// restages in flight, and one without hints exactly one, as before.
+    pub fn message_group(&self) -> String {
+        match self.schedule.space_allowance {
+            Some(n) if n > 1 => {
+                // FNV-1a: stable across processes and releases, unlike
+                // the standard library's hasher.
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in self.job_id.as_str().bytes() {
+                    h ^= u64::from(b);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+                format!("{}.{}", self.app.space_guid, h % u64::from(n))
+            }
+            _ => self.app.space_guid.clone(),
+        }
+    }
+
     /// This job queued again as `release`.
     pub fn released_as(mut self, release: u32) -> Self {
         self.release = release;
@@ -251,6 +272,29 @@ mod tests {
         assert_eq!(no_steps.rollout(1), None);
         assert_eq!(no_steps.work(1), None);
         assert_eq!(ScheduleHints::default().staging(), None);
+    }
+
+    #[test]
+    fn a_space_is_one_message_group_per_restage_it_allows() {
+        let one = job();
+        assert_eq!(one.message_group(), "space-1");
+        let mut two = job();
+        two.schedule.space_allowance = Some(2);
+        let group = two.message_group();
+        assert!(group == "space-1.0" || group == "space-1.1", "{group}");
+        assert_eq!(two.message_group(), group, "the same group on every send");
+        // Jobs of one space spread over both groups.
+        let groups: std::collections::BTreeSet<String> = (0..20)
+            .map(|i| {
+                let mut j = two.clone();
+                j.job_id = JobId::for_app(&j.run_id, &format!("app-{i}"));
+                j.message_group()
+            })
+            .collect();
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        let mut none = job();
+        none.schedule.space_allowance = Some(1);
+        assert_eq!(none.message_group(), "space-1");
     }
 
     #[test]

@@ -382,7 +382,7 @@ async fn plain_loop(
                         .message_body(job.to_json())
                         .message_attributes("run_id", attr(job.run_id.as_str())?)
                         .message_attributes("job_id", attr(job.job_id.as_str())?)
-                        .message_group_id(&job.app.space_guid)
+                        .message_group_id(job.message_group())
                         .message_deduplication_id(job.job_id.as_str())
                         .build()
                         .map_err(|e| BenchError::Setup(e.to_string()))

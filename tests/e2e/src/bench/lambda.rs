@@ -503,7 +503,7 @@ mod rss {
                         "SentTimestamp": "1700000000000",
                         "SenderId": "AIDAEXAMPLE",
                         "ApproximateFirstReceiveTimestamp": "1700000000001",
-                        "MessageGroupId": job.app.space_guid,
+                        "MessageGroupId": job.message_group(),
                         "MessageDeduplicationId": job.job_id.as_str(),
                         "SequenceNumber": format!("{:020}", i + 1),
                     },
