@@ -75,9 +75,12 @@ struct Args {
     /// The engine's poll interval in modelled seconds (RESTAGER_POLL_INTERVAL; default 10 s).
     #[arg(long, default_value_t = 10.0)]
     poll: f64,
-    /// Apps in the foundation for the discovery cost.
+    /// Apps in the foundation for the discovery cost (its goal).
     #[arg(long, default_value_t = 10_000)]
     discovery_apps: usize,
+    /// A larger foundation for discovery's cost and time, and the webhook's peak RSS (0: skip).
+    #[arg(long, default_value_t = 50_000)]
+    discovery_large_apps: usize,
     /// Apps fanned out into SQS.
     #[arg(long, default_value_t = 10_000)]
     fanout_apps: usize,
@@ -179,7 +182,13 @@ fn main() -> ExitCode {
     if wants(Which::Discovery) {
         emit(
             runtime
-                .block_on(bench::discovery::run(args.discovery_apps, args.seed))
+                .block_on(bench::discovery::run(
+                    &[args.discovery_apps, args.discovery_large_apps]
+                        .into_iter()
+                        .filter(|n| *n > 0)
+                        .collect::<Vec<_>>(),
+                    args.seed,
+                ))
                 .map_err(|e| e.to_string()),
         );
     }
@@ -208,6 +217,7 @@ fn main() -> ExitCode {
             cold_start_runs: args.cold_start_runs,
             restages: args.restages,
             seed: args.seed,
+            webhook_apps: args.discovery_large_apps,
         };
         emit(
             runtime
