@@ -291,6 +291,12 @@ pub struct SettingFlags {
     /// Deployment max_in_flight [env: RESTAGER_MAX_IN_FLIGHT, default 1]
     #[arg(long, global = true, value_name = "N", help_heading = "Worker")]
     pub max_in_flight: Option<String>,
+    /// Restages at once in one space, where its quota holds them [env: RESTAGER_MAX_PER_SPACE, default 2]
+    #[arg(long, global = true, value_name = "N", help_heading = "Worker")]
+    pub max_per_space: Option<String>,
+    /// Poll builds and deployments when they are likely done, from their history [env: RESTAGER_PREDICTED_POLLING, default true]
+    #[arg(long, global = true, value_name = "BOOL", help_heading = "Worker")]
+    pub predicted_polling: Option<String>,
     /// Build/deployment poll interval [env: RESTAGER_POLL_INTERVAL, default 10s]
     #[arg(long, global = true, value_name = "DURATION", help_heading = "Worker")]
     pub poll_interval: Option<String>,
@@ -515,6 +521,16 @@ impl SettingFlags {
                 "RESTAGER_MAX_IN_FLIGHT",
                 "--max-in-flight",
                 &self.max_in_flight,
+            ),
+            (
+                "RESTAGER_MAX_PER_SPACE",
+                "--max-per-space",
+                &self.max_per_space,
+            ),
+            (
+                "RESTAGER_PREDICTED_POLLING",
+                "--predicted-polling",
+                &self.predicted_polling,
             ),
             (
                 "RESTAGER_POLL_INTERVAL",

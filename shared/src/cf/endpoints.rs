@@ -65,20 +65,20 @@ pub struct DeploymentRequest {
 }
 
 /// Builds `path?k=v&...`, leaving out empty values and joining lists with commas.
-struct Query {
+pub(super) struct Query {
     path: String,
     ser: form_urlencoded::Serializer<'static, String>,
 }
 
 impl Query {
-    fn new(path: impl Into<String>) -> Self {
+    pub(super) fn new(path: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             ser: form_urlencoded::Serializer::new(String::new()),
         }
     }
 
-    fn param(mut self, key: &str, value: impl AsRef<str>) -> Self {
+    pub(super) fn param(mut self, key: &str, value: impl AsRef<str>) -> Self {
         let v = value.as_ref();
         if !v.is_empty() {
             self.ser.append_pair(key, v);
@@ -93,7 +93,7 @@ impl Query {
         }
     }
 
-    fn list<S: AsRef<str>>(self, key: &str, values: &[S]) -> Self {
+    pub(super) fn list<S: AsRef<str>>(self, key: &str, values: &[S]) -> Self {
         let joined = values
             .iter()
             .map(|v| v.as_ref())
@@ -102,7 +102,7 @@ impl Query {
         self.param(key, joined)
     }
 
-    fn build(mut self) -> String {
+    pub(super) fn build(mut self) -> String {
         let q = self.ser.finish();
         if q.is_empty() {
             self.path
@@ -117,7 +117,7 @@ fn labels_metadata(labels: &BTreeMap<String, String>) -> Option<Value> {
 }
 
 impl CfClient {
-    fn per_page(&self) -> String {
+    pub(super) fn per_page(&self) -> String {
         self.options().per_page.clamp(1, 5000).to_string()
     }
 

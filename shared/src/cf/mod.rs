@@ -6,6 +6,7 @@
 //! engine plus generic `get`/`post`/`patch`/`list_all` building blocks.
 
 mod auth;
+mod bulk;
 mod capabilities;
 mod client;
 mod counters;
@@ -15,6 +16,7 @@ pub mod models;
 mod record;
 mod request;
 
+pub use bulk::Batch;
 pub use capabilities::{Capabilities, since};
 pub use client::{CfClient, CfClientOptions, Listed};
 pub use counters::RequestCounts;

@@ -13,8 +13,8 @@
 //!
 //! This file holds the state enums, the references and metadata every object
 //! shares, and the lenient serde helpers; the objects are in submodules by
-//! kind (`apps`, `staging`, `deployments`, `processes`, `platform`,
-//! `listing`), all re-exported here.
+//! kind (`apps`, `staging`, `deployments`, `processes`, `quotas`,
+//! `platform`, `listing`), all re-exported here.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -249,6 +249,7 @@ mod deployments;
 mod listing;
 mod platform;
 mod processes;
+mod quotas;
 mod staging;
 
 pub use apps::*;
@@ -256,6 +257,7 @@ pub use deployments::*;
 pub use listing::*;
 pub use platform::*;
 pub use processes::*;
+pub use quotas::*;
 pub use staging::*;
 
 #[cfg(test)]

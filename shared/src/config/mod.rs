@@ -4,6 +4,7 @@
 //! configuration tested locally works unchanged on AWS. A bad value is a
 //! start-up error that names the variable and what it should look like.
 
+mod capacity;
 mod deploy;
 mod env;
 mod owners;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use capacity::{CapacitySettings, DEFAULT_MAX_PER_SPACE};
 pub use deploy::{DeploySettings, DeployStrategy};
 pub use env::{Env, ProcessEnv, Source};
 pub use owners::{SLACK_CHANNEL_ANNOTATION, slack_channel_id};
@@ -130,6 +132,12 @@ pub struct WorkerSettings {
     pub verify_for: Duration,
     /// Rolling, or canary with its steps.
     pub deploy: DeploySettings,
+    /// At most this many restages at once in one space
+    /// (`RESTAGER_MAX_PER_SPACE`), whatever a job's allowance says.
+    pub max_per_space: usize,
+    /// Poll when a build or deployment is likely done, by the job's hints
+    /// (`RESTAGER_PREDICTED_POLLING`); off polls on the fixed interval only.
+    pub predicted_polling: bool,
 }
 
 impl Default for WorkerSettings {
@@ -143,6 +151,8 @@ impl Default for WorkerSettings {
             max_attempts: 8,
             verify_for: Duration::from_secs(2 * 60),
             deploy: DeploySettings::default(),
+            max_per_space: DEFAULT_MAX_PER_SPACE,
+            predicted_polling: true,
         }
     }
 }
@@ -163,7 +173,17 @@ impl WorkerSettings {
             max_attempts: env.at_least("RESTAGER_MAX_ATTEMPTS", d.max_attempts, 1)?,
             verify_for: env.duration_or_off("RESTAGER_VERIFY_FOR", d.verify_for)?,
             deploy: DeploySettings::from_env(env)?,
+            max_per_space: CapacitySettings::from_env(env)?.max_per_space,
+            predicted_polling: env.flag("RESTAGER_PREDICTED_POLLING", d.predicted_polling)?,
         })
+    }
+
+    /// What discovery would need to plan for this worker.
+    pub fn capacity(&self) -> CapacitySettings {
+        CapacitySettings {
+            max_per_space: self.max_per_space,
+            max_in_flight: self.max_in_flight,
+        }
     }
 }
 
@@ -184,6 +204,8 @@ pub struct ScopeSettings {
     /// When planned restages may start (`RESTAGER_WINDOW` and the rest),
     /// unless a space or org annotation says otherwise.
     pub windows: WindowSettings,
+    /// How a space's quota headroom becomes its allowance of restages at once.
+    pub capacity: CapacitySettings,
 }
 
 impl ScopeSettings {
@@ -196,6 +218,7 @@ impl ScopeSettings {
             rollout: RolloutSettings::from_env(env)?,
             deploy: DeploySettings::from_env(env)?,
             windows: WindowSettings::from_env(env)?,
+            capacity: CapacitySettings::from_env(env)?,
         })
     }
 
@@ -469,6 +492,18 @@ mod tests {
         assert_eq!(s.deploy_timeout, Duration::from_secs(900));
         assert_eq!(s.max_concurrent_restages, 10);
         assert_eq!(s.max_in_flight, 1);
+        assert_eq!(s.max_per_space, 2);
+        assert!(s.predicted_polling);
+        let src = env(&[
+            ("RESTAGER_MAX_PER_SPACE", "1"),
+            ("RESTAGER_PREDICTED_POLLING", "false"),
+        ]);
+        let s = WorkerSettings::from_env(&Env(&src)).expect("valid");
+        assert_eq!(s.max_per_space, 1);
+        assert!(!s.predicted_polling);
+        let src = env(&[("RESTAGER_PREDICTED_POLLING", "sometimes")]);
+        let err = WorkerSettings::from_env(&Env(&src)).expect_err("not a flag");
+        assert_eq!(err.name(), "RESTAGER_PREDICTED_POLLING");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Discovery reads the foundation in O(pages), never per app: one listing of
 //! apps with `include=space.organization` at a large `per_page`, then their
 //! current droplets by `guids` in batches, plus `/v3/buildpacks` or
-//! `/v3/stacks`. Every affected app either becomes one [`RestageJob`] or a
+//! `/v3/stacks`; then, for the jobs, their apps' history and their orgs'
+//! quotas and usage (`hints`), as hints for the worker. Every affected app
+//! either becomes one [`RestageJob`] or a
 //! [`SkippedApp`] with the reason, so a response or a report can explain
 //! each decision.
 //!
@@ -15,13 +17,17 @@
 //! [`RestageJob`]: crate::domain::RestageJob
 //! [`SkippedApp`]: crate::ledger::SkippedApp
 
+mod allowance;
 mod error;
 mod fan_out;
+mod forecast;
+mod hints;
 mod installed;
 mod inventory;
 mod outdated;
 mod owners;
 mod plan;
+mod quotas;
 mod release;
 mod rules;
 mod waves;

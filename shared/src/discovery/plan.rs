@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::error::DiscoveryError;
 use super::fan_out::RunPlan;
+use super::hints;
 use super::installed::Installed;
 use super::inventory::Inventory;
 use super::owners::Owners;
@@ -195,6 +196,12 @@ impl Plan {
         self.jobs.push(job);
     }
 
+    /// The jobs' scheduling hints (history and space allowances), with notes.
+    async fn hint(&mut self, cf: &CfClient, inventory: &Inventory, scope: &ScopeSettings) {
+        let notes = hints::attach(cf, inventory, &mut self.jobs, &scope.capacity).await;
+        self.notes.extend(notes);
+    }
+
     fn skip(&mut self, app: crate::domain::AppRef, reason: String) {
         self.skipped.push(SkippedApp { app, reason });
     }
@@ -370,6 +377,7 @@ async fn plan_buildpack(
             (None, None) => {}
         }
     }
+    plan.hint(cf, &inventory, scope).await;
     Ok(())
 }
 
@@ -406,6 +414,7 @@ async fn plan_stack(
     };
     let inventory = Inventory::fetch(cf, &query, |a, p| worth_a_lookup(a, p, scope)).await?;
     plan_all_listed(&inventory, plan, scope);
+    plan.hint(cf, &inventory, scope).await;
     Ok(())
 }
 
@@ -418,6 +427,7 @@ async fn plan_every_app(
     let inventory =
         Inventory::fetch(cf, &AppQuery::default(), |a, p| worth_a_lookup(a, p, scope)).await?;
     plan_all_listed(&inventory, plan, scope);
+    plan.hint(cf, &inventory, scope).await;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ mod outcome;
 mod version;
 
 pub use ids::{JobId, RunId};
-pub use job::{AppRef, JOB_SCHEMA_VERSION, JobDecodeError, RestageJob};
+pub use job::{AppRef, JOB_SCHEMA_VERSION, JobDecodeError, RestageJob, ScheduleHints};
 pub use notice::{Action, Notice, NoticeKind};
 pub use outcome::{Outcome, OutcomeKind};
 pub use version::{Version, VersionError};

@@ -2,11 +2,12 @@
 //! notify, and decide per delivery whether it is done or comes back later.
 //!
 //! Concurrency: at most `max_concurrent_restages` jobs restage at once in
-//! this process (one semaphore per [`Engine`], shared by every batch), and
-//! jobs of the same space run one after another (a space's quota rarely
-//! fits two rolling restages); a freed slot goes to the space with the most
-//! jobs left (see `permits`). Across Lambda invocations the bound is the
-//! event source's `MaximumConcurrency`.
+//! this process (one pool per [`Engine`], shared by every batch), and at
+//! most as many of one space as its quota holds (the job's allowance, 1
+//! without one, at most `RESTAGER_MAX_PER_SPACE`; a quota refusal lowers
+//! it); a freed slot goes to the space with the longest expected chain,
+//! its longest job first (see `slots`). Across Lambda invocations the
+//! bound is the event source's `MaximumConcurrency`.
 //!
 //! Poison messages (not JSON, or an unknown schema version) are never
 //! restaged. They are reported as failures with the longest back-off so the
@@ -28,10 +29,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::classify::is_quota_refusal;
 use super::deadline::{Deadline, Margins};
-use super::locks::SpaceLocks;
-use super::permits::Permits;
-use super::restage::restage_reporting;
+use super::poll::Calibration;
+use super::restage::restage_with;
+use super::slots::{Slots, Want};
 use crate::cf::CfClient;
 use crate::config::WorkerSettings;
 use crate::domain::{JobId, Outcome, RestageJob};
@@ -115,8 +117,9 @@ pub struct Engine {
     margins: Margins,
     /// How long a delivery handed back waits before the next one.
     retry: Backoff,
-    permits: Permits,
-    spaces: SpaceLocks,
+    slots: Slots,
+    /// How good this process's expectations of staging and rollout times were.
+    calibration: Calibration,
     /// Where a finished wave's successor is queued; without one, the
     /// periodic tick releases waves.
     queue: Option<Arc<dyn JobQueue>>,
@@ -132,14 +135,14 @@ impl Engine {
     ) -> Self {
         Self {
             margins: Margins::for_settings(&settings),
-            permits: Permits::new(settings.max_concurrent_restages),
+            slots: Slots::new(settings.max_concurrent_restages),
             cf,
             settings,
             ledger,
             notifier,
             retry: Backoff::new(Duration::from_secs(30), Duration::from_secs(15 * 60))
                 .with_jitter(Jitter::None),
-            spaces: SpaceLocks::default(),
+            calibration: Calibration::default(),
             queue: None,
             clock: Arc::new(Utc::now),
         }
@@ -282,10 +285,14 @@ impl Engine {
             note,
         };
 
-        let _space = self.spaces.lock(&job.app.space_guid).await;
-        let _permit = self
-            .permits
-            .acquire(self.spaces.pending(&job.app.space_guid))
+        let _slot = self
+            .slots
+            .acquire(Want {
+                run: job.run_id.as_str(),
+                space: &job.app.space_guid,
+                allowance: self.settings.capacity().cap(job.schedule.space_allowance),
+                work: job.schedule.work(self.settings.max_in_flight),
+            })
             .await;
 
         let owner = lease_owner(&delivery);
@@ -331,7 +338,20 @@ impl Engine {
                     job: &job,
                     started_at: chrono::Utc::now(),
                 };
-                restage_reporting(&self.cf, &self.settings, &job, deadline, &progress).await
+                let outcome = restage_with(
+                    &self.cf,
+                    &self.settings,
+                    &job,
+                    deadline,
+                    &self.calibration,
+                    &progress,
+                )
+                .await;
+                if is_quota_refusal(&outcome) {
+                    // Still holding the slot: the space held one fewer.
+                    self.slots.lower(job.run_id.as_str(), &job.app.space_guid);
+                }
+                outcome
             }
             Ok(Gate::Abort(reason)) => Outcome::Skipped { reason },
             Ok(Gate::Hold(reason, until)) => {

@@ -113,14 +113,30 @@ pub fn api_error(doing: &str, err: &CfError) -> Outcome {
     }
 }
 
+/// How [`quota`] deferrals start, so the batch can tell them apart.
+const QUOTA_DEFERRAL: &str = "quota exceeded while ";
+
 /// Quota is not the app's fault: try again once other restages freed it.
 pub fn quota(doing: &str, err: &CfError) -> Outcome {
     Outcome::Deferred {
         reason: format!(
-            "quota exceeded while {doing}: {}",
+            "{QUOTA_DEFERRAL}{doing}: {}",
             err.detail().unwrap_or("quota exceeded")
         ),
         retry_after: Some(Duration::from_secs(60)),
+    }
+}
+
+/// Whether Cloud Controller refused this restage on quota: a 422 deferred
+/// by [`quota`], or a deployment canceled as stuck on a quota error.
+pub(crate) fn is_quota_refusal(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Deferred { reason, .. } => reason.starts_with(QUOTA_DEFERRAL),
+        Outcome::Failed {
+            reason,
+            permanent: false,
+        } => reason.contains(" stuck: ") && is_quota_text(reason),
+        _ => false,
     }
 }
 
@@ -190,5 +206,33 @@ mod tests {
         assert!(api_error("reading", &forbidden).is_final());
         assert!(is_quota_text("memory quota_exceeded"));
         assert!(!is_quota_text("An unexpected error has occurred: Foo"));
+    }
+
+    #[test]
+    fn quota_refusals_are_told_apart_from_other_deferrals() {
+        let refused = CfError::from_response(
+            "POST /v3/deployments",
+            422,
+            br#"{"errors":[{"code":10008,"title":"CF-UnprocessableEntity","detail":"memory space_quota_exceeded for space prod. This space's quota may not be large enough to support rolling deployments or your configured max-in-flight."}]}"#,
+        );
+        assert!(is_quota_refusal(&quota(
+            "creating the deployment",
+            &refused
+        )));
+        assert!(is_quota_refusal(&api_error("staging", &refused)));
+        let stuck = Outcome::Failed {
+            reason: "deployment d stuck: memory quota_exceeded; canceled, the previous droplet is current again".into(),
+            permanent: false,
+        };
+        assert!(is_quota_refusal(&stuck));
+        let unavailable = CfError::Unavailable {
+            request: "GET /v3/apps/a".into(),
+            detail: "reset".into(),
+        };
+        assert!(!is_quota_refusal(&api_error("reading", &unavailable)));
+        assert!(!is_quota_refusal(&Outcome::Failed {
+            reason: "deployment d stuck: not finished after 10m".into(),
+            permanent: true,
+        }));
     }
 }

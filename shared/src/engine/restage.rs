@@ -23,7 +23,9 @@
 //! on, or it stops the restage with its outcome (`ControlFlow::Break`).
 //!
 //! Before creating anything the deadline is checked, and every wait ends at
-//! the deadline's stop margin with a resumable `Deferred`.
+//! the deadline's stop margin with a resumable `Deferred`. Builds and
+//! deployments are polled when their end is likely (`engine::poll`) when
+//! the job's hints say how long they took last time.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow::{self, Break, Continue};
@@ -37,6 +39,7 @@ use super::deadline::Deadline;
 use super::labels::{
     JOB_LABEL, ROLLBACK_LABEL, ROLLBACK_REASON, RUN_LABEL, job_labels, job_selector, label_value,
 };
+use super::poll::{Calibration, Phase, PollPlan};
 use super::verify::{self, Health};
 use crate::cf::{
     App, AppState, Build, BuildState, CfClient, CfError, CurrentDroplet, Deployment,
@@ -45,7 +48,7 @@ use crate::cf::{
 };
 use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
-use crate::ledger::Phase;
+use crate::ledger::Phase as Progressed;
 use crate::retry;
 
 mod canary;
@@ -90,7 +93,12 @@ impl<T> OrStop<T> for Result<T, CfError> {
 /// run's live view). Reporting never stops or fails a restage.
 #[async_trait::async_trait]
 pub trait ProgressSink: Send + Sync {
-    async fn reached(&self, phase: Phase, build_guid: Option<&str>, deployment_guid: Option<&str>);
+    async fn reached(
+        &self,
+        phase: Progressed,
+        build_guid: Option<&str>,
+        deployment_guid: Option<&str>,
+    );
 }
 
 /// Tells nobody.
@@ -98,7 +106,7 @@ pub struct NoProgress;
 
 #[async_trait::async_trait]
 impl ProgressSink for NoProgress {
-    async fn reached(&self, _: Phase, _: Option<&str>, _: Option<&str>) {}
+    async fn reached(&self, _: Progressed, _: Option<&str>, _: Option<&str>) {}
 }
 
 /// Restages (or restarts) `job`'s app and says what happened. Never panics
@@ -109,15 +117,26 @@ pub async fn restage_one(
     job: &RestageJob,
     deadline: &Deadline,
 ) -> Outcome {
-    restage_reporting(cf, settings, job, deadline, &NoProgress).await
+    restage_with(
+        cf,
+        settings,
+        job,
+        deadline,
+        &Calibration::default(),
+        &NoProgress,
+    )
+    .await
 }
 
-/// As [`restage_one`], telling `progress` as each phase starts.
-pub async fn restage_reporting(
+/// [`restage_one`] with the process's record of how good its expectations
+/// were (the batch engine keeps one per process; see `engine::poll`),
+/// telling `progress` as each phase starts.
+pub(crate) async fn restage_with(
     cf: &CfClient,
     settings: &WorkerSettings,
     job: &RestageJob,
     deadline: &Deadline,
+    calibration: &Calibration,
     progress: &dyn ProgressSink,
 ) -> Outcome {
     let run = Restage {
@@ -128,6 +147,10 @@ pub async fn restage_reporting(
         selector: job_selector(job),
         job_label: label_value(job.job_id.as_str()),
         progress,
+        calibration,
+        staged_version: std::sync::Mutex::new(None),
+        staging_since: Mark::default(),
+        rollout_since: Mark::default(),
     };
     let started = Instant::now();
     // Either the restage went through to its end, or a step stopped it.
@@ -152,6 +175,30 @@ struct Restage<'a> {
     selector: String,
     job_label: String,
     progress: &'a dyn ProgressSink,
+    calibration: &'a Calibration,
+    /// The staged droplet's buildpack version, read beside step 5's checks
+    /// so that step 8 need not wait for it: `(droplet guid, version)`.
+    staged_version: std::sync::Mutex<Option<(String, Option<String>)>>,
+    /// When this delivery created the build / deployment it watches (a
+    /// resumed one started before, by CC's clock); the phase's length is
+    /// measured from here, more finely than CC's whole-second timestamps.
+    staging_since: Mark,
+    rollout_since: Mark,
+}
+
+/// When something started, set by the step that started it.
+#[derive(Default)]
+struct Mark(std::sync::Mutex<Option<Instant>>);
+
+impl Mark {
+    fn set(&self, at: Option<Instant>) {
+        // An Option<Instant> cannot be left half-written by a panic.
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+
+    fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Restage<'_> {
@@ -163,15 +210,26 @@ impl Restage<'_> {
         labels.get(JOB_LABEL) == Some(&self.job_label)
     }
 
+    /// When to poll a phase that its hints say took `raw` last time.
+    fn poll_plan(&self, phase: Phase, raw: Option<Duration>) -> PollPlan {
+        let expectation = raw
+            .filter(|_| self.settings.predicted_polling)
+            .map(|r| self.calibration.expect(phase, r));
+        PollPlan::new(self.settings.poll_interval, expectation)
+    }
+
     /// The eight steps of the module doc; each `?` is a step that may stop
     /// the restage. `Continue` only once step 8 has reported.
     async fn run(&self) -> Step<Outcome> {
         if self.job.action == Action::None {
             return Break(skipped("the configured action is `none`: report only"));
         }
-        // 1. Re-read the app; a deployment this job created is followed to its end.
-        let app = self.read_app().await?;
-        let ours = self.our_deployments().await?;
+        // 1. Re-read the app; a deployment this job created is followed to
+        // its end. Both reads at once: each round trip to CC is on every
+        // restage's critical path.
+        let (app, ours) = futures::join!(self.read_app(), self.our_deployments());
+        let app = app?;
+        let ours = ours?;
         let known: HashSet<String> = ours.iter().map(|d| d.guid.clone()).collect();
         let resumed = match ours.into_iter().next() {
             Some(dep)
@@ -189,14 +247,14 @@ impl Restage<'_> {
             Some(dep) => dep,
             None => {
                 // 2. Stand back unless the app is ours to restage.
-                let current = self.stand_back(&app).await?;
+                let (current, our_builds) = self.stand_back(&app).await?;
                 let droplet = match self.job.action {
                     Action::Restart => None,
                     Action::Restage | Action::None => {
                         // 3. Stage the live droplet's package (or resume this job's build).
-                        let build = self.build(&current).await?;
+                        let build = self.build(&current, our_builds).await?;
                         self.progress
-                            .reached(Phase::Staging, Some(&build.guid), None)
+                            .reached(Progressed::Staging, Some(&build.guid), None)
                             .await;
                         // 4. Poll the build until it is STAGED.
                         let droplet = self.watch_build(build).await?;
@@ -210,7 +268,7 @@ impl Restage<'_> {
             }
         };
         self.progress
-            .reached(Phase::Deploying, None, Some(&deployment.guid))
+            .reached(Progressed::Deploying, None, Some(&deployment.guid))
             .await;
         // 7. Watch it to FINALIZED, taking a canary past its pauses.
         let finalized = self.watch_deployment(deployment).await?;

@@ -19,7 +19,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Action, AppRef, JOB_SCHEMA_VERSION, JobId, Notice, Outcome, RestageJob, RunId, Version,
+    Action, AppRef, JOB_SCHEMA_VERSION, JobId, Notice, Outcome, RestageJob, RunId, ScheduleHints,
+    Version,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +105,9 @@ impl ExpectedJob {
             release: 0,
             window: self.window.clone(),
             slack_channel: self.slack_channel.clone(),
+            // Not kept in the record: a job queued from the ledger (a held
+            // wave, a resume) polls on the fixed beat, one at a time per space.
+            schedule: ScheduleHints::default(),
         })
     }
 }

@@ -1,8 +1,10 @@
 //! Amazon SQS as the job queue (and any SQS-compatible server, e.g. moto's).
 //!
 //! Sends go out as `SendMessageBatch` calls of 10, several at once. On a FIFO
-//! queue each job carries `MessageGroupId` = its space guid (so restages in
-//! one space, the quota boundary, never overlap) and
+//! queue each job carries `MessageGroupId` = its space guid, split into as
+//! many groups as the space's quota allows restages at once
+//! (`RestageJob::message_group`: so restages in one space, the quota
+//! boundary, never overlap beyond what its quota holds) and
 //! `MessageDeduplicationId` = its job id (so a sender retrying a half-failed
 //! fan-out never enqueues a job twice within SQS's 5-minute window; after
 //! that the worker's ledger check still makes the duplicate a no-op).
@@ -102,7 +104,7 @@ impl SqsQueue {
             .message_attributes(JOB_ID, attr(job.job_id.as_str())?);
         if self.fifo {
             entry = entry
-                .message_group_id(&job.app.space_guid)
+                .message_group_id(job.message_group())
                 .message_deduplication_id(job.dedup_id());
         }
         entry.build().map_err(|e| QueueError::Rejected {

@@ -303,6 +303,7 @@ impl SlackActions {
                 // until the window opens.
                 window: expected.and_then(|e| e.window.clone()),
                 slack_channel: expected.and_then(|e| e.slack_channel.clone()),
+                schedule: Default::default(),
             };
             record.expected.push(ExpectedJob {
                 job_id: job.job_id.clone(),

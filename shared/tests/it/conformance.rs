@@ -15,8 +15,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use restager_shared::cf::{
     App, Build, Buildpack, BuildpackState, CfClient, CfClientOptions, CfError, CurrentDroplet,
-    Deployment, DeploymentStatusReason, Droplet, InstanceState, Organization, Package,
-    PackageState, Page, Process, ProcessStats, RootInfo, Space, Stack, StackState,
+    Deployment, DeploymentStatusReason, Droplet, InstanceState, Organization, OrganizationQuota,
+    Package, PackageState, Page, Process, ProcessStats, RootInfo, Space, SpaceQuota, Stack,
+    StackState,
 };
 use restager_shared::config::{CfSettings, ScopeSettings, Secret};
 use restager_shared::discovery;
@@ -118,13 +119,65 @@ fn every_corpus_file_parses_with_restagers_types() {
                 assert!(code.is_some() || name.contains("uaa"), "{name}: {err}");
                 assert!(!title.is_empty() || name.contains("uaa"), "{name}: {err}");
             }
+            "space_quota" => drop(parse::<SpaceQuota>(name)),
+            "space_quotas_list" => drop(page::<SpaceQuota>(name)),
+            "organization_quota" => drop(parse::<OrganizationQuota>(name)),
+            "organization_quotas_list" => drop(page::<OrganizationQuota>(name)),
             // Bodies restager reads only as JSON, or sends itself, or reads
-            // in later work (quotas, audit events, /v3 info): well-formed JSON.
-            "request" | "uaa" | "info" | "v3" | "audit_events_list" | "space_quota"
-            | "organization_quota" => drop(json(name)),
+            // in later work (audit events, /v3 info): well-formed JSON.
+            "request" | "uaa" | "info" | "v3" | "audit_events_list" => drop(json(name)),
             other => panic!("{name}: no type is named for corpus kind `{other}`"),
         }
     }
+}
+
+#[test]
+fn quotas_read_unlimited_as_none_and_name_their_spaces_and_orgs() {
+    let prod: SpaceQuota = parse("space_quota__prod.json");
+    assert_eq!(prod.apps.total_memory_in_mb, Some(20_480));
+    assert_eq!(prod.apps.total_instances, Some(40));
+    let space: Space = parse("space__with_metadata.json");
+    assert_eq!(
+        space.quota_guid(),
+        Some(prod.guid.as_str()),
+        "the space names its quota"
+    );
+    assert_eq!(
+        prod.relationships.spaces.guids().collect::<Vec<_>>(),
+        [space.guid.as_str()]
+    );
+    assert_eq!(
+        prod.relationships.organization.guid(),
+        space.organization_guid()
+    );
+    let listed = page::<SpaceQuota>("space_quotas_list__by_organization.json");
+    assert_eq!(listed.len(), 2);
+    let dev = &listed[1];
+    assert_eq!(dev.apps.total_memory_in_mb, None, "null is unlimited");
+    assert_eq!(dev.apps.total_instances, Some(12));
+    assert_eq!(
+        dev.relationships.spaces.guids().count(),
+        0,
+        "no visible space"
+    );
+    let no_quota: Space = parse("space__no_quota_pre_3_224_shape.json");
+    assert_eq!(no_quota.quota_guid(), None);
+
+    let default: OrganizationQuota = parse("organization_quota__default.json");
+    assert_eq!(default.apps.total_memory_in_mb, Some(102_400));
+    assert_eq!(default.apps.total_instances, None);
+    let org: Organization = parse("organization__with_metadata.json");
+    assert_eq!(org.quota_guid(), Some(default.guid.as_str()));
+    assert!(
+        default
+            .relationships
+            .organizations
+            .guids()
+            .any(|g| g == org.guid),
+        "the quota names the org"
+    );
+    let orgs = page::<OrganizationQuota>("organization_quotas_list__by_organization.json");
+    assert_eq!(orgs, [default]);
 }
 
 #[test]
@@ -416,6 +469,29 @@ fn current_foundation() -> Foundation {
     buildpacks["pagination"]["next"] = Value::Null;
     route(&mut f, "/v3/buildpacks", buildpacks.to_string());
     route(&mut f, "/v3/stacks", text("stacks_list__all_states.json"));
+    // What the hints read (the fixture ignores filters; restager must not
+    // be thrown by what it did not ask for).
+    route(
+        &mut f,
+        "/v3/space_quotas",
+        text("space_quotas_list__by_organization.json"),
+    );
+    route(
+        &mut f,
+        "/v3/organization_quotas",
+        text("organization_quotas_list__by_organization.json"),
+    );
+    route(
+        &mut f,
+        "/v3/processes",
+        text("processes_list__app_during_deployment.json"),
+    );
+    route(&mut f, "/v3/builds", text("builds_list__app_staging.json"));
+    route(
+        &mut f,
+        "/v3/deployments",
+        text("deployments_list__app_active.json"),
+    );
     f.app_pages = vec![
         text("apps_list__include_space_organization.json"),
         text("apps_list__include_space_organization_last_page.json"),
@@ -449,6 +525,14 @@ async fn discovery_over_cc_bodies_plans_every_app_by_its_real_shape() {
     let queued: Vec<&str> = ruby.jobs.iter().map(|j| j.app.name.as_str()).collect();
     assert_eq!(queued, ["checkout-api"], "{ruby:?}");
     assert_eq!(ruby.jobs[0].app.space_name, "prod");
+    // The hints from CC's bodies: prod's quota (20 GiB, 40 instances) has
+    // room, but the run has one job there; the oldest of checkout-api's two
+    // web processes (mid-deployment) has 3 instances; its only build is
+    // still STAGING and its only deployment ACTIVE, so no history.
+    let hints = &ruby.jobs[0].schedule;
+    assert_eq!(hints.space_allowance, Some(1), "{hints:?}");
+    assert_eq!(hints.web_instances, Some(3), "{hints:?}");
+    assert_eq!((hints.staging_ms, hints.step_ms), (None, None), "{hints:?}");
     assert!(
         ruby.notes.is_empty(),
         "a 3.228 CC needs no notes: {:?}",

@@ -274,15 +274,53 @@ async fn ten_thousand_apps_cost_a_few_list_pages_and_droplet_batches_not_a_reque
         .iter()
         .filter(|a| a.lifecycle == cf_sim::LifecycleKind::Buildpack)
         .count();
+    let batch = cf.options().guid_batch_size;
     let app_pages = buildpack_apps.div_ceil(5000);
-    let droplet_batches = buildpack_apps.div_ceil(cf.options().guid_batch_size);
+    let droplet_batches = buildpack_apps.div_ceil(batch);
     let count = |prefix: &str| {
         requests
             .iter()
             .filter(|r| r.path.starts_with(prefix))
             .count()
     };
-    assert_eq!(count("/v3/apps"), app_pages, "app listing pages");
+    let count_with = |prefix: &str, filter: &str| {
+        requests
+            .iter()
+            .filter(|r| r.path == prefix && r.query.as_deref().is_some_and(|q| q.contains(filter)))
+            .count()
+    };
+    assert_eq!(
+        count_with("/v3/apps", "lifecycle_type="),
+        app_pages,
+        "app listing pages"
+    );
+    // The hints: per batch of the jobs' orgs, their space quotas, org
+    // quotas, apps (for their states) and processes; per batch of jobs,
+    // their live packages' builds and their deployments. Pages, not apps.
+    let orgs: BTreeSet<&str> = plan.jobs.iter().map(|j| j.app.org_guid.as_str()).collect();
+    let org_batches = orgs.len().div_ceil(batch);
+    let job_batches = plan.jobs.len().div_ceil(batch);
+    let all_apps = sim.apps();
+    let processes: usize = all_apps.iter().map(|a| a.processes.len()).sum();
+    assert_eq!(count("/v3/space_quotas"), org_batches);
+    assert_eq!(count("/v3/organization_quotas"), org_batches);
+    let state_pages = count_with("/v3/apps", "organization_guids=");
+    assert!(
+        state_pages <= org_batches + all_apps.len().div_ceil(5000),
+        "{state_pages}"
+    );
+    let process_pages = count("/v3/processes");
+    assert!(
+        process_pages <= org_batches + processes.div_ceil(5000),
+        "{process_pages}"
+    );
+    assert!(count("/v3/builds") <= job_batches);
+    assert_eq!(count("/v3/deployments"), job_batches);
+    assert_eq!(
+        count("/v3/apps"),
+        app_pages + state_pages,
+        "no other app listing"
+    );
     assert_eq!(
         requests
             .iter()
@@ -293,8 +331,15 @@ async fn ten_thousand_apps_cost_a_few_list_pages_and_droplet_batches_not_a_reque
     );
     assert_eq!(count("/v3/droplets"), droplet_batches, "droplet batches");
     assert_eq!(count("/v3/buildpacks"), 1);
-    // GET / and the token, then buildpacks, app pages and droplet batches: nothing else.
-    let bound = 2 + 1 + app_pages + droplet_batches;
+    // GET / and the token, then buildpacks, app pages and droplet batches,
+    // then the hints: nothing else.
+    let hints = 2 * org_batches + state_pages + process_pages + 2 * job_batches;
+    let bound = 2 + 1 + app_pages + droplet_batches + hints;
+    assert!(
+        (hints as f64) < 0.01 * all_apps.len() as f64,
+        "{hints} requests for the hints of {} apps",
+        all_apps.len()
+    );
     assert!(
         requests.len() <= bound,
         "{} requests > {bound}",

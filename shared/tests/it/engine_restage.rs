@@ -541,7 +541,10 @@ async fn an_expired_token_mid_restage_reauthenticates_once() {
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     let log = h.sim.requests();
-    assert_eq!(log.iter().filter(|r| r.status == 401).count(), 1);
+    // Step 1 reads the app and its deployments at once: both may carry the
+    // expired token, but only one new token is fetched.
+    let refused = log.iter().filter(|r| r.status == 401).count();
+    assert!((1..=2).contains(&refused), "{refused} refusals");
     assert_eq!(log.iter().filter(|r| r.path == "/oauth/token").count(), 2);
     assert_eq!(client_builds(&h.sim, &guid), 1);
     assert_eq!(client_deployments(&h.sim, &guid), 1);

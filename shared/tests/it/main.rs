@@ -15,6 +15,7 @@ mod conformance;
 mod discovery;
 mod engine_batch;
 mod engine_canary;
+mod engine_quota;
 mod engine_restage;
 mod engine_runner;
 mod intake;

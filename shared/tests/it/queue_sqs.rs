@@ -132,12 +132,16 @@ async fn fan_out_of_25_jobs_arrives_whole_and_once() {
 }
 
 #[tokio::test]
-async fn fifo_groups_by_space_and_deduplicates_a_resent_fan_out() {
+async fn fifo_groups_by_space_and_its_allowance_and_deduplicates_a_resent_fan_out() {
     let moto = MotoServer::start().await;
     let sdk = moto.sdk_config();
     let url = create_queue(&sdk, "jobs", true, None).await;
     let queue = SqsQueue::from_sdk_config(&sdk, &url);
-    let sent = jobs(12, 3);
+    let mut sent = jobs(12, 3);
+    // space-2's quota holds two restages at once: two groups.
+    for job in sent.iter_mut().filter(|j| j.app.space_guid == "space-2") {
+        job.schedule.space_allowance = Some(2);
+    }
     queue.enqueue(&sent).await.expect("first send");
     // A sender retrying after a half-failed fan-out sends everything again.
     queue.enqueue(&sent).await.expect("second send");
@@ -181,7 +185,12 @@ async fn fifo_groups_by_space_and_deduplicates_a_resent_fan_out() {
     assert_eq!(count, 12, "the resent jobs were deduplicated");
     assert_eq!(
         groups,
-        BTreeSet::from(["space-0".to_string(), "space-1".into(), "space-2".into()])
+        BTreeSet::from([
+            "space-0".to_string(),
+            "space-1".into(),
+            "space-2.0".into(),
+            "space-2.1".into()
+        ])
     );
 }
 

@@ -37,9 +37,12 @@ pub struct SimConfig {
     /// Largest `per_page` accepted (CC: 5000).
     pub max_per_page: usize,
     pub rate_limit: Option<RateLimit>,
-    /// Optional per-org memory quota applied to staging and rolling deploys.
+    /// Total memory of the foundation's default org quota, which every org
+    /// has unless `CfSim::set_org_quota` gives it another (`None`: unlimited).
     pub org_memory_quota_mb: Option<u64>,
-    /// Staging memory a build reserves unless the request says otherwise.
+    /// CC's `staging.minimum_staging_memory_mb` (capi-release: 1024): a
+    /// build stages with at least this much, and one asking for less (by
+    /// request or by its web process's memory) is not checked against quota.
     pub staging_memory_mb: u64,
     /// The Cloud Controller API version to play: `links.cloud_controller_v3.meta.version`
     /// on `GET /`, and the shapes and validations of that release (see

@@ -11,9 +11,11 @@ mod config;
 mod crash;
 mod error;
 mod faults;
+mod history;
 mod model;
 mod net;
 mod present;
+mod quota;
 mod record;
 mod rollout;
 mod seed;
@@ -28,10 +30,12 @@ pub use error::SimError;
 pub use faults::{
     Corruption, Fault, FaultRule, STAGING_FAILED_REASONS, StagingFailure, Target, staging_error,
 };
+pub use history::PastRestage;
 pub use model::{
     AppState, BuildState, BuildpackState, DeploymentState, InstanceState, LifecycleKind,
     PackageState, StackState,
 };
+pub use quota::{QuotaLimits, QuotaUsage};
 pub use record::RecordedRequest;
 pub use seed::{AppSpec, BUILDPACK_VERSIONS, BuildpackSpec, OPT_OUT_LABEL};
 pub use sim::timing::{AppTiming, PhaseTimes, RestageTimes};

@@ -81,6 +81,8 @@ impl<T: Row> Table<T> {
 pub(crate) struct Org {
     pub guid: String,
     pub name: String,
+    /// Its organization quota (`crate::quota`); every org has one.
+    pub quota_guid: String,
     pub created_at: DateTime<Utc>,
     pub labels: Labels,
     pub annotations: Labels,
@@ -95,6 +97,8 @@ pub(crate) struct Space {
     pub guid: String,
     pub name: String,
     pub org_guid: String,
+    /// Its space quota, if one is applied.
+    pub quota_guid: Option<String>,
     pub created_at: DateTime<Utc>,
     pub labels: Labels,
     pub annotations: Labels,

@@ -247,11 +247,12 @@ pub(crate) fn app(w: &World, a: &App) -> Value {
     v
 }
 
-/// SpacePresenter (app/presenters/v3/space_presenter.rb); the simulator's
-/// spaces have no space quota (`quota.data` null, no quota link).
+/// SpacePresenter (app/presenters/v3/space_presenter.rb): `quota.data`
+/// null and no quota link without a space quota.
 pub(crate) fn space(w: &World, s: &Space) -> Value {
     let b = &w.base_url;
     let g = &s.guid;
+    let quota = s.quota_guid.as_ref().map(|q| json!({"guid": q}));
     let mut v = json!({
         "guid": g,
         "created_at": ts(s.created_at),
@@ -259,7 +260,7 @@ pub(crate) fn space(w: &World, s: &Space) -> Value {
         "name": s.name,
         "relationships": {
             "organization": {"data": {"guid": s.org_guid}},
-            "quota": {"data": null},
+            "quota": {"data": quota},
         },
         "metadata": {"labels": s.labels, "annotations": s.annotations},
         "links": {
@@ -269,15 +270,15 @@ pub(crate) fn space(w: &World, s: &Space) -> Value {
             "apply_manifest": {"href": format!("{b}/v3/spaces/{g}/actions/apply_manifest"), "method": "POST"},
         }
     });
+    if let Some(q) = &s.quota_guid {
+        v["links"]["quota"] = link(b, &format!("/v3/space_quotas/{q}"));
+    }
     // `suspended` from 3.224.0 (fa25fc33).
     if w.api.at_least(since::SPACE_SUSPENDED) {
         v["suspended"] = json!(false);
     }
     v
 }
-
-/// The org quota every simulated org has (the foundation's default quota).
-const DEFAULT_ORG_QUOTA: &str = "a1f9b7c4-0000-4000-8000-000000000001";
 
 /// OrganizationPresenter (app/presenters/v3/organization_presenter.rb).
 pub(crate) fn org(w: &World, o: &Org) -> Value {
@@ -289,13 +290,13 @@ pub(crate) fn org(w: &World, o: &Org) -> Value {
         "updated_at": ts(o.created_at),
         "name": o.name,
         "suspended": false,
-        "relationships": {"quota": {"data": {"guid": DEFAULT_ORG_QUOTA}}},
+        "relationships": {"quota": {"data": {"guid": o.quota_guid}}},
         "metadata": {"labels": o.labels, "annotations": o.annotations},
         "links": {
             "self": link(b, &format!("/v3/organizations/{g}")),
             "domains": link(b, &format!("/v3/organizations/{g}/domains")),
             "default_domain": link(b, &format!("/v3/organizations/{g}/domains/default")),
-            "quota": link(b, &format!("/v3/organization_quotas/{DEFAULT_ORG_QUOTA}")),
+            "quota": link(b, &format!("/v3/organization_quotas/{}", o.quota_guid)),
         }
     })
 }
@@ -741,5 +742,70 @@ pub(crate) fn audit_event(w: &World, e: &crate::audit::AuditEvent) -> Value {
         "space": e.space_guid.as_ref().filter(|g| !g.is_empty()).map(|g| json!({"guid": g})),
         "organization": e.org_guid.as_ref().filter(|g| !g.is_empty()).map(|g| json!({"guid": g})),
         "links": {"self": link(&w.base_url, &format!("/v3/audit_events/{}", e.guid))},
+    })
+}
+
+/// `apps` of both quota presenters: unlimited (CC's -1) as null. The
+/// simulator models memory and instance limits; the rest is unlimited.
+fn quota_apps(l: &crate::quota::QuotaLimits) -> Value {
+    json!({
+        "total_memory_in_mb": l.memory_mb,
+        "per_process_memory_in_mb": null,
+        "total_instances": l.instances,
+        "per_app_tasks": null,
+        "log_rate_limit_in_bytes_per_second": null,
+    })
+}
+
+/// SpaceQuotaPresenter (app/presenters/v3/space_quota_presenter.rb):
+/// `relationships.spaces` lists the spaces it applies to (the client sees
+/// every space here).
+pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
+    let b = &w.base_url;
+    let spaces: Vec<Value> = w
+        .spaces
+        .iter()
+        .filter(|s| s.quota_guid.as_deref() == Some(q.guid.as_str()))
+        .map(|s| json!({"guid": s.guid}))
+        .collect();
+    json!({
+        "guid": q.guid,
+        "created_at": ts(q.created_at),
+        "updated_at": ts(q.updated_at),
+        "name": q.name,
+        "apps": quota_apps(&q.limits),
+        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
+        "routes": {"total_routes": null, "total_reserved_ports": null},
+        "relationships": {
+            "organization": {"data": {"guid": q.org_guid}},
+            "spaces": {"data": spaces},
+        },
+        "links": {
+            "self": link(b, &format!("/v3/space_quotas/{}", q.guid)),
+            "organization": link(b, &format!("/v3/organizations/{}", q.org_guid)),
+        }
+    })
+}
+
+/// OrganizationQuotaPresenter (app/presenters/v3/organization_quota_presenter.rb).
+pub(crate) fn org_quota(w: &World, q: &crate::quota::OrgQuota) -> Value {
+    let b = &w.base_url;
+    let orgs: Vec<Value> = w
+        .orgs
+        .iter()
+        .filter(|o| o.quota_guid == q.guid)
+        .map(|o| json!({"guid": o.guid}))
+        .collect();
+    json!({
+        "guid": q.guid,
+        "created_at": ts(q.created_at),
+        "updated_at": ts(q.updated_at),
+        "name": q.name,
+        "apps": quota_apps(&q.limits),
+        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
+        "routes": {"total_routes": null, "total_reserved_ports": null},
+        "domains": {"total_domains": null},
+        "relationships": {"organizations": {"data": orgs}},
+        "links": {"self": link(b, &format!("/v3/organization_quotas/{}", q.guid))}
     })
 }

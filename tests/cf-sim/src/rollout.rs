@@ -12,6 +12,7 @@ use crate::model::{
     Actor, AppState, Deployment, DeploymentState, DropletState, InstanceState, Labels, Process,
     Revision, ScalingOptions,
 };
+use crate::quota::{Breach, QuotaUsage};
 use crate::world::World;
 
 /// A validated `POST /v3/deployments` body.
@@ -126,19 +127,37 @@ impl World {
             .unwrap_or(1024);
 
         if !stopped {
+            // The new web process starts with `first_step` instances
+            // (DeploymentCreate: `process.reload.update(state: STARTED)`
+            // validates it against both quotas).
             let fault = actor.is_client
                 && self
                     .faults
                     .fire_eq(&app_guid, &Fault::DeploymentQuotaExceeded);
-            if fault || self.quota_exceeded(&app_guid, u64::from(first_step) * memory_mb) {
+            let mut breaches = self.process_breaches(
+                &app_guid,
+                u64::from(first_step),
+                memory_mb,
+                QuotaUsage::default(),
+            );
+            if fault && breaches.is_empty() {
+                breaches.push(Breach::OrgMemory);
+            }
+            if !breaches.is_empty() {
+                let space = self
+                    .apps
+                    .get(&app_guid)
+                    .and_then(|a| self.spaces.get(&a.space_guid))
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
                 let org = self
                     .apps
                     .get(&app_guid)
                     .and_then(|a| self.org_of_app(a))
                     .map(|o| o.name.clone())
                     .unwrap_or_default();
-                return Err(ApiError::unprocessable(format!(
-                    "memory quota_exceeded for organization {org}. This organization's quota may not be large enough to support rolling deployments or your configured max-in-flight."
+                return Err(ApiError::unprocessable(crate::quota::deployment_refusal(
+                    &breaches, &space, &org,
                 )));
             }
         }
@@ -498,20 +517,35 @@ impl World {
         if let Some(target) = scale_to {
             // A quota failure in scale_up raises inside the transaction:
             // nothing of this pass is kept and with_error_logging stores the
-            // message (updater.rb, scale.rb).
-            let extra = u64::from(target.saturating_sub(new_instances))
-                * self
-                    .processes
-                    .get(&new_guid)
-                    .map(|p| p.memory_mb)
-                    .unwrap_or(0);
+            // message (updater.rb, scale.rb). The up-scale is validated
+            // after the down-scale of the same transaction, so what the old
+            // processes give up here is already free.
+            let freed = if can_downscale {
+                self.freed_by_scale_down(&olds, old_total - desired_old)
+            } else {
+                QuotaUsage::default()
+            };
+            let memory_mb = self
+                .processes
+                .get(&new_guid)
+                .map(|p| p.memory_mb)
+                .unwrap_or(0);
             let fault = by_client
                 && self
                     .faults
                     .fire_eq(&app_guid, &Fault::MidDeployQuotaExceeded);
-            if fault || self.quota_exceeded(&app_guid, extra) {
+            let mut breaches = self.process_breaches(
+                &app_guid,
+                u64::from(target.saturating_sub(new_instances)),
+                memory_mb,
+                freed,
+            );
+            if fault && breaches.is_empty() {
+                breaches.push(Breach::OrgMemory);
+            }
+            if !breaches.is_empty() {
                 if let Some(d) = self.deployments.get_mut(guid) {
-                    d.error = Some("memory quota_exceeded".to_owned());
+                    d.error = Some(crate::quota::joined(&breaches));
                     d.updated_at = ts;
                 }
                 return false;
@@ -561,6 +595,23 @@ impl World {
             }
         }
         false
+    }
+
+    /// Memory and instances the down-scale of `surplus` instances frees,
+    /// cutting `olds` oldest first as DownScaler does.
+    fn freed_by_scale_down(&self, olds: &[(String, u32)], mut surplus: u32) -> QuotaUsage {
+        let mut freed = QuotaUsage::default();
+        for (g, n) in olds {
+            if surplus == 0 {
+                break;
+            }
+            let cut = surplus.min(*n);
+            surplus -= cut;
+            let mb = self.processes.get(g).map_or(0, |p| p.memory_mb);
+            freed.memory_mb += u64::from(cut) * mb;
+            freed.instances += u64::from(cut);
+        }
+        freed
     }
 
     /// ScaleDownCanceledProcesses (deployment_updater/actions/

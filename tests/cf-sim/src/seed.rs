@@ -78,6 +78,9 @@ pub struct AppSpec {
     /// The droplet's buildpack reported no version: its `buildpacks[].version`
     /// is null (and the snapshot's version is empty).
     pub unknown_buildpack_version: bool,
+    /// A past restage to show in the app's history (its live droplet's
+    /// build and a rolling deployment); `None`: the app has neither.
+    pub history: Option<crate::history::PastRestage>,
 }
 
 impl AppSpec {
@@ -103,6 +106,7 @@ impl AppSpec {
             labels: Labels::new(),
             revisions_enabled: true,
             unknown_buildpack_version: false,
+            history: None,
         }
     }
 
@@ -369,6 +373,7 @@ impl World {
                 self.orgs.insert(Org {
                     guid: guid.clone(),
                     name: org_name.to_owned(),
+                    quota_guid: crate::quota::DEFAULT_ORG_QUOTA.to_owned(),
                     created_at: at,
                     labels: Default::default(),
                     annotations: Default::default(),
@@ -389,6 +394,7 @@ impl World {
             guid: guid.clone(),
             name: space_name.to_owned(),
             org_guid,
+            quota_guid: None,
             created_at: at,
             labels: Default::default(),
             annotations: Default::default(),
@@ -556,6 +562,9 @@ impl World {
                 created_at: created,
                 updated_at: staged.max(created),
             });
+        }
+        if let Some(past) = &spec.history {
+            self.seed_history(&app_guid, past, staged, now);
         }
         app_guid
     }

@@ -23,6 +23,7 @@ use crate::snapshot::{
 };
 use crate::world::World;
 
+mod quotas;
 pub(crate) mod timing;
 
 /// Why an operator action was refused.

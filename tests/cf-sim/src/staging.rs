@@ -130,13 +130,26 @@ impl World {
                 )));
             }
         }
-        let staging_memory_mb = req.staging_memory_mb.unwrap_or(self.cfg.staging_memory_mb);
+        // BuildCreate#get_memory_limit: the request's, else the newest web
+        // process's memory; below the minimum the minimum, unchecked
+        // (QuotaValidatingStagingMemoryCalculator#get_limit), else checked
+        // against what the space, then the org, has left.
+        let asked = req
+            .staging_memory_mb
+            .or_else(|| self.web_processes(&app_guid).last().map(|p| p.memory_mb));
+        let minimum = self.cfg.staging_memory_mb;
+        let staging_memory_mb = asked.unwrap_or(minimum).max(minimum);
         let quota_fault =
             actor.is_client && self.faults.fire_eq(&app_guid, &Fault::BuildQuotaExceeded);
-        if quota_fault || self.quota_exceeded(&app_guid, staging_memory_mb) {
+        if quota_fault {
             return Err(ApiError::unprocessable(format!(
                 "organization's memory limit exceeded: staging requires {staging_memory_mb}M memory"
             )));
+        }
+        if asked.is_some_and(|mb| mb >= minimum)
+            && let Some(refusal) = self.staging_refusal(&app_guid, staging_memory_mb)
+        {
+            return Err(ApiError::unprocessable(refusal));
         }
 
         let outcome = if actor.is_client {

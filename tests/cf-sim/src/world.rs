@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use crate::config::SimConfig;
 use crate::faults::FaultBook;
 use crate::model::{
-    Actor, App, AppState, Build, BuildState, Buildpack, Deployment, Droplet, Org, Package, Process,
-    Space, Stack, Table,
+    Actor, App, Build, BuildState, Buildpack, Deployment, Droplet, Org, Package, Process, Space,
+    Stack, Table,
 };
 use crate::record::RecordedRequest;
 use crate::version::ApiVersion;
@@ -33,6 +33,8 @@ pub(crate) struct World {
     pub rng: ChaCha8Rng,
     pub orgs: Table<Org>,
     pub spaces: Table<Space>,
+    pub org_quotas: Table<crate::quota::OrgQuota>,
+    pub space_quotas: Table<crate::quota::SpaceQuota>,
     pub stacks: Table<Stack>,
     pub buildpacks: Table<Buildpack>,
     pub apps: Table<App>,
@@ -71,6 +73,8 @@ impl World {
             rng: ChaCha8Rng::seed_from_u64(seed),
             orgs: Table::default(),
             spaces: Table::default(),
+            org_quotas: crate::quota::default_org_quota(cfg.org_memory_quota_mb),
+            space_quotas: Table::default(),
             stacks: Table::default(),
             buildpacks: Table::default(),
             apps: Table::default(),
@@ -169,44 +173,6 @@ impl World {
             // One for this stack wins over one for any stack.
             .min_by_key(|b| b.stack.is_none())
             .and_then(|b| b.version.clone())
-    }
-
-    /// Memory an org is using: running instances plus staging reservations.
-    pub(crate) fn org_memory_in_use(&self, org_guid: &str) -> u64 {
-        let spaces: HashSet<&str> = self
-            .spaces
-            .iter()
-            .filter(|s| s.org_guid == org_guid)
-            .map(|s| s.guid.as_str())
-            .collect();
-        let mut used = 0;
-        for app in self.apps.iter() {
-            if !spaces.contains(app.space_guid.as_str()) {
-                continue;
-            }
-            if app.state == AppState::Started {
-                used += self
-                    .live_processes(&app.guid)
-                    .iter()
-                    .map(|p| u64::from(p.instances()) * p.memory_mb)
-                    .sum::<u64>();
-            }
-            if let Some(b) = self.staging_build_of(&app.guid) {
-                used += b.staging_memory_mb;
-            }
-        }
-        used
-    }
-
-    /// Whether `extra_mb` more would exceed the app's org quota (when one is configured).
-    pub(crate) fn quota_exceeded(&self, app_guid: &str, extra_mb: u64) -> bool {
-        let Some(quota) = self.cfg.org_memory_quota_mb else {
-            return false;
-        };
-        let Some(org) = self.apps.get(app_guid).and_then(|a| self.org_of_app(a)) else {
-            return false;
-        };
-        self.org_memory_in_use(&org.guid) + extra_mb > quota
     }
 
     /// Recompute the peaks of apps with a client-made STAGING build or ACTIVE deployment.

@@ -84,6 +84,9 @@ impl App {
 pub struct SpaceRelationships {
     #[serde(default, deserialize_with = "null_default")]
     pub organization: ToOne,
+    /// The space quota; `data` null without one.
+    #[serde(default, deserialize_with = "null_default")]
+    pub quota: ToOne,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +103,10 @@ impl Space {
     pub fn organization_guid(&self) -> Option<&str> {
         self.relationships.organization.guid()
     }
+
+    pub fn quota_guid(&self) -> Option<&str> {
+        self.relationships.quota.guid()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,5 +114,20 @@ pub struct Organization {
     pub guid: String,
     pub name: String,
     #[serde(default, deserialize_with = "null_default")]
+    pub relationships: OrganizationRelationships,
+    #[serde(default, deserialize_with = "null_default")]
     pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationRelationships {
+    /// The organization quota (every org has one).
+    #[serde(default, deserialize_with = "null_default")]
+    pub quota: ToOne,
+}
+
+impl Organization {
+    pub fn quota_guid(&self) -> Option<&str> {
+        self.relationships.quota.guid()
+    }
 }

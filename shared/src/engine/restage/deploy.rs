@@ -59,6 +59,7 @@ impl Restage<'_> {
             }
             Err(e) => return Break(api_error("creating the deployment", &e)),
         };
+        self.rollout_since.set(Some(Instant::now()));
         tracing::info!(job = %self.job.job_id, deployment = %deployment.guid, droplet = droplet.unwrap_or("current"),
             strategy = deployment.strategy.as_deref().unwrap_or_default(), "deployment started");
         Continue(deployment)
@@ -66,15 +67,30 @@ impl Restage<'_> {
 
     /// Step 7: `dep` once it is FINALIZED. A canary is verified and
     /// continued at each pause, and canceled if it crashes; a stuck
-    /// deployment is canceled. Either cancel stops the restage.
+    /// deployment is canceled. Either cancel stops the restage. A rolling
+    /// deployment is polled when the app's last rollout says it is likely
+    /// done; a canary, whose pauses are ours, on the fixed beat.
     pub(super) async fn watch_deployment(&self, mut dep: Deployment) -> Step<Deployment> {
         let started = Instant::now();
+        let since = self.rollout_since.get();
+        let before = match since {
+            Some(_) => Duration::ZERO,
+            None => age(dep.created_at, started),
+        };
+        let raw = (!dep.is_canary())
+            .then(|| self.job.schedule.rollout(self.settings.max_in_flight))
+            .flatten();
+        let mut plan = self.poll_plan(Phase::Rollout, raw);
         let mut error_polls = 0u32;
         loop {
             if let Some(done) = canceled_canary(&dep) {
                 return Break(done);
             }
             if dep.is_finalized() {
+                if let (Some(raw), Some(since), true) = (raw, since, dep.is_deployed()) {
+                    self.calibration
+                        .observe(Phase::Rollout, raw, since.elapsed());
+                }
                 return Continue(dep);
             }
             match dep.status.reason {
@@ -93,11 +109,8 @@ impl Restage<'_> {
                         .await?
                 }
             }
-            if !self
-                .deadline
-                .sleep(retry::spread(self.settings.poll_interval, POLL_SPREAD))
-                .await
-            {
+            let elapsed = since.map_or_else(|| before + started.elapsed(), |s| s.elapsed());
+            if !self.deadline.sleep(plan.next(elapsed)).await {
                 return Break(self.out_of_time(&format!(
                     "deployment {} is still {}",
                     dep.guid, dep.status.reason

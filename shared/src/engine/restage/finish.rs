@@ -70,7 +70,7 @@ impl Restage<'_> {
     /// the window is never shorter than `verify_for`.
     pub(super) async fn verify(&self, dep: &Deployment) -> Step<Health> {
         self.progress
-            .reached(Phase::Verifying, None, Some(&dep.guid))
+            .reached(Progressed::Verifying, None, Some(&dep.guid))
             .await;
         let settled_at = dep
             .status
@@ -166,23 +166,41 @@ impl Restage<'_> {
                 });
             }
         };
+        // Not the rollout the hints describe: timed by CC's clock, not learned from.
+        self.rollout_since.set(None);
         let rolled = self.watch_deployment(rollback).await?;
         Box::pin(self.finalized(&rolled)).await
     }
 
-    /// The version of the job's buildpack in the deployed droplet, for the report.
+    /// The version of the job's buildpack in the deployed droplet, for the
+    /// report: as read at step 5 when it is the droplet staged then.
     async fn deployed_version(&self, droplet_guid: &str) -> Option<String> {
+        let read = self
+            .staged_version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match read {
+            Some((guid, version)) if guid == droplet_guid => version,
+            _ => self.version_of(droplet_guid).await.flatten(),
+        }
+    }
+
+    /// The job's buildpack's version in `droplet_guid`: `None` when there is
+    /// nothing to read (no buildpack to ask about), `Some(None)` when the
+    /// droplet does not say or could not be read.
+    pub(super) async fn version_of(&self, droplet_guid: &str) -> Option<Option<String>> {
         let bp = self.job.buildpack.as_deref()?;
         if droplet_guid.is_empty() {
             return None;
         }
-        match self.cf.get_droplet(droplet_guid).await {
+        Some(match self.cf.get_droplet(droplet_guid).await {
             Ok(d) => d.buildpack(bp).and_then(|b| b.version.clone()),
             Err(e) => {
                 tracing::debug!(droplet = droplet_guid, error = %e, "could not read the deployed droplet's version");
                 None
             }
-        }
+        })
     }
 }
 

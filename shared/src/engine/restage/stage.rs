@@ -6,13 +6,16 @@ use super::*;
 
 impl Restage<'_> {
     /// Step 3: this job's earlier build if it staged (or is still staging),
-    /// else a new build of the live droplet's package.
-    pub(super) async fn build(&self, current: &Droplet) -> Step<Build> {
-        let builds = self
-            .cf
-            .list_builds(self.app_guid(), &[], Some(&self.selector))
-            .await
-            .or_stop("looking for this job's build")?;
+    /// else a new build of the live droplet's package. `ours` are this
+    /// job's builds when step 2 already read them.
+    pub(super) async fn build(&self, current: &Droplet, ours: Option<Vec<Build>>) -> Step<Build> {
+        let builds = match ours {
+            Some(builds) => builds,
+            None => self
+                .our_builds()
+                .await
+                .or_stop("looking for this job's build")?,
+        };
         if let Some(build) = builds.into_iter().next() {
             match build.state {
                 BuildState::Staging | BuildState::Staged => return Continue(build),
@@ -64,6 +67,7 @@ impl Restage<'_> {
             .await
         {
             Ok(build) => {
+                self.staging_since.set(Some(Instant::now()));
                 tracing::info!(job = %self.job.job_id, build = %build.guid, package = %package.guid, "staging started");
                 Continue(build)
             }
@@ -79,8 +83,7 @@ impl Restage<'_> {
                 // The POST may have created the build even though we did not
                 // hear back (or a duplicate delivery just did): find it by label.
                 let found = self
-                    .cf
-                    .list_builds(self.app_guid(), &[], Some(&self.selector))
+                    .our_builds()
                     .await
                     .or_stop("looking for this job's build")?;
                 match found.into_iter().next() {
@@ -99,12 +102,25 @@ impl Restage<'_> {
         }
     }
 
-    /// Step 4: the droplet of `build` once it is STAGED.
+    /// Step 4: the droplet of `build` once it is STAGED, polled when the
+    /// app's last staging time says it is likely done.
     pub(super) async fn watch_build(&self, mut build: Build) -> Step<String> {
         let started = Instant::now();
+        let since = self.staging_since.get();
+        // A build from an earlier delivery has been staging since CC made it.
+        let before = match since {
+            Some(_) => Duration::ZERO,
+            None => age(build.created_at, started),
+        };
+        let raw = self.job.schedule.staging();
+        let mut plan = self.poll_plan(Phase::Staging, raw);
         loop {
             match build.state {
                 BuildState::Staged => {
+                    if let (Some(raw), Some(since)) = (raw, since) {
+                        self.calibration
+                            .observe(Phase::Staging, raw, since.elapsed());
+                    }
                     return match build.droplet_guid() {
                         Some(droplet) => Continue(droplet.to_string()),
                         None => Break(Outcome::Failed {
@@ -132,11 +148,8 @@ impl Restage<'_> {
                     permanent: false,
                 });
             }
-            if !self
-                .deadline
-                .sleep(retry::spread(self.settings.poll_interval, POLL_SPREAD))
-                .await
-            {
+            let elapsed = since.map_or_else(|| before + started.elapsed(), |s| s.elapsed());
+            if !self.deadline.sleep(plan.next(elapsed)).await {
                 return Break(self.out_of_time(&format!("build {} is still STAGING", build.guid)));
             }
             build = self
@@ -162,9 +175,22 @@ impl Restage<'_> {
         }
     }
 
-    /// Step 5: nobody may have pushed (or stopped or deployed the app) while we staged.
+    /// Step 5: nobody may have pushed (or stopped or deployed the app) while
+    /// we staged. The reads go out together (judged in this order), with
+    /// the staged droplet's version for the report.
     pub(super) async fn recheck_before_deploy(&self, droplet: &str) -> Step<()> {
-        let app = self.read_app().await?;
+        let (app, active, version) = futures::join!(
+            self.read_app(),
+            self.active_deployments(),
+            self.version_of(droplet),
+        );
+        if let Some(version) = version {
+            *self
+                .staged_version
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((droplet.to_string(), version));
+        }
+        let app = app?;
         let live = self.live_droplet_guid(&app).await?;
         let now = live.as_deref().unwrap_or("none");
         if now != self.job.droplet_guid {
@@ -175,6 +201,6 @@ impl Restage<'_> {
                 "the app was STOPPED while we staged: a deployment would start it",
             ));
         }
-        self.check_no_foreign_deployment().await
+        self.no_foreign_deployment(active)
     }
 }

@@ -6,8 +6,11 @@ use super::*;
 
 impl Restage<'_> {
     /// Step 2: the app's current droplet, unless the app is stopped, a docker
-    /// app, already current, pushed since discovery, or someone is deploying it.
-    pub(super) async fn stand_back(&self, app: &App) -> Step<Droplet> {
+    /// app, already current, pushed since discovery, or someone is deploying
+    /// it; with this job's builds for step 3 when it restages. The reads go
+    /// out together and are judged in this order, so the outcome is the one
+    /// reading them one after another gave.
+    pub(super) async fn stand_back(&self, app: &App) -> Step<(Droplet, Option<Vec<Build>>)> {
         if app.state == AppState::Stopped {
             return Break(skipped(
                 "the app is STOPPED: a deployment would start it, so it is left alone",
@@ -18,12 +21,20 @@ impl Restage<'_> {
                 "docker app: no buildpack to update (a restage would re-pull the image)",
             ));
         }
-        let Some(current) = self
-            .cf
-            .get_current_droplet(self.app_guid())
-            .await
-            .or_stop("reading the current droplet")?
-        else {
+        let restages = self.job.action != Action::Restart;
+        let (current, staging, active, ours) = futures::join!(
+            self.cf.get_current_droplet(self.app_guid()),
+            self.cf
+                .list_builds(self.app_guid(), &[BuildState::Staging], None),
+            self.active_deployments(),
+            async {
+                match restages {
+                    true => Some(self.our_builds().await),
+                    false => None,
+                }
+            },
+        );
+        let Some(current) = current.or_stop("reading the current droplet")? else {
             return Break(skipped("not restageable: the app has no current droplet"));
         };
         if self.already_current(&current) {
@@ -32,19 +43,47 @@ impl Restage<'_> {
         if current.guid != self.job.droplet_guid {
             return Break(self.droplet_changed(&current.guid, None).await);
         }
-        let staging = self
-            .cf
-            .list_builds(self.app_guid(), &[BuildState::Staging], None)
-            .await
-            .or_stop("listing staging builds")?;
+        let staging = staging.or_stop("listing staging builds")?;
         if let Some(theirs) = staging.iter().find(|b| !self.is_ours(&b.metadata.labels)) {
             return Break(someone_deploying(&format!(
                 "build {} is STAGING",
                 theirs.guid
             )));
         }
-        self.check_no_foreign_deployment().await?;
-        Continue(current)
+        self.no_foreign_deployment(active)?;
+        let ours = match ours {
+            Some(listed) => Some(listed.or_stop("looking for this job's build")?),
+            None => None,
+        };
+        Continue((current, ours))
+    }
+
+    pub(super) async fn active_deployments(&self) -> Result<Vec<Deployment>, CfError> {
+        self.cf
+            .list_deployments(self.app_guid(), &[DeploymentStatusValue::Active], None)
+            .await
+    }
+
+    /// This job's builds, newest first (found by its label).
+    pub(super) async fn our_builds(&self) -> Result<Vec<Build>, CfError> {
+        self.cf
+            .list_builds(self.app_guid(), &[], Some(&self.selector))
+            .await
+    }
+
+    /// Stops the restage if someone else's deployment is among `active`.
+    pub(super) fn no_foreign_deployment(
+        &self,
+        active: Result<Vec<Deployment>, CfError>,
+    ) -> Step<()> {
+        let active = active.or_stop("listing active deployments")?;
+        match active.iter().find(|d| !self.is_ours(&d.metadata.labels)) {
+            Some(theirs) => Break(someone_deploying(&format!(
+                "deployment {} is ACTIVE",
+                theirs.guid
+            ))),
+            None => Continue(()),
+        }
     }
 
     pub(super) fn already_current(&self, droplet: &Droplet) -> bool {
@@ -55,21 +94,6 @@ impl Restage<'_> {
             .buildpack(bp)
             .and_then(|b| b.parsed_version())
             .is_some_and(|v| v >= *target)
-    }
-
-    pub(super) async fn check_no_foreign_deployment(&self) -> Step<()> {
-        let active = self
-            .cf
-            .list_deployments(self.app_guid(), &[DeploymentStatusValue::Active], None)
-            .await
-            .or_stop("listing active deployments")?;
-        match active.iter().find(|d| !self.is_ours(&d.metadata.labels)) {
-            Some(theirs) => Break(someone_deploying(&format!(
-                "deployment {} is ACTIVE",
-                theirs.guid
-            ))),
-            None => Continue(()),
-        }
     }
 
     /// The skip when the live droplet is not the one discovery saw: either

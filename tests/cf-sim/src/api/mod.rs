@@ -7,6 +7,7 @@ pub(crate) mod builds;
 pub(crate) mod deployments;
 pub(crate) mod error;
 pub(crate) mod query;
+pub(crate) mod quotas;
 pub(crate) mod resources;
 pub(crate) mod uaa;
 
@@ -79,6 +80,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v3/apps/{guid}/actions/start", post(apps::start))
         .route("/v3/apps/{guid}/actions/stop", post(apps::stop))
         .route("/v3/apps/{guid}/processes", get(apps::processes))
+        .route("/v3/processes", get(quotas::processes))
         .route("/v3/processes/{guid}", get(resources::process))
         .route("/v3/processes/{guid}/stats", get(resources::process_stats))
         .route("/v3/droplets", get(resources::droplets))
@@ -92,6 +94,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v3/spaces/{guid}", get(resources::space))
         .route("/v3/organizations", get(resources::orgs))
         .route("/v3/organizations/{guid}", get(resources::org))
+        .route("/v3/space_quotas", get(quotas::space_quotas))
+        .route("/v3/space_quotas/{guid}", get(quotas::space_quota))
+        .route("/v3/organization_quotas", get(quotas::org_quotas))
+        .route("/v3/organization_quotas/{guid}", get(quotas::org_quota))
         .route("/v3/audit_events", get(audit_events::list))
         .route("/v3/audit_events/{guid}", get(audit_events::show))
         .route("/v3/builds", get(builds::list).post(builds::create))

@@ -52,8 +52,10 @@ impl World {
 
 /// One client-made build or deployment: when it was created and when it
 /// settled (STAGED/FAILED, or FINALIZED), `None` while it has not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhaseTimes {
+    /// The build's or deployment's guid (to find its polls in the request log).
+    pub guid: String,
     pub created: DateTime<Utc>,
     pub settled: Option<DateTime<Utc>>,
 }
@@ -98,6 +100,7 @@ impl CfSim {
             .for_app(app_guid)
             .filter(|b| b.created_by.is_client)
             .map(|b| PhaseTimes {
+                guid: b.guid.clone(),
                 created: b.created_at,
                 settled: (b.state != BuildState::Staging).then(|| {
                     chrono::Duration::from_std(staging).map_or(b.updated_at, |d| b.created_at + d)
@@ -109,6 +112,7 @@ impl CfSim {
             .for_app(app_guid)
             .filter(|d| d.created_by.is_client)
             .map(|d| PhaseTimes {
+                guid: d.guid.clone(),
                 created: d.created_at,
                 settled: (d.status_value == "FINALIZED").then_some(d.last_status_change),
             })

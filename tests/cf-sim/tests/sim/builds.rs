@@ -208,17 +208,21 @@ async fn build_creation_guards() {
 #[tokio::test]
 async fn real_org_quota_limits_staging() {
     let (sim, api) = start(cf_sim::SimConfig {
-        org_memory_quota_mb: Some(2048),
+        org_memory_quota_mb: Some(2560),
         // The first build must still be staging when the second asks for memory.
         staging_duration: Duration::from_secs(60),
         ..manual()
     })
     .await;
-    // 2 × 256M running + 1024M staging fits; a second staging build does not.
-    let a = sim.add_app(AppSpec::new("a"));
-    let b = sim.add_app(AppSpec::new("b"));
-    assert_eq!(api.build(&a).await.status, StatusCode::CREATED);
-    let r = api.build(&b).await;
+    // 2 × 1024M running leave 512M of the default org quota: a 1024M
+    // staging does not fit (staging is checked, not counted: quotas.rs).
+    let mut spec = AppSpec::new("a");
+    spec.instances = 1;
+    spec.memory_mb = 1024;
+    let a = sim.add_app(spec.clone());
+    spec.name = "b".to_owned();
+    sim.add_app(spec);
+    let r = api.build(&a).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(
         r.detail()

@@ -32,17 +32,14 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "processes_list__app_during_deployment",
         "resources[].health_check.data.endpoint",
     ),
-    // A space quota's link; the simulator's spaces have none (as in
-    // space__no_quota_pre_3_224_shape).
-    ("space__with_metadata", "links.quota"),
+    // A space quota's link: the listed spaces have none.
     ("*", "included.spaces[].links.quota"),
 ];
 
 /// Values the corpus has as null, or as something else, where the simulator
 /// models the other case; `(fixture, path)`, `*` for every fixture.
 const NULLABLE: &[(&str, &str)] = &[
-    // No space quotas in the simulator: `relationships.quota.data` null.
-    ("space__with_metadata", "relationships.quota.data"),
+    // The listed spaces have no space quota: `relationships.quota.data` null.
     ("*", "included.spaces[].relationships.quota.data"),
     // That fixture's RUNNING instance had no log-cache envelope; the
     // simulator reports the quota (numeric, as in process_stats__negative_uptime).
@@ -52,6 +49,21 @@ const NULLABLE: &[(&str, &str)] = &[
     ),
     // CredHub configured on that foundation; none in the simulator (root__v3_228).
     ("root__v3_160_with_v2", "links.credhub"),
+    // Quotas: the simulator models the memory and instance limits; the rest
+    // are unlimited (null), and its default org quota has unlimited memory.
+    ("*", "apps.per_process_memory_in_mb"),
+    ("*", "resources[].apps.per_process_memory_in_mb"),
+    ("*", "routes.total_routes"),
+    ("*", "resources[].routes.total_routes"),
+    ("*", "routes.total_reserved_ports"),
+    ("*", "resources[].routes.total_reserved_ports"),
+    ("*", "services.total_service_instances"),
+    ("*", "resources[].services.total_service_instances"),
+    ("organization_quota__default", "apps.total_memory_in_mb"),
+    (
+        "organization_quotas_list__by_organization",
+        "resources[].apps.total_memory_in_mb",
+    ),
 ];
 
 fn listed(list: &[(&str, &str)], fixture: &str, path: &str) -> bool {
@@ -884,11 +896,86 @@ async fn responses_match_the_cc_corpus() {
         &r.body,
     );
 
-    // ---- spaces, orgs, roots, auth ----
+    // ---- spaces, orgs, quotas, roots, auth ----
     let snap = sim.app(&app).expect("app");
+    let space_quota = sim
+        .set_space_quota(
+            &snap.org,
+            &snap.space,
+            cf_sim::QuotaLimits {
+                memory_mb: Some(20_480),
+                instances: Some(40),
+            },
+        )
+        .expect("space quota");
     c.shape(
         "space__with_metadata",
         &api.ok(&format!("/v3/spaces/{}", snap.space_guid)).await,
+    );
+    c.shape(
+        "space_quota__prod",
+        &api.ok(&format!("/v3/space_quotas/{space_quota}")).await,
+    );
+    c.shape(
+        "space_quotas_list__by_organization",
+        &api.ok(&format!(
+            "/v3/space_quotas?organization_guids={}&per_page=5000",
+            snap.org_guid
+        ))
+        .await,
+    );
+    let org_quota = api
+        .ok(&format!("/v3/organizations/{}", snap.org_guid))
+        .await["relationships"]["quota"]["data"]["guid"]
+        .as_str()
+        .expect("every org has a quota")
+        .to_owned();
+    c.shape(
+        "organization_quota__default",
+        &api.ok(&format!("/v3/organization_quotas/{org_quota}"))
+            .await,
+    );
+    c.shape(
+        "organization_quotas_list__by_organization",
+        &api.ok(&format!(
+            "/v3/organization_quotas?organization_guids={}&per_page=5000",
+            snap.org_guid
+        ))
+        .await,
+    );
+    // Refusals by a real quota: the space's memory, the org's instances.
+    let mut tight = AppSpec::new("tight");
+    tight.org = "payments".to_owned();
+    tight.space = "prod".to_owned();
+    tight.instances = 1;
+    let tight = sim.add_app(tight);
+    let td = api.staged_droplet(&tight).await;
+    sim.set_space_quota(
+        "payments",
+        "prod",
+        cf_sim::QuotaLimits {
+            memory_mb: Some(256),
+            instances: None,
+        },
+    )
+    .expect("space quota");
+    c.error(
+        "error__422_deployment_space_memory_quota_exceeded",
+        &api.deploy(&tight, &td, 1).await.body,
+    );
+    sim.set_space_quota("payments", "prod", cf_sim::QuotaLimits::default())
+        .expect("space quota");
+    sim.set_org_quota(
+        "payments",
+        cf_sim::QuotaLimits {
+            memory_mb: None,
+            instances: Some(1),
+        },
+    )
+    .expect("org quota");
+    c.error(
+        "error__422_deployment_org_app_instance_limit_exceeded",
+        &api.deploy(&tight, &td, 1).await.body,
     );
     c.shape(
         "organization__with_metadata",

@@ -10,6 +10,7 @@ mod corpus;
 mod deployments;
 mod listing;
 mod network;
+mod quotas;
 mod safe_rollout;
 mod seeding;
 mod shapes;

@@ -161,13 +161,25 @@ pub async fn run(args: &FanoutArgs) -> Result<Figure, BenchError> {
     );
     fig.line(
         Line::new(
-            "  ÷ plain loop, paired per round (median)",
+            format!("  ÷ plain loop, paired per round (median of {rounds})"),
             median(ratios_own.clone()),
             "×",
         )
         .goal(Goal::RatioAtLeast(0.9))
         .against("the plain loop itself", 1.0),
     );
+    let lowest = ratios_own.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = ratios_own.iter().copied().fold(0.0, f64::max);
+    fig.line(Line::new(
+        format!("  lowest of the {rounds} paired ratios"),
+        lowest,
+        "×",
+    ));
+    fig.line(Line::new(
+        format!("  highest of the {rounds} paired ratios"),
+        highest,
+        "×",
+    ));
     fig.line(
         Line::new(
             "request → 202, Cloud Controller included (median)",
@@ -249,7 +261,7 @@ impl WebhookRun {
 }
 
 /// Total length of the union of `[start, start + len)` intervals.
-fn covered(mut spans: Vec<(Instant, Duration)>) -> Duration {
+pub(super) fn covered(mut spans: Vec<(Instant, Duration)>) -> Duration {
     spans.sort_by_key(|(start, _)| *start);
     let mut total = Duration::ZERO;
     let mut current: Option<(Instant, Instant)> = None;
@@ -382,7 +394,7 @@ async fn plain_loop(
                         .message_body(job.to_json())
                         .message_attributes("run_id", attr(job.run_id.as_str())?)
                         .message_attributes("job_id", attr(job.job_id.as_str())?)
-                        .message_group_id(&job.app.space_guid)
+                        .message_group_id(job.message_group())
                         .message_deduplication_id(job.job_id.as_str())
                         .build()
                         .map_err(|e| BenchError::Setup(e.to_string()))

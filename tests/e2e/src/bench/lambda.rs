@@ -1,7 +1,8 @@
 //! Figure 4: the Lambda functions' footprint. Release binary sizes; the
 //! time from process start until the first Runtime API poll (a local
-//! Runtime API stands in for Lambda's); and the worker's peak RSS while it
-//! runs 50 restages at once.
+//! Runtime API stands in for Lambda's); the worker's peak RSS while it
+//! runs 50 restages at once; and the webhook's peak RSS while it plans and
+//! fans out one notice over a large foundation (50,000 apps by default).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -234,6 +235,8 @@ pub struct LambdaArgs {
     pub cold_start_runs: usize,
     pub restages: usize,
     pub seed: u64,
+    /// Apps in the foundation the webhook plans for its peak RSS (0: skip).
+    pub webhook_apps: usize,
 }
 
 pub async fn run(args: &LambdaArgs) -> Result<Figure, BenchError> {
@@ -308,6 +311,33 @@ pub async fn run(args: &LambdaArgs) -> Result<Figure, BenchError> {
         )
         .against("restages handed to the worker", args.restages as f64),
     );
+    let webhook = if args.webhook_apps > 0 {
+        let w = webhook_rss::peak(&bins.dir.join("webhook"), args.webhook_apps, args.seed).await?;
+        fig.line(Line::new(
+            "webhook RSS after start-up (idle)",
+            w.idle_mb,
+            "MiB",
+        ));
+        fig.line(
+            Line::new(
+                format!(
+                    "webhook peak RSS, one notice over {} apps ({} jobs fanned out)",
+                    args.webhook_apps, w.jobs
+                ),
+                w.peak_mb,
+                "MiB",
+            )
+            .against("Lambda's 256 MB (infra/template.yaml MemorySize)", 256.0),
+        );
+        fig.line(Line::new(
+            "webhook invocation: request → 202 (discovery, ledger, fan-out)",
+            w.invocation_ms,
+            "ms",
+        ));
+        Some(w)
+    } else {
+        None
+    };
     fig.settings = json!({
         "cold_start_runs": args.cold_start_runs,
         "restages": args.restages,
@@ -321,6 +351,8 @@ pub async fn run(args: &LambdaArgs) -> Result<Figure, BenchError> {
         "cold_start": cold,
         "process_floor": floor,
         "worker": { "idle_mib": peak.idle_mb, "peak_mib": peak.peak_mb, "invocation_ms": peak.invocation_ms },
+        "webhook": webhook.as_ref().map(|w| json!({ "apps": args.webhook_apps, "jobs": w.jobs,
+            "idle_mib": w.idle_mb, "peak_mib": w.peak_mb, "invocation_ms": w.invocation_ms })),
     });
     fig.note("host (x86_64) binaries are what runs here; arm64 sizes are those of the last infra/build-lambdas, when it has run");
     fig.note("cold start here excludes Lambda's own sandbox start and code download");
@@ -503,7 +535,7 @@ mod rss {
                         "SentTimestamp": "1700000000000",
                         "SenderId": "AIDAEXAMPLE",
                         "ApproximateFirstReceiveTimestamp": "1700000000001",
-                        "MessageGroupId": job.app.space_guid,
+                        "MessageGroupId": job.message_group(),
                         "MessageDeduplicationId": job.job_id.as_str(),
                         "SequenceNumber": format!("{:020}", i + 1),
                     },
@@ -516,5 +548,148 @@ mod rss {
             })
             .collect();
         json!({ "Records": records }).to_string()
+    }
+}
+
+/// The webhook under a large foundation: a seeded simulator of N apps, moto's
+/// SQS (FIFO, linear sends) and DynamoDB, and one signed notice delivered as
+/// a Function URL event.
+mod webhook_rss {
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use cf_sim::{CfSim, SimConfig};
+    use restager_shared::config::Secret;
+    use restager_shared::signature::standard_webhooks;
+    use serde_json::json;
+
+    use super::super::BenchError;
+    use super::super::foundation::{self, BUILDPACK, NEW_VERSION};
+    use super::super::moto::Moto;
+    use super::super::runtime_api::RuntimeApi;
+    use super::{FIRST_POLL_LIMIT, FunctionEnv, REPORT_LIMIT, peak_rss_mb, spawn};
+
+    const TABLE: &str = "restager-ledger";
+
+    pub struct Peak {
+        pub idle_mb: f64,
+        pub peak_mb: f64,
+        pub invocation_ms: f64,
+        pub jobs: usize,
+    }
+
+    pub async fn peak(binary: &Path, apps: usize, seed: u64) -> Result<Peak, BenchError> {
+        let sim = CfSim::start(SimConfig {
+            seed,
+            ..SimConfig::with_apps(apps)
+        })
+        .await
+        .map_err(|e| BenchError::Setup(format!("simulator: {e}")))?;
+        sim.install_buildpack(BUILDPACK, NEW_VERSION);
+        let moto = Moto::start_linear().await?;
+        let queue_url = moto.fifo_queue("jobs").await?;
+        moto.ledger_table(TABLE).await?;
+        let settings: Vec<(String, String)> = [
+            ("CF_API_URL", sim.url()),
+            ("CF_CLIENT_ID", sim.client_id().to_owned()),
+            ("CF_CLIENT_SECRET", sim.client_secret().to_owned()),
+            ("RESTAGER_QUEUE_URL", queue_url.clone()),
+            ("RESTAGER_LEDGER_TABLE", TABLE.to_owned()),
+            ("AWS_ENDPOINT_URL", moto.endpoint().to_owned()),
+            (
+                "RESTAGER_NOTICE_SECRETS",
+                foundation::NOTICE_SECRET.to_owned(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let api = RuntimeApi::start().await?;
+        let env = FunctionEnv::lambda("webhook", &api.host_port(), &settings);
+        let mut child = spawn(binary, &env, Stdio::inherit())?;
+        let pid = child
+            .id()
+            .ok_or_else(|| BenchError::Run("the webhook exited at once".to_owned()))?;
+        api.wait_first_poll(FIRST_POLL_LIMIT).await?;
+        let idle_mb = peak_rss_mb(pid)?;
+        let t0 = Instant::now();
+        api.invoke(
+            "bench-webhook-1",
+            notice_event()?,
+            Duration::from_secs(15 * 60),
+        )?;
+        let reported = api.wait_reported("bench-webhook-1", REPORT_LIMIT).await;
+        let invocation_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let peak_mb = peak_rss_mb(pid);
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        let reported = reported?;
+        let peak_mb = peak_mb?;
+        let answer: serde_json::Value = serde_json::from_str(&reported.body).unwrap_or_default();
+        if !reported.ok || answer["statusCode"] != 202 {
+            return Err(BenchError::Run(format!(
+                "the webhook did not accept the notice: {}",
+                reported.body
+            )));
+        }
+        let jobs = moto.queue_depth(&queue_url).await? as usize;
+        sim.shutdown().await;
+        Ok(Peak {
+            idle_mb,
+            peak_mb,
+            invocation_ms,
+            jobs,
+        })
+    }
+
+    /// A signed notice as a Function URL (payload 2.0) event.
+    fn notice_event() -> Result<String, BenchError> {
+        let body = json!({
+            "type": "buildpack.released",
+            "buildpack": BUILDPACK,
+            "version": NEW_VERSION,
+        })
+        .to_string();
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let signed = standard_webhooks::signed_headers(
+            &[Secret::new(foundation::NOTICE_SECRET.to_owned())],
+            "msg_bench_webhook_rss",
+            ts,
+            body.as_bytes(),
+        )
+        .map_err(|e| BenchError::Setup(format!("signing the notice: {e}")))?;
+        let mut headers = serde_json::Map::new();
+        headers.insert("content-type".into(), json!("application/json"));
+        headers.insert("host".into(), json!("bench.lambda-url.us-east-1.on.aws"));
+        for (name, value) in signed {
+            headers.insert(name.to_string(), json!(value));
+        }
+        Ok(json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/webhooks/notice",
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "bench",
+                "domainName": "bench.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "bench",
+                "http": {"method": "POST", "path": "/webhooks/notice", "protocol": "HTTP/1.1",
+                         "sourceIp": "192.0.2.10", "userAgent": "restager-bench"},
+                "requestId": "bench-webhook-1",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000",
+                "timeEpoch": 1_767_225_600_000u64
+            },
+            "body": body,
+            "isBase64Encoded": false
+        })
+        .to_string())
     }
 }

@@ -1,83 +1,117 @@
 //! Replaying a restage schedule without any client overhead, to split a
 //! measured makespan into what the scheduling policy costs and what the
-//! client (polling, request latency) costs.
+//! client (polling, request latency) costs, and the policy's part into its
+//! levers.
 //!
-//! The engine's policy (engine/batch.rs, engine/permits.rs): every job of a
-//! batch first takes its space's lock (FIFO per space), then waits for one
-//! of C permits; a freed permit goes to the waiting space with the most jobs
-//! left (`MostJobsLeft`). When a job ends it gives back its permit, then its
-//! space lock, so the space's next job joins the permit queue. `Fifo` is the
-//! plain first-come-first-served alternative, for comparison.
+//! The engine's policy (engine/slots.rs): at most C jobs at once, at most a
+//! space's allowance at once in one space; a freed slot goes to the space
+//! with the most expected work waiting per allowed restage, and within it
+//! to its longest expected job (`LongestChain`; expected = the job's hints,
+//! not the true duration the replay runs it for). `MostJobsLeft` is the
+//! earlier policy (the space with the most jobs left, first come first
+//! served within it), and `Fifo` first come, first served; with every
+//! allowance 1 these are the engine as it was before quota awareness.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 
-/// One job to replay: its space and how long it keeps a permit.
+/// One job to replay.
 #[derive(Debug, Clone)]
 pub struct Job<'a> {
     pub space: &'a str,
+    /// How long it keeps its slot.
     pub secs: f64,
+    /// What the engine expected it to take (its hints), if anything.
+    pub expected: Option<f64>,
+    /// Restages at once its space allows (at least 1).
+    pub allowance: usize,
 }
 
-/// How the next job to start is chosen when a permit frees up.
+/// How the next job to start is chosen when a slot frees up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
-    /// Spaces queue for permits in the order their next job became ready
-    /// (first come, first served).
+    /// The job that became ready first.
     Fifo,
-    /// Among spaces with a job ready, the one with the most jobs left
-    /// (the engine's policy: it knows job counts, not durations).
+    /// The space with the most jobs waiting; first come within it.
     MostJobsLeft,
+    /// The space with the most expected work waiting per allowed restage;
+    /// its longest expected job.
+    LongestChain,
 }
 
-/// Makespan of `jobs` (in submission order) with `permits` at once, one job
-/// at a time per space.
-pub fn makespan(jobs: &[Job<'_>], permits: usize, policy: Policy) -> f64 {
-    let permits = permits.max(1);
-    // Per space: its jobs in submission order.
-    let mut per_space: HashMap<&str, VecDeque<usize>> = HashMap::new();
-    let mut first_seen: Vec<&str> = Vec::new();
+/// Makespan of `jobs` (in submission order) with `slots` at once.
+pub fn makespan(jobs: &[Job<'_>], slots: usize, policy: Policy) -> f64 {
+    let slots = slots.max(1);
+    let known: Vec<f64> = jobs.iter().filter_map(|j| j.expected).collect();
+    let unknown = if known.is_empty() {
+        1.0
+    } else {
+        known.iter().sum::<f64>() / known.len() as f64
+    };
+    let weight = |i: usize| jobs[i].expected.unwrap_or(unknown);
+    // Per space: waiting jobs (in submission order), running count, allowance.
+    let mut waiting: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let mut allowance: HashMap<&str, usize> = HashMap::new();
     for (i, j) in jobs.iter().enumerate() {
-        let q = per_space.entry(j.space).or_default();
-        if q.is_empty() && !first_seen.contains(&j.space) {
-            first_seen.push(j.space);
+        if !waiting.contains_key(j.space) {
+            order.push(j.space);
         }
-        q.push_back(i);
+        waiting.entry(j.space).or_default().push(i);
+        let a = allowance.entry(j.space).or_insert(usize::MAX);
+        *a = (*a).min(j.allowance.max(1));
     }
-    // Spaces whose head job holds the lock and waits for a permit.
-    let mut ready: VecDeque<&str> = first_seen.into_iter().collect();
-    let mut running: BinaryHeap<Reverse<(Ordered, usize)>> = BinaryHeap::new();
+    if policy == Policy::LongestChain {
+        for q in waiting.values_mut() {
+            // Longest first; the stable sort keeps submission order among equals.
+            q.sort_by(|&a, &b| weight(b).total_cmp(&weight(a)));
+        }
+    }
+    let mut running: HashMap<&str, usize> = HashMap::new();
+    let mut events: BinaryHeap<Reverse<(Ordered, usize)>> = BinaryHeap::new();
     let mut now = 0.0;
     let mut end: f64 = 0.0;
     loop {
-        while running.len() < permits {
+        while events.len() < slots {
+            let eligible = order.iter().copied().filter(|s| {
+                waiting.get(s).is_some_and(|q| !q.is_empty())
+                    && running.get(s).copied().unwrap_or(0) < allowance[s]
+            });
             let pick = match policy {
-                Policy::Fifo => ready.pop_front(),
-                Policy::MostJobsLeft => {
-                    let best = ready
-                        .iter()
-                        .enumerate()
-                        .max_by_key(|(pos, s)| {
-                            (per_space.get(*s).map_or(0, VecDeque::len), Reverse(*pos))
-                        })
-                        .map(|(pos, _)| pos);
-                    best.and_then(|pos| ready.remove(pos))
-                }
+                // The lowest index is the first job to have become ready:
+                // all are submitted at once, each space in its own order.
+                Policy::Fifo => eligible.min_by_key(|s| waiting[s][0]),
+                Policy::MostJobsLeft => eligible.max_by(|a, b| {
+                    waiting[a]
+                        .len()
+                        .cmp(&waiting[b].len())
+                        .then(waiting[b][0].cmp(&waiting[a][0]))
+                }),
+                Policy::LongestChain => eligible.max_by(|a, b| {
+                    let chain = |s: &str| {
+                        waiting[s].iter().map(|&i| weight(i)).sum::<f64>() / allowance[s] as f64
+                    };
+                    chain(a)
+                        .total_cmp(&chain(b))
+                        .then(weight(waiting[a][0]).total_cmp(&weight(waiting[b][0])))
+                        .then(waiting[b][0].cmp(&waiting[a][0]))
+                }),
             };
             let Some(space) = pick else { break };
-            let Some(job) = per_space.get_mut(space).and_then(VecDeque::pop_front) else {
-                continue;
+            let Some(q) = waiting.get_mut(space) else {
+                break;
             };
-            running.push(Reverse((Ordered(now + jobs[job].secs), job)));
+            let job = q.remove(0);
+            *running.entry(space).or_default() += 1;
+            events.push(Reverse((Ordered(now + jobs[job].secs), job)));
         }
-        let Some(Reverse((Ordered(t), job))) = running.pop() else {
+        let Some(Reverse((Ordered(t), job))) = events.pop() else {
             break;
         };
         now = t;
         end = end.max(t);
-        let space = jobs[job].space;
-        if per_space.get(space).is_some_and(|q| !q.is_empty()) {
-            ready.push_back(space);
+        if let Some(r) = running.get_mut(jobs[job].space) {
+            *r -= 1;
         }
     }
     end
@@ -107,7 +141,12 @@ mod tests {
 
     fn jobs<'a>(spec: &[(&'a str, f64)]) -> Vec<Job<'a>> {
         spec.iter()
-            .map(|&(space, secs)| Job { space, secs })
+            .map(|&(space, secs)| Job {
+                space,
+                secs,
+                expected: Some(secs),
+                allowance: 1,
+            })
             .collect()
     }
 
@@ -119,9 +158,14 @@ mod tests {
     }
 
     #[test]
-    fn one_space_runs_serially() {
-        let j = jobs(&[("a", 10.0), ("a", 10.0), ("a", 10.0)]);
+    fn one_space_runs_serially_unless_its_allowance_says_otherwise() {
+        let mut j = jobs(&[("a", 10.0), ("a", 10.0), ("a", 10.0)]);
         assert_eq!(makespan(&j, 3, Policy::Fifo), 30.0);
+        for job in &mut j {
+            job.allowance = 2;
+        }
+        assert_eq!(makespan(&j, 3, Policy::Fifo), 20.0);
+        assert_eq!(makespan(&j, 3, Policy::LongestChain), 20.0);
     }
 
     #[test]
@@ -136,5 +180,25 @@ mod tests {
         ]);
         assert_eq!(makespan(&j, 2, Policy::Fifo), 40.0);
         assert_eq!(makespan(&j, 2, Policy::MostJobsLeft), 30.0);
+        assert_eq!(makespan(&j, 2, Policy::LongestChain), 30.0);
+    }
+
+    #[test]
+    fn the_longest_chain_goes_first_by_work_not_by_count() {
+        // By count, "a" (three short jobs) keeps going first and one of the
+        // long singles starts last; by expected work it starts at 10 s.
+        let j = jobs(&[
+            ("a", 10.0),
+            ("a", 10.0),
+            ("a", 10.0),
+            ("b", 25.0),
+            ("c", 25.0),
+        ]);
+        assert_eq!(makespan(&j, 2, Policy::MostJobsLeft), 50.0);
+        assert_eq!(makespan(&j, 2, Policy::LongestChain), 45.0);
+        // It orders by what was expected, not by what happened.
+        let mut wrong = j.clone();
+        wrong[4].expected = Some(1.0);
+        assert_eq!(makespan(&wrong, 2, Policy::LongestChain), 50.0);
     }
 }

@@ -1,6 +1,9 @@
 //! The makespan workload: N apps spread over spaces, each with a staging
 //! time and an instance start-up time drawn from seeded, realistic
-//! distributions (in modelled seconds), and the time scale that turns
+//! distributions (in modelled seconds), its memory, and its history: what
+//! its last staging and rollout took, which is this run's times off by a
+//! seeded log-normal error (a restage of the same code with a newer
+//! buildpack is never timed exactly alike); and the time scale that turns
 //! modelled seconds into wall-clock time for the simulator.
 
 use std::time::Duration;
@@ -11,6 +14,12 @@ use super::stats::Draws;
 
 /// Spaces per org in the generated foundation.
 const SPACES_PER_ORG: usize = 5;
+/// Memory per instance (MB) and how common each is.
+const MEMORY: [(u64, f64); 3] = [(256, 0.4), (512, 0.4), (1024, 0.2)];
+/// Mixed into the seed for the draws added after the first ones (memory,
+/// history), so the staging and start-up times stay those of earlier runs.
+const SECOND_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// Web instance counts and how common each is.
 const INSTANCES: [(u32, f64); 6] = [
     (1, 0.30),
@@ -48,6 +57,9 @@ pub struct Distributions {
     pub startup_median: f64,
     pub startup_sigma: f64,
     pub startup_range: (f64, f64),
+    /// Shape of ln(last time ÷ this time): how far an app's history is
+    /// from what its restage now takes.
+    pub history_sigma: f64,
 }
 
 impl Default for Distributions {
@@ -61,6 +73,7 @@ impl Default for Distributions {
             startup_median: 25.0,
             startup_sigma: 0.5,
             startup_range: (10.0, 60.0),
+            history_sigma: 0.1,
         }
     }
 }
@@ -75,6 +88,10 @@ pub struct AppWork {
     /// Modelled seconds.
     pub staging: f64,
     pub startup: f64,
+    pub memory_mb: u64,
+    /// What the last staging and one instance's start-up took, modelled seconds.
+    pub past_staging: f64,
+    pub past_startup: f64,
 }
 
 impl AppWork {
@@ -88,8 +105,10 @@ impl AppWork {
 /// `apps` apps over `spaces` spaces (5 per org), drawn from `seed`.
 pub fn generate(apps: usize, spaces: usize, seed: u64, dist: &Distributions) -> Vec<AppWork> {
     let mut draws = Draws::new(seed);
+    let mut more = Draws::new(seed ^ SECOND_STREAM);
     let spaces = spaces.max(1);
     let weights: Vec<f64> = INSTANCES.iter().map(|(_, w)| *w).collect();
+    let memory_weights: Vec<f64> = MEMORY.iter().map(|(_, w)| *w).collect();
     (0..apps)
         .map(|i| {
             let space = draws.below(spaces);
@@ -106,6 +125,9 @@ pub fn generate(apps: usize, spaces: usize, seed: u64, dist: &Distributions) -> 
                 dist.startup_range.0,
                 dist.startup_range.1,
             );
+            let memory_mb = MEMORY[more.weighted(&memory_weights)].0;
+            let past_staging = staging * (dist.history_sigma * more.normal()).exp();
+            let past_startup = startup * (dist.history_sigma * more.normal()).exp();
             AppWork {
                 name: format!("app-{i:05}"),
                 org: format!("org-{:03}", space / SPACES_PER_ORG),
@@ -113,6 +135,9 @@ pub fn generate(apps: usize, spaces: usize, seed: u64, dist: &Distributions) -> 
                 instances,
                 staging,
                 startup,
+                memory_mb,
+                past_staging,
+                past_startup,
             }
         })
         .collect()
@@ -141,6 +166,11 @@ mod tests {
         assert!(a.iter().all(|w| (1..=6).contains(&w.instances)));
         let spaces: std::collections::HashSet<_> = a.iter().map(|w| &w.space).collect();
         assert!(spaces.len() > 40);
+        assert!(a.iter().all(|w| [256, 512, 1024].contains(&w.memory_mb)));
+        // History is near this run's times, not equal to them.
+        let off = |w: &AppWork| (w.past_staging / w.staging).ln().abs();
+        assert!(a.iter().all(|w| off(w) < 0.6));
+        assert!(a.iter().any(|w| off(w) > 0.05));
     }
 
     #[test]

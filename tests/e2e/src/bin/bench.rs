@@ -57,23 +57,35 @@ struct Args {
     /// Restages at once (RESTAGER_MAX_CONCURRENT_RESTAGES).
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
-    /// Spaces the makespan apps are spread over (restages of one space are serialized).
+    /// Spaces the makespan apps are spread over (each with a space quota that holds one or two restages).
     #[arg(long, default_value_t = 250)]
     spaces: usize,
+    /// Restages at once in one space where its quota holds them (RESTAGER_MAX_PER_SPACE).
+    #[arg(long, default_value_t = 2)]
+    max_per_space: usize,
+    /// How far each app's history is from its restage now: the shape of a log-normal error.
+    #[arg(long, default_value_t = 0.1)]
+    history_sigma: f64,
+    /// Skip the second makespan run that polls on the fixed beat (halves the figure's time).
+    #[arg(long)]
+    no_fixed_poll_run: bool,
     /// Wall-clock milliseconds per modelled second.
     #[arg(long, default_value_t = 5.0)]
     ms_per_second: f64,
     /// The engine's poll interval in modelled seconds (RESTAGER_POLL_INTERVAL; default 10 s).
     #[arg(long, default_value_t = 10.0)]
     poll: f64,
-    /// Apps in the foundation for the discovery cost.
+    /// Apps in the foundation for the discovery cost (its goal).
     #[arg(long, default_value_t = 10_000)]
     discovery_apps: usize,
+    /// A larger foundation for discovery's cost and time, and the webhook's peak RSS (0: skip).
+    #[arg(long, default_value_t = 50_000)]
+    discovery_large_apps: usize,
     /// Apps fanned out into SQS.
     #[arg(long, default_value_t = 10_000)]
     fanout_apps: usize,
-    /// Rounds of plain loop → webhook → adapter for the fan-out figure.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds of plain loop → webhook → adapter for the fan-out figure (its ratio is their median).
+    #[arg(long, default_value_t = 5)]
     fanout_rounds: usize,
     /// Use the release binaries already in target/release instead of building them.
     #[arg(long)]
@@ -155,6 +167,9 @@ fn main() -> ExitCode {
             },
             poll: args.poll,
             max_in_flight: args.max_in_flight,
+            max_per_space: args.max_per_space,
+            history_sigma: args.history_sigma,
+            fixed_poll_run: !args.no_fixed_poll_run,
         };
         match runtime.block_on(bench::makespan::run(&margs)) {
             Ok(figs) => {
@@ -167,7 +182,13 @@ fn main() -> ExitCode {
     if wants(Which::Discovery) {
         emit(
             runtime
-                .block_on(bench::discovery::run(args.discovery_apps, args.seed))
+                .block_on(bench::discovery::run(
+                    &[args.discovery_apps, args.discovery_large_apps]
+                        .into_iter()
+                        .filter(|n| *n > 0)
+                        .collect::<Vec<_>>(),
+                    args.seed,
+                ))
                 .map_err(|e| e.to_string()),
         );
     }
@@ -196,6 +217,7 @@ fn main() -> ExitCode {
             cold_start_runs: args.cold_start_runs,
             restages: args.restages,
             seed: args.seed,
+            webhook_apps: args.discovery_large_apps,
         };
         emit(
             runtime

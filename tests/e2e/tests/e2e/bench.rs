@@ -23,6 +23,7 @@ fn every_figure_is_measured_and_written_at_toy_sizes() {
     let run = Command::new(bench)
         .args(["--apps", "12", "--concurrency", "4", "--spaces", "6"])
         .args(["--ms-per-second", "2", "--discovery-apps", "300"])
+        .args(["--discovery-large-apps", "600"])
         .args(["--verify-iterations", "200"])
         .args(["--fanout-apps", "40", "--fanout-rounds", "1"])
         .args(["--cold-start-runs", "2", "--restages", "3"])
