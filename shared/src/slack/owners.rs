@@ -405,6 +405,7 @@ mod tests {
                     }),
                     attempts: 0,
                     updated_at: None,
+                    progress: None,
                 })
                 .collect(),
             completed_at: None,
