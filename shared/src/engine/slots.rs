@@ -130,8 +130,10 @@ impl State {
 
     /// Hands free slots to the best waiters (see the module docs).
     fn dispatch(&mut self) {
+        /// How a space ranks for the next slot, compared as a tuple.
+        type Rank = (u128, u64, std::cmp::Reverse<u64>);
         while self.available > 0 {
-            let mut best: Option<(&str, (u128, u64, std::cmp::Reverse<u64>))> = None;
+            let mut best: Option<(&str, Rank)> = None;
             for (name, space) in self.spaces.iter_mut() {
                 // Drop waiters whose job was cancelled while waiting.
                 if space.waiting.iter().any(|w| w.grant.is_closed()) {

@@ -569,7 +569,7 @@ async fn stopped_docker_and_unrestageable_apps_are_skipped_untouched() {
     ];
     for (guid, why) in &cases {
         let before = h.sim.app(guid).expect("app");
-        let job = h.restage_job(&guid);
+        let job = h.restage_job(guid);
         let outcome = h.restage(&job).await;
         assert!(
             matches!(outcome, Outcome::Skipped { .. }),
