@@ -90,16 +90,7 @@ pub(crate) async fn show(State(s): S, Path(guid): Path<String>) -> Result<Respon
 
 pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
-        "guids",
-        "states",
-        "app_guids",
-        "package_guids",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
-    ])?;
+    q.allow_with_list_params(&["guids", "states", "app_guids", "package_guids"])?;
     let guids = q.list("guids");
     let states = q.list("states");
     let app_guids = q.list("app_guids");

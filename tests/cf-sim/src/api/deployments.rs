@@ -378,16 +378,12 @@ pub(crate) async fn continue_(State(s): S, Path(guid): Path<String>) -> Result<R
 
 pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
+    q.allow_with_list_params(&[
         "guids",
         "app_guids",
         "states",
         "status_values",
         "status_reasons",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
     ])?;
     let guids = q.list("guids");
     let app_guids = q.list("app_guids");

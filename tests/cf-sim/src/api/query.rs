@@ -37,6 +37,15 @@ impl Query {
         reject_unknown_params(names, allowed)
     }
 
+    /// [`allow`](Self::allow) for a list endpoint that takes, after its
+    /// `own` filters, the selector, ordering and timestamp filters most
+    /// lists share (in that order, as CC names them in its 400).
+    pub(crate) fn allow_with_list_params(&self, own: &[&str]) -> Result<(), ApiError> {
+        const LIST_PARAMS: [&str; 4] = ["label_selector", "order_by", "created_ats", "updated_ats"];
+        let allowed: Vec<&str> = own.iter().copied().chain(LIST_PARAMS).collect();
+        self.allow(&allowed)
+    }
+
     /// Like [`allow`](Self::allow) for endpoints without paging (a show).
     pub(crate) fn allow_only(&self, allowed: &[&str]) -> Result<(), ApiError> {
         reject_unknown_params(self.keys(), allowed)

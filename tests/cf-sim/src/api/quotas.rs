@@ -82,16 +82,12 @@ pub(crate) async fn org_quota(State(s): S, Path(guid): Path<String>) -> Result<R
 /// ProcessListFetcher: by type, app, space and org.
 pub(crate) async fn processes(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
+    q.allow_with_list_params(&[
         "guids",
         "types",
         "app_guids",
         "space_guids",
         "organization_guids",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
     ])?;
     let guids = q.list("guids");
     let types = q.list("types");

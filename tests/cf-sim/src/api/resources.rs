@@ -17,16 +17,12 @@ use crate::world::World;
 
 pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
+    q.allow_with_list_params(&[
         "guids",
         "states",
         "app_guids",
         "space_guids",
         "organization_guids",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
     ])?;
     let guids = q.list("guids");
     let states = q.list("states");
