@@ -4,7 +4,7 @@ use cf_sim::{AppSpec, Fault, FaultRule, LifecycleKind, OPT_OUT_LABEL, StackState
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::{manual, start};
+use crate::common::{manual, spec, start};
 
 fn guids(list: &[Value]) -> Vec<String> {
     list.iter()
@@ -288,9 +288,7 @@ async fn droplets_carry_versions_and_buildpacks_only_filenames() {
 #[tokio::test]
 async fn missing_droplets_and_unknown_resources_are_404() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("bare");
-    spec.has_droplet = false;
-    let a = sim.add_app(spec);
+    let a = sim.add_app(spec("bare", |s| s.has_droplet = false));
     let r = api.get(&format!("/v3/apps/{a}/droplets/current")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error(), (10010, "CF-ResourceNotFound".to_owned()));

@@ -70,7 +70,7 @@ async fn a_droplet_that_crashes_after_deploy_crash_loops_until_rolled_back() {
     let bad = api.staged_droplet(&app).await;
     let r = api.deploy(&app, &bad, 2).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let guid = r.body["guid"].as_str().expect("guid").to_owned();
+    let guid = r.guid();
     let process = r.body["new_processes"][0]["guid"]
         .as_str()
         .expect("process")
@@ -143,7 +143,7 @@ async fn a_droplet_that_crashes_after_deploy_crash_loops_until_rolled_back() {
     // Roll back to the previous droplet: its instances are healthy.
     let r = api.deploy(&app, &old, 2).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let back = r.body["guid"].as_str().expect("guid").to_owned();
+    let back = r.guid();
     let good = r.body["new_processes"][0]["guid"]
         .as_str()
         .expect("process")
@@ -317,12 +317,13 @@ async fn canary_steps_pause_at_each_instance_weight_then_roll_the_rest() {
         done.detail(),
         "Cannot continue a deployment with status: FINALIZED and reason: DEPLOYED"
     );
-    let continues = api
-        .ok(&format!(
+    assert_eq!(
+        api.total(&format!(
             "/v3/audit_events?types=audit.app.deployment.continue&target_guids={app}"
         ))
-        .await;
-    assert_eq!(continues["pagination"]["total_results"], 3);
+        .await,
+        3
+    );
 }
 
 #[tokio::test]
@@ -505,7 +506,7 @@ async fn superseded_canary(sim: &CfSim, api: &Api) -> (String, String, String, S
     );
     let r = api.deploy(&app, &droplet, 1).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let rolling = r.body["guid"].as_str().expect("guid").to_owned();
+    let rolling = r.guid();
     let d = api.ok(&format!("/v3/deployments/{canary}")).await;
     assert_eq!(
         (
