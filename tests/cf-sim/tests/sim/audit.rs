@@ -27,12 +27,7 @@ async fn a_restage_records_build_droplet_and_deployment_events() {
     let d = api.deploy(&app, &droplet, 1).await;
     assert_eq!(d.status, StatusCode::CREATED, "{}", d.body);
     let deployment = d.guid();
-    let c = api
-        .post(
-            &format!("/v3/deployments/{deployment}/actions/cancel"),
-            json!({}),
-        )
-        .await;
+    let c = api.cancel(&deployment).await;
     assert_eq!(c.status, StatusCode::OK);
     api.staged_droplet(&other).await;
 

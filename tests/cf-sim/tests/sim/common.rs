@@ -64,6 +64,14 @@ impl Reply {
         self.body["guid"].as_str().expect("guid").to_owned()
     }
 
+    /// The guid of the first process a deployment created.
+    pub fn new_process(&self) -> String {
+        self.body["new_processes"][0]["guid"]
+            .as_str()
+            .expect("process")
+            .to_owned()
+    }
+
     pub fn detail(&self) -> String {
         self.body["errors"][0]["detail"]
             .as_str()
@@ -216,6 +224,24 @@ impl Api {
             .await;
         assert_eq!(b["state"], "STAGED", "{b}");
         b["droplet"]["guid"].as_str().expect("droplet").to_owned()
+    }
+
+    /// `POST /v3/deployments/:guid/actions/cancel`.
+    pub async fn cancel(&self, deployment: &str) -> Reply {
+        self.deployment_action(deployment, "cancel").await
+    }
+
+    /// `POST /v3/deployments/:guid/actions/continue`.
+    pub async fn continue_(&self, deployment: &str) -> Reply {
+        self.deployment_action(deployment, "continue").await
+    }
+
+    async fn deployment_action(&self, deployment: &str, action: &str) -> Reply {
+        self.post(
+            &format!("/v3/deployments/{deployment}/actions/{action}"),
+            serde_json::json!({}),
+        )
+        .await
     }
 
     pub async fn deploy(&self, app: &str, droplet: &str, max_in_flight: u32) -> Reply {

@@ -543,10 +543,7 @@ async fn responses_match_the_cc_corpus() {
         "processes_list__app_during_deployment",
         &api.ok(&format!("/v3/apps/{app}/processes")).await,
     );
-    let new_web = d.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_web = d.new_process();
     c.shape(
         "process__web",
         &api.ok(&format!("/v3/processes/{new_web}")).await,
@@ -562,12 +559,7 @@ async fn responses_match_the_cc_corpus() {
     );
     c.error(
         "error__422_deployment_continue_not_paused",
-        &api.post(
-            &format!("/v3/deployments/{rolling}/actions/continue"),
-            json!({}),
-        )
-        .await
-        .body,
+        &api.continue_(&rolling).await.body,
     );
     // Superseded by a second deployment, which is then cancelled.
     let d2 = api.deploy(&app, &droplet, 1).await;
@@ -578,18 +570,9 @@ async fn responses_match_the_cc_corpus() {
     );
     c.error(
         "error__422_deployment_cancel_finalized_superseded",
-        &api.post(
-            &format!("/v3/deployments/{rolling}/actions/cancel"),
-            json!({}),
-        )
-        .await
-        .body,
+        &api.cancel(&rolling).await.body,
     );
-    api.post(
-        &format!("/v3/deployments/{second}/actions/cancel"),
-        json!({}),
-    )
-    .await;
+    api.cancel(&second).await;
     c.shape(
         "deployment__active_canceling",
         &api.ok(&format!("/v3/deployments/{second}")).await,
@@ -615,12 +598,7 @@ async fn responses_match_the_cc_corpus() {
     c.shape("deployment__finalized_deployed", &done);
     c.error(
         "error__422_deployment_cancel_finalized_deployed",
-        &api.post(
-            &format!("/v3/deployments/{third}/actions/cancel"),
-            json!({}),
-        )
-        .await
-        .body,
+        &api.cancel(&third).await.body,
     );
     // Canary with steps, paused; and without steps.
     let canary_app = sim.add_app(spec("canary", |s| s.instances = 4));
@@ -853,10 +831,7 @@ async fn responses_match_the_cc_corpus() {
     let md = api.staged_droplet(&mixed).await;
     sim.set_fault(FaultRule::app(&mixed, Fault::InstancesCrash { error: None }).times(1));
     let r = api.deploy(&mixed, &md, 2).await;
-    let crashing = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let crashing = r.new_process();
     let mut stats = api.ok(&format!("/v3/processes/{crashing}/stats")).await;
     let old = api.ok(&format!("/v3/processes/{mixed}/stats")).await;
     if let (Some(list), Some(more)) = (

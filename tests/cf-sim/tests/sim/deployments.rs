@@ -110,10 +110,7 @@ async fn one_instance_app_keeps_serving_until_the_new_one_is_routable() {
     let (sim, api) = start(manual()).await;
     let (app, droplet) = app_with(&sim, &api, 1).await;
     let r = api.deploy(&app, &droplet, 1).await;
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_process = r.new_process();
     assert_eq!(split(&sim, &app, &new_process), (1, 1));
     sim.tick();
     assert_eq!(split(&sim, &app, &new_process), (1, 0));
@@ -128,10 +125,7 @@ async fn starting_instances_hold_the_rollout() {
     .await;
     let (app, droplet) = app_with(&sim, &api, 2).await;
     let r = api.deploy(&app, &droplet, 1).await;
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_process = r.new_process();
     let stats = api.ok(&format!("/v3/processes/{new_process}/stats")).await;
     assert_eq!(stats["resources"][0]["state"], "STARTING");
     assert_eq!(stats["resources"][0]["routable"], false);
@@ -267,10 +261,7 @@ async fn crashing_instances_leave_the_deployment_deploying_for_ever() {
     ));
     let r = api.deploy(&app, &droplet, 1).await;
     let guid = r.guid();
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_process = r.new_process();
     for _ in 0..20 {
         sim.tick();
     }
@@ -293,9 +284,7 @@ async fn crashing_instances_leave_the_deployment_deploying_for_ever() {
 
     // Cancel restores the previous droplet and the original instance count.
     let previous = d["previous_droplet"]["guid"].clone();
-    let c = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let c = api.cancel(&guid).await;
     assert_eq!(c.status, StatusCode::OK);
     assert!(c.body.is_null(), "empty body");
     let a = api.ok(&format!("/v3/apps/{app}")).await;
@@ -321,9 +310,7 @@ async fn crashing_instances_leave_the_deployment_deploying_for_ever() {
     assert_eq!(snap.processes.iter().filter(|p| p.kind == "web").count(), 1);
     assert_eq!(snap.processes[0].running, 3);
 
-    let again = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let again = api.cancel(&guid).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         again.detail(),
@@ -337,9 +324,7 @@ async fn cancel_after_deployed_is_422() {
     let (app, droplet) = app_with(&sim, &api, 1).await;
     let guid = api.deploy(&app, &droplet, 1).await.guid();
     sim.tick();
-    let r = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let r = api.cancel(&guid).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error(), (10008, "CF-UnprocessableEntity".to_owned()));
     assert_eq!(
@@ -416,10 +401,7 @@ async fn quota_faults_at_create_and_mid_deploy() {
     sim.set_fault(FaultRule::app(&app, Fault::MidDeployQuotaExceeded).times(2));
     let r = api.deploy(&app, &droplet, 1).await;
     let guid = r.guid();
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_process = r.new_process();
     sim.tick();
     let d = api.ok(&format!("/v3/deployments/{guid}")).await;
     assert_eq!(d["status"]["details"]["error"], "memory quota_exceeded");
@@ -581,18 +563,10 @@ async fn canary_pauses_after_the_canary_instances_until_continued() {
     assert_eq!(r.body["status"]["reason"], "DEPLOYING");
     assert_eq!(r.body["status"]["canary"]["steps"]["total"], 1);
     let guid = r.guid();
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_process = r.new_process();
     // DeploymentCreate#starting_process_instances: min(max_in_flight 1, canary 2).
     assert_eq!(split(&sim, &app, &new_process), (1, 4));
-    let early = api
-        .post(
-            &format!("/v3/deployments/{guid}/actions/continue"),
-            json!({}),
-        )
-        .await;
+    let early = api.continue_(&guid).await;
     assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
     sim.tick();
     sim.tick();
@@ -614,12 +588,7 @@ async fn canary_pauses_after_the_canary_instances_until_continued() {
         (2, 3),
         "paused: nothing moves"
     );
-    let c = api
-        .post(
-            &format!("/v3/deployments/{guid}/actions/continue"),
-            json!({}),
-        )
-        .await;
+    let c = api.continue_(&guid).await;
     assert_eq!(c.status, StatusCode::OK);
     assert!(c.body.is_null(), "head :ok: empty body");
     for _ in 0..6 {

@@ -71,10 +71,7 @@ async fn a_droplet_that_crashes_after_deploy_crash_loops_until_rolled_back() {
     let r = api.deploy(&app, &bad, 2).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let guid = r.guid();
-    let process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let process = r.new_process();
     // The rollout itself is healthy.
     let d = settle(&sim, &api, &guid).await;
     assert_eq!(
@@ -144,10 +141,7 @@ async fn a_droplet_that_crashes_after_deploy_crash_loops_until_rolled_back() {
     let r = api.deploy(&app, &old, 2).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let back = r.guid();
-    let good = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let good = r.new_process();
     let d = settle(&sim, &api, &back).await;
     assert_eq!(d["status"]["reason"], "DEPLOYED");
     assert_eq!(
@@ -238,14 +232,6 @@ fn split(sim: &CfSim, app: &str, new_process: &str) -> (u32, u32) {
     out
 }
 
-async fn continue_(api: &Api, guid: &str) -> crate::common::Reply {
-    api.post(
-        &format!("/v3/deployments/{guid}/actions/continue"),
-        json!({}),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn canary_steps_pause_at_each_instance_weight_then_roll_the_rest() {
     let (sim, api) = start(manual()).await;
@@ -289,13 +275,13 @@ async fn canary_steps_pause_at_each_instance_weight_then_roll_the_rest() {
         assert_eq!(split(&sim, &app, &new), want, "step {step}");
         sim.tick();
         assert_eq!(split(&sim, &app, &new), want, "paused: nothing moves");
-        let c = continue_(&api, &guid).await;
+        let c = api.continue_(&guid).await;
         assert_eq!(c.status, StatusCode::OK);
         assert!(c.body.is_null(), "head :ok");
         let d = api.ok(&format!("/v3/deployments/{guid}")).await;
         assert_eq!(d["status"]["reason"], "DEPLOYING");
         assert!(d["links"].get("continue").is_none());
-        let not_paused = continue_(&api, &guid).await;
+        let not_paused = api.continue_(&guid).await;
         assert_eq!(not_paused.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
             not_paused.detail(),
@@ -312,7 +298,7 @@ async fn canary_steps_pause_at_each_instance_weight_then_roll_the_rest() {
     assert_eq!(d["status"]["reason"], "DEPLOYED");
     assert_eq!(d["status"]["canary"]["steps"]["current"], 3);
     assert_eq!(split(&sim, &app, &new), (10, 0));
-    let done = continue_(&api, &guid).await;
+    let done = api.continue_(&guid).await;
     assert_eq!(
         done.detail(),
         "Cannot continue a deployment with status: FINALIZED and reason: DEPLOYED"
@@ -382,9 +368,7 @@ async fn a_crashing_canary_stays_paused_until_cancel_restores_the_previous_dropl
     let old_stats = api.ok(&format!("/v3/processes/{app}/stats")).await;
     assert_eq!(states(&old_stats), ["RUNNING"; 4]);
 
-    let c = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let c = api.cancel(&guid).await;
     assert_eq!(c.status, StatusCode::OK);
     assert_eq!(
         sim.app(&app).and_then(|a| a.current_droplet),
@@ -451,10 +435,7 @@ async fn instances_crash_fault_records_one_crash_per_instance() {
     let droplet = api.staged_droplet(&app).await;
     sim.set_fault(FaultRule::app(&app, Fault::InstancesCrash { error: None }));
     let r = api.deploy(&app, &droplet, 2).await;
-    let process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let process = r.new_process();
     for _ in 0..5 {
         sim.tick();
     }
@@ -552,12 +533,7 @@ async fn canceling_after_a_superseded_canary_keeps_the_original_process() {
     let (sim, api) = start(manual()).await;
     let (app, _, canary_process, rolling) = superseded_canary(&sim, &api).await;
     let original = web_instances(&sim, &app)[0].0.clone();
-    let c = api
-        .post(
-            &format!("/v3/deployments/{rolling}/actions/cancel"),
-            json!({}),
-        )
-        .await;
+    let c = api.cancel(&rolling).await;
     assert_eq!(c.status, StatusCode::OK);
     sim.tick();
     let d = api.ok(&format!("/v3/deployments/{rolling}")).await;
@@ -588,7 +564,7 @@ async fn a_continue_after_an_operators_is_refused_as_not_paused() {
     );
     sim.set_fault(FaultRule::app(&app, Fault::OperatorContinuesFirst).times(1));
 
-    let ours = continue_(&api, &guid).await;
+    let ours = api.continue_(&guid).await;
 
     assert_eq!(ours.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(ours.error(), (10008, "CF-UnprocessableEntity".to_owned()));
@@ -614,5 +590,5 @@ async fn a_continue_after_an_operators_is_refused_as_not_paused() {
         settle(&sim, &api, &guid).await["status"]["reason"],
         "PAUSED"
     );
-    assert_eq!(continue_(&api, &guid).await.status, StatusCode::OK);
+    assert_eq!(api.continue_(&guid).await.status, StatusCode::OK);
 }

@@ -486,8 +486,7 @@ async fn deployments_show_the_options_they_were_given() {
     assert!(r.body["status"].get("canary").is_none());
     let guid = r.guid();
     sim.tick();
-    api.post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    api.cancel(&guid).await;
     sim.tick();
 
     let r = deploy_body(
@@ -551,9 +550,7 @@ async fn deployments_show_the_options_they_were_given() {
     assert!(r.body["revision"].is_null());
     assert_eq!(r.body["previous_droplet"], json!({"guid": null}));
     let guid = r.body["guid"].as_str().expect("guid");
-    let c = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let c = api.cancel(guid).await;
     assert_eq!(c.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         c.detail(),
