@@ -78,6 +78,11 @@ impl<T: Row> Table<T> {
         self.rows.iter()
     }
 
+    /// The first row `pred` accepts, to change in place.
+    pub(crate) fn find_mut(&mut self, pred: impl Fn(&T) -> bool) -> Option<&mut T> {
+        self.rows.iter_mut().find(|r| pred(r))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
