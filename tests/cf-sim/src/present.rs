@@ -768,14 +768,7 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
         .filter(|s| s.quota_guid.as_deref() == Some(q.guid.as_str()))
         .map(|s| json!({"guid": s.guid}))
         .collect();
-    json!({
-        "guid": q.guid,
-        "created_at": ts(q.created_at),
-        "updated_at": ts(q.updated_at),
-        "name": q.name,
-        "apps": quota_apps(&q.limits),
-        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
-        "routes": {"total_routes": null, "total_reserved_ports": null},
+    let body = json!({
         "relationships": {
             "organization": {"data": {"guid": q.org_guid}},
             "spaces": {"data": spaces},
@@ -784,7 +777,15 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
             "self": link(b, &format!("/v3/space_quotas/{}", q.guid)),
             "organization": link(b, &format!("/v3/organizations/{}", q.org_guid)),
         }
-    })
+    });
+    quota(
+        &q.guid,
+        &q.name,
+        q.created_at,
+        q.updated_at,
+        &q.limits,
+        body,
+    )
 }
 
 /// OrganizationQuotaPresenter (app/presenters/v3/organization_quota_presenter.rb).
@@ -796,16 +797,42 @@ pub(crate) fn org_quota(w: &World, q: &crate::quota::OrgQuota) -> Value {
         .filter(|o| o.quota_guid == q.guid)
         .map(|o| json!({"guid": o.guid}))
         .collect();
-    json!({
-        "guid": q.guid,
-        "created_at": ts(q.created_at),
-        "updated_at": ts(q.updated_at),
-        "name": q.name,
-        "apps": quota_apps(&q.limits),
-        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
-        "routes": {"total_routes": null, "total_reserved_ports": null},
+    let body = json!({
         "domains": {"total_domains": null},
         "relationships": {"organizations": {"data": orgs}},
         "links": {"self": link(b, &format!("/v3/organization_quotas/{}", q.guid))}
-    })
+    });
+    quota(
+        &q.guid,
+        &q.name,
+        q.created_at,
+        q.updated_at,
+        &q.limits,
+        body,
+    )
+}
+
+/// `body` plus the fields both quota presenters show: the quota's identity,
+/// its app limits, and the service and route limits (unlimited here).
+fn quota(
+    guid: &str,
+    name: &str,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    limits: &crate::quota::QuotaLimits,
+    mut body: Value,
+) -> Value {
+    let common = json!({
+        "guid": guid,
+        "created_at": ts(created_at),
+        "updated_at": ts(updated_at),
+        "name": name,
+        "apps": quota_apps(limits),
+        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
+        "routes": {"total_routes": null, "total_reserved_ports": null},
+    });
+    if let (Some(body), Value::Object(common)) = (body.as_object_mut(), common) {
+        body.extend(common);
+    }
+    body
 }
