@@ -769,6 +769,10 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
         .map(|s| json!({"guid": s.guid}))
         .collect();
     let body = json!({
+        "guid": q.guid,
+        "created_at": ts(q.created_at),
+        "updated_at": ts(q.updated_at),
+        "name": q.name,
         "relationships": {
             "organization": {"data": {"guid": q.org_guid}},
             "spaces": {"data": spaces},
@@ -778,14 +782,7 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
             "organization": link(b, &format!("/v3/organizations/{}", q.org_guid)),
         }
     });
-    quota(
-        &q.guid,
-        &q.name,
-        q.created_at,
-        q.updated_at,
-        &q.limits,
-        body,
-    )
+    with_quota_limits(body, &q.limits)
 }
 
 /// OrganizationQuotaPresenter (app/presenters/v3/organization_quota_presenter.rb).
@@ -798,41 +795,27 @@ pub(crate) fn org_quota(w: &World, q: &crate::quota::OrgQuota) -> Value {
         .map(|o| json!({"guid": o.guid}))
         .collect();
     let body = json!({
+        "guid": q.guid,
+        "created_at": ts(q.created_at),
+        "updated_at": ts(q.updated_at),
+        "name": q.name,
         "domains": {"total_domains": null},
         "relationships": {"organizations": {"data": orgs}},
         "links": {"self": link(b, &format!("/v3/organization_quotas/{}", q.guid))}
     });
-    quota(
-        &q.guid,
-        &q.name,
-        q.created_at,
-        q.updated_at,
-        &q.limits,
-        body,
-    )
+    with_quota_limits(body, &q.limits)
 }
 
-/// `body` plus the fields both quota presenters show: the quota's identity,
-/// its app limits, and the service and route limits (unlimited here).
-fn quota(
-    guid: &str,
-    name: &str,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    limits: &crate::quota::QuotaLimits,
-    mut body: Value,
-) -> Value {
-    let common = json!({
-        "guid": guid,
-        "created_at": ts(created_at),
-        "updated_at": ts(updated_at),
-        "name": name,
+/// `body` plus the limits both quota presenters show: the app limits, and
+/// the service and route limits (unlimited here).
+fn with_quota_limits(mut body: Value, limits: &crate::quota::QuotaLimits) -> Value {
+    let limits = json!({
         "apps": quota_apps(limits),
         "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
         "routes": {"total_routes": null, "total_reserved_ports": null},
     });
-    if let (Some(body), Value::Object(common)) = (body.as_object_mut(), common) {
-        body.extend(common);
+    if let (Some(body), Value::Object(limits)) = (body.as_object_mut(), limits) {
+        body.extend(limits);
     }
     body
 }
