@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::query::{LabelSelector, Query, directed, passes, sort_by_time};
 use super::{S, found, list_response, now, object_body, ok, paginate};
-use crate::model::{App, AppState, DropletState, LifecycleKind};
+use crate::model::{App, AppState, Droplet, DropletState, LifecycleKind};
 use crate::present;
 use crate::world::World;
 
@@ -242,11 +242,7 @@ pub(crate) async fn current_droplet(
 ) -> Result<Response, ApiError> {
     let w = s.lock();
     let app = find_app(&w, &guid)?;
-    let droplet = app
-        .current_droplet
-        .as_deref()
-        .and_then(|d| w.droplets.get(d))
-        .ok_or_else(|| ApiError::not_found("Droplet"))?;
+    let droplet = found(current_droplet_of(&w, app), "Droplet")?;
     Ok(ok(present::droplet(&w, droplet, false)))
 }
 
@@ -258,15 +254,14 @@ pub(crate) async fn current_droplet_relationship(
     let app = find_app(&w, &guid)?;
     // AppsController#current_droplet_relationship: no droplet → 404
     // "Droplet not found" (app/controllers/v3/apps_controller.rb).
-    if app
-        .current_droplet
+    found(current_droplet_of(&w, app), "Droplet")?;
+    Ok(ok(relationship(&w, app)))
+}
+
+fn current_droplet_of<'a>(w: &'a World, app: &App) -> Option<&'a Droplet> {
+    app.current_droplet
         .as_deref()
         .and_then(|d| w.droplets.get(d))
-        .is_none()
-    {
-        return Err(ApiError::not_found("Droplet"));
-    }
-    Ok(ok(relationship(&w, app)))
 }
 
 /// AppDropletRelationshipPresenter (app/presenters/v3/app_droplet_relationship_presenter.rb).

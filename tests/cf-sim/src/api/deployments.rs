@@ -37,11 +37,7 @@ fn parse(body: &Bytes, api: ApiVersion) -> Result<DeploymentRequest, ApiError> {
     if with_options {
         allowed.push("options");
     }
-    let unknown: Vec<&str> = map
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k))
-        .collect();
+    let unknown = keys_outside(&map, &allowed);
     if !unknown.is_empty() {
         errors.push(format!("Unknown field(s): '{}'", unknown.join("', '")));
     }
@@ -150,6 +146,14 @@ fn truthy(v: Option<&Value>) -> bool {
     !matches!(v, None | Some(Value::Null) | Some(Value::Bool(false)))
 }
 
+/// The keys of `map` that `allowed` does not name, in the map's order.
+fn keys_outside<'a>(map: &'a Map<String, Value>, allowed: &[&str]) -> Vec<&'a str> {
+    map.keys()
+        .map(String::as_str)
+        .filter(|k| !allowed.contains(k))
+        .collect()
+}
+
 /// `validate_options` at the played version: `(max_in_flight, scaling, canary steps)`.
 fn parse_options(
     o: &Map<String, Value>,
@@ -176,11 +180,7 @@ fn parse_options(
         ]);
     }
     if checked_keys {
-        let unsupported: Vec<&str> = o
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !keys.contains(k))
-            .collect();
+        let unsupported = keys_outside(o, &keys);
         if !unsupported.is_empty() {
             errors.push(format!(
                 "Options has unsupported key(s): {}",

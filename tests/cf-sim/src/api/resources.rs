@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::query::{Query, directed, passes, sort_by_time};
 use super::{S, found, in_spaces, list_response, now, ok};
 use crate::faults::Fault;
-use crate::model::{Droplet, Package};
+use crate::model::{Droplet, Package, Process};
 use crate::present;
 use crate::version::since;
 use crate::world::World;
@@ -210,13 +210,14 @@ pub(crate) async fn org(State(s): S, Path(guid): Path<String>) -> Result<Respons
     Ok(ok(present::org(&w, o)))
 }
 
+/// A process a deployment has not removed; a removed one is a 404.
+fn live_process<'a>(w: &'a World, guid: &str) -> Result<&'a Process, ApiError> {
+    found(w.processes.get(guid).filter(|p| !p.destroyed), "Process")
+}
+
 pub(crate) async fn process(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let p = w
-        .processes
-        .get(&guid)
-        .filter(|p| !p.destroyed)
-        .ok_or_else(|| ApiError::not_found("Process"))?;
+    let p = live_process(&w, &guid)?;
     Ok(ok(present::process(&w, p, false)))
 }
 
@@ -225,12 +226,7 @@ pub(crate) async fn process_stats(
     Path(guid): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut w = s.lock();
-    let app_guid = w
-        .processes
-        .get(&guid)
-        .filter(|p| !p.destroyed)
-        .map(|p| p.app_guid.clone())
-        .ok_or_else(|| ApiError::not_found("Process"))?;
+    let app_guid = live_process(&w, &guid)?.app_guid.clone();
     if w.faults.fire_eq(&app_guid, &Fault::InstancesUnavailable) {
         return Err(ApiError::instances_unavailable());
     }
