@@ -37,6 +37,11 @@ pub fn fail_next_staging(sim: &CfSim, app: &str, id: &str, details: &str) {
     );
 }
 
+/// [`manual`] with `apps` seeded apps.
+pub fn manual_with_apps(apps: usize) -> SimConfig {
+    SimConfig { apps, ..manual() }
+}
+
 pub struct Api {
     pub http: reqwest::Client,
     pub base: String,

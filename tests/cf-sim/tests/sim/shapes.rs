@@ -9,7 +9,7 @@ use cf_sim::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Api, fail_next_staging, manual, spec, start};
+use crate::common::{Api, fail_next_staging, manual, manual_with_apps, spec, start};
 
 fn at(version: &str) -> SimConfig {
     SimConfig {
@@ -86,12 +86,7 @@ async fn a_never_staged_app_has_a_null_current_droplet_guid() {
 
 #[tokio::test]
 async fn never_staged_apps_are_added_after_the_seeded_ones() {
-    let plain = CfSim::start(SimConfig {
-        apps: 30,
-        ..manual()
-    })
-    .await
-    .expect("sim");
+    let plain = CfSim::start(manual_with_apps(30)).await.expect("sim");
     let with = CfSim::start(SimConfig {
         apps: 30,
         never_staged_apps: 4,
