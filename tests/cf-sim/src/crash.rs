@@ -49,7 +49,36 @@ fn restart_delay(crash_count: u32, unit: Duration) -> Option<Duration> {
     }
 }
 
+/// How many of a process's instances are in each state at one moment.
+#[derive(Default)]
+pub(crate) struct InstanceCounts {
+    pub running: u32,
+    pub starting: u32,
+    pub crashed: u32,
+    pub down: u32,
+}
+
 impl World {
+    /// Tallies [`instance_life`](Self::instance_life) over every instance of `p`.
+    pub(crate) fn instance_counts(
+        &self,
+        p: &Process,
+        app_started: bool,
+        now: Instant,
+    ) -> InstanceCounts {
+        let mut counts = InstanceCounts::default();
+        for i in 0..p.instance_starts.len() {
+            let count = match self.instance_life(p, i, app_started, now).state {
+                InstanceState::Running => &mut counts.running,
+                InstanceState::Starting => &mut counts.starting,
+                InstanceState::Crashed => &mut counts.crashed,
+                InstanceState::Down => &mut counts.down,
+            };
+            *count += 1;
+        }
+        counts
+    }
+
     /// State of instance `index` of `p` at `now`.
     pub(crate) fn instance_life(
         &self,

@@ -16,6 +16,29 @@ pub(crate) trait Row {
     }
 }
 
+/// `Row` for a record whose `guid` field is its guid; `by app` also indexes
+/// it by its `app_guid` field.
+macro_rules! impl_row {
+    ($t:ty) => {
+        impl $crate::model::Row for $t {
+            fn guid(&self) -> &str {
+                &self.guid
+            }
+        }
+    };
+    ($t:ty, by app) => {
+        impl $crate::model::Row for $t {
+            fn guid(&self) -> &str {
+                &self.guid
+            }
+            fn app_guid(&self) -> Option<&str> {
+                Some(&self.app_guid)
+            }
+        }
+    };
+}
+pub(crate) use impl_row;
+
 /// Insertion-ordered rows with a guid index and a per-app index.
 pub(crate) struct Table<T> {
     rows: Vec<T>,
@@ -55,6 +78,11 @@ impl<T: Row> Table<T> {
         self.rows.iter()
     }
 
+    /// The first row `pred` accepts, to change in place.
+    pub(crate) fn find_mut(&mut self, pred: impl Fn(&T) -> bool) -> Option<&mut T> {
+        self.rows.iter_mut().find(|r| pred(r))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
@@ -87,11 +115,7 @@ pub(crate) struct Org {
     pub labels: Labels,
     pub annotations: Labels,
 }
-impl Row for Org {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-}
+impl_row!(Org);
 
 pub(crate) struct Space {
     pub guid: String,
@@ -103,11 +127,7 @@ pub(crate) struct Space {
     pub labels: Labels,
     pub annotations: Labels,
 }
-impl Row for Space {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-}
+impl_row!(Space);
 
 /// Stack states as `GET /v3/stacks` reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,11 +158,7 @@ pub(crate) struct Stack {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for Stack {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-}
+impl_row!(Stack);
 
 /// Whether a buildpack has bits: CC derives it from `filename`
 /// (`Buildpack#state`, app/models/runtime/buildpack.rb).
@@ -178,11 +194,7 @@ pub(crate) struct Buildpack {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for Buildpack {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-}
+impl_row!(Buildpack);
 
 impl Buildpack {
     /// The uploaded file's name; `None` while no bits were uploaded.
@@ -264,11 +276,7 @@ pub(crate) struct App {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for App {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-}
+impl_row!(App);
 
 impl App {
     /// The buildpacks a build of this app runs: the requested ones, else the detected one.
@@ -329,14 +337,7 @@ pub(crate) struct Droplet {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for Droplet {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-    fn app_guid(&self) -> Option<&str> {
-        Some(&self.app_guid)
-    }
-}
+impl_row!(Droplet, by app);
 
 /// Package states: the full set of `PackageModel::PACKAGE_STATES`
 /// (app/models/runtime/package_model.rb).
@@ -382,14 +383,7 @@ pub(crate) struct Package {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for Package {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-    fn app_guid(&self) -> Option<&str> {
-        Some(&self.app_guid)
-    }
-}
+impl_row!(Package, by app);
 
 /// Build states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -448,14 +442,7 @@ pub(crate) struct Build {
     pub settles_at: Instant,
     pub outcome: BuildOutcome,
 }
-impl Row for Build {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-    fn app_guid(&self) -> Option<&str> {
-        Some(&self.app_guid)
-    }
-}
+impl_row!(Build, by app);
 
 /// Internal deployment states (the `states` filter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -522,14 +509,7 @@ pub(crate) struct Deployment {
     /// Set by the human-push-during-deploy fault; fires on the next tick.
     pub pending_human_push: bool,
 }
-impl Row for Deployment {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-    fn app_guid(&self) -> Option<&str> {
-        Some(&self.app_guid)
-    }
-}
+impl_row!(Deployment, by app);
 
 /// `options.web_instances`, `memory_in_mb`, `disk_in_mb`,
 /// `log_rate_limit_in_bytes_per_second` of a deployment request.
@@ -672,14 +652,7 @@ pub(crate) struct Process {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for Process {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-    fn app_guid(&self) -> Option<&str> {
-        Some(&self.app_guid)
-    }
-}
+impl_row!(Process, by app);
 
 impl Process {
     pub(crate) fn instances(&self) -> u32 {

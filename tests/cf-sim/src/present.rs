@@ -768,14 +768,11 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
         .filter(|s| s.quota_guid.as_deref() == Some(q.guid.as_str()))
         .map(|s| json!({"guid": s.guid}))
         .collect();
-    json!({
+    let body = json!({
         "guid": q.guid,
         "created_at": ts(q.created_at),
         "updated_at": ts(q.updated_at),
         "name": q.name,
-        "apps": quota_apps(&q.limits),
-        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
-        "routes": {"total_routes": null, "total_reserved_ports": null},
         "relationships": {
             "organization": {"data": {"guid": q.org_guid}},
             "spaces": {"data": spaces},
@@ -784,7 +781,8 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
             "self": link(b, &format!("/v3/space_quotas/{}", q.guid)),
             "organization": link(b, &format!("/v3/organizations/{}", q.org_guid)),
         }
-    })
+    });
+    with_quota_limits(body, &q.limits)
 }
 
 /// OrganizationQuotaPresenter (app/presenters/v3/organization_quota_presenter.rb).
@@ -796,16 +794,28 @@ pub(crate) fn org_quota(w: &World, q: &crate::quota::OrgQuota) -> Value {
         .filter(|o| o.quota_guid == q.guid)
         .map(|o| json!({"guid": o.guid}))
         .collect();
-    json!({
+    let body = json!({
         "guid": q.guid,
         "created_at": ts(q.created_at),
         "updated_at": ts(q.updated_at),
         "name": q.name,
-        "apps": quota_apps(&q.limits),
-        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
-        "routes": {"total_routes": null, "total_reserved_ports": null},
         "domains": {"total_domains": null},
         "relationships": {"organizations": {"data": orgs}},
         "links": {"self": link(b, &format!("/v3/organization_quotas/{}", q.guid))}
-    })
+    });
+    with_quota_limits(body, &q.limits)
+}
+
+/// `body` plus the limits both quota presenters show: the app limits, and
+/// the service and route limits (unlimited here).
+fn with_quota_limits(mut body: Value, limits: &crate::quota::QuotaLimits) -> Value {
+    let limits = json!({
+        "apps": quota_apps(limits),
+        "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
+        "routes": {"total_routes": null, "total_reserved_ports": null},
+    });
+    if let (Some(body), Value::Object(limits)) = (body.as_object_mut(), limits) {
+        body.extend(limits);
+    }
+    body
 }

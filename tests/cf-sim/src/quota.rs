@@ -20,7 +20,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{AppState, Row};
+use crate::model::{AppState, impl_row};
 use crate::world::World;
 
 /// The foundation's default org quota, which every simulated org starts with.
@@ -41,11 +41,7 @@ pub(crate) struct SpaceQuota {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for SpaceQuota {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-}
+impl_row!(SpaceQuota);
 
 pub(crate) struct OrgQuota {
     pub guid: String,
@@ -54,11 +50,7 @@ pub(crate) struct OrgQuota {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-impl Row for OrgQuota {
-    fn guid(&self) -> &str {
-        &self.guid
-    }
-}
+impl_row!(OrgQuota);
 
 /// A limit a starting or growing process would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use tokio::time::Instant;
 use crate::api::error::ApiError;
 use crate::faults::Fault;
 use crate::model::{
-    Actor, AppState, Deployment, DeploymentState, DropletState, InstanceState, Labels, Process,
-    Revision, ScalingOptions,
+    Actor, AppState, Deployment, DeploymentState, DropletState, Labels, Process, Revision,
+    ScalingOptions,
 };
 use crate::quota::{Breach, QuotaUsage};
 use crate::world::World;
@@ -428,19 +428,12 @@ impl World {
     }
 
     fn health(&self, process: &Process, now: Instant) -> Health {
-        let mut h = Health {
-            routable: 0,
-            starting: 0,
-            unhealthy: 0,
-        };
-        for i in 0..process.instance_starts.len() {
-            match self.instance_life(process, i, true, now).state {
-                InstanceState::Running => h.routable += 1,
-                InstanceState::Starting => h.starting += 1,
-                InstanceState::Crashed | InstanceState::Down => h.unhealthy += 1,
-            }
+        let counts = self.instance_counts(process, true, now);
+        Health {
+            routable: counts.running,
+            starting: counts.starting,
+            unhealthy: counts.crashed + counts.down,
         }
-        h
     }
 
     /// The updater's `scale` for a DEPLOYING deployment

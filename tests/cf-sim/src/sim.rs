@@ -284,12 +284,7 @@ impl CfSim {
     /// Sets an annotation on an org; false if no such org.
     pub fn set_org_annotation(&self, org: &str, key: &str, value: &str) -> bool {
         let mut w = self.shared.lock();
-        let guid = w
-            .orgs
-            .iter()
-            .find(|o| o.name == org)
-            .map(|o| o.guid.clone());
-        match guid.and_then(|g| w.orgs.get_mut(&g)) {
+        match w.orgs.find_mut(|o| o.name == org) {
             Some(o) => {
                 o.annotations.insert(key.to_owned(), value.to_owned());
                 true
@@ -310,12 +305,10 @@ impl CfSim {
             .iter()
             .find(|o| o.name == org)
             .map(|o| o.guid.clone());
-        let guid = w
+        match w
             .spaces
-            .iter()
-            .find(|s| Some(&s.org_guid) == org_guid.as_ref() && s.name == space)
-            .map(|s| s.guid.clone());
-        match guid.and_then(|g| w.spaces.get_mut(&g)) {
+            .find_mut(|s| Some(&s.org_guid) == org_guid.as_ref() && s.name == space)
+        {
             Some(s) => {
                 change(s);
                 true
@@ -327,12 +320,7 @@ impl CfSim {
     /// Change a stack's state; false if no such stack.
     pub fn set_stack_state(&self, name: &str, state: StackState) -> bool {
         let mut w = self.shared.lock();
-        let guid = w
-            .stacks
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.guid.clone());
-        match guid.and_then(|g| w.stacks.get_mut(&g)) {
+        match w.stacks.find_mut(|s| s.name == name) {
             Some(stack) => {
                 stack.state = state;
                 stack.updated_at = Utc::now();

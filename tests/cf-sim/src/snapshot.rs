@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use crate::model::{AppState, BuildState, DeploymentState, InstanceState, LifecycleKind};
+use crate::model::{AppState, BuildState, DeploymentState, LifecycleKind};
 use crate::world::World;
 
 /// A buildpack name and the version a droplet was staged with.
@@ -208,23 +208,15 @@ impl World {
             .live_processes(guid)
             .into_iter()
             .map(|p| {
-                let mut snap = ProcessSnapshot {
+                let counts = self.instance_counts(p, started, now);
+                ProcessSnapshot {
                     guid: p.guid.clone(),
                     kind: p.kind.clone(),
                     instances: p.instances(),
-                    running: 0,
-                    starting: 0,
-                    crashed: 0,
-                };
-                for i in 0..p.instance_starts.len() {
-                    match self.instance_life(p, i, started, now).state {
-                        InstanceState::Running => snap.running += 1,
-                        InstanceState::Starting => snap.starting += 1,
-                        InstanceState::Crashed => snap.crashed += 1,
-                        InstanceState::Down => {}
-                    }
+                    running: counts.running,
+                    starting: counts.starting,
+                    crashed: counts.crashed,
                 }
-                snap
             })
             .collect();
         let current = app

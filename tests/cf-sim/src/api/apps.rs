@@ -9,9 +9,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::query::{LabelSelector, Query, directed, passes};
-use super::{S, list_body, now, object_body, ok, paginate};
-use crate::model::{App, AppState, DropletState, LifecycleKind};
+use super::query::{LabelSelector, Query, directed, passes, sort_by_time};
+use super::{S, found, list_response, now, object_body, ok, paginate};
+use crate::model::{App, AppState, Droplet, DropletState, LifecycleKind};
 use crate::present;
 use crate::world::World;
 
@@ -242,11 +242,7 @@ pub(crate) async fn current_droplet(
 ) -> Result<Response, ApiError> {
     let w = s.lock();
     let app = find_app(&w, &guid)?;
-    let droplet = app
-        .current_droplet
-        .as_deref()
-        .and_then(|d| w.droplets.get(d))
-        .ok_or_else(|| ApiError::not_found("Droplet"))?;
+    let droplet = found(current_droplet_of(&w, app), "Droplet")?;
     Ok(ok(present::droplet(&w, droplet, false)))
 }
 
@@ -258,15 +254,14 @@ pub(crate) async fn current_droplet_relationship(
     let app = find_app(&w, &guid)?;
     // AppsController#current_droplet_relationship: no droplet → 404
     // "Droplet not found" (app/controllers/v3/apps_controller.rb).
-    if app
-        .current_droplet
+    found(current_droplet_of(&w, app), "Droplet")?;
+    Ok(ok(relationship(&w, app)))
+}
+
+fn current_droplet_of<'a>(w: &'a World, app: &App) -> Option<&'a Droplet> {
+    app.current_droplet
         .as_deref()
         .and_then(|d| w.droplets.get(d))
-        .is_none()
-    {
-        return Err(ApiError::not_found("Droplet"));
-    }
-    Ok(ok(relationship(&w, app)))
 }
 
 /// AppDropletRelationshipPresenter (app/presenters/v3/app_droplet_relationship_presenter.rb).
@@ -313,10 +308,7 @@ pub(crate) async fn assign_droplet(
         ));
     }
     let ts = Utc::now();
-    let app = w
-        .apps
-        .get_mut(&guid)
-        .ok_or_else(|| ApiError::not_found("App"))?;
+    let app = found(w.apps.get_mut(&guid), "App")?;
     app.current_droplet = Some(droplet_guid);
     app.updated_at = ts;
     let app = find_app(&w, &guid)?;
@@ -346,29 +338,23 @@ pub(crate) async fn start(State(s): S, Path(guid): Path<String>) -> Result<Respo
             w.arm_crashes(&p, t);
         }
     }
-    let ts = Utc::now();
-    let app = w
-        .apps
-        .get_mut(&guid)
-        .ok_or_else(|| ApiError::not_found("App"))?;
-    app.state = AppState::Started;
-    app.updated_at = ts;
-    let app = find_app(&w, &guid)?;
-    Ok(ok(present::app(&w, app)))
+    set_state(&mut w, &guid, AppState::Started)
 }
 
 pub(crate) async fn stop(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let mut w = s.lock();
     find_app(&w, &guid)?;
+    set_state(&mut w, &guid, AppState::Stopped)
+}
+
+/// The end of start and stop: the app's new state, and the app as shown.
+fn set_state(w: &mut World, guid: &str, state: AppState) -> Result<Response, ApiError> {
     let ts = Utc::now();
-    let app = w
-        .apps
-        .get_mut(&guid)
-        .ok_or_else(|| ApiError::not_found("App"))?;
-    app.state = AppState::Stopped;
+    let app = found(w.apps.get_mut(guid), "App")?;
+    app.state = state;
     app.updated_at = ts;
-    let app = find_app(&w, &guid)?;
-    Ok(ok(present::app(&w, app)))
+    let app = find_app(w, guid)?;
+    Ok(ok(present::app(w, app)))
 }
 
 pub(crate) async fn processes(
@@ -387,9 +373,7 @@ pub(crate) async fn processes(
         .filter(|p| passes(&types, &p.kind))
         .collect();
     let path = format!("/v3/apps/{guid}/processes");
-    let (pagination, page) = paginate(&w, &path, &q, &list)?;
-    let resources = page.iter().map(|p| present::process(&w, p, true)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, &path, &q, &list, |p| present::process(&w, p, true))
 }
 
 pub(crate) async fn droplets(
@@ -419,18 +403,9 @@ pub(crate) async fn droplets(
         .filter(|d| passes(&states, d.state.as_str()) && passes(&guids, &d.guid))
         .filter(|d| !current_only || app.current_droplet.as_deref() == Some(d.guid.as_str()))
         .collect();
-    list.sort_by(|a, b| {
-        let ord = if field == "updated_at" {
-            a.updated_at.cmp(&b.updated_at)
-        } else {
-            a.created_at.cmp(&b.created_at)
-        };
-        directed(ord, desc)
-    });
+    sort_by_time(&mut list, &field, desc, |x| (x.created_at, x.updated_at));
     let path = format!("/v3/apps/{guid}/droplets");
-    let (pagination, page) = paginate(&w, &path, &q, &list)?;
-    let resources = page.iter().map(|d| present::droplet(&w, d, true)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, &path, &q, &list, |d| present::droplet(&w, d, true))
 }
 
 pub(crate) async fn packages(
@@ -444,7 +419,5 @@ pub(crate) async fn packages(
     find_app(&w, &guid)?;
     let list = super::resources::filter_packages(&w, &q, Some(vec![guid.clone()]))?;
     let path = format!("/v3/apps/{guid}/packages");
-    let (pagination, page) = paginate(&w, &path, &q, &list)?;
-    let resources = page.iter().map(|p| present::package(&w, p)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, &path, &q, &list, |p| present::package(&w, p))
 }

@@ -5,7 +5,7 @@ use axum::response::Response;
 
 use super::error::ApiError;
 use super::query::{Query, directed, passes};
-use super::{S, list_body, now, ok, paginate};
+use super::{S, found, list_response, now, ok};
 use crate::audit::AuditEvent;
 use crate::present;
 
@@ -93,18 +93,15 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
         });
     }
     let w = &*w;
-    let (pagination, page) = paginate(w, "/v3/audit_events", &q, &list)?;
-    let resources = page.iter().map(|e| present::audit_event(w, e)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(w, "/v3/audit_events", &q, &list, |e| {
+        present::audit_event(w, e)
+    })
 }
 
 /// `GET /v3/audit_events/:guid`; 404 "Event not found".
 pub(crate) async fn show(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let mut w = s.lock();
     w.advance_instances(now());
-    let e = w
-        .events
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Event"))?;
+    let e = found(w.events.get(&guid), "Event")?;
     Ok(ok(present::audit_event(&w, e)))
 }

@@ -6,8 +6,8 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::query::{Query, directed, passes};
-use super::{S, created, header_value, list_body, now, object_body, ok, paginate, reject_unknown};
+use super::query::{Query, passes, sort_by_time};
+use super::{S, created, found, header_value, list_response, now, object_body, ok, reject_unknown};
 use crate::model::Build;
 use crate::present;
 use crate::staging::BuildRequest;
@@ -69,10 +69,7 @@ pub(crate) async fn create(State(s): S, body: Bytes) -> Result<Response, ApiErro
     let mut w = s.lock();
     let actor = w.client_actor();
     let (guid, warnings) = w.create_build(req, actor, now())?;
-    let build = w
-        .builds
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Build"))?;
+    let build = found(w.builds.get(&guid), "Build")?;
     let mut resp = created(present::build(&w, build));
     if !warnings.is_empty() {
         let encoded: Vec<String> = warnings
@@ -87,25 +84,13 @@ pub(crate) async fn create(State(s): S, body: Bytes) -> Result<Response, ApiErro
 
 pub(crate) async fn show(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let b = w
-        .builds
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Build"))?;
+    let b = found(w.builds.get(&guid), "Build")?;
     Ok(ok(present::build(&w, b)))
 }
 
 pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
-        "guids",
-        "states",
-        "app_guids",
-        "package_guids",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
-    ])?;
+    q.allow_with_list_params(&["guids", "states", "app_guids", "package_guids"])?;
     let guids = q.list("guids");
     let states = q.list("states");
     let app_guids = q.list("app_guids");
@@ -125,15 +110,6 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
             && selector.as_ref().is_none_or(|s| s.matches(&b.labels))
             && times.matches(b.created_at, b.updated_at)
     });
-    list.sort_by(|a, b| {
-        let ord = if field == "updated_at" {
-            a.updated_at.cmp(&b.updated_at)
-        } else {
-            a.created_at.cmp(&b.created_at)
-        };
-        directed(ord, desc)
-    });
-    let (pagination, page) = paginate(&w, "/v3/builds", &q, &list)?;
-    let resources = page.iter().map(|b| present::build(&w, b)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    sort_by_time(&mut list, &field, desc, |x| (x.created_at, x.updated_at));
+    list_response(&w, "/v3/builds", &q, &list, |b| present::build(&w, b))
 }

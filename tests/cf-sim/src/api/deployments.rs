@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::query::{Query, directed, passes};
-use super::{S, created, list_body, now, object_body, ok, paginate, reject_unknown};
+use super::query::{Query, passes, sort_by_time};
+use super::{S, created, found, list_response, now, object_body, ok, reject_unknown};
 use crate::model::{Deployment, ScalingOptions};
 use crate::present;
 use crate::rollout::DeploymentRequest;
@@ -37,11 +37,7 @@ fn parse(body: &Bytes, api: ApiVersion) -> Result<DeploymentRequest, ApiError> {
     if with_options {
         allowed.push("options");
     }
-    let unknown: Vec<&str> = map
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k))
-        .collect();
+    let unknown = keys_outside(&map, &allowed);
     if !unknown.is_empty() {
         errors.push(format!("Unknown field(s): '{}'", unknown.join("', '")));
     }
@@ -150,6 +146,14 @@ fn truthy(v: Option<&Value>) -> bool {
     !matches!(v, None | Some(Value::Null) | Some(Value::Bool(false)))
 }
 
+/// The keys of `map` that `allowed` does not name, in the map's order.
+fn keys_outside<'a>(map: &'a Map<String, Value>, allowed: &[&str]) -> Vec<&'a str> {
+    map.keys()
+        .map(String::as_str)
+        .filter(|k| !allowed.contains(k))
+        .collect()
+}
+
 /// `validate_options` at the played version: `(max_in_flight, scaling, canary steps)`.
 fn parse_options(
     o: &Map<String, Value>,
@@ -176,11 +180,7 @@ fn parse_options(
         ]);
     }
     if checked_keys {
-        let unsupported: Vec<&str> = o
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !keys.contains(k))
-            .collect();
+        let unsupported = keys_outside(o, &keys);
         if !unsupported.is_empty() {
             errors.push(format!(
                 "Options has unsupported key(s): {}",
@@ -328,19 +328,13 @@ pub(crate) async fn create(State(s): S, body: Bytes) -> Result<Response, ApiErro
     let mut w = s.lock();
     let actor = w.client_actor();
     let guid = w.create_deployment(req, actor, now())?;
-    let d = w
-        .deployments
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Deployment"))?;
+    let d = found(w.deployments.get(&guid), "Deployment")?;
     Ok(created(present::deployment(&w, d)))
 }
 
 pub(crate) async fn show(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let d = w
-        .deployments
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Deployment"))?;
+    let d = found(w.deployments.get(&guid), "Deployment")?;
     Ok(ok(present::deployment(&w, d)))
 }
 
@@ -354,17 +348,11 @@ pub(crate) async fn update(
     reject_unknown(&map, &["metadata"])?;
     let (labels, annotations) = World::metadata_from(&map)?;
     let mut w = s.lock();
-    let d = w
-        .deployments
-        .get_mut(&guid)
-        .ok_or_else(|| ApiError::not_found("Deployment"))?;
+    let d = found(w.deployments.get_mut(&guid), "Deployment")?;
     d.labels.extend(labels);
     d.annotations.extend(annotations);
     d.updated_at = chrono::Utc::now();
-    let d = w
-        .deployments
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Deployment"))?;
+    let d = found(w.deployments.get(&guid), "Deployment")?;
     Ok(ok(present::deployment(&w, d)))
 }
 
@@ -381,12 +369,7 @@ pub(crate) async fn continue_(State(s): S, Path(guid): Path<String>) -> Result<R
     // The route arrived with canary (config/routes.rb, d66f46a6): before
     // 3.173.0 it is an unknown request.
     if !w.api.at_least(since::CANARY) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            10000,
-            "CF-NotFound",
-            "Unknown request",
-        ));
+        return Err(ApiError::unknown_request());
     }
     let actor = w.client_actor();
     w.continue_deployment(&guid, actor)?;
@@ -395,16 +378,12 @@ pub(crate) async fn continue_(State(s): S, Path(guid): Path<String>) -> Result<R
 
 pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
+    q.allow_with_list_params(&[
         "guids",
         "app_guids",
         "states",
         "status_values",
         "status_reasons",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
     ])?;
     let guids = q.list("guids");
     let app_guids = q.list("app_guids");
@@ -427,15 +406,8 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
             && selector.as_ref().is_none_or(|s| s.matches(&d.labels))
             && times.matches(d.created_at, d.updated_at)
     });
-    list.sort_by(|a, b| {
-        let ord = if field == "updated_at" {
-            a.updated_at.cmp(&b.updated_at)
-        } else {
-            a.created_at.cmp(&b.created_at)
-        };
-        directed(ord, desc)
-    });
-    let (pagination, page) = paginate(&w, "/v3/deployments", &q, &list)?;
-    let resources = page.iter().map(|d| present::deployment(&w, d)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    sort_by_time(&mut list, &field, desc, |x| (x.created_at, x.updated_at));
+    list_response(&w, "/v3/deployments", &q, &list, |d| {
+        present::deployment(&w, d)
+    })
 }

@@ -33,6 +33,16 @@ impl ApiError {
         }
     }
 
+    /// A path CC has no route for.
+    pub(crate) fn unknown_request() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            10000,
+            "CF-NotFound",
+            "Unknown request",
+        )
+    }
+
     pub(crate) fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

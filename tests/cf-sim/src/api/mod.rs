@@ -126,12 +126,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn unknown() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        10000,
-        "CF-NotFound",
-        "Unknown request",
-    )
+    ApiError::unknown_request()
 }
 
 /// Outermost layer: buffer the body, log the exchange.
@@ -231,20 +226,13 @@ async fn gate(State(s): S, req: Request, next: Next) -> Response {
                 );
             }
             Some(Fault::BadGateway) => {
-                return (
+                return plain_text(
                     StatusCode::BAD_GATEWAY,
-                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                     "502 Bad Gateway: Registered endpoint failed to handle the request.\n",
-                )
-                    .into_response();
+                );
             }
             Some(Fault::ServiceUnavailable) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                    "503 Service Unavailable\n",
-                )
-                    .into_response();
+                return plain_text(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable\n");
             }
             Some(Fault::LostResponse) => lost_response = true,
             _ => {}
@@ -305,6 +293,16 @@ async fn gate(State(s): S, req: Request, next: Next) -> Response {
     }
 }
 
+/// A router's own text answer (gorouter, a load balancer), not CC's JSON.
+fn plain_text(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
 fn with_rate_headers(mut resp: Response, limit: u32, remaining: u32, reset: i64) -> Response {
     let h = resp.headers_mut();
     for (name, value) in [
@@ -361,6 +359,42 @@ pub(crate) fn paginate<'a, T>(
 
 pub(crate) fn list_body(pagination: Value, resources: Vec<Value>) -> Value {
     json!({"pagination": pagination, "resources": resources})
+}
+
+/// The 200 for a list endpoint: the page of `items` the query asks for,
+/// each shown by `present`.
+pub(crate) fn list_response<T>(
+    w: &World,
+    path: &str,
+    q: &Query,
+    items: &[&T],
+    present: impl Fn(&T) -> Value,
+) -> Result<Response, ApiError> {
+    let (pagination, page) = paginate(w, path, q, items)?;
+    let resources = page.iter().map(|item| present(item)).collect();
+    Ok(ok(list_body(pagination, resources)))
+}
+
+/// The resource a show or action addresses, or CC's 404 "`what` not found".
+pub(crate) fn found<T>(item: Option<T>, what: &str) -> Result<T, ApiError> {
+    item.ok_or_else(|| ApiError::not_found(what))
+}
+
+/// Whether the app lives in a space and org the `space_guids` and
+/// `organization_guids` filters pass (always, when neither is given).
+pub(crate) fn in_spaces(
+    w: &World,
+    app_guid: &str,
+    spaces: &Option<Vec<String>>,
+    orgs: &Option<Vec<String>>,
+) -> bool {
+    if spaces.is_none() && orgs.is_none() {
+        return true;
+    }
+    w.apps
+        .get(app_guid)
+        .and_then(|a| w.spaces.get(&a.space_guid))
+        .is_some_and(|s| query::passes(spaces, &s.guid) && query::passes(orgs, &s.org_guid))
 }
 
 /// A JSON object body, or CC's parse error.

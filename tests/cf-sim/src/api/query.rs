@@ -28,43 +28,27 @@ impl Query {
 
     /// CC rejects parameters an endpoint does not know.
     pub(crate) fn allow(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        let unknown: Vec<String> = self
+        let names = self
             .pairs
             .iter()
             // Rack nests `created_ats[gt]=` under `created_ats`.
             .map(|(k, _)| k.split('[').next().unwrap_or(k))
-            .filter(|k| !allowed.contains(k) && !["page", "per_page"].contains(k))
-            .map(|k| format!("'{k}'"))
-            .collect();
-        if unknown.is_empty() {
-            return Ok(());
-        }
-        let valid: Vec<String> = allowed.iter().map(|k| format!("'{k}'")).collect();
-        Err(ApiError::bad_query(format!(
-            "Unknown query parameter(s): {}. Valid parameters are: {}",
-            unknown.join(", "),
-            valid.join(", ")
-        )))
+            .filter(|k| !["page", "per_page"].contains(k));
+        reject_unknown_params(names, allowed)
+    }
+
+    /// [`allow`](Self::allow) for a list endpoint that takes, after its
+    /// `own` filters, the selector, ordering and timestamp filters most
+    /// lists share (in that order, as CC names them in its 400).
+    pub(crate) fn allow_with_list_params(&self, own: &[&str]) -> Result<(), ApiError> {
+        const LIST_PARAMS: [&str; 4] = ["label_selector", "order_by", "created_ats", "updated_ats"];
+        let allowed: Vec<&str> = own.iter().copied().chain(LIST_PARAMS).collect();
+        self.allow(&allowed)
     }
 
     /// Like [`allow`](Self::allow) for endpoints without paging (a show).
     pub(crate) fn allow_only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        let unknown: Vec<String> = self
-            .pairs
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .filter(|k| !allowed.contains(k))
-            .map(|k| format!("'{k}'"))
-            .collect();
-        if unknown.is_empty() {
-            return Ok(());
-        }
-        let valid: Vec<String> = allowed.iter().map(|k| format!("'{k}'")).collect();
-        Err(ApiError::bad_query(format!(
-            "Unknown query parameter(s): {}. Valid parameters are: {}",
-            unknown.join(", "),
-            valid.join(", ")
-        )))
+        reject_unknown_params(self.keys(), allowed)
     }
 
     /// Every parameter name, as sent.
@@ -241,6 +225,26 @@ impl Query {
     }
 }
 
+/// CC's 400 naming every parameter `names` holds that `allowed` does not.
+fn reject_unknown_params<'a>(
+    names: impl Iterator<Item = &'a str>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    let unknown: Vec<String> = names
+        .filter(|k| !allowed.contains(k))
+        .map(|k| format!("'{k}'"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let valid: Vec<String> = allowed.iter().map(|k| format!("'{k}'")).collect();
+    Err(ApiError::bad_query(format!(
+        "Unknown query parameter(s): {}. Valid parameters are: {}",
+        unknown.join(", "),
+        valid.join(", ")
+    )))
+}
+
 /// `\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z` (TimestampValidator#opinionated_iso_8601).
 fn parse_timestamp(t: &str) -> Option<DateTime<Utc>> {
     let b = t.as_bytes();
@@ -384,6 +388,26 @@ pub(crate) fn passes(filter: &Option<Vec<String>>, value: &str) -> bool {
 /// Stable sort helper: descending flips the comparison, ties keep insertion order.
 pub(crate) fn directed(ord: Ordering, desc: bool) -> Ordering {
     if desc { ord.reverse() } else { ord }
+}
+
+/// Sorts by `updated_at` when `order_by` chose it, else by `created_at`
+/// (the only two fields most list endpoints accept); `stamps` gives a row's
+/// `(created_at, updated_at)`.
+pub(crate) fn sort_by_time<T>(
+    list: &mut [&T],
+    field: &str,
+    desc: bool,
+    stamps: impl Fn(&T) -> (DateTime<Utc>, DateTime<Utc>),
+) {
+    list.sort_by(|a, b| {
+        let ((a_created, a_updated), (b_created, b_updated)) = (stamps(a), stamps(b));
+        let ord = if field == "updated_at" {
+            a_updated.cmp(&b_updated)
+        } else {
+            a_created.cmp(&b_created)
+        };
+        directed(ord, desc)
+    });
 }
 
 /// A page of already-filtered, already-sorted resources.

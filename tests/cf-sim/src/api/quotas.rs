@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::error::ApiError;
 use super::query::{Query, passes};
-use super::{S, list_body, ok, paginate};
+use super::{S, found, in_spaces, list_response, ok};
 use crate::present;
 
 /// SpaceQuotasListMessage: `names`, `organization_guids`, `space_guids`.
@@ -35,9 +35,9 @@ pub(crate) async fn space_quotas(
                     }))
         })
         .collect();
-    let (pagination, page) = paginate(&w, "/v3/space_quotas", &q, &list)?;
-    let resources = page.iter().map(|sq| present::space_quota(&w, sq)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/space_quotas", &q, &list, |sq| {
+        present::space_quota(&w, sq)
+    })
 }
 
 pub(crate) async fn space_quota(
@@ -45,10 +45,7 @@ pub(crate) async fn space_quota(
     Path(guid): Path<String>,
 ) -> Result<Response, ApiError> {
     let w = s.lock();
-    let sq = w
-        .space_quotas
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Space quota"))?;
+    let sq = found(w.space_quotas.get(&guid), "Space quota")?;
     Ok(ok(present::space_quota(&w, sq)))
 }
 
@@ -70,17 +67,14 @@ pub(crate) async fn org_quotas(State(s): S, RawQuery(raw): RawQuery) -> Result<R
                         .any(|o| o.quota_guid == oq.guid && passes(&orgs, &o.guid)))
         })
         .collect();
-    let (pagination, page) = paginate(&w, "/v3/organization_quotas", &q, &list)?;
-    let resources = page.iter().map(|oq| present::org_quota(&w, oq)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/organization_quotas", &q, &list, |oq| {
+        present::org_quota(&w, oq)
+    })
 }
 
 pub(crate) async fn org_quota(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let oq = w
-        .org_quotas
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Organization quota"))?;
+    let oq = found(w.org_quotas.get(&guid), "Organization quota")?;
     Ok(ok(present::org_quota(&w, oq)))
 }
 
@@ -88,16 +82,12 @@ pub(crate) async fn org_quota(State(s): S, Path(guid): Path<String>) -> Result<R
 /// ProcessListFetcher: by type, app, space and org.
 pub(crate) async fn processes(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
+    q.allow_with_list_params(&[
         "guids",
         "types",
         "app_guids",
         "space_guids",
         "organization_guids",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
     ])?;
     let guids = q.list("guids");
     let types = q.list("types");
@@ -115,16 +105,10 @@ pub(crate) async fn processes(State(s): S, RawQuery(raw): RawQuery) -> Result<Re
                 && passes(&types, &p.kind)
                 && passes(&apps, &p.app_guid)
                 && times.matches(p.created_at, p.updated_at)
-                && (spaces.is_none() && orgs.is_none() || {
-                    let space = w
-                        .apps
-                        .get(&p.app_guid)
-                        .and_then(|a| w.spaces.get(&a.space_guid));
-                    space.is_some_and(|s| passes(&spaces, &s.guid) && passes(&orgs, &s.org_guid))
-                })
+                && in_spaces(&w, &p.app_guid, &spaces, &orgs)
         })
         .collect();
-    let (pagination, page) = paginate(&w, "/v3/processes", &q, &list)?;
-    let resources = page.iter().map(|p| present::process(&w, p, true)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/processes", &q, &list, |p| {
+        present::process(&w, p, true)
+    })
 }

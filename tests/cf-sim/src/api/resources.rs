@@ -7,26 +7,22 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 
 use super::error::ApiError;
-use super::query::{Query, directed, passes};
-use super::{S, list_body, now, ok, paginate};
+use super::query::{Query, directed, passes, sort_by_time};
+use super::{S, found, in_spaces, list_response, now, ok};
 use crate::faults::Fault;
-use crate::model::{Droplet, Package};
+use crate::model::{Droplet, Package, Process};
 use crate::present;
 use crate::version::since;
 use crate::world::World;
 
 pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref())?;
-    q.allow(&[
+    q.allow_with_list_params(&[
         "guids",
         "states",
         "app_guids",
         "space_guids",
         "organization_guids",
-        "label_selector",
-        "order_by",
-        "created_ats",
-        "updated_ats",
     ])?;
     let guids = q.list("guids");
     let states = q.list("states");
@@ -53,33 +49,17 @@ pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Res
             && passes(&app_guids, &d.app_guid)
             && selector.as_ref().is_none_or(|s| s.matches(&d.labels))
             && times.matches(d.created_at, d.updated_at)
-            && (spaces.is_none() && orgs.is_none() || {
-                let space = w
-                    .apps
-                    .get(&d.app_guid)
-                    .and_then(|a| w.spaces.get(&a.space_guid));
-                space.is_some_and(|s| passes(&spaces, &s.guid) && passes(&orgs, &s.org_guid))
-            })
+            && in_spaces(&w, &d.app_guid, &spaces, &orgs)
     });
-    list.sort_by(|a, b| {
-        let ord = if field == "updated_at" {
-            a.updated_at.cmp(&b.updated_at)
-        } else {
-            a.created_at.cmp(&b.created_at)
-        };
-        directed(ord, desc)
-    });
-    let (pagination, page) = paginate(&w, "/v3/droplets", &q, &list)?;
-    let resources = page.iter().map(|d| present::droplet(&w, d, true)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    sort_by_time(&mut list, &field, desc, |d| (d.created_at, d.updated_at));
+    list_response(&w, "/v3/droplets", &q, &list, |d| {
+        present::droplet(&w, d, true)
+    })
 }
 
 pub(crate) async fn droplet(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let d = w
-        .droplets
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Droplet"))?;
+    let d = found(w.droplets.get(&guid), "Droplet")?;
     Ok(ok(present::droplet(&w, d, false)))
 }
 
@@ -101,14 +81,7 @@ pub(crate) fn filter_packages<'a>(
         let kind = if p.image.is_some() { "docker" } else { "bits" };
         passes(&guids, &p.guid) && passes(&states, p.state.as_str()) && passes(&types, kind)
     });
-    list.sort_by(|a, b| {
-        let ord = if field == "updated_at" {
-            a.updated_at.cmp(&b.updated_at)
-        } else {
-            a.created_at.cmp(&b.created_at)
-        };
-        directed(ord, desc)
-    });
+    sort_by_time(&mut list, &field, desc, |p| (p.created_at, p.updated_at));
     Ok(list)
 }
 
@@ -126,17 +99,12 @@ pub(crate) async fn packages(State(s): S, RawQuery(raw): RawQuery) -> Result<Res
     ])?;
     let w = s.lock();
     let list = filter_packages(&w, &q, q.list("app_guids"))?;
-    let (pagination, page) = paginate(&w, "/v3/packages", &q, &list)?;
-    let resources = page.iter().map(|p| present::package(&w, p)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/packages", &q, &list, |p| present::package(&w, p))
 }
 
 pub(crate) async fn package(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let p = w
-        .packages
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Package"))?;
+    let p = found(w.packages.get(&guid), "Package")?;
     Ok(ok(present::package(&w, p)))
 }
 
@@ -168,9 +136,9 @@ pub(crate) async fn buildpacks(State(s): S, RawQuery(raw): RawQuery) -> Result<R
         };
         directed(ord, desc)
     });
-    let (pagination, page) = paginate(&w, "/v3/buildpacks", &q, &list)?;
-    let resources = page.iter().map(|b| present::buildpack(&w, b)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/buildpacks", &q, &list, |b| {
+        present::buildpack(&w, b)
+    })
 }
 
 pub(crate) async fn stacks(State(s): S, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
@@ -183,17 +151,12 @@ pub(crate) async fn stacks(State(s): S, RawQuery(raw): RawQuery) -> Result<Respo
         .iter()
         .filter(|s| passes(&names, &s.name))
         .collect();
-    let (pagination, page) = paginate(&w, "/v3/stacks", &q, &list)?;
-    let resources = page.iter().map(|s| present::stack(&w, s)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/stacks", &q, &list, |s| present::stack(&w, s))
 }
 
 pub(crate) async fn stack(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let st = w
-        .stacks
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Stack"))?;
+    let st = found(w.stacks.get(&guid), "Stack")?;
     Ok(ok(present::stack(&w, st)))
 }
 
@@ -218,17 +181,12 @@ pub(crate) async fn spaces(State(s): S, RawQuery(raw): RawQuery) -> Result<Respo
             passes(&guids, &s.guid) && passes(&names, &s.name) && passes(&orgs, &s.org_guid)
         })
         .collect();
-    let (pagination, page) = paginate(&w, "/v3/spaces", &q, &list)?;
-    let resources = page.iter().map(|s| present::space(&w, s)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/spaces", &q, &list, |s| present::space(&w, s))
 }
 
 pub(crate) async fn space(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let sp = w
-        .spaces
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Space"))?;
+    let sp = found(w.spaces.get(&guid), "Space")?;
     Ok(ok(present::space(&w, sp)))
 }
 
@@ -243,27 +201,23 @@ pub(crate) async fn orgs(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
         .iter()
         .filter(|o| passes(&guids, &o.guid) && passes(&names, &o.name))
         .collect();
-    let (pagination, page) = paginate(&w, "/v3/organizations", &q, &list)?;
-    let resources = page.iter().map(|o| present::org(&w, o)).collect();
-    Ok(ok(list_body(pagination, resources)))
+    list_response(&w, "/v3/organizations", &q, &list, |o| present::org(&w, o))
 }
 
 pub(crate) async fn org(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let o = w
-        .orgs
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Organization"))?;
+    let o = found(w.orgs.get(&guid), "Organization")?;
     Ok(ok(present::org(&w, o)))
+}
+
+/// A process a deployment has not removed; a removed one is a 404.
+fn live_process<'a>(w: &'a World, guid: &str) -> Result<&'a Process, ApiError> {
+    found(w.processes.get(guid).filter(|p| !p.destroyed), "Process")
 }
 
 pub(crate) async fn process(State(s): S, Path(guid): Path<String>) -> Result<Response, ApiError> {
     let w = s.lock();
-    let p = w
-        .processes
-        .get(&guid)
-        .filter(|p| !p.destroyed)
-        .ok_or_else(|| ApiError::not_found("Process"))?;
+    let p = live_process(&w, &guid)?;
     Ok(ok(present::process(&w, p, false)))
 }
 
@@ -272,18 +226,10 @@ pub(crate) async fn process_stats(
     Path(guid): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut w = s.lock();
-    let app_guid = w
-        .processes
-        .get(&guid)
-        .filter(|p| !p.destroyed)
-        .map(|p| p.app_guid.clone())
-        .ok_or_else(|| ApiError::not_found("Process"))?;
+    let app_guid = live_process(&w, &guid)?.app_guid.clone();
     if w.faults.fire_eq(&app_guid, &Fault::InstancesUnavailable) {
         return Err(ApiError::instances_unavailable());
     }
-    let p = w
-        .processes
-        .get(&guid)
-        .ok_or_else(|| ApiError::not_found("Process"))?;
+    let p = found(w.processes.get(&guid), "Process")?;
     Ok(ok(present::process_stats(&w, p, now())))
 }

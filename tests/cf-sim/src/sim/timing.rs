@@ -95,33 +95,35 @@ impl CfSim {
         let w = self.shared.lock();
         w.apps.get(app_guid)?;
         let staging = w.staging_duration_for(app_guid);
-        let mut builds: Vec<PhaseTimes> = w
-            .builds
-            .for_app(app_guid)
-            .filter(|b| b.created_by.is_client)
-            .map(|b| PhaseTimes {
+        let builds = phases_oldest_first(w.builds.for_app(app_guid), |b| {
+            b.created_by.is_client.then(|| PhaseTimes {
                 guid: b.guid.clone(),
                 created: b.created_at,
                 settled: (b.state != BuildState::Staging).then(|| {
                     chrono::Duration::from_std(staging).map_or(b.updated_at, |d| b.created_at + d)
                 }),
             })
-            .collect();
-        let mut deployments: Vec<PhaseTimes> = w
-            .deployments
-            .for_app(app_guid)
-            .filter(|d| d.created_by.is_client)
-            .map(|d| PhaseTimes {
+        });
+        let deployments = phases_oldest_first(w.deployments.for_app(app_guid), |d| {
+            d.created_by.is_client.then(|| PhaseTimes {
                 guid: d.guid.clone(),
                 created: d.created_at,
                 settled: (d.status_value == "FINALIZED").then_some(d.last_status_change),
             })
-            .collect();
-        builds.sort_by_key(|p| p.created);
-        deployments.sort_by_key(|p| p.created);
+        });
         Some(RestageTimes {
             builds,
             deployments,
         })
     }
+}
+
+/// The phases `phase` gives (`None` skips a row), oldest first.
+fn phases_oldest_first<T>(
+    rows: impl Iterator<Item = T>,
+    phase: impl Fn(T) -> Option<PhaseTimes>,
+) -> Vec<PhaseTimes> {
+    let mut phases: Vec<PhaseTimes> = rows.filter_map(phase).collect();
+    phases.sort_by_key(|p| p.created);
+    phases
 }

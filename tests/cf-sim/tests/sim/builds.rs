@@ -4,7 +4,7 @@ use cf_sim::{AppSpec, BuildState, Fault, FaultRule, LifecycleKind, StackState, S
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{manual, start};
+use crate::common::{manual, spec, start};
 
 #[tokio::test]
 async fn build_stages_with_the_version_installed_when_it_finishes() {
@@ -13,9 +13,9 @@ async fn build_stages_with_the_version_installed_when_it_finishes() {
         ..manual()
     })
     .await;
-    let mut spec = AppSpec::new("shop");
-    spec.buildpack_version = Some("1.10.27".to_owned());
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("shop", |s| {
+        s.buildpack_version = Some("1.10.27".to_owned())
+    }));
     let pkg = api.ready_package(&app).await;
     let r = api
         .post(
@@ -60,14 +60,16 @@ async fn build_stages_with_the_version_installed_when_it_finishes() {
         .ok("/v3/builds?label_selector=restager.io/job=j-1")
         .await;
     assert_eq!(found["resources"][0]["guid"], guid);
-    let none = api
-        .ok("/v3/builds?label_selector=restager.io/job=j-2")
-        .await;
-    assert_eq!(none["pagination"]["total_results"], 0);
-    let by_state = api
-        .ok(&format!("/v3/builds?app_guids={app}&states=STAGED"))
-        .await;
-    assert_eq!(by_state["pagination"]["total_results"], 1);
+    assert_eq!(
+        api.total("/v3/builds?label_selector=restager.io/job=j-2")
+            .await,
+        0
+    );
+    assert_eq!(
+        api.total(&format!("/v3/builds?app_guids={app}&states=STAGED"))
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -233,9 +235,7 @@ async fn real_org_quota_limits_staging() {
 #[tokio::test]
 async fn stack_states_gate_staging() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("old-stack");
-    spec.stack = "cflinuxfs3".to_owned();
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("old-stack", |s| s.stack = "cflinuxfs3".to_owned()));
     sim.set_stack_state("cflinuxfs3", StackState::Disabled);
     let r = api.build(&app).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -261,9 +261,7 @@ async fn stack_states_gate_staging() {
 #[tokio::test]
 async fn docker_builds_make_image_droplets() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("container");
-    spec.lifecycle = LifecycleKind::Docker;
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("container", |s| s.lifecycle = LifecycleKind::Docker));
     let current = api.ok(&format!("/v3/apps/{app}/droplets/current")).await;
     assert!(current["buildpacks"].is_null());
     assert!(current["stack"].is_null());

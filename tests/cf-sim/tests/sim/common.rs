@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use cf_sim::{CfSim, SimConfig};
+use cf_sim::{AppSpec, CfSim, Fault, FaultRule, SimConfig};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -14,6 +14,32 @@ pub fn manual() -> SimConfig {
         staging_duration: Duration::from_millis(5),
         ..SimConfig::default()
     }
+}
+
+/// `AppSpec::new(name)` with the fields a test cares about changed by `edit`.
+pub fn spec(name: &str, edit: impl FnOnce(&mut AppSpec)) -> AppSpec {
+    let mut spec = AppSpec::new(name);
+    edit(&mut spec);
+    spec
+}
+
+/// The next build of `app` fails with CC's staging error `id`.
+pub fn fail_next_staging(sim: &CfSim, app: &str, id: &str, details: &str) {
+    sim.set_fault(
+        FaultRule::app(
+            app,
+            Fault::StagingFailsWith {
+                error_id: id.to_owned(),
+                details: details.to_owned(),
+            },
+        )
+        .times(1),
+    );
+}
+
+/// [`manual`] with `apps` seeded apps.
+pub fn manual_with_apps(apps: usize) -> SimConfig {
+    SimConfig { apps, ..manual() }
 }
 
 pub struct Api {
@@ -38,6 +64,19 @@ impl Reply {
         )
     }
 
+    /// The created or shown resource's guid.
+    pub fn guid(&self) -> String {
+        self.body["guid"].as_str().expect("guid").to_owned()
+    }
+
+    /// The guid of the first process a deployment created.
+    pub fn new_process(&self) -> String {
+        self.body["new_processes"][0]["guid"]
+            .as_str()
+            .expect("process")
+            .to_owned()
+    }
+
     pub fn detail(&self) -> String {
         self.body["errors"][0]["detail"]
             .as_str()
@@ -46,8 +85,9 @@ impl Reply {
     }
 }
 
-pub async fn token(sim: &CfSim) -> String {
-    let resp = reqwest::Client::new()
+/// UAA's answer to the sim's own client credentials, sent as a form.
+pub async fn token_response(sim: &CfSim) -> reqwest::Response {
+    reqwest::Client::new()
         .post(format!("{}/oauth/token", sim.url()))
         .form(&[
             ("grant_type", "client_credentials"),
@@ -56,7 +96,11 @@ pub async fn token(sim: &CfSim) -> String {
         ])
         .send()
         .await
-        .expect("token request");
+        .expect("token request")
+}
+
+pub async fn token(sim: &CfSim) -> String {
+    let resp = token_response(sim).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.expect("token json");
     body["access_token"]
@@ -125,6 +169,11 @@ impl Api {
         r.body
     }
 
+    /// `pagination.total_results` of a GET that must succeed.
+    pub async fn total(&self, path: &str) -> Value {
+        self.ok(path).await["pagination"]["total_results"].clone()
+    }
+
     /// Follow `next.href` from `path`, collecting every resource.
     pub async fn all(&self, path: &str) -> Vec<Value> {
         let mut out = Vec::new();
@@ -180,6 +229,24 @@ impl Api {
             .await;
         assert_eq!(b["state"], "STAGED", "{b}");
         b["droplet"]["guid"].as_str().expect("droplet").to_owned()
+    }
+
+    /// `POST /v3/deployments/:guid/actions/cancel`.
+    pub async fn cancel(&self, deployment: &str) -> Reply {
+        self.deployment_action(deployment, "cancel").await
+    }
+
+    /// `POST /v3/deployments/:guid/actions/continue`.
+    pub async fn continue_(&self, deployment: &str) -> Reply {
+        self.deployment_action(deployment, "continue").await
+    }
+
+    async fn deployment_action(&self, deployment: &str, action: &str) -> Reply {
+        self.post(
+            &format!("/v3/deployments/{deployment}/actions/{action}"),
+            serde_json::json!({}),
+        )
+        .await
     }
 
     pub async fn deploy(&self, app: &str, droplet: &str, max_in_flight: u32) -> Reply {

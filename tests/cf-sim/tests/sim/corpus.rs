@@ -15,7 +15,7 @@ use cf_sim::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Api, manual, start};
+use crate::common::{Api, fail_next_staging, manual, spec, start, token_response};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../support/corpus/cc");
 
@@ -450,16 +450,7 @@ async fn responses_match_the_cc_corpus() {
             "build__failed_stager_error",
         ),
     ] {
-        sim.set_fault(
-            FaultRule::app(
-                &app,
-                Fault::StagingFailsWith {
-                    error_id: id.to_owned(),
-                    details: details.to_owned(),
-                },
-            )
-            .times(1),
-        );
+        fail_next_staging(&sim, &app, id, details);
         let b = settled(&api, &app).await;
         c.shape(fixture, &b);
         c.same(fixture, "/error", &b);
@@ -539,7 +530,7 @@ async fn responses_match_the_cc_corpus() {
         .to_owned();
     let d = api.deploy(&app, &droplet, 2).await;
     assert_eq!(d.status, StatusCode::CREATED, "{}", d.body);
-    let rolling = d.body["guid"].as_str().expect("guid").to_owned();
+    let rolling = d.guid();
     c.shape("deployment__active_deploying_rolling", &d.body);
     c.shape(
         "deployments_list__app_active",
@@ -552,10 +543,7 @@ async fn responses_match_the_cc_corpus() {
         "processes_list__app_during_deployment",
         &api.ok(&format!("/v3/apps/{app}/processes")).await,
     );
-    let new_web = d.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_web = d.new_process();
     c.shape(
         "process__web",
         &api.ok(&format!("/v3/processes/{new_web}")).await,
@@ -571,34 +559,20 @@ async fn responses_match_the_cc_corpus() {
     );
     c.error(
         "error__422_deployment_continue_not_paused",
-        &api.post(
-            &format!("/v3/deployments/{rolling}/actions/continue"),
-            json!({}),
-        )
-        .await
-        .body,
+        &api.continue_(&rolling).await.body,
     );
     // Superseded by a second deployment, which is then cancelled.
     let d2 = api.deploy(&app, &droplet, 1).await;
-    let second = d2.body["guid"].as_str().expect("guid").to_owned();
+    let second = d2.guid();
     c.shape(
         "deployment__finalized_superseded",
         &api.ok(&format!("/v3/deployments/{rolling}")).await,
     );
     c.error(
         "error__422_deployment_cancel_finalized_superseded",
-        &api.post(
-            &format!("/v3/deployments/{rolling}/actions/cancel"),
-            json!({}),
-        )
-        .await
-        .body,
+        &api.cancel(&rolling).await.body,
     );
-    api.post(
-        &format!("/v3/deployments/{second}/actions/cancel"),
-        json!({}),
-    )
-    .await;
+    api.cancel(&second).await;
     c.shape(
         "deployment__active_canceling",
         &api.ok(&format!("/v3/deployments/{second}")).await,
@@ -616,7 +590,7 @@ async fn responses_match_the_cc_corpus() {
         .await,
     );
     let d3 = api.deploy(&app, &droplet, 4).await;
-    let third = d3.body["guid"].as_str().expect("guid").to_owned();
+    let third = d3.guid();
     for _ in 0..4 {
         sim.tick();
     }
@@ -624,19 +598,10 @@ async fn responses_match_the_cc_corpus() {
     c.shape("deployment__finalized_deployed", &done);
     c.error(
         "error__422_deployment_cancel_finalized_deployed",
-        &api.post(
-            &format!("/v3/deployments/{third}/actions/cancel"),
-            json!({}),
-        )
-        .await
-        .body,
+        &api.cancel(&third).await.body,
     );
     // Canary with steps, paused; and without steps.
-    let canary_app = sim.add_app({
-        let mut s = AppSpec::new("canary");
-        s.instances = 4;
-        s
-    });
+    let canary_app = sim.add_app(spec("canary", |s| s.instances = 4));
     let cd = api.staged_droplet(&canary_app).await;
     let canary = |steps: Value| {
         let mut options = json!({"max_in_flight": 1});
@@ -659,29 +624,25 @@ async fn responses_match_the_cc_corpus() {
         )
         .await;
     c.shape("deployment__active_deploying_canary_before_pause", &r.body);
-    let g = r.body["guid"].as_str().expect("guid").to_owned();
+    let g = r.guid();
     sim.tick();
     c.shape(
         "deployment__active_paused_canary",
         &api.ok(&format!("/v3/deployments/{g}")).await,
     );
     let r = api.post("/v3/deployments", canary(Value::Null)).await;
-    let g = r.body["guid"].as_str().expect("guid").to_owned();
+    let g = r.guid();
     sim.tick();
     c.shape(
         "deployment__active_paused_canary_no_steps",
         &api.ok(&format!("/v3/deployments/{g}")).await,
     );
     // Mid-deploy quota error in status.details.error.
-    let q_app = sim.add_app({
-        let mut s = AppSpec::new("tight");
-        s.instances = 3;
-        s
-    });
+    let q_app = sim.add_app(spec("tight", |s| s.instances = 3));
     let qd = api.staged_droplet(&q_app).await;
     sim.set_fault(FaultRule::app(&q_app, Fault::MidDeployQuotaExceeded).times(1));
     let r = api.deploy(&q_app, &qd, 1).await;
-    let g = r.body["guid"].as_str().expect("guid").to_owned();
+    let g = r.guid();
     sim.tick();
     let with_error = api.ok(&format!("/v3/deployments/{g}")).await;
     c.shape("deployment__active_deploying_with_error", &with_error);
@@ -866,18 +827,11 @@ async fn responses_match_the_cc_corpus() {
         &api.ok(&format!("/v3/processes/{zero}/stats")).await,
     );
     // RUNNING, STARTING and CRASHED instances mid-deployment.
-    let mixed = sim.add_app({
-        let mut s = AppSpec::new("mixed");
-        s.instances = 3;
-        s
-    });
+    let mixed = sim.add_app(spec("mixed", |s| s.instances = 3));
     let md = api.staged_droplet(&mixed).await;
     sim.set_fault(FaultRule::app(&mixed, Fault::InstancesCrash { error: None }).times(1));
     let r = api.deploy(&mixed, &md, 2).await;
-    let crashing = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let crashing = r.new_process();
     let mut stats = api.ok(&format!("/v3/processes/{crashing}/stats")).await;
     let old = api.ok(&format!("/v3/processes/{mixed}/stats")).await;
     if let (Some(list), Some(more)) = (
@@ -983,19 +937,7 @@ async fn responses_match_the_cc_corpus() {
             .await,
     );
     c.shape("root__v3_228", &api.ok("/").await);
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/oauth/token", sim.url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", sim.client_id()),
-            ("client_secret", sim.client_secret()),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let token: Value = token_response(&sim).await.json().await.expect("json");
     c.shape("uaa__token_client_credentials", &token);
     c.shape("v3__root_links", &api.ok("/v3").await);
     let unauthenticated = reqwest::get(format!("{}/v3/apps", sim.url()))

@@ -4,7 +4,7 @@ use cf_sim::{AppSpec, AppState, CfSim, DeploymentState, Fault, FaultRule};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{Api, manual, start};
+use crate::common::{Api, manual, spec, start};
 
 /// (new web instances, old web instances) of an app mid-rollout.
 fn split(sim: &CfSim, app: &str, new_process: &str) -> (u32, u32) {
@@ -110,10 +110,7 @@ async fn one_instance_app_keeps_serving_until_the_new_one_is_routable() {
     let (sim, api) = start(manual()).await;
     let (app, droplet) = app_with(&sim, &api, 1).await;
     let r = api.deploy(&app, &droplet, 1).await;
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_process = r.new_process();
     assert_eq!(split(&sim, &app, &new_process), (1, 1));
     sim.tick();
     assert_eq!(split(&sim, &app, &new_process), (1, 0));
@@ -128,10 +125,7 @@ async fn starting_instances_hold_the_rollout() {
     .await;
     let (app, droplet) = app_with(&sim, &api, 2).await;
     let r = api.deploy(&app, &droplet, 1).await;
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let new_process = r.new_process();
     let stats = api.ok(&format!("/v3/processes/{new_process}/stats")).await;
     assert_eq!(stats["resources"][0]["state"], "STARTING");
     assert_eq!(stats["resources"][0]["routable"], false);
@@ -156,7 +150,7 @@ async fn background_updater_finishes_a_deployment() {
     .await;
     let (app, droplet) = app_with(&sim, &api, 3).await;
     let r = api.deploy(&app, &droplet, 1).await;
-    let guid = r.body["guid"].as_str().expect("guid").to_owned();
+    let guid = r.guid();
     let mut reason = String::new();
     for _ in 0..300 {
         let d = api.ok(&format!("/v3/deployments/{guid}")).await;
@@ -174,10 +168,7 @@ async fn background_updater_finishes_a_deployment() {
 async fn a_new_deployment_supersedes_the_active_one() {
     let (sim, api) = start(manual()).await;
     let (app, d1) = app_with(&sim, &api, 3).await;
-    let first = api.deploy(&app, &d1, 1).await.body["guid"]
-        .as_str()
-        .expect("guid")
-        .to_owned();
+    let first = api.deploy(&app, &d1, 1).await.guid();
     let d2 = api.staged_droplet(&app).await;
     let second = api.deploy(&app, &d2, 1).await;
     assert_eq!(second.body["previous_droplet"]["guid"], d1);
@@ -209,10 +200,7 @@ async fn a_new_deployment_supersedes_the_active_one() {
 async fn a_human_push_supersedes_our_deployment() {
     let (sim, api) = start(manual()).await;
     let (app, droplet) = app_with(&sim, &api, 2).await;
-    let ours = api.deploy(&app, &droplet, 1).await.body["guid"]
-        .as_str()
-        .expect("guid")
-        .to_owned();
+    let ours = api.deploy(&app, &droplet, 1).await.guid();
     let theirs = sim.human_push(&app).expect("push");
     let d = api.ok(&format!("/v3/deployments/{ours}")).await;
     assert_eq!(d["status"]["reason"], "SUPERSEDED");
@@ -224,10 +212,7 @@ async fn a_human_push_supersedes_our_deployment() {
     // The fault version: the human push lands on the next tick.
     let (other, d2) = app_with(&sim, &api, 2).await;
     sim.set_fault(FaultRule::app(&other, Fault::HumanPushDuringDeploy).times(1));
-    let ours = api.deploy(&other, &d2, 1).await.body["guid"]
-        .as_str()
-        .expect("guid")
-        .to_owned();
+    let ours = api.deploy(&other, &d2, 1).await.guid();
     sim.tick();
     let d = api.ok(&format!("/v3/deployments/{ours}")).await;
     assert_eq!(d["status"]["reason"], "SUPERSEDED");
@@ -252,9 +237,7 @@ async fn a_human_push_between_build_and_deploy_moves_current_droplet() {
 #[tokio::test]
 async fn deploying_a_stopped_app_starts_it_and_finalizes_at_once() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("sleepy");
-    spec.state = AppState::Stopped;
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("sleepy", |s| s.state = AppState::Stopped));
     let droplet = api.staged_droplet(&app).await;
     let stats = api.ok(&format!("/v3/processes/{app}/stats")).await;
     assert_eq!(stats["resources"][0]["state"], "DOWN");
@@ -277,11 +260,8 @@ async fn crashing_instances_leave_the_deployment_deploying_for_ever() {
         },
     ));
     let r = api.deploy(&app, &droplet, 1).await;
-    let guid = r.body["guid"].as_str().expect("guid").to_owned();
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let guid = r.guid();
+    let new_process = r.new_process();
     for _ in 0..20 {
         sim.tick();
     }
@@ -304,9 +284,7 @@ async fn crashing_instances_leave_the_deployment_deploying_for_ever() {
 
     // Cancel restores the previous droplet and the original instance count.
     let previous = d["previous_droplet"]["guid"].clone();
-    let c = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let c = api.cancel(&guid).await;
     assert_eq!(c.status, StatusCode::OK);
     assert!(c.body.is_null(), "empty body");
     let a = api.ok(&format!("/v3/apps/{app}")).await;
@@ -332,9 +310,7 @@ async fn crashing_instances_leave_the_deployment_deploying_for_ever() {
     assert_eq!(snap.processes.iter().filter(|p| p.kind == "web").count(), 1);
     assert_eq!(snap.processes[0].running, 3);
 
-    let again = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let again = api.cancel(&guid).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         again.detail(),
@@ -346,14 +322,9 @@ async fn crashing_instances_leave_the_deployment_deploying_for_ever() {
 async fn cancel_after_deployed_is_422() {
     let (sim, api) = start(manual()).await;
     let (app, droplet) = app_with(&sim, &api, 1).await;
-    let guid = api.deploy(&app, &droplet, 1).await.body["guid"]
-        .as_str()
-        .expect("guid")
-        .to_owned();
+    let guid = api.deploy(&app, &droplet, 1).await.guid();
     sim.tick();
-    let r = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let r = api.cancel(&guid).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error(), (10008, "CF-UnprocessableEntity".to_owned()));
     assert_eq!(
@@ -429,11 +400,8 @@ async fn quota_faults_at_create_and_mid_deploy() {
 
     sim.set_fault(FaultRule::app(&app, Fault::MidDeployQuotaExceeded).times(2));
     let r = api.deploy(&app, &droplet, 1).await;
-    let guid = r.body["guid"].as_str().expect("guid").to_owned();
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let guid = r.guid();
+    let new_process = r.new_process();
     sim.tick();
     let d = api.ok(&format!("/v3/deployments/{guid}")).await;
     assert_eq!(d["status"]["details"]["error"], "memory quota_exceeded");
@@ -452,10 +420,10 @@ async fn quota_faults_at_create_and_mid_deploy() {
 #[tokio::test]
 async fn zero_web_instances_finalize_on_the_first_tick_and_workers_restart() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("worker-only");
-    spec.instances = 0;
-    spec.worker_instances = 2;
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("worker-only", |s| {
+        s.instances = 0;
+        s.worker_instances = 2;
+    }));
     let droplet = api.staged_droplet(&app).await;
     let r = api.deploy(&app, &droplet, 1).await;
     assert_eq!(r.body["status"]["value"], "ACTIVE");
@@ -523,9 +491,7 @@ async fn deployments_are_found_by_label_and_counted_in_peaks() {
 #[tokio::test]
 async fn stopped_app_path_assign_droplet_without_starting() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("parked");
-    spec.state = AppState::Stopped;
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("parked", |s| s.state = AppState::Stopped));
     let droplet = api.staged_droplet(&app).await;
     let r = api
         .patch(
@@ -596,19 +562,11 @@ async fn canary_pauses_after_the_canary_instances_until_continued() {
     );
     assert_eq!(r.body["status"]["reason"], "DEPLOYING");
     assert_eq!(r.body["status"]["canary"]["steps"]["total"], 1);
-    let guid = r.body["guid"].as_str().expect("guid").to_owned();
-    let new_process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let guid = r.guid();
+    let new_process = r.new_process();
     // DeploymentCreate#starting_process_instances: min(max_in_flight 1, canary 2).
     assert_eq!(split(&sim, &app, &new_process), (1, 4));
-    let early = api
-        .post(
-            &format!("/v3/deployments/{guid}/actions/continue"),
-            json!({}),
-        )
-        .await;
+    let early = api.continue_(&guid).await;
     assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
     sim.tick();
     sim.tick();
@@ -630,12 +588,7 @@ async fn canary_pauses_after_the_canary_instances_until_continued() {
         (2, 3),
         "paused: nothing moves"
     );
-    let c = api
-        .post(
-            &format!("/v3/deployments/{guid}/actions/continue"),
-            json!({}),
-        )
-        .await;
+    let c = api.continue_(&guid).await;
     assert_eq!(c.status, StatusCode::OK);
     assert!(c.body.is_null(), "head :ok: empty body");
     for _ in 0..6 {

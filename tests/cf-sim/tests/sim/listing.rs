@@ -4,7 +4,7 @@ use cf_sim::{AppSpec, Fault, FaultRule, LifecycleKind, OPT_OUT_LABEL, StackState
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::{manual, start};
+use crate::common::{manual, manual_with_apps, spec, start};
 
 fn guids(list: &[Value]) -> Vec<String> {
     list.iter()
@@ -14,11 +14,7 @@ fn guids(list: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn pagination_links_are_absolute_and_keep_filters() {
-    let (sim, api) = start(cf_sim::SimConfig {
-        apps: 20,
-        ..manual()
-    })
-    .await;
+    let (sim, api) = start(manual_with_apps(20)).await;
     let body = api
         .ok("/v3/apps?per_page=7&order_by=name&lifecycle_type=buildpack")
         .await;
@@ -80,11 +76,7 @@ async fn per_page_and_page_bounds_are_enforced() {
 
 #[tokio::test]
 async fn exactly_per_page_results_have_no_next_page() {
-    let (_sim, api) = start(cf_sim::SimConfig {
-        apps: 10,
-        ..manual()
-    })
-    .await;
+    let (_sim, api) = start(manual_with_apps(10)).await;
     let body = api.ok("/v3/apps?per_page=10").await;
     assert_eq!(body["pagination"]["total_pages"], 1);
     assert!(body["pagination"]["next"].is_null());
@@ -96,11 +88,7 @@ async fn exactly_per_page_results_have_no_next_page() {
 
 #[tokio::test]
 async fn pagination_host_fault_changes_host_but_not_port() {
-    let (sim, api) = start(cf_sim::SimConfig {
-        apps: 6,
-        ..manual()
-    })
-    .await;
+    let (sim, api) = start(manual_with_apps(6)).await;
     sim.set_fault(FaultRule::all(Fault::PaginationHost(
         "localhost".to_owned(),
     )));
@@ -117,11 +105,7 @@ async fn pagination_host_fault_changes_host_but_not_port() {
 
 #[tokio::test]
 async fn an_app_inserted_between_pages_shifts_the_next_page() {
-    let (sim, api) = start(cf_sim::SimConfig {
-        apps: 6,
-        ..manual()
-    })
-    .await;
+    let (sim, api) = start(manual_with_apps(6)).await;
     sim.set_fault(FaultRule::all(Fault::InsertBetweenPages).times(1));
     let page1 = api.ok("/v3/apps?per_page=3").await;
     assert_eq!(page1["pagination"]["total_results"], 6);
@@ -137,11 +121,7 @@ async fn an_app_inserted_between_pages_shifts_the_next_page() {
 
 #[tokio::test]
 async fn include_space_organization_returns_included_resources() {
-    let (_sim, api) = start(cf_sim::SimConfig {
-        apps: 12,
-        ..manual()
-    })
-    .await;
+    let (_sim, api) = start(manual_with_apps(12)).await;
     let body = api
         .ok("/v3/apps?per_page=12&include=space.organization")
         .await;
@@ -288,9 +268,7 @@ async fn droplets_carry_versions_and_buildpacks_only_filenames() {
 #[tokio::test]
 async fn missing_droplets_and_unknown_resources_are_404() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("bare");
-    spec.has_droplet = false;
-    let a = sim.add_app(spec);
+    let a = sim.add_app(spec("bare", |s| s.has_droplet = false));
     let r = api.get(&format!("/v3/apps/{a}/droplets/current")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error(), (10010, "CF-ResourceNotFound".to_owned()));

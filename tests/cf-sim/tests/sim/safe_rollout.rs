@@ -70,11 +70,8 @@ async fn a_droplet_that_crashes_after_deploy_crash_loops_until_rolled_back() {
     let bad = api.staged_droplet(&app).await;
     let r = api.deploy(&app, &bad, 2).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let guid = r.body["guid"].as_str().expect("guid").to_owned();
-    let process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let guid = r.guid();
+    let process = r.new_process();
     // The rollout itself is healthy.
     let d = settle(&sim, &api, &guid).await;
     assert_eq!(
@@ -143,11 +140,8 @@ async fn a_droplet_that_crashes_after_deploy_crash_loops_until_rolled_back() {
     // Roll back to the previous droplet: its instances are healthy.
     let r = api.deploy(&app, &old, 2).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let back = r.body["guid"].as_str().expect("guid").to_owned();
-    let good = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let back = r.guid();
+    let good = r.new_process();
     let d = settle(&sim, &api, &back).await;
     assert_eq!(d["status"]["reason"], "DEPLOYED");
     assert_eq!(
@@ -238,14 +232,6 @@ fn split(sim: &CfSim, app: &str, new_process: &str) -> (u32, u32) {
     out
 }
 
-async fn continue_(api: &Api, guid: &str) -> crate::common::Reply {
-    api.post(
-        &format!("/v3/deployments/{guid}/actions/continue"),
-        json!({}),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn canary_steps_pause_at_each_instance_weight_then_roll_the_rest() {
     let (sim, api) = start(manual()).await;
@@ -289,13 +275,13 @@ async fn canary_steps_pause_at_each_instance_weight_then_roll_the_rest() {
         assert_eq!(split(&sim, &app, &new), want, "step {step}");
         sim.tick();
         assert_eq!(split(&sim, &app, &new), want, "paused: nothing moves");
-        let c = continue_(&api, &guid).await;
+        let c = api.continue_(&guid).await;
         assert_eq!(c.status, StatusCode::OK);
         assert!(c.body.is_null(), "head :ok");
         let d = api.ok(&format!("/v3/deployments/{guid}")).await;
         assert_eq!(d["status"]["reason"], "DEPLOYING");
         assert!(d["links"].get("continue").is_none());
-        let not_paused = continue_(&api, &guid).await;
+        let not_paused = api.continue_(&guid).await;
         assert_eq!(not_paused.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
             not_paused.detail(),
@@ -312,17 +298,18 @@ async fn canary_steps_pause_at_each_instance_weight_then_roll_the_rest() {
     assert_eq!(d["status"]["reason"], "DEPLOYED");
     assert_eq!(d["status"]["canary"]["steps"]["current"], 3);
     assert_eq!(split(&sim, &app, &new), (10, 0));
-    let done = continue_(&api, &guid).await;
+    let done = api.continue_(&guid).await;
     assert_eq!(
         done.detail(),
         "Cannot continue a deployment with status: FINALIZED and reason: DEPLOYED"
     );
-    let continues = api
-        .ok(&format!(
+    assert_eq!(
+        api.total(&format!(
             "/v3/audit_events?types=audit.app.deployment.continue&target_guids={app}"
         ))
-        .await;
-    assert_eq!(continues["pagination"]["total_results"], 3);
+        .await,
+        3
+    );
 }
 
 #[tokio::test]
@@ -381,9 +368,7 @@ async fn a_crashing_canary_stays_paused_until_cancel_restores_the_previous_dropl
     let old_stats = api.ok(&format!("/v3/processes/{app}/stats")).await;
     assert_eq!(states(&old_stats), ["RUNNING"; 4]);
 
-    let c = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let c = api.cancel(&guid).await;
     assert_eq!(c.status, StatusCode::OK);
     assert_eq!(
         sim.app(&app).and_then(|a| a.current_droplet),
@@ -450,10 +435,7 @@ async fn instances_crash_fault_records_one_crash_per_instance() {
     let droplet = api.staged_droplet(&app).await;
     sim.set_fault(FaultRule::app(&app, Fault::InstancesCrash { error: None }));
     let r = api.deploy(&app, &droplet, 2).await;
-    let process = r.body["new_processes"][0]["guid"]
-        .as_str()
-        .expect("process")
-        .to_owned();
+    let process = r.new_process();
     for _ in 0..5 {
         sim.tick();
     }
@@ -505,7 +487,7 @@ async fn superseded_canary(sim: &CfSim, api: &Api) -> (String, String, String, S
     );
     let r = api.deploy(&app, &droplet, 1).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let rolling = r.body["guid"].as_str().expect("guid").to_owned();
+    let rolling = r.guid();
     let d = api.ok(&format!("/v3/deployments/{canary}")).await;
     assert_eq!(
         (
@@ -551,12 +533,7 @@ async fn canceling_after_a_superseded_canary_keeps_the_original_process() {
     let (sim, api) = start(manual()).await;
     let (app, _, canary_process, rolling) = superseded_canary(&sim, &api).await;
     let original = web_instances(&sim, &app)[0].0.clone();
-    let c = api
-        .post(
-            &format!("/v3/deployments/{rolling}/actions/cancel"),
-            json!({}),
-        )
-        .await;
+    let c = api.cancel(&rolling).await;
     assert_eq!(c.status, StatusCode::OK);
     sim.tick();
     let d = api.ok(&format!("/v3/deployments/{rolling}")).await;
@@ -587,7 +564,7 @@ async fn a_continue_after_an_operators_is_refused_as_not_paused() {
     );
     sim.set_fault(FaultRule::app(&app, Fault::OperatorContinuesFirst).times(1));
 
-    let ours = continue_(&api, &guid).await;
+    let ours = api.continue_(&guid).await;
 
     assert_eq!(ours.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(ours.error(), (10008, "CF-UnprocessableEntity".to_owned()));
@@ -613,5 +590,5 @@ async fn a_continue_after_an_operators_is_refused_as_not_paused() {
         settle(&sim, &api, &guid).await["status"]["reason"],
         "PAUSED"
     );
-    assert_eq!(continue_(&api, &guid).await.status, StatusCode::OK);
+    assert_eq!(api.continue_(&guid).await.status, StatusCode::OK);
 }

@@ -9,7 +9,7 @@ use cf_sim::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Api, manual, start};
+use crate::common::{Api, fail_next_staging, manual, manual_with_apps, spec, start};
 
 fn at(version: &str) -> SimConfig {
     SimConfig {
@@ -86,12 +86,7 @@ async fn a_never_staged_app_has_a_null_current_droplet_guid() {
 
 #[tokio::test]
 async fn never_staged_apps_are_added_after_the_seeded_ones() {
-    let plain = CfSim::start(SimConfig {
-        apps: 30,
-        ..manual()
-    })
-    .await
-    .expect("sim");
+    let plain = CfSim::start(manual_with_apps(30)).await.expect("sim");
     let with = CfSim::start(SimConfig {
         apps: 30,
         never_staged_apps: 4,
@@ -128,9 +123,7 @@ async fn api_3_160_answers_as_that_release() {
         root["links"]["cloud_controller_v2"]["meta"]["version"],
         "2.225.0"
     );
-    let mut spec = AppSpec::new("old-cc");
-    spec.instances = 2;
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("old-cc", |s| s.instances = 2));
     let a = api.ok(&format!("/v3/apps/{app}")).await;
     assert!(
         a["relationships"].get("current_droplet").is_none(),
@@ -335,16 +328,7 @@ async fn staging_failures_are_stored_as_cc_stores_them() {
         ),
     ] {
         assert_eq!(staging_error(id, details), expected);
-        sim.set_fault(
-            FaultRule::app(
-                &app,
-                Fault::StagingFailsWith {
-                    error_id: id.to_owned(),
-                    details: details.to_owned(),
-                },
-            )
-            .times(1),
-        );
+        fail_next_staging(&sim, &app, id, details);
         let r = api.build(&app).await;
         let b = api
             .settled_build(r.body["guid"].as_str().expect("guid"))
@@ -405,9 +389,9 @@ async fn buildpacks_awaiting_upload_disabled_and_for_any_stack() {
     disabled.enabled = false;
     disabled.locked = true;
     sim.add_buildpack(disabled);
-    let mut spec = AppSpec::new("binary");
-    spec.buildpack = "binary_buildpack".to_owned();
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("binary", |s| {
+        s.buildpack = "binary_buildpack".to_owned()
+    }));
     let r = api.build(&app).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error(), (290003, "CF-BuildpackInvalid".to_owned()));
@@ -481,9 +465,7 @@ async fn packages_in_every_state() {
 #[tokio::test]
 async fn deployments_show_the_options_they_were_given() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("scaled");
-    spec.instances = 3;
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("scaled", |s| s.instances = 3));
     let droplet = api.staged_droplet(&app).await;
     let rel = json!({"app": {"data": {"guid": app}}});
     let r = deploy_body(
@@ -497,10 +479,9 @@ async fn deployments_show_the_options_they_were_given() {
         json!({"max_in_flight": 2, "web_instances": 4, "memory_in_mb": 512})
     );
     assert!(r.body["status"].get("canary").is_none());
-    let guid = r.body["guid"].as_str().expect("guid").to_owned();
+    let guid = r.guid();
     sim.tick();
-    api.post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    api.cancel(&guid).await;
     sim.tick();
 
     let r = deploy_body(
@@ -564,9 +545,7 @@ async fn deployments_show_the_options_they_were_given() {
     assert!(r.body["revision"].is_null());
     assert_eq!(r.body["previous_droplet"], json!({"guid": null}));
     let guid = r.body["guid"].as_str().expect("guid");
-    let c = api
-        .post(&format!("/v3/deployments/{guid}/actions/cancel"), json!({}))
-        .await;
+    let c = api.cancel(guid).await;
     assert_eq!(c.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         c.detail(),
@@ -577,9 +556,7 @@ async fn deployments_show_the_options_they_were_given() {
 #[tokio::test]
 async fn droplets_render_what_the_presenter_knows() {
     let (sim, api) = start(manual()).await;
-    let mut spec = AppSpec::new("unversioned");
-    spec.unknown_buildpack_version = true;
-    let app = sim.add_app(spec);
+    let app = sim.add_app(spec("unversioned", |s| s.unknown_buildpack_version = true));
     let d = api.ok(&format!("/v3/apps/{app}/droplets/current")).await;
     assert!(d["buildpacks"][0]["version"].is_null());
     assert_eq!(d["buildpacks"][0]["buildpack_name"], "ruby");

@@ -41,16 +41,15 @@ async fn each_app_stages_and_starts_at_its_own_pace() {
     for r in [&fast_build, &slow_build, &default_build] {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
-    let guid = |r: &crate::common::Reply| r.body["guid"].as_str().expect("guid").to_owned();
-    let fast_done = api.settled_build(&guid(&fast_build)).await;
+    let fast_done = api.settled_build(&fast_build.guid()).await;
     assert_eq!(fast_done["state"], "STAGED");
-    let slow_now = api.ok(&format!("/v3/builds/{}", guid(&slow_build))).await;
+    let slow_now = api.ok(&format!("/v3/builds/{}", slow_build.guid())).await;
     assert_eq!(slow_now["state"], "STAGING", "the slow app stages longer");
     let default_now = api
-        .ok(&format!("/v3/builds/{}", guid(&default_build)))
+        .ok(&format!("/v3/builds/{}", default_build.guid()))
         .await;
     assert_eq!(default_now["state"], "STAGING", "SimConfig's 60 s applies");
-    let slow_done = api.settled_build(&guid(&slow_build)).await;
+    let slow_done = api.settled_build(&slow_build.guid()).await;
     assert_eq!(slow_done["state"], "STAGED");
 
     // Instances: the fast app's are up at once, the slow app's keep starting.
