@@ -167,6 +167,25 @@ impl EmbeddedLedger {
         }
     }
 
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<T, Fail> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        let db = self.db.clone();
+        let joined = tokio::task::spawn_blocking(move || -> Result<T, Fail> {
+            let tx = db.begin_read()?;
+            f(&tx)
+        })
+        .await;
+        match joined {
+            Ok(result) => result.map_err(|e| self.error(e)),
+            Err(e) => Err(LedgerError::Unavailable(format!(
+                "ledger task for {} did not finish: {e}",
+                self.path.display()
+            ))),
+        }
+    }
+
     /// Reads one job's state and stores what `change` makes of it, if anything,
     /// in one write transaction.
     async fn change_job<T: Send + 'static>(
@@ -185,25 +204,6 @@ impl EmbeddedLedger {
             Ok(out)
         })
         .await
-    }
-
-    async fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&ReadTransaction) -> Result<T, Fail> + Send + 'static,
-    ) -> Result<T, LedgerError> {
-        let db = self.db.clone();
-        let joined = tokio::task::spawn_blocking(move || -> Result<T, Fail> {
-            let tx = db.begin_read()?;
-            f(&tx)
-        })
-        .await;
-        match joined {
-            Ok(result) => result.map_err(|e| self.error(e)),
-            Err(e) => Err(LedgerError::Unavailable(format!(
-                "ledger task for {} did not finish: {e}",
-                self.path.display()
-            ))),
-        }
     }
 }
 
