@@ -334,7 +334,7 @@ fn ensure_data_dir(dir: &Path) -> Result<(), StartupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
+    use crate::domain::fixtures::{app, stack_job};
 
     #[tokio::test]
     async fn without_a_queue_url_jobs_go_to_the_data_dir() {
@@ -349,26 +349,7 @@ mod tests {
             .await
             .expect("embedded queue opens");
         assert!(local.description.contains("queue.redb"));
-        let notice = Notice::Stack {
-            stack: "cflinuxfs4".into(),
-            version: Version::parse("1.0.0").expect("version"),
-        };
-        let job = RestageJob::new(
-            &RunId::for_release(&notice.release_key()),
-            notice,
-            Action::Restage,
-            AppRef {
-                guid: "a".into(),
-                name: "a".into(),
-                space_guid: "s".into(),
-                space_name: "s".into(),
-                org_guid: "o".into(),
-                org_name: "o".into(),
-            },
-            "d".into(),
-            None,
-            None,
-        );
+        let job = stack_job("1.0.0", app("a".into(), "a".into(), "s", "o"), "d".into());
         local.jobs.enqueue(&[job]).await.expect("enqueue");
         let got = local
             .source

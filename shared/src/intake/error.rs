@@ -76,8 +76,9 @@ pub enum IntakeError {
     },
 }
 
-/// Values from the request are echoed in errors, cut short so a hostile body
-/// cannot blow up a response or a log line.
+/// Values from a request, a setting or an annotation are echoed in errors, cut
+/// short so a hostile body or a huge annotation cannot blow up a response, a
+/// log line or a Slack message.
 pub(crate) fn shown(value: &str) -> String {
     const MAX: usize = 64;
     if value.chars().count() <= MAX {

@@ -17,4 +17,5 @@ mod repos;
 mod time;
 
 pub use error::IntakeError;
+pub(crate) use error::shown;
 pub use names::{MAX_NAME_LEN, MAX_VERSION_LEN};

@@ -15,6 +15,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
@@ -85,6 +87,24 @@ impl DynamoLedger {
         &self.table
     }
 
+    /// An UpdateItem on the item `pk`/`sk` of the ledger's table.
+    fn update_item_of(&self, pk: &str, sk: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// A GetItem of the item `pk`/`sk` of the ledger's table.
+    fn get_item_of(&self, pk: &str, sk: &str) -> GetItemFluentBuilder {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
     fn unavailable<E, R>(&self, op: &str, e: &SdkError<E, R>) -> LedgerError
     where
         E: std::error::Error + 'static,
@@ -122,11 +142,7 @@ impl DynamoLedger {
 
     async fn get_job(&self, run_id: &RunId, job_id: &JobId) -> Result<Option<Item>, LedgerError> {
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(job_id)))
+            .get_item_of(&run_pk(run_id), &job_sk(job_id))
             .consistent_read(true)
             .send()
             .await
@@ -144,11 +160,7 @@ impl DynamoLedger {
         let spec = serde_json::to_string(job)
             .map_err(|e| LedgerError::Corrupt(format!("cannot encode job {}: {e}", job.job_id)))?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(&job.job_id)))
+            .update_item_of(&run_pk(run_id), &job_sk(&job.job_id))
             .update_expression("SET expected = :t, spec = :spec, seq = :seq")
             .condition_expression("attribute_not_exists(expected)")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
@@ -250,11 +262,7 @@ impl Ledger for DynamoLedger {
         // run under its stored creation time (idempotent, heals a crash
         // between the two writes).
         let stored = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
+            .update_item_of(&pk, META)
             .update_expression(
                 "SET #record = if_not_exists(#record, :record), expected = if_not_exists(expected, :zero), finished = if_not_exists(finished, :zero)",
             )
@@ -370,11 +378,7 @@ impl Ledger for DynamoLedger {
         let now = Utc::now();
         let until = state::expiry(now, ttl).timestamp_millis();
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(job_id)))
+            .update_item_of(&run_pk(run_id), &job_sk(job_id))
             .update_expression("SET lease_owner = :owner, lease_until_ms = :until")
             .condition_expression(
                 "(attribute_not_exists(is_final) OR is_final = :f OR (expected = :t AND attribute_not_exists(settled))) AND (attribute_not_exists(lease_owner) OR lease_owner = :owner OR lease_until_ms <= :now)",
@@ -413,11 +417,7 @@ impl Ledger for DynamoLedger {
         owner: &str,
     ) -> Result<(), LedgerError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(job_id)))
+            .update_item_of(&run_pk(run_id), &job_sk(job_id))
             .update_expression("REMOVE lease_owner, lease_until_ms")
             .condition_expression("lease_owner = :owner")
             .expression_attribute_values(":owner", s(owner))
@@ -440,11 +440,7 @@ impl Ledger for DynamoLedger {
             .map_err(|e| LedgerError::Corrupt(format!("cannot encode outcome of {job_id}: {e}")))?;
         let is_final = outcome.is_final();
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(job_id)))
+            .update_item_of(&run_pk(run_id), &job_sk(job_id))
             .expression_attribute_values(":o", s(&json))
             .expression_attribute_values(":final", AttributeValue::Bool(is_final))
             .expression_attribute_values(":now", s(&rfc3339(Utc::now())))
@@ -492,11 +488,7 @@ impl Ledger for DynamoLedger {
 
     async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(META))
+            .update_item_of(&run_pk(run_id), META)
             .update_expression("SET slack_thread = :ts")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(slack_thread)")
             .expression_attribute_values(":ts", s(ts))

@@ -185,6 +185,26 @@ impl EmbeddedLedger {
             ))),
         }
     }
+
+    /// Reads one job's state and stores what `change` makes of it, if anything,
+    /// in one write transaction.
+    async fn change_job<T: Send + 'static>(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        change: impl FnOnce(Option<JobState>) -> (T, Option<JobState>) + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        let key = job_key(run_id, job_id);
+        self.write(move |tx| {
+            let mut jobs = tx.open_table(JOBS)?;
+            let (out, changed) = change(get_json(&jobs, "job state", &key)?);
+            if let Some(job) = changed {
+                put_json(&mut jobs, &key, &job)?;
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
 
 fn now_ms() -> i64 {
@@ -355,16 +375,9 @@ impl Ledger for EmbeddedLedger {
         owner: &str,
         ttl: Duration,
     ) -> Result<Lease, LedgerError> {
-        let key = job_key(run_id, job_id);
         let owner = owner.to_string();
-        self.write(move |tx| {
-            let mut jobs = tx.open_table(JOBS)?;
-            let current = get_json(&jobs, "job state", &key)?;
-            let (lease, changed) = state::lease(current, &owner, ttl, Utc::now());
-            if let Some(job) = changed {
-                put_json(&mut jobs, &key, &job)?;
-            }
-            Ok(lease)
+        self.change_job(run_id, job_id, move |current| {
+            state::lease(current, &owner, ttl, Utc::now())
         })
         .await
     }
@@ -375,15 +388,9 @@ impl Ledger for EmbeddedLedger {
         job_id: &JobId,
         owner: &str,
     ) -> Result<(), LedgerError> {
-        let key = job_key(run_id, job_id);
         let owner = owner.to_string();
-        self.write(move |tx| {
-            let mut jobs = tx.open_table(JOBS)?;
-            let current = get_json(&jobs, "job state", &key)?;
-            if let Some(job) = state::release(current, &owner) {
-                put_json(&mut jobs, &key, &job)?;
-            }
-            Ok(())
+        self.change_job(run_id, job_id, move |current| {
+            ((), state::release(current, &owner))
         })
         .await
     }
@@ -442,15 +449,9 @@ impl Ledger for EmbeddedLedger {
         job_id: &JobId,
         progress: &Progress,
     ) -> Result<(), LedgerError> {
-        let key = job_key(run_id, job_id);
         let progress = progress.clone();
-        self.write(move |tx| {
-            let mut jobs = tx.open_table(JOBS)?;
-            let current = get_json(&jobs, "job state", &key)?;
-            if let Some(job) = state::progress(current, &progress) {
-                put_json(&mut jobs, &key, &job)?;
-            }
-            Ok(())
+        self.change_job(run_id, job_id, move |current| {
+            ((), state::progress(current, &progress))
         })
         .await
     }

@@ -30,6 +30,22 @@ impl MemoryLedger {
         Self::default()
     }
 
+    /// Stores what `change` makes of one job's state, if anything, under one lock.
+    fn change_job<T>(
+        &self,
+        run_id: &RunId,
+        job_id: &JobId,
+        change: impl FnOnce(Option<JobState>) -> (T, Option<JobState>),
+    ) -> T {
+        let key = (run_id.clone(), job_id.clone());
+        let mut inner = self.lock();
+        let (out, changed) = change(inner.jobs.get(&key).cloned());
+        if let Some(job) = changed {
+            inner.jobs.insert(key, job);
+        }
+        out
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-applied change
         // (every change is computed first, then stored), so keep going.
@@ -102,13 +118,9 @@ impl Ledger for MemoryLedger {
         owner: &str,
         ttl: Duration,
     ) -> Result<Lease, LedgerError> {
-        let key = (run_id.clone(), job_id.clone());
-        let mut inner = self.lock();
-        let (lease, changed) = state::lease(inner.jobs.get(&key).cloned(), owner, ttl, Utc::now());
-        if let Some(job) = changed {
-            inner.jobs.insert(key, job);
-        }
-        Ok(lease)
+        Ok(self.change_job(run_id, job_id, |current| {
+            state::lease(current, owner, ttl, Utc::now())
+        }))
     }
 
     async fn release_job(
@@ -117,11 +129,9 @@ impl Ledger for MemoryLedger {
         job_id: &JobId,
         owner: &str,
     ) -> Result<(), LedgerError> {
-        let key = (run_id.clone(), job_id.clone());
-        let mut inner = self.lock();
-        if let Some(job) = state::release(inner.jobs.get(&key).cloned(), owner) {
-            inner.jobs.insert(key, job);
-        }
+        self.change_job(run_id, job_id, |current| {
+            ((), state::release(current, owner))
+        });
         Ok(())
     }
 
@@ -162,11 +172,9 @@ impl Ledger for MemoryLedger {
         job_id: &JobId,
         progress: &Progress,
     ) -> Result<(), LedgerError> {
-        let key = (run_id.clone(), job_id.clone());
-        let mut inner = self.lock();
-        if let Some(job) = state::progress(inner.jobs.get(&key).cloned(), progress) {
-            inner.jobs.insert(key, job);
-        }
+        self.change_job(run_id, job_id, |current| {
+            ((), state::progress(current, progress))
+        });
         Ok(())
     }
 

@@ -146,32 +146,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::domain::{Action, AppRef, Notice, RunId, Version};
+    use crate::domain::fixtures::{app, stack_job};
 
     fn jobs(n: usize) -> Vec<RestageJob> {
-        let notice = Notice::Stack {
-            stack: "cflinuxfs4".into(),
-            version: Version::parse("1.2.0").expect("version"),
-        };
-        let run = RunId::for_release(&notice.release_key());
         (0..n)
             .map(|i| {
-                RestageJob::new(
-                    &run,
-                    notice.clone(),
-                    Action::Restage,
-                    AppRef {
-                        guid: format!("app-{i}"),
-                        name: format!("app-{i}"),
-                        space_guid: "space".into(),
-                        space_name: "space".into(),
-                        org_guid: "org".into(),
-                        org_name: "org".into(),
-                    },
-                    format!("droplet-{i}"),
-                    None,
-                    None,
-                )
+                let app = app(format!("app-{i}"), format!("app-{i}"), "space", "org");
+                stack_job("1.2.0", app, format!("droplet-{i}"))
             })
             .collect()
     }

@@ -442,28 +442,12 @@ mod tests {
 
     #[test]
     fn batches_hold_at_most_ten_jobs_and_one_mebibyte() {
-        use crate::domain::{Action, AppRef, Notice, RunId, Version};
-        let notice = Notice::Stack {
-            stack: "cflinuxfs4".into(),
-            version: Version::parse("1.0.0").expect("version"),
-        };
-        let run = RunId::for_release(&notice.release_key());
+        use crate::domain::fixtures::{app, stack_job};
         let job = |i: usize, name_len: usize| {
-            RestageJob::new(
-                &run,
-                notice.clone(),
-                Action::Restage,
-                AppRef {
-                    guid: format!("app-{i}"),
-                    name: "n".repeat(name_len),
-                    space_guid: "s".into(),
-                    space_name: "s".into(),
-                    org_guid: "o".into(),
-                    org_name: "o".into(),
-                },
+            stack_job(
+                "1.0.0",
+                app(format!("app-{i}"), "n".repeat(name_len), "s", "o"),
                 "d".into(),
-                None,
-                None,
             )
         };
         let small: Vec<RestageJob> = (0..25).map(|i| job(i, 10)).collect();

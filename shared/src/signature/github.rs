@@ -3,7 +3,7 @@
 //! GitHub signs with one secret per hook, so rotating it means a window where
 //! either the old or the new secret is valid; hence a list of secrets.
 
-use super::{SignatureError, header_text, mac};
+use super::{SignatureError, check_any_match, header_text, mac, plain_keys, prefixed_hex_digest};
 use crate::config::Secret;
 
 /// The header carrying the signature (header names are case-insensitive).
@@ -12,7 +12,6 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 const PREFIX: &str = "sha256=";
 const SCHEME: &str = "GitHub";
 const SETTING: &str = "RESTAGER_GITHUB_SECRETS (comma-separated, current secret first)";
-const DIGEST_HEX_LEN: usize = 64;
 
 /// Checks `signature` (the `X-Hub-Signature-256` value, if sent) over the raw
 /// `body` against every secret; succeeds if any one matches.
@@ -21,36 +20,13 @@ pub fn verify(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let keys = usable_secrets(secrets)?;
+    let keys = plain_keys(secrets, SCHEME, SETTING)?;
     let signature = signature.ok_or(SignatureError::MissingHeader {
         header: SIGNATURE_HEADER,
         hint: "GitHub only sends it when the webhook has a secret: set one in the webhook's settings",
     })?;
-    let hex = signature
-        .trim()
-        .strip_prefix(PREFIX)
-        .ok_or(SignatureError::WrongPrefix {
-            header: SIGNATURE_HEADER,
-            expected: PREFIX,
-        })?;
-    let bad_hex = SignatureError::BadHex {
-        header: SIGNATURE_HEADER,
-        expected_len: DIGEST_HEX_LEN,
-    };
-    if hex.len() != DIGEST_HEX_LEN {
-        return Err(bad_hex);
-    }
-    let expected = mac::from_hex(hex).ok_or(bad_hex)?;
-    // Every secret is tried even after a match would be found, so timing does
-    // not reveal which secret (old or new) signed the request.
-    let matched = keys.iter().fold(false, |found, key| {
-        mac::matches(key, &[body], &expected) | found
-    });
-    if matched {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch { scheme: SCHEME })
-    }
+    let expected = prefixed_hex_digest(SIGNATURE_HEADER, PREFIX, signature)?;
+    check_any_match(SCHEME, &keys, &[body], &[expected])
 }
 
 /// [`verify`] reading the signature from request headers.
@@ -68,30 +44,6 @@ pub fn sign(secret: &Secret, body: &[u8]) -> String {
         "{PREFIX}{}",
         mac::to_hex(&mac::tag(secret.expose().as_bytes(), &[body]))
     )
-}
-
-fn usable_secrets(secrets: &[Secret]) -> Result<Vec<&[u8]>, SignatureError> {
-    if secrets.is_empty() {
-        return Err(SignatureError::NoSecrets {
-            scheme: SCHEME,
-            setting: SETTING,
-        });
-    }
-    secrets
-        .iter()
-        .map(|s| {
-            // An empty HMAC key is public knowledge: anyone could sign with it.
-            if s.expose().is_empty() {
-                Err(SignatureError::InvalidSecret {
-                    scheme: SCHEME,
-                    setting: SETTING,
-                    reason: "it is empty",
-                })
-            } else {
-                Ok(s.expose().as_bytes())
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

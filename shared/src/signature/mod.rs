@@ -21,6 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use error::SignatureError;
 
+use crate::config::Secret;
+
 /// How far a signed timestamp may be from our clock, in either direction.
 /// Standard Webhooks' and Slack's reference libraries both use five minutes.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -90,6 +92,79 @@ fn header_text<'a>(
                 header: name,
                 reason: "it contains bytes that are not visible ASCII",
             }),
+    }
+}
+
+/// The HMAC keys of schemes that use a secret as it is (GitHub, Slack).
+fn plain_keys<'a>(
+    secrets: &'a [Secret],
+    scheme: &'static str,
+    setting: &'static str,
+) -> Result<Vec<&'a [u8]>, SignatureError> {
+    if secrets.is_empty() {
+        return Err(SignatureError::NoSecrets { scheme, setting });
+    }
+    secrets
+        .iter()
+        .map(|s| {
+            // An empty HMAC key is public knowledge: anyone could sign with it.
+            if s.expose().is_empty() {
+                Err(SignatureError::InvalidSecret {
+                    scheme,
+                    setting,
+                    reason: "it is empty",
+                })
+            } else {
+                Ok(s.expose().as_bytes())
+            }
+        })
+        .collect()
+}
+
+/// Hex digits of an HMAC-SHA256 digest.
+const DIGEST_HEX_LEN: usize = 64;
+
+/// The digest in a `<prefix><hex>` signature header (GitHub's `sha256=`, Slack's `v0=`).
+fn prefixed_hex_digest(
+    header: &'static str,
+    prefix: &'static str,
+    value: &str,
+) -> Result<Vec<u8>, SignatureError> {
+    let hex = value
+        .trim()
+        .strip_prefix(prefix)
+        .ok_or(SignatureError::WrongPrefix {
+            header,
+            expected: prefix,
+        })?;
+    let bad_hex = SignatureError::BadHex {
+        header,
+        expected_len: DIGEST_HEX_LEN,
+    };
+    if hex.len() != DIGEST_HEX_LEN {
+        return Err(bad_hex);
+    }
+    mac::from_hex(hex).ok_or(bad_hex)
+}
+
+/// Succeeds if some key signed `content` as one of `candidates`. Every pair is
+/// checked even after a match, so timing does not reveal which secret (old or
+/// new) or which entry matched.
+fn check_any_match<K: AsRef<[u8]>>(
+    scheme: &'static str,
+    keys: &[K],
+    content: &[&[u8]],
+    candidates: &[Vec<u8>],
+) -> Result<(), SignatureError> {
+    let matched = keys.iter().fold(false, |found, key| {
+        candidates.iter().fold(found, |found, sig| {
+            mac::matches(key.as_ref(), content, sig) | found
+        })
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch { scheme })
     }
 }
 

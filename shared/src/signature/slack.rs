@@ -4,7 +4,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{SignatureError, check_freshness, header_text, mac, parse_timestamp};
+use super::{
+    SignatureError, check_any_match, check_freshness, header_text, mac, parse_timestamp,
+    plain_keys, prefixed_hex_digest,
+};
 use crate::config::Secret;
 
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -13,7 +16,6 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 const PREFIX: &str = "v0=";
 const SCHEME: &str = "Slack";
 const SETTING: &str = "SLACK_SIGNING_SECRET (the app's Signing Secret, under Basic Information)";
-const DIGEST_HEX_LEN: usize = 64;
 const HINT: &str = "Slack sends it on every request; is the request really from Slack?";
 
 /// Checks a Slack request; any of `secrets` may match (a regenerated signing
@@ -26,7 +28,7 @@ pub fn verify(
     now: SystemTime,
     tolerance: Duration,
 ) -> Result<(), SignatureError> {
-    let keys = usable_secrets(secrets)?;
+    let keys = plain_keys(secrets, SCHEME, SETTING)?;
     let raw_timestamp = timestamp.ok_or(SignatureError::MissingHeader {
         header: TIMESTAMP_HEADER,
         hint: HINT,
@@ -38,31 +40,10 @@ pub fn verify(
     let raw_timestamp = raw_timestamp.trim();
     let ts = parse_timestamp(TIMESTAMP_HEADER, raw_timestamp)?;
     check_freshness(TIMESTAMP_HEADER, ts, now, tolerance)?;
-    let hex = signature
-        .trim()
-        .strip_prefix(PREFIX)
-        .ok_or(SignatureError::WrongPrefix {
-            header: SIGNATURE_HEADER,
-            expected: PREFIX,
-        })?;
-    let bad_hex = SignatureError::BadHex {
-        header: SIGNATURE_HEADER,
-        expected_len: DIGEST_HEX_LEN,
-    };
-    if hex.len() != DIGEST_HEX_LEN {
-        return Err(bad_hex);
-    }
-    let expected = mac::from_hex(hex).ok_or(bad_hex)?;
+    let expected = prefixed_hex_digest(SIGNATURE_HEADER, PREFIX, signature)?;
     // The timestamp is signed exactly as sent, not re-rendered from the parsed number.
     let content: [&[u8]; 4] = [b"v0:", raw_timestamp.as_bytes(), b":", body];
-    let matched = keys.iter().fold(false, |found, key| {
-        mac::matches(key, &content, &expected) | found
-    });
-    if matched {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch { scheme: SCHEME })
-    }
+    check_any_match(SCHEME, &keys, &content, &[expected])
 }
 
 /// [`verify`] reading both headers from a request.
@@ -91,27 +72,4 @@ pub fn sign(secret: &Secret, timestamp: i64, body: &[u8]) -> String {
         &[b"v0:", timestamp.as_bytes(), b":", body],
     );
     format!("{PREFIX}{}", mac::to_hex(&tag))
-}
-
-fn usable_secrets(secrets: &[Secret]) -> Result<Vec<&[u8]>, SignatureError> {
-    if secrets.is_empty() {
-        return Err(SignatureError::NoSecrets {
-            scheme: SCHEME,
-            setting: SETTING,
-        });
-    }
-    secrets
-        .iter()
-        .map(|s| {
-            if s.expose().is_empty() {
-                Err(SignatureError::InvalidSecret {
-                    scheme: SCHEME,
-                    setting: SETTING,
-                    reason: "it is empty",
-                })
-            } else {
-                Ok(s.expose().as_bytes())
-            }
-        })
-        .collect()
 }

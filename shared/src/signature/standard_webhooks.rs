@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use super::{SignatureError, check_freshness, header_text, mac, parse_timestamp};
+use super::{SignatureError, check_any_match, check_freshness, header_text, mac, parse_timestamp};
 use crate::config::Secret;
 
 pub const ID_HEADER: &str = "webhook-id";
@@ -83,20 +83,11 @@ pub fn verify(
     let candidates = v1_signatures(signature)?;
     // Signed exactly as sent (the sender's rendering, e.g. leading zeros).
     let content: [&[u8]; 5] = [id.as_bytes(), b".", raw_timestamp.as_bytes(), b".", body];
-    // Every pair is checked, so timing does not reveal which key or entry matched.
-    let matched = keys.iter().fold(false, |found, key| {
-        candidates
-            .iter()
-            .fold(found, |found, sig| mac::matches(key, &content, sig) | found)
-    });
-    if matched {
-        Ok(Verified {
-            id: id.to_string(),
-            timestamp,
-        })
-    } else {
-        Err(SignatureError::Mismatch { scheme: SCHEME })
-    }
+    check_any_match(SCHEME, &keys, &content, &candidates)?;
+    Ok(Verified {
+        id: id.to_string(),
+        timestamp,
+    })
 }
 
 /// [`verify`] reading the three headers from a request.

@@ -12,14 +12,9 @@ use crate::signature::{self, SignatureError};
 const ROUTE: &str = "/webhooks/github";
 
 pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -> Response<Bytes> {
-    if let Some(refused) = request::check_size(body) {
-        return refused;
-    }
-    if let Some(refused) = request::check_content_encoding(headers) {
-        return refused;
-    }
-    if let Some(refused) = request::check_content_type(
+    if let Some(refused) = request::check_envelope(
         headers,
+        body,
         request::JSON,
         ": set the webhook's Content type to application/json in its GitHub settings",
     ) {

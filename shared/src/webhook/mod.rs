@@ -134,14 +134,9 @@ impl Router {
                 "Slack actions are not enabled here: set SLACK_SIGNING_SECRET to enable /slack/actions",
             );
         };
-        if let Some(refused) = request::check_size(body) {
-            return refused;
-        }
-        if let Some(refused) = request::check_content_encoding(headers) {
-            return refused;
-        }
-        if let Some(refused) = request::check_content_type(
+        if let Some(refused) = request::check_envelope(
             headers,
+            body,
             request::FORM,
             " (Slack sends interactivity payloads form-encoded)",
         ) {

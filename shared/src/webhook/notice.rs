@@ -13,13 +13,7 @@ use crate::signature::{self, standard_webhooks};
 const ROUTE: &str = "/webhooks/notice";
 
 pub(crate) async fn handle(router: &Router, headers: &HeaderMap, body: &Bytes) -> Response<Bytes> {
-    if let Some(refused) = request::check_size(body) {
-        return refused;
-    }
-    if let Some(refused) = request::check_content_encoding(headers) {
-        return refused;
-    }
-    if let Some(refused) = request::check_content_type(headers, request::JSON, "") {
+    if let Some(refused) = request::check_envelope(headers, body, request::JSON, "") {
         return refused;
     }
     if let Some(refused) = blank_signing_header(headers) {

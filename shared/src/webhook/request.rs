@@ -13,8 +13,21 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) const JSON: &str = "application/json";
 pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 
+/// `Some(refusal)` unless the body is small enough, not encoded, and of the
+/// content type `wanted` (`hint` says how the sender fixes a wrong one).
+pub(crate) fn check_envelope(
+    headers: &HeaderMap,
+    body: &Bytes,
+    wanted: &'static str,
+    hint: &str,
+) -> Option<Response<Bytes>> {
+    check_size(body)
+        .or_else(|| check_content_encoding(headers))
+        .or_else(|| check_content_type(headers, wanted, hint))
+}
+
 /// `Some(refusal)` when the body is too large.
-pub(crate) fn check_size(body: &Bytes) -> Option<Response<Bytes>> {
+fn check_size(body: &Bytes) -> Option<Response<Bytes>> {
     if body.len() > MAX_BODY_BYTES {
         return Some(reply::payload_too_large(&format!(
             "the body is {} bytes",
@@ -27,7 +40,7 @@ pub(crate) fn check_size(body: &Bytes) -> Option<Response<Bytes>> {
 /// `Some(refusal)` when the body is encoded (`Content-Encoding: gzip`, say):
 /// signatures are over the bytes as sent and restager does not decompress,
 /// so an encoded body would only fail later as "not JSON" or "bad signature".
-pub(crate) fn check_content_encoding(headers: &HeaderMap) -> Option<Response<Bytes>> {
+fn check_content_encoding(headers: &HeaderMap) -> Option<Response<Bytes>> {
     let mut codings = Vec::new();
     for value in headers.get_all(header::CONTENT_ENCODING) {
         let Ok(text) = value.to_str() else {
@@ -62,7 +75,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 
 /// `Some(refusal)` unless the content type is `wanted` (parameters such as `charset` are allowed). `hint`
 /// says how the sender fixes it.
-pub(crate) fn check_content_type(
+fn check_content_type(
     headers: &HeaderMap,
     wanted: &'static str,
     hint: &str,

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::WINDOW_ANNOTATION;
+pub(super) use crate::intake::shown;
 
 /// The whole syntax, for errors about the shape of the value as a whole.
 pub const SYNTAX: &str = "`always`, or windows separated by `;`, each `DAYS HH:MM-HH:MM ZONE` \
@@ -79,18 +80,5 @@ impl fmt::Display for AnnotationScope {
             AnnotationScope::Space => "space",
             AnnotationScope::Org => "org",
         })
-    }
-}
-
-/// Settings and annotations are echoed in errors, cut short so a huge
-/// annotation cannot blow up a log line or a Slack message.
-pub(super) fn shown(value: &str) -> String {
-    const MAX: usize = 64;
-    if value.chars().count() <= MAX {
-        value.to_string()
-    } else {
-        let mut cut: String = value.chars().take(MAX).collect();
-        cut.push('…');
-        cut
     }
 }

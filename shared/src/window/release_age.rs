@@ -34,12 +34,7 @@ pub fn act_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("test instant")
-            .with_timezone(&Utc)
-    }
+    use crate::window::tests::at;
 
     #[test]
     fn counts_from_the_release_never_from_after_the_notice() {

@@ -96,12 +96,7 @@ pub fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("test instant")
-            .with_timezone(&Utc)
-    }
+    use crate::window::tests::at;
 
     const CUTOFF: Duration = Duration::from_secs(30 * 60);
 

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 
-fn at(s: &str) -> DateTime<Utc> {
+/// An RFC 3339 instant; the window modules' own tests use it too.
+pub(super) fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("test instant")
         .with_timezone(&Utc)

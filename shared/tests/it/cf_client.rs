@@ -43,6 +43,15 @@ async fn sim(apps: usize) -> CfSim {
         .expect("simulator starts")
 }
 
+/// The package of the app's current droplet, as the simulator seeded it.
+fn package_of(sim: &CfSim, app: &str) -> String {
+    sim.app(app)
+        .and_then(|a| a.current_droplet)
+        .and_then(|d| sim.droplet(&d))
+        .and_then(|d| d.package)
+        .expect("package")
+}
+
 fn labels() -> BTreeMap<String, String> {
     BTreeMap::from([("restager.io/run".to_string(), "run-1".to_string())])
 }
@@ -451,12 +460,7 @@ async fn cloud_controller_errors_are_typed() {
     .expect("simulator starts");
     let app = sim.add_app(AppSpec::new("busy"));
     let client = client(&sim);
-    let package = sim
-        .app(&app)
-        .and_then(|a| a.current_droplet)
-        .and_then(|d| sim.droplet(&d))
-        .and_then(|d| d.package)
-        .expect("package");
+    let package = package_of(&sim, &app);
 
     let err = client.get_app("no-such-app").await.expect_err("404");
     assert!(err.is_not_found(), "{err}");
@@ -481,12 +485,7 @@ async fn cloud_controller_errors_are_typed() {
 async fn build_quota_is_recognised() {
     let sim = sim(0).await;
     let app = sim.add_app(AppSpec::new("big"));
-    let package = sim
-        .app(&app)
-        .and_then(|a| a.current_droplet)
-        .and_then(|d| sim.droplet(&d))
-        .and_then(|d| d.package)
-        .expect("package");
+    let package = package_of(&sim, &app);
     sim.set_fault(FaultRule::app(app.clone(), Fault::BuildQuotaExceeded).times(1));
     let client = client(&sim);
     let err = client
@@ -569,12 +568,7 @@ async fn gets_survive_rate_limits_outages_and_resets() {
 async fn posts_are_not_retried_after_a_lost_response() {
     let sim = sim(0).await;
     let app = sim.add_app(AppSpec::new("lost"));
-    let package = sim
-        .app(&app)
-        .and_then(|a| a.current_droplet)
-        .and_then(|d| sim.droplet(&d))
-        .and_then(|d| d.package)
-        .expect("package");
+    let package = package_of(&sim, &app);
     let client = client(&sim);
     client.authenticate().await.expect("token");
 

@@ -20,7 +20,7 @@ use restager_shared::cf::{
     StackState,
 };
 use restager_shared::config::{CfSettings, ScopeSettings, Secret};
-use restager_shared::discovery;
+use restager_shared::discovery::{self, DiscoveryError, Plan};
 use restager_shared::domain::{Action, Notice, Version};
 use restager_shared::engine::staging_failure;
 use serde::de::DeserializeOwned;
@@ -445,6 +445,17 @@ impl Fixture {
         Self { state, cf }
     }
 
+    /// Discovery's plan for the Ruby buildpack notice, with no scope settings.
+    async fn plan_ruby(&self) -> Result<Plan, DiscoveryError> {
+        discovery::plan(
+            &self.cf,
+            &ruby_notice(),
+            Action::Restage,
+            &ScopeSettings::default(),
+        )
+        .await
+    }
+
     fn requests(&self) -> Vec<String> {
         self.state.lock().expect("lock").0.requests.clone()
     }
@@ -579,14 +590,10 @@ async fn one_unreadable_app_is_skipped_with_its_field_and_the_rest_is_planned() 
         .push(odd);
     f.app_pages[0] = page.to_string();
     let fx = Fixture::start(f).await;
-    let plan = discovery::plan(
-        &fx.cf,
-        &ruby_notice(),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("one bad record never fails the run");
+    let plan = fx
+        .plan_ruby()
+        .await
+        .expect("one bad record never fails the run");
     assert_eq!(plan.jobs.len(), 1, "{plan:?}");
     let bad = plan
         .skipped
@@ -607,14 +614,7 @@ async fn a_page_that_is_not_cc_json_is_an_outage() {
     let mut f = current_foundation();
     f.app_pages[0] = "<html><body>502 Bad Gateway</body></html>".into();
     let fx = Fixture::start(f).await;
-    let err = discovery::plan(
-        &fx.cf,
-        &ruby_notice(),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect_err("HTML is not a page");
+    let err = fx.plan_ruby().await.expect_err("HTML is not a page");
     assert!(err.to_string().contains("not a valid"), "{err}");
 }
 
@@ -630,14 +630,7 @@ async fn an_older_cc_costs_one_droplet_lookup_per_candidate_and_says_so() {
         text("droplet__staged_buildpack.json"),
     );
     let fx = Fixture::start(f).await;
-    let plan = discovery::plan(
-        &fx.cf,
-        &ruby_notice(),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let plan = fx.plan_ruby().await.expect("plan");
     assert_eq!(
         plan.jobs.len(),
         1,

@@ -8,6 +8,7 @@ use crate::webhook_support::{
     Expect, RUBY, client, client_at, expected_buildpack, expected_stack, jobs_of, sim,
 };
 use cf_sim::{AppSpec, AppState, StackState};
+use restager_shared::cf::CfClient;
 use restager_shared::config::ScopeSettings;
 use restager_shared::discovery::{self, Plan};
 use restager_shared::domain::{Action, Notice, RunId, Version};
@@ -22,6 +23,13 @@ fn ruby(version: &str, stack: Option<&str>) -> Notice {
         version: v(version),
         stack: stack.map(str::to_string),
     }
+}
+
+/// The plan a restage notice gets with no scope settings.
+async fn default_plan(cf: &CfClient, notice: &Notice) -> Plan {
+    discovery::plan(cf, notice, Action::Restage, &ScopeSettings::default())
+        .await
+        .expect("plan")
 }
 
 fn job_guids(plan: &Plan) -> BTreeSet<String> {
@@ -66,14 +74,7 @@ async fn buildpack_notice_plans_exactly_the_outdated_started_apps_compared_numer
     let early = sim.add_app(newer);
 
     let notice = ruby("1.10.30", None);
-    let plan = discovery::plan(
-        &client(&sim),
-        &notice,
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let plan = default_plan(&client(&sim), &notice).await;
 
     let expected = expected_buildpack(&sim, RUBY, "1.10.30", |_| Some("1.10.30".into()));
     assert!(
@@ -103,14 +104,7 @@ async fn buildpack_notice_plans_exactly_the_outdated_started_apps_compared_numer
         assert_eq!(job.run_id, plan.run_id);
     }
     // Repeatable: the same notice plans the same job ids.
-    let again = discovery::plan(
-        &client(&sim),
-        &notice,
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let again = default_plan(&client(&sim), &notice).await;
     let ids = |p: &Plan| {
         p.jobs
             .iter()
@@ -123,14 +117,7 @@ async fn buildpack_notice_plans_exactly_the_outdated_started_apps_compared_numer
 #[tokio::test]
 async fn a_version_not_installed_yet_plans_nothing_and_says_so_without_listing_apps() {
     let sim = sim(50).await;
-    let plan = discovery::plan(
-        &client(&sim),
-        &ruby("1.10.31", None),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let plan = default_plan(&client(&sim), &ruby("1.10.31", None)).await;
     assert!(plan.jobs.is_empty() && plan.skipped.is_empty());
     let why = plan
         .not_installed
@@ -162,14 +149,7 @@ async fn installs_are_per_stack() {
         )
     };
 
-    let any_stack = discovery::plan(
-        &cf,
-        &ruby("1.10.30", None),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let any_stack = default_plan(&cf, &ruby("1.10.30", None)).await;
     let expected = expected_buildpack(&sim, RUBY, "1.10.30", installed);
     assert!(
         expected
@@ -179,14 +159,7 @@ async fn installs_are_per_stack() {
     );
     assert_matches(&any_stack, &expected);
 
-    let fs3 = discovery::plan(
-        &cf,
-        &ruby("1.10.30", Some("cflinuxfs3")),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let fs3 = default_plan(&cf, &ruby("1.10.30", Some("cflinuxfs3"))).await;
     assert!(fs3.jobs.is_empty());
     assert!(
         fs3.not_installed
@@ -196,14 +169,7 @@ async fn installs_are_per_stack() {
         fs3.not_installed
     );
 
-    let fs4 = discovery::plan(
-        &cf,
-        &ruby("1.10.30", Some("cflinuxfs4")),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let fs4 = default_plan(&cf, &ruby("1.10.30", Some("cflinuxfs4"))).await;
     let fs4_expected: BTreeMap<String, Expect> = expected
         .into_iter()
         .filter(|(g, _)| sim.app(g).is_some_and(|a| a.stack == "cflinuxfs4"))
@@ -254,14 +220,7 @@ async fn ten_thousand_apps_cost_a_few_list_pages_and_droplet_batches_not_a_reque
     let sim = sim(10_000).await;
     sim.install_buildpack(RUBY, "1.10.30");
     let cf = client(&sim);
-    let plan = discovery::plan(
-        &cf,
-        &ruby("1.10.30", None),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let plan = default_plan(&cf, &ruby("1.10.30", None)).await;
     assert_matches(
         &plan,
         &expected_buildpack(&sim, RUBY, "1.10.30", |_| Some("1.10.30".into())),
@@ -396,9 +355,7 @@ async fn stack_notice_restages_apps_on_that_stack_and_refuses_missing_or_disable
         stack: "cflinuxfs3".into(),
         version: v("1.323.0"),
     };
-    let plan = discovery::plan(&cf, &notice, Action::Restage, &ScopeSettings::default())
-        .await
-        .expect("plan");
+    let plan = default_plan(&cf, &notice).await;
     assert_matches(&plan, &expected_stack(&sim, "cflinuxfs3"));
     assert!(
         plan.jobs
@@ -417,9 +374,7 @@ async fn stack_notice_restages_apps_on_that_stack_and_refuses_missing_or_disable
         stack: "cflinuxfs5".into(),
         version: v("0.1.0"),
     };
-    let plan = discovery::plan(&cf, &missing, Action::Restage, &ScopeSettings::default())
-        .await
-        .expect("plan");
+    let plan = default_plan(&cf, &missing).await;
     assert!(
         plan.jobs.is_empty()
             && plan
@@ -429,9 +384,7 @@ async fn stack_notice_restages_apps_on_that_stack_and_refuses_missing_or_disable
     );
 
     assert!(sim.set_stack_state("cflinuxfs3", StackState::Disabled));
-    let plan = discovery::plan(&cf, &notice, Action::Restage, &ScopeSettings::default())
-        .await
-        .expect("plan");
+    let plan = default_plan(&cf, &notice).await;
     assert!(
         plan.jobs.is_empty()
             && plan
@@ -486,14 +439,7 @@ async fn stopped_docker_and_droplet_only_apps_are_skipped_with_reasons() {
     let ok = sim.add_app(ok);
 
     let cf = client(&sim);
-    let plan = discovery::plan(
-        &cf,
-        &ruby("1.10.30", None),
-        Action::Restage,
-        &ScopeSettings::default(),
-    )
-    .await
-    .expect("plan");
+    let plan = default_plan(&cf, &ruby("1.10.30", None)).await;
     assert_eq!(job_guids(&plan), BTreeSet::from([ok.clone()]));
     let reason = |g: &str| {
         plan.skipped
@@ -517,9 +463,7 @@ async fn stopped_docker_and_droplet_only_apps_are_skipped_with_reasons() {
         stemcell: "ubuntu-jammy".into(),
         version: v("1.622"),
     };
-    let plan = discovery::plan(&cf, &stemcell, Action::Restage, &ScopeSettings::default())
-        .await
-        .expect("plan");
+    let plan = default_plan(&cf, &stemcell).await;
     let reason = |g: &str| {
         plan.skipped
             .iter()

@@ -4,10 +4,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use restager_shared::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
+use restager_shared::domain::{Notice, RestageJob, RunId, Version};
 use restager_shared::queue::embedded::EmbeddedQueue;
 use restager_shared::queue::memory::MemoryQueue;
 use restager_shared::queue::{JobQueue, JobSource, QueueError};
+
+use crate::queue_conformance::jobs_of;
 
 fn jobs(n: usize) -> Vec<RestageJob> {
     let notice = Notice::Stack {
@@ -15,26 +17,9 @@ fn jobs(n: usize) -> Vec<RestageJob> {
         version: Version::parse("1.323.0").expect("version"),
     };
     let run = RunId::for_release(&notice.release_key());
-    (0..n)
-        .map(|i| {
-            RestageJob::new(
-                &run,
-                notice.clone(),
-                Action::Restage,
-                AppRef {
-                    guid: format!("app-{i}"),
-                    name: format!("app-{i}"),
-                    space_guid: format!("space-{i}"),
-                    space_name: "prod".into(),
-                    org_guid: "org".into(),
-                    org_name: "acme".into(),
-                },
-                format!("droplet-{i}"),
-                None,
-                None,
-            )
-        })
-        .collect()
+    jobs_of(&run, &notice, n, None, |i| {
+        (format!("app-{i}"), format!("space-{i}"))
+    })
 }
 
 async fn fresh() -> (Arc<dyn JobQueue>, Arc<dyn JobSource>, tempfile::TempDir) {

@@ -4,38 +4,24 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use restager_shared::domain::{Action, AppRef, Notice, RestageJob, RunId, Version};
+use restager_shared::domain::{Notice, RestageJob, RunId, Version};
 use restager_shared::queue::sqs::SqsQueue;
 use restager_shared::queue::{JobQueue, JobSource, QueueError};
 use test_support::moto::{MotoServer, create_queue, sdk_config};
 
+use crate::queue_conformance::jobs_of;
+
 fn jobs(n: usize, spaces: usize) -> Vec<RestageJob> {
+    let version = Version::parse("1.10.29").expect("version");
     let notice = Notice::Buildpack {
         buildpack: "ruby_buildpack".into(),
-        version: Version::parse("1.10.29").expect("version"),
+        version: version.clone(),
         stack: None,
     };
     let run = RunId::for_release(&notice.release_key());
-    (0..n)
-        .map(|i| {
-            RestageJob::new(
-                &run,
-                notice.clone(),
-                Action::Restage,
-                AppRef {
-                    guid: format!("app-{i}"),
-                    name: format!("app-{i}"),
-                    space_guid: format!("space-{}", i % spaces),
-                    space_name: "prod".into(),
-                    org_guid: "org".into(),
-                    org_name: "acme".into(),
-                },
-                format!("droplet-{i}"),
-                Some("ruby_buildpack".into()),
-                Some(Version::parse("1.10.29").expect("version")),
-            )
-        })
-        .collect()
+    jobs_of(&run, &notice, n, Some(("ruby_buildpack", &version)), |i| {
+        (format!("app-{i}"), format!("space-{}", i % spaces))
+    })
 }
 
 async fn drain(queue: &SqsQueue) -> Vec<restager_shared::queue::Delivery> {

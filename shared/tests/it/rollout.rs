@@ -9,13 +9,28 @@ use std::time::{Duration, Instant};
 
 use cf_sim::{Fault, FaultRule, SimConfig, StagingFailure};
 use restager_shared::domain::{Outcome, OutcomeKind};
-use restager_shared::ledger::{Ledger, RunState};
+use restager_shared::ledger::{JobRecord, Ledger, RunState, RunView};
 use restager_shared::notify::RolloutNews;
 use restager_shared::rollout::{self, Command};
 use test_support::engine::{app, client_builds};
 use test_support::rollout::{Rig, scope};
 
 use crate::slack::{SIGNING_SECRET, click, now_secs, signed_headers};
+
+fn is_halted(view: &RunView) -> bool {
+    matches!(
+        view.rollout.as_ref().map(|r| &r.state),
+        Some(RunState::Halted { .. })
+    )
+}
+
+/// The job of app `guid` in `view`.
+fn job_of<'a>(view: &'a RunView, guid: &str) -> &'a JobRecord {
+    view.jobs
+        .iter()
+        .find(|j| j.app.guid == guid)
+        .unwrap_or_else(|| panic!("no job for {guid}"))
+}
 
 fn app_in(name: &str, org: &str, space: &str) -> cf_sim::AppSpec {
     let mut spec = app(name);
@@ -185,14 +200,11 @@ async fn a_wave_that_ends_over_budget_stops_the_run_before_the_next_wave() {
     let work = rig.work();
     let view = rig
         .wait_for(&plan.run_id, "the run to halt", |v| {
-            matches!(
-                v.rollout.as_ref().map(|r| &r.state),
-                Some(RunState::Halted { .. })
-            ) && v
-                .jobs
-                .iter()
-                .filter(|j| j.app.space_name != "prod")
-                .all(|j| j.outcome.is_some())
+            is_halted(v)
+                && v.jobs
+                    .iter()
+                    .filter(|j| j.app.space_name != "prod")
+                    .all(|j| j.outcome.is_some())
         })
         .await;
     // Give a wrongly released wave every chance to show itself.
@@ -205,11 +217,7 @@ async fn a_wave_that_ends_over_budget_stops_the_run_before_the_next_wave() {
     assert_eq!(reason, "run halted after 2 failures (budget 1)");
     assert_eq!(client_builds(sim, &prod), 0, "the next wave never started");
     let _ = fine;
-    let prod_job = view
-        .jobs
-        .iter()
-        .find(|j| j.app.guid == prod)
-        .expect("prod job");
+    let prod_job = job_of(&view, &prod);
     assert_eq!(prod_job.outcome, None, "held in the ledger, never queued");
     assert!(
         rig.notifier
@@ -244,10 +252,7 @@ async fn a_spent_budget_halts_the_run_resume_carries_on_and_abort_records_the_re
     let work = rig.work();
     let halted = rig
         .wait_for(&run, "the halt and every delivery seen", |v| {
-            matches!(
-                v.rollout.as_ref().map(|r| &r.state),
-                Some(RunState::Halted { .. })
-            ) && v.jobs.iter().all(|j| j.outcome.is_some())
+            is_halted(v) && v.jobs.iter().all(|j| j.outcome.is_some())
         })
         .await;
     let failures = halted.failures();
@@ -303,13 +308,11 @@ async fn a_spent_budget_halts_the_run_resume_carries_on_and_abort_records_the_re
     let again = rig
         .wait_for(&run, "the resumed run to halt again or finish", |v| {
             v.completed_at.is_some()
-                || (matches!(
-                    v.rollout.as_ref().map(|r| &r.state),
-                    Some(RunState::Halted { .. })
-                ) && !v
-                    .jobs
-                    .iter()
-                    .any(|j| matches!(j.outcome, None | Some(Outcome::Deferred { .. }))))
+                || (is_halted(v)
+                    && !v
+                        .jobs
+                        .iter()
+                        .any(|j| matches!(j.outcome, None | Some(Outcome::Deferred { .. }))))
                     && v.failures() > 3
         })
         .await;
@@ -467,18 +470,11 @@ async fn an_app_that_crashes_during_its_waves_soak_is_rolled_back_and_counts_aga
             v.jobs
                 .iter()
                 .any(|j| matches!(j.outcome, Some(Outcome::RolledBack { .. })))
-                && matches!(
-                    v.rollout.as_ref().map(|r| &r.state),
-                    Some(RunState::Halted { .. })
-                )
+                && is_halted(v)
         })
         .await;
     work.stop().await;
-    let job = view
-        .jobs
-        .iter()
-        .find(|j| j.app.guid == dev)
-        .expect("dev job");
+    let job = job_of(&view, &dev);
     let Some(Outcome::RolledBack {
         reason,
         deployment_guid,
@@ -555,10 +551,7 @@ async fn the_slack_resume_button_resumes_a_halted_run_on_behalf_of_who_clicked()
     let run = plan.run_id.clone();
     let work = rig.work();
     rig.wait_for(&run, "the halt", |v| {
-        matches!(
-            v.rollout.as_ref().map(|r| &r.state),
-            Some(RunState::Halted { .. })
-        ) && v.jobs.iter().all(|j| j.outcome.is_some())
+        is_halted(v) && v.jobs.iter().all(|j| j.outcome.is_some())
     })
     .await;
 
@@ -623,25 +616,16 @@ async fn a_rollback_during_verification_counts_against_the_budget_and_halts_the_
     let (plan, _) = rig.fan_out(&scope("acme/a;*", "0", Duration::ZERO)).await;
     let work = rig.work();
     let view = rig
-        .wait_for(&plan.run_id, "the halt after the rollback", |v| {
-            matches!(
-                v.rollout.as_ref().map(|r| &r.state),
-                Some(RunState::Halted { .. })
-            )
-        })
+        .wait_for(&plan.run_id, "the halt after the rollback", is_halted)
         .await;
     work.stop().await;
-    let job = view
-        .jobs
-        .iter()
-        .find(|j| j.app.guid == crashy)
-        .expect("job");
+    let job = job_of(&view, &crashy);
     assert!(
         matches!(job.outcome, Some(Outcome::RolledBack { .. })),
         "{job:?}"
     );
     assert_eq!(view.failures(), 1, "a rollback is a failure for the budget");
-    let held = view.jobs.iter().find(|j| j.app.guid == later).expect("job");
+    let held = job_of(&view, &later);
     assert_eq!(
         held.outcome, None,
         "its wave stays held in the ledger: {held:?}"

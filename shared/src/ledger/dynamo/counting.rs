@@ -54,11 +54,7 @@ impl DynamoLedger {
             "SET expected = :e"
         };
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
+            .update_item_of(&pk, META)
             .update_expression(expression)
             .condition_expression("attribute_exists(pk) AND expected < :e")
             .expression_attribute_values(":e", n(expected))
@@ -153,11 +149,7 @@ impl DynamoLedger {
         run_id: &RunId,
         job_id: &JobId,
     ) -> Result<(), LedgerError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(job_id)))
+        self.update_item_of(&run_pk(run_id), &job_sk(job_id))
             .update_expression("SET settled = :t REMOVE lease_owner, lease_until_ms")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .send()
@@ -175,11 +167,7 @@ impl DynamoLedger {
     ) -> Result<(bool, usize), LedgerError> {
         let pk = run_pk(run_id);
         let meta = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
+            .get_item_of(&pk, META)
             .consistent_read(true)
             .send()
             .await
@@ -193,11 +181,7 @@ impl DynamoLedger {
             return Ok((false, count));
         }
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(META))
+            .update_item_of(&pk, META)
             .update_expression("SET completed_at = :now")
             .condition_expression("attribute_not_exists(completed_at) AND finished >= expected")
             .expression_attribute_values(":now", s(&rfc3339(Utc::now())))

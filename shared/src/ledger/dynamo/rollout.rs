@@ -28,11 +28,7 @@ impl DynamoLedger {
             LedgerError::Corrupt(format!("cannot encode the progress of {job_id}: {e}"))
         })?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&run_pk(run_id)))
-            .key("sk", s(&job_sk(job_id)))
+            .update_item_of(&run_pk(run_id), &job_sk(job_id))
             .update_expression("SET progress = :p")
             .condition_expression("attribute_not_exists(is_final) OR is_final = :f")
             .expression_attribute_values(":p", s(&json))
@@ -49,11 +45,7 @@ impl DynamoLedger {
     pub(super) async fn get_rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
         let pk = run_pk(run_id);
         let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&pk))
-            .key("sk", s(ROLLOUT))
+            .get_item_of(&pk, ROLLOUT)
             .consistent_read(true)
             .send()
             .await

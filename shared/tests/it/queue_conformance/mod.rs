@@ -17,23 +17,40 @@ pub fn jobs(tag: &str, n: usize) -> Vec<RestageJob> {
         version: Version::parse("1.323.0").expect("version"),
     };
     let run = RunId::for_release(&format!("{}:{tag}", notice.release_key()));
+    jobs_of(&run, &notice, n, None, |i| {
+        (format!("{tag}-app-{i}"), format!("{tag}-space-{i}"))
+    })
+}
+
+/// `n` jobs of `run`, app `i` named `app-{i}` with droplet `droplet-{i}` in a
+/// `prod` space of `acme`. `guids(i)` gives app `i`'s app and space guids (the
+/// space guid is a FIFO queue's message group); `target` is the buildpack and
+/// version every job restages to.
+pub fn jobs_of(
+    run: &RunId,
+    notice: &Notice,
+    n: usize,
+    target: Option<(&str, &Version)>,
+    guids: impl Fn(usize) -> (String, String),
+) -> Vec<RestageJob> {
     (0..n)
         .map(|i| {
+            let (guid, space_guid) = guids(i);
             RestageJob::new(
-                &run,
+                run,
                 notice.clone(),
                 Action::Restage,
                 AppRef {
-                    guid: format!("{tag}-app-{i}"),
+                    guid,
                     name: format!("app-{i}"),
-                    space_guid: format!("{tag}-space-{i}"),
+                    space_guid,
                     space_name: "prod".into(),
                     org_guid: "org".into(),
                     org_name: "acme".into(),
                 },
                 format!("droplet-{i}"),
-                None,
-                None,
+                target.map(|(buildpack, _)| buildpack.to_string()),
+                target.map(|(_, version)| version.clone()),
             )
         })
         .collect()
