@@ -358,13 +358,7 @@ impl Engine {
                 return self.hold(&job, &owner, delivery, reason, until).await;
             }
             Ok(Gate::Soon(delay)) => {
-                if let Err(e) = self
-                    .ledger
-                    .release_job(&job.run_id, &job.job_id, &owner)
-                    .await
-                {
-                    tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-                }
+                self.release_lease(&job, &owner).await;
                 return result(
                     delivery,
                     Disposition::RetryAfter(delay),
@@ -374,13 +368,7 @@ impl Engine {
             }
             Err(e) => {
                 tracing::warn!(job = %job.job_id, error = %e, "ledger unavailable; job not started");
-                if let Err(e) = self
-                    .ledger
-                    .release_job(&job.run_id, &job.job_id, &owner)
-                    .await
-                {
-                    tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-                }
+                self.release_lease(&job, &owner).await;
                 let delay = self.backoff(delivery.receive_count);
                 return result(
                     delivery,
@@ -449,13 +437,7 @@ impl Engine {
             if let Err(e) = recorded {
                 tracing::warn!(job = %job.job_id, error = %e, "could not record a deferral");
             }
-            if let Err(e) = self
-                .ledger
-                .release_job(&job.run_id, &job.job_id, &owner)
-                .await
-            {
-                tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-            }
+            self.release_lease(&job, &owner).await;
             let delay = match &outcome {
                 Outcome::Deferred {
                     retry_after: Some(d),
@@ -491,6 +473,18 @@ impl Engine {
         }
     }
 
+    /// Gives the job's lease back, so the next delivery need not wait it
+    /// out; failing to is only that wait, so it is logged, not returned.
+    async fn release_lease(&self, job: &RestageJob, owner: &str) {
+        if let Err(e) = self
+            .ledger
+            .release_job(&job.run_id, &job.job_id, owner)
+            .await
+        {
+            tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
+        }
+    }
+
     /// A restage stopped by the shutdown signal: back on the queue for the
     /// next start, neither recorded nor announced (its last recorded state
     /// still stands), and not an attempt.
@@ -501,13 +495,7 @@ impl Engine {
         delivery: Delivery,
         outcome: Outcome,
     ) -> ItemResult {
-        if let Err(e) = self
-            .ledger
-            .release_job(&job.run_id, &job.job_id, owner)
-            .await
-        {
-            tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-        }
+        self.release_lease(job, owner).await;
         tracing::info!(job = %job.job_id, app = %job.app.name, reason = %outcome, "handed back at shutdown");
         ItemResult {
             delivery,
