@@ -557,15 +557,12 @@ mod rss {
 mod webhook_rss {
     use std::path::Path;
     use std::process::Stdio;
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, Instant};
 
-    use cf_sim::{CfSim, SimConfig};
-    use restager_shared::config::Secret;
-    use restager_shared::signature::standard_webhooks;
     use serde_json::json;
 
     use super::super::BenchError;
-    use super::super::foundation::{self, BUILDPACK, NEW_VERSION};
+    use super::super::foundation;
     use super::super::moto::Moto;
     use super::super::runtime_api::RuntimeApi;
     use super::{FIRST_POLL_LIMIT, FunctionEnv, REPORT_LIMIT, peak_rss_mb, spawn};
@@ -580,13 +577,7 @@ mod webhook_rss {
     }
 
     pub async fn peak(binary: &Path, apps: usize, seed: u64) -> Result<Peak, BenchError> {
-        let sim = CfSim::start(SimConfig {
-            seed,
-            ..SimConfig::with_apps(apps)
-        })
-        .await
-        .map_err(|e| BenchError::Setup(format!("simulator: {e}")))?;
-        sim.install_buildpack(BUILDPACK, NEW_VERSION);
+        let sim = foundation::released_sim(apps, seed).await?;
         let moto = Moto::start_linear().await?;
         let queue_url = moto.fifo_queue("jobs").await?;
         moto.ledger_table(TABLE).await?;
@@ -645,23 +636,7 @@ mod webhook_rss {
 
     /// A signed notice as a Function URL (payload 2.0) event.
     fn notice_event() -> Result<String, BenchError> {
-        let body = json!({
-            "type": "buildpack.released",
-            "buildpack": BUILDPACK,
-            "version": NEW_VERSION,
-        })
-        .to_string();
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let signed = standard_webhooks::signed_headers(
-            &[Secret::new(foundation::NOTICE_SECRET.to_owned())],
-            "msg_bench_webhook_rss",
-            ts,
-            body.as_bytes(),
-        )
-        .map_err(|e| BenchError::Setup(format!("signing the notice: {e}")))?;
+        let (body, signed) = foundation::signed_notice("msg_bench_webhook_rss")?;
         let mut headers = serde_json::Map::new();
         headers.insert("content-type".into(), json!("application/json"));
         headers.insert("host".into(), json!("bench.lambda-url.us-east-1.on.aws"));
