@@ -37,7 +37,7 @@ use super::slots::{Slots, Want};
 use crate::cf::CfClient;
 use crate::config::WorkerSettings;
 use crate::domain::{JobId, Outcome, RestageJob};
-use crate::ledger::{Lease, Ledger, Recorded, RunState};
+use crate::ledger::{Lease, Ledger, LedgerError, Recorded, RunState};
 use crate::notify::Notifier;
 use crate::queue::{Delivery, JobQueue};
 use crate::retry::{Backoff, Jitter};
@@ -284,6 +284,16 @@ impl Engine {
             outcome,
             note,
         };
+        // Nothing started: the delivery comes back after the usual back-off.
+        let ledger_unavailable = |delivery: Delivery, e: LedgerError| {
+            let delay = self.backoff(delivery.receive_count);
+            result(
+                delivery,
+                Disposition::RetryAfter(delay),
+                None,
+                format!("ledger unavailable: {e}"),
+            )
+        };
 
         let _slot = self
             .slots
@@ -321,13 +331,7 @@ impl Engine {
             }
             Err(e) => {
                 tracing::warn!(job = %job.job_id, error = %e, "ledger unavailable; job not started");
-                let delay = self.backoff(delivery.receive_count);
-                return result(
-                    delivery,
-                    Disposition::RetryAfter(delay),
-                    None,
-                    format!("ledger unavailable: {e}"),
-                );
+                return ledger_unavailable(delivery, e);
             }
         }
 
@@ -369,13 +373,7 @@ impl Engine {
             Err(e) => {
                 tracing::warn!(job = %job.job_id, error = %e, "ledger unavailable; job not started");
                 self.release_lease(&job, &owner).await;
-                let delay = self.backoff(delivery.receive_count);
-                return result(
-                    delivery,
-                    Disposition::RetryAfter(delay),
-                    None,
-                    format!("ledger unavailable: {e}"),
-                );
+                return ledger_unavailable(delivery, e);
             }
         };
         if !outcome.is_final() && deadline.is_shutting_down() {
