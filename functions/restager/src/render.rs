@@ -13,14 +13,8 @@ where
     R: IntoIterator<Item = C>,
     C: IntoIterator<Item = String>,
 {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().copied());
-    for row in rows {
-        table.add_row(row.into_iter().collect::<Vec<_>>());
-    }
+    let mut table = bordered(header, rows);
+    table.set_content_arrangement(ContentArrangement::Dynamic);
     table.to_string()
 }
 
@@ -31,10 +25,7 @@ where
     R: IntoIterator<Item = C>,
     C: IntoIterator<Item = String>,
 {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_BORDERS_ONLY)
-        .set_header(header.iter().copied());
+    let mut table = bordered(header, rows);
     match width {
         Some(w) => {
             table
@@ -45,10 +36,24 @@ where
             table.set_content_arrangement(ContentArrangement::Disabled);
         }
     }
+    table.to_string()
+}
+
+/// The rows under their header, in the one border style every table uses;
+/// how it fits the width is left to the caller.
+fn bordered<R, C>(header: &[&str], rows: R) -> Table
+where
+    R: IntoIterator<Item = C>,
+    C: IntoIterator<Item = String>,
+{
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_BORDERS_ONLY)
+        .set_header(header.iter().copied());
     for row in rows {
         table.add_row(row.into_iter().collect::<Vec<_>>());
     }
-    table.to_string()
+    table
 }
 
 /// `1 app`, `2 apps`: a count and its noun, singular or plural.

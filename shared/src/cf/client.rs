@@ -220,10 +220,7 @@ impl CfClient {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        let (label, bytes) = self
-            .api_call(Method::POST, path, json_body(path, body)?)
-            .await?;
-        decode(&label, &bytes)
+        self.send_json(Method::POST, path, body).await
     }
 
     /// `POST` with no body, ignoring the response body (e.g. `actions/cancel`).
@@ -239,9 +236,16 @@ impl CfClient {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        let (label, bytes) = self
-            .api_call(Method::PATCH, path, json_body(path, body)?)
-            .await?;
+        self.send_json(Method::PATCH, path, body).await
+    }
+
+    /// A JSON body and its decoded answer, for the writes that are sent once.
+    async fn send_json<B, T>(&self, method: Method, path: &str, body: &B) -> Result<T, CfError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let (label, bytes) = self.api_call(method, path, json_body(path, body)?).await?;
         decode(&label, &bytes)
     }
 

@@ -185,19 +185,7 @@ impl CfError {
         if *status != 422 {
             return false;
         }
-        let d = detail.to_ascii_lowercase();
-        if self.is_disk_limit_exceeded() {
-            return false;
-        }
-        [
-            "quota",
-            "memory limit",
-            "instance limit",
-            "instance_limit",
-            "limit exceeded",
-        ]
-        .iter()
-        .any(|needle| d.contains(needle))
+        !self.is_disk_limit_exceeded() && crate::engine::is_quota_text(detail)
     }
 
     /// 422 `disk limit exceeded` on `POST /v3/builds`: the app asks for more

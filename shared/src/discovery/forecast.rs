@@ -279,33 +279,26 @@ mod tests {
         assert_eq!(staging_ms(&untimed), None);
     }
 
+    /// A rolling deployment that took 2 minutes, with this `max_in_flight`.
+    fn two_minute_rollout(max_in_flight: Option<u32>) -> Deployment {
+        deployment(
+            "rolling",
+            "DEPLOYED",
+            "2026-01-05T10:00:00Z",
+            "2026-01-05T10:02:00Z",
+            max_in_flight,
+        )
+    }
+
     #[test]
     fn a_step_is_the_last_rolling_deployment_divided_by_its_steps() {
         // 4 instances one at a time in 2 minutes: 30 s a step.
-        let one = deployment(
-            "rolling",
-            "DEPLOYED",
-            "2026-01-05T10:00:00Z",
-            "2026-01-05T10:02:00Z",
-            Some(1),
-        );
+        let one = two_minute_rollout(Some(1));
         assert_eq!(step_ms(&one, 4), Some(30_000));
         // Two at a time: 2 steps of 60 s. CC before 3.173 says nothing: one at a time.
-        let two = deployment(
-            "rolling",
-            "DEPLOYED",
-            "2026-01-05T10:00:00Z",
-            "2026-01-05T10:02:00Z",
-            Some(2),
-        );
+        let two = two_minute_rollout(Some(2));
         assert_eq!(step_ms(&two, 4), Some(60_000));
-        let old = deployment(
-            "rolling",
-            "DEPLOYED",
-            "2026-01-05T10:00:00Z",
-            "2026-01-05T10:02:00Z",
-            None,
-        );
+        let old = two_minute_rollout(None);
         assert_eq!(step_ms(&old, 4), Some(30_000));
         assert_eq!(
             step_ms(&old, 0),

@@ -37,7 +37,7 @@ use super::slots::{Slots, Want};
 use crate::cf::CfClient;
 use crate::config::WorkerSettings;
 use crate::domain::{JobId, Outcome, RestageJob};
-use crate::ledger::{Lease, Ledger, Recorded, RunState};
+use crate::ledger::{Lease, Ledger, LedgerError, Recorded, RunState};
 use crate::notify::Notifier;
 use crate::queue::{Delivery, JobQueue};
 use crate::retry::{Backoff, Jitter};
@@ -284,6 +284,16 @@ impl Engine {
             outcome,
             note,
         };
+        // Nothing started: the delivery comes back after the usual back-off.
+        let ledger_unavailable = |delivery: Delivery, e: LedgerError| {
+            let delay = self.backoff(delivery.receive_count);
+            result(
+                delivery,
+                Disposition::RetryAfter(delay),
+                None,
+                format!("ledger unavailable: {e}"),
+            )
+        };
 
         let _slot = self
             .slots
@@ -321,13 +331,7 @@ impl Engine {
             }
             Err(e) => {
                 tracing::warn!(job = %job.job_id, error = %e, "ledger unavailable; job not started");
-                let delay = self.backoff(delivery.receive_count);
-                return result(
-                    delivery,
-                    Disposition::RetryAfter(delay),
-                    None,
-                    format!("ledger unavailable: {e}"),
-                );
+                return ledger_unavailable(delivery, e);
             }
         }
 
@@ -358,13 +362,7 @@ impl Engine {
                 return self.hold(&job, &owner, delivery, reason, until).await;
             }
             Ok(Gate::Soon(delay)) => {
-                if let Err(e) = self
-                    .ledger
-                    .release_job(&job.run_id, &job.job_id, &owner)
-                    .await
-                {
-                    tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-                }
+                self.release_lease(&job, &owner).await;
                 return result(
                     delivery,
                     Disposition::RetryAfter(delay),
@@ -374,20 +372,8 @@ impl Engine {
             }
             Err(e) => {
                 tracing::warn!(job = %job.job_id, error = %e, "ledger unavailable; job not started");
-                if let Err(e) = self
-                    .ledger
-                    .release_job(&job.run_id, &job.job_id, &owner)
-                    .await
-                {
-                    tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-                }
-                let delay = self.backoff(delivery.receive_count);
-                return result(
-                    delivery,
-                    Disposition::RetryAfter(delay),
-                    None,
-                    format!("ledger unavailable: {e}"),
-                );
+                self.release_lease(&job, &owner).await;
+                return ledger_unavailable(delivery, e);
             }
         };
         if !outcome.is_final() && deadline.is_shutting_down() {
@@ -449,13 +435,7 @@ impl Engine {
             if let Err(e) = recorded {
                 tracing::warn!(job = %job.job_id, error = %e, "could not record a deferral");
             }
-            if let Err(e) = self
-                .ledger
-                .release_job(&job.run_id, &job.job_id, &owner)
-                .await
-            {
-                tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-            }
+            self.release_lease(&job, &owner).await;
             let delay = match &outcome {
                 Outcome::Deferred {
                     retry_after: Some(d),
@@ -491,6 +471,18 @@ impl Engine {
         }
     }
 
+    /// Gives the job's lease back, so the next delivery need not wait it
+    /// out; failing to is only that wait, so it is logged, not returned.
+    async fn release_lease(&self, job: &RestageJob, owner: &str) {
+        if let Err(e) = self
+            .ledger
+            .release_job(&job.run_id, &job.job_id, owner)
+            .await
+        {
+            tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
+        }
+    }
+
     /// A restage stopped by the shutdown signal: back on the queue for the
     /// next start, neither recorded nor announced (its last recorded state
     /// still stands), and not an attempt.
@@ -501,13 +493,7 @@ impl Engine {
         delivery: Delivery,
         outcome: Outcome,
     ) -> ItemResult {
-        if let Err(e) = self
-            .ledger
-            .release_job(&job.run_id, &job.job_id, owner)
-            .await
-        {
-            tracing::warn!(job = %job.job_id, error = %e, "could not release the job's lease; it expires on its own");
-        }
+        self.release_lease(job, owner).await;
         tracing::info!(job = %job.job_id, app = %job.app.name, reason = %outcome, "handed back at shutdown");
         ItemResult {
             delivery,

@@ -140,7 +140,8 @@ pub(crate) fn is_quota_refusal(outcome: &Outcome) -> bool {
     }
 }
 
-/// A quota-like deployment error (`status.details.error`).
+/// Quota-like text: a deployment's error (`status.details.error`) or the
+/// detail of a 422 (`CfError::is_quota`), so both read quotas the same way.
 pub fn is_quota_text(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     [

@@ -19,6 +19,7 @@ mod slots;
 mod verify;
 
 pub use batch::{BatchItem, BatchReport, Clock, Disposition, Engine, ItemResult};
+pub(crate) use classify::is_quota_text;
 pub use classify::staging_failure;
 pub use deadline::{Deadline, Margins};
 pub use labels::{JOB_LABEL, RUN_LABEL};

@@ -72,11 +72,7 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> Result<ControlReport, RolloutError> {
     for _ in 0..SWAP_TRIES {
-        let view = p
-            .ledger
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| RolloutError::UnknownRun(run_id.clone()))?;
+        let view = p.known_run(run_id).await?;
         let rollout = view
             .rollout
             .clone()

@@ -40,11 +40,7 @@ pub async fn advance(
     now: DateTime<Utc>,
 ) -> Result<Advance, RolloutError> {
     for _ in 0..SWAP_TRIES {
-        let view = p
-            .ledger
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| RolloutError::UnknownRun(run_id.clone()))?;
+        let view = p.known_run(run_id).await?;
         let Some(rollout) = view.rollout.clone() else {
             return Ok(Advance::NoRollout);
         };

@@ -35,7 +35,7 @@ pub use tick::{TickReport, tick};
 
 use crate::cf::{CfClient, CfError};
 use crate::domain::RunId;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, RunView};
 use crate::notify::Notifier;
 use crate::queue::{JobQueue, QueueError};
 
@@ -78,6 +78,17 @@ pub struct Ports<'a> {
     pub notifier: &'a dyn Notifier,
     /// `max_in_flight` of a rollback deployment made after a soak crash.
     pub max_in_flight: u32,
+}
+
+impl Ports<'_> {
+    /// The run as the ledger has it now; a run id it does not know is the
+    /// operator's mistake, reported as such.
+    async fn known_run(&self, run_id: &RunId) -> Result<RunView, RolloutError> {
+        self.ledger
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| RolloutError::UnknownRun(run_id.clone()))
+    }
 }
 
 /// Tries of a read-decide-swap that met a concurrent change.

@@ -262,18 +262,11 @@ impl SlackActions {
 
     async fn retry_failed(&self, run_id: &RunId, user: &str) -> Result<Done, ActionError> {
         let Some(view) = self.load(run_id).await? else {
-            return Ok(Done::unchanged(format!(
-                "Run {run_id} is not in the ledger."
-            )));
+            return Ok(Done::not_in_ledger(run_id));
         };
-        let failed: Vec<LatestJob<'_>> = latest_jobs(&view)
-            .into_iter()
-            .filter(LatestJob::is_final_failure)
-            .collect();
+        let failed = final_failures(&view);
         if failed.is_empty() {
-            return Ok(Done::unchanged(format!(
-                "Nothing to retry: no app of run {run_id} has failed."
-            )));
+            return Ok(Done::nothing_failed("retry", run_id));
         }
         let mut record = view.record.clone();
         let mut jobs = Vec::new();
@@ -373,18 +366,11 @@ impl SlackActions {
 
     async fn skip_failed(&self, run_id: &RunId, user: &str) -> Result<Done, ActionError> {
         let Some(view) = self.load(run_id).await? else {
-            return Ok(Done::unchanged(format!(
-                "Run {run_id} is not in the ledger."
-            )));
+            return Ok(Done::not_in_ledger(run_id));
         };
-        let failed: Vec<LatestJob<'_>> = latest_jobs(&view)
-            .into_iter()
-            .filter(LatestJob::is_final_failure)
-            .collect();
+        let failed = final_failures(&view);
         if failed.is_empty() {
-            return Ok(Done::unchanged(format!(
-                "Nothing to skip: no app of run {run_id} has failed."
-            )));
+            return Ok(Done::nothing_failed("skip", run_id));
         }
         let skipped = Outcome::Skipped {
             reason: format!("skipped by {user}"),
@@ -466,6 +452,25 @@ impl Done {
             changed: false,
         }
     }
+
+    fn not_in_ledger(run_id: &RunId) -> Self {
+        Self::unchanged(format!("Run {run_id} is not in the ledger."))
+    }
+
+    /// A click on "`verb` failed" when no app's latest attempt failed for good.
+    fn nothing_failed(verb: &str, run_id: &RunId) -> Self {
+        Self::unchanged(format!(
+            "Nothing to {verb}: no app of run {run_id} has failed."
+        ))
+    }
+}
+
+/// The run's apps whose latest attempt failed for good: what the buttons act on.
+fn final_failures(view: &RunView) -> Vec<LatestJob<'_>> {
+    latest_jobs(view)
+        .into_iter()
+        .filter(LatestJob::is_final_failure)
+        .collect()
 }
 
 fn signature_failure(e: &SignatureError) -> ActionResponse {

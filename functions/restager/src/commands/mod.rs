@@ -10,13 +10,18 @@ pub mod serve;
 pub mod status;
 pub mod sweep;
 
-use restager_shared::config::ConfigError;
+use std::path::Path;
+
+use restager_shared::cf::CfClient;
+use restager_shared::config::{CfSettings, ConfigError, Env, ScopeSettings, Source};
+use restager_shared::domain::Notice;
+use restager_shared::intake;
 use restager_shared::rollout::Command as RunCommand;
 
 use crate::cli::{Cli, Command, SettingFlags};
 use crate::logging;
 use crate::settings;
-use restager_shared::startup::StartupError;
+use restager_shared::startup::{self, StartupError};
 
 /// Why a command stopped. The variant decides the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -113,4 +118,29 @@ fn shown(err: &CommandError, flags: &SettingFlags) -> String {
         },
         _ => text,
     }
+}
+
+/// A `--notice` file (`plan`, `notify`), checked by the receiver's own parser.
+fn read_notice(path: &Path) -> Result<Notice, CommandError> {
+    let body = std::fs::read(path).map_err(|e| {
+        CommandError::Usage(format!(
+            "cannot read the notice file {}: {e}",
+            path.display()
+        ))
+    })?;
+    intake::notice::parse(&body).map_err(|e| {
+        CommandError::Usage(format!(
+            "{} is not a valid notice: {e} (see shared/schema/notice.schema.json)",
+            path.display()
+        ))
+    })
+}
+
+/// A client of the foundation and the scope of what may be touched in it:
+/// what the commands that only look at apps (`outdated`, `sweep --dry-run`) read.
+fn foundation_in_scope(source: &dyn Source) -> Result<(CfClient, ScopeSettings), CommandError> {
+    let env = Env(source);
+    let cf_settings = CfSettings::from_env(&env)?;
+    let scope = ScopeSettings::from_env(&env)?;
+    Ok((startup::cf_client(&cf_settings)?, scope))
 }

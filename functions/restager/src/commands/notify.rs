@@ -7,7 +7,6 @@
 //! duplicate), 1 when the receiver refused it or could not be reached (the
 //! same `--id` may be sent again safely), 2 for a bad command line or secret.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use restager_shared::config::{ConfigError, Env, Source};
@@ -16,7 +15,7 @@ use restager_shared::intake;
 use restager_shared::signature::standard_webhooks;
 use url::Url;
 
-use super::CommandError;
+use super::{CommandError, read_notice};
 use crate::cli::NotifyArgs;
 
 pub const SECRET_VAR: &str = "RESTAGER_NOTICE_SECRET";
@@ -159,21 +158,6 @@ fn notice_from_args(args: &NotifyArgs) -> Result<Notice, CommandError> {
         .map_err(|e| CommandError::failed("cannot write the notice as JSON", e))?;
     intake::notice::parse(&body)
         .map_err(|e| CommandError::Usage(format!("not a valid notice: {e}")))
-}
-
-fn read_notice(path: &Path) -> Result<Notice, CommandError> {
-    let body = std::fs::read(path).map_err(|e| {
-        CommandError::Usage(format!(
-            "cannot read the notice file {}: {e}",
-            path.display()
-        ))
-    })?;
-    intake::notice::parse(&body).map_err(|e| {
-        CommandError::Usage(format!(
-            "{} is not a valid notice: {e} (see shared/schema/notice.schema.json)",
-            path.display()
-        ))
-    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,8 @@
 //! `restager outdated`: apps whose droplet was staged with an older buildpack
 //! than the one installed in the foundation — the maintenance backlog.
 
-use restager_shared::config::{CfSettings, Env, ScopeSettings, Source};
+use restager_shared::config::Source;
 use restager_shared::discovery::{self, OutdatedApp};
-use restager_shared::startup;
 use serde::Serialize;
 
 use super::CommandError;
@@ -11,10 +10,7 @@ use crate::cli::OutputArgs;
 use crate::render::{place, print_json, table};
 
 pub async fn run(source: &dyn Source, args: OutputArgs) -> Result<(), CommandError> {
-    let env = Env(source);
-    let cf_settings = CfSettings::from_env(&env)?;
-    let scope = ScopeSettings::from_env(&env)?;
-    let cf = startup::cf_client(&cf_settings)?;
+    let (cf, scope) = super::foundation_in_scope(source)?;
     let apps = discovery::outdated(&cf, &scope)
         .await
         .map_err(|e| CommandError::failed("cannot list the outdated apps", e))?;

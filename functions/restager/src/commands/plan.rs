@@ -1,15 +1,12 @@
 //! `restager plan`: what a notice would do, without doing it.
 
-use std::path::Path;
-
 use restager_shared::config::{CfSettings, Env, IntakeSettings, Source};
 use restager_shared::discovery::{self, Plan};
 use restager_shared::domain::{Notice, RunId, Version};
-use restager_shared::intake;
 use restager_shared::startup;
 use serde::Serialize;
 
-use super::CommandError;
+use super::{CommandError, read_notice};
 use crate::cli::PlanArgs;
 use crate::render::{place, plural, print_json, table};
 
@@ -60,21 +57,6 @@ fn notice_from_args(args: &PlanArgs) -> Result<Notice, CommandError> {
                 .into(),
         )),
     }
-}
-
-fn read_notice(path: &Path) -> Result<Notice, CommandError> {
-    let body = std::fs::read(path).map_err(|e| {
-        CommandError::Usage(format!(
-            "cannot read the notice file {}: {e}",
-            path.display()
-        ))
-    })?;
-    intake::notice::parse(&body).map_err(|e| {
-        CommandError::Usage(format!(
-            "{} is not a valid notice: {e} (see shared/schema/notice.schema.json)",
-            path.display()
-        ))
-    })
 }
 
 /// The plan as printed (`--json` prints exactly this).

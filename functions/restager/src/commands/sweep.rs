@@ -2,11 +2,10 @@
 //! scheduled sweep does on AWS, so apps get patched even without a notice.
 
 use restager_shared::config::{
-    CfSettings, Env, IntakeSettings, ScopeSettings, SlackSettings, Source, StorageSettings,
-    WorkerSettings,
+    CfSettings, Env, IntakeSettings, SlackSettings, Source, StorageSettings, WorkerSettings,
 };
 use restager_shared::discovery;
-use restager_shared::startup::{self, AdapterSettings, Adapters};
+use restager_shared::startup::{AdapterSettings, Adapters};
 use serde::Serialize;
 
 use super::CommandError;
@@ -88,10 +87,7 @@ pub async fn run(source: &dyn Source, args: SweepArgs) -> Result<(), CommandErro
 /// `sweep --dry-run`: the sweep's runs, app by app, and nothing queued or
 /// recorded (no queue or ledger is opened).
 async fn dry_run(source: &dyn Source, args: &OutputArgs) -> Result<(), CommandError> {
-    let env = Env(source);
-    let cf_settings = CfSettings::from_env(&env)?;
-    let scope = ScopeSettings::from_env(&env)?;
-    let cf = startup::cf_client(&cf_settings)?;
+    let (cf, scope) = super::foundation_in_scope(source)?;
     let runs = discovery::sweep_plan(&cf, &scope)
         .await
         .map_err(|e| CommandError::failed("cannot find the outdated apps", e))?;

@@ -9,18 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use cf_sim::SimConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::discovery;
 use restager_shared::domain::{Action, Outcome, RunId};
 use restager_shared::ledger::{DynamoLedger, Ledger, RunView};
-use restager_shared::queue::{Delivery, JobSource, SqsQueue};
+use restager_shared::queue::{JobSource, SqsQueue};
 use test_support::engine::{Harness, RecordingNotifier, app, notice, start_with};
 use test_support::moto::{MotoServer, create_ledger_table, create_queue};
 use test_support::rollout::scope;
 use tick::{Tick, handle};
 use worker::Worker;
+
+use super::sqs_event;
 
 struct Aws {
     _moto: MotoServer,
@@ -110,20 +111,6 @@ fn ticker(h: &Harness, aws: &Aws) -> Tick {
     }
 }
 
-fn sqs_event(delivery: &Delivery) -> SqsEvent {
-    let mut m = SqsMessage::default();
-    m.message_id = Some(delivery.message_id.clone());
-    m.receipt_handle = Some(delivery.receipt.clone());
-    m.body = Some(delivery.body.clone());
-    m.attributes.insert(
-        "ApproximateReceiveCount".into(),
-        delivery.receive_count.to_string(),
-    );
-    let mut event = SqsEvent::default();
-    event.records = vec![m];
-    event
-}
-
 fn context() -> Context {
     let mut ctx = Context::default();
     ctx.request_id = "req".into();
@@ -171,8 +158,8 @@ async fn two_workers_finish_wave_one(h: &Harness, aws: &Aws) {
     }
     let (a, b) = (worker(h, aws), worker(h, aws));
     let (ra, rb) = futures::join!(
-        worker::handle(&a, LambdaEvent::new(sqs_event(&first[0]), context())),
-        worker::handle(&b, LambdaEvent::new(sqs_event(&first[1]), context())),
+        worker::handle(&a, LambdaEvent::new(sqs_event([&first[0]]), context())),
+        worker::handle(&b, LambdaEvent::new(sqs_event([&first[1]]), context())),
     );
     for (response, delivery) in [(ra, &first[0]), (rb, &first[1])] {
         let json = serde_json::to_value(response.expect("handled")).expect("json");

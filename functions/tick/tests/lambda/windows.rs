@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::config::{IntakeSettings, ScopeSettings, Secret, WindowSettings};
@@ -90,21 +89,7 @@ async fn deliver(worker: &Worker, queue: &SqsQueue, expected: usize) -> usize {
         );
     }
     assert_eq!(got.len(), expected, "messages on the queue");
-    let mut event = SqsEvent::default();
-    event.records = got
-        .iter()
-        .map(|d| {
-            let mut m = SqsMessage::default();
-            m.message_id = Some(d.message_id.clone());
-            m.receipt_handle = Some(d.receipt.clone());
-            m.body = Some(d.body.clone());
-            m.attributes.insert(
-                "ApproximateReceiveCount".into(),
-                d.receive_count.to_string(),
-            );
-            m
-        })
-        .collect();
+    let event = super::sqs_event(&got);
     let mut context = Context::default();
     let deadline = SystemTime::now() + Duration::from_secs(120);
     context.deadline = deadline

@@ -42,16 +42,7 @@ pub struct SpaceQuotaRelationships {
     pub spaces: ToMany,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpaceQuota {
-    pub guid: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub apps: AppLimits,
-    #[serde(default, deserialize_with = "null_default")]
-    pub relationships: SpaceQuotaRelationships,
-}
+pub type SpaceQuota = Quota<SpaceQuotaRelationships>;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganizationQuotaRelationships {
@@ -60,13 +51,18 @@ pub struct OrganizationQuotaRelationships {
     pub organizations: ToMany,
 }
 
+pub type OrganizationQuota = Quota<OrganizationQuotaRelationships>;
+
+/// A space or an organization quota: CC presents both alike but for what
+/// they apply to (`R`, their relationships).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrganizationQuota {
+#[serde(bound(deserialize = "R: Deserialize<'de> + Default"))]
+pub struct Quota<R> {
     pub guid: String,
     #[serde(default)]
     pub name: String,
     #[serde(default, deserialize_with = "null_default")]
     pub apps: AppLimits,
     #[serde(default, deserialize_with = "null_default")]
-    pub relationships: OrganizationQuotaRelationships,
+    pub relationships: R,
 }

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use cf_sim::{CfSim, SimConfig};
 use restager_shared::config::ScopeSettings;
 use restager_shared::discovery;
 use restager_shared::domain::Action;
@@ -16,7 +15,7 @@ use serde_json::json;
 
 use super::BenchError;
 use super::fanout::covered;
-use super::foundation::{self, BUILDPACK, NEW_VERSION};
+use super::foundation::{self, NEW_VERSION};
 use super::report::{Figure, Goal, Line};
 
 /// Paths the scheduling hints read (the rest is the plan itself).
@@ -41,13 +40,7 @@ struct Measured {
 }
 
 async fn measure(apps: usize, seed: u64) -> Result<Measured, BenchError> {
-    let sim = CfSim::start(SimConfig {
-        seed,
-        ..SimConfig::with_apps(apps)
-    })
-    .await
-    .map_err(|e| BenchError::Setup(format!("simulator: {e}")))?;
-    sim.install_buildpack(BUILDPACK, NEW_VERSION);
+    let sim = foundation::released_sim(apps, seed).await?;
     let cf = foundation::client(&sim)?;
     let notice = foundation::release_notice()?;
     sim.clear_requests();

@@ -8,20 +8,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use bytes::Bytes;
 use cf_sim::{AppSpec, CfSim, SimConfig};
 use futures::StreamExt;
-use restager_shared::config::{Env, IntakeSettings, ScopeSettings, Secret};
+use restager_shared::config::{Env, IntakeSettings, ScopeSettings};
 use restager_shared::discovery;
 use restager_shared::domain::{Action, RestageJob};
 use restager_shared::ledger::MemoryLedger;
 use restager_shared::notify::LogNotifier;
 use restager_shared::queue::JobQueue;
 use restager_shared::queue::sqs::SqsQueue;
-use restager_shared::signature::standard_webhooks;
 use restager_shared::webhook::{Router, RouterDeps};
 use serde_json::json;
 
@@ -339,23 +338,7 @@ fn router(sim: &CfSim, queue: Arc<dyn JobQueue>) -> Result<Router, BenchError> {
 }
 
 fn signed_notice(round: usize) -> Result<http::Request<Bytes>, BenchError> {
-    let body = json!({
-        "type": "buildpack.released",
-        "buildpack": BUILDPACK,
-        "version": NEW_VERSION,
-    })
-    .to_string();
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let headers = standard_webhooks::signed_headers(
-        &[Secret::new(foundation::NOTICE_SECRET.to_owned())],
-        &format!("msg_bench_fanout_{round}"),
-        ts,
-        body.as_bytes(),
-    )
-    .map_err(|e| BenchError::Setup(format!("signing the notice: {e}")))?;
+    let (body, headers) = foundation::signed_notice(&format!("msg_bench_fanout_{round}"))?;
     let mut req = http::Request::builder()
         .method("POST")
         .uri("/webhooks/notice")

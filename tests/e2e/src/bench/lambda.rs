@@ -149,6 +149,45 @@ pub async fn process_floor(runs: usize) -> Result<Summary, BenchError> {
     Ok(Summary::of(&samples))
 }
 
+/// One invocation of a function that is waiting on `api`, measured: its
+/// answer, how long it took and the process's peak RSS after it. The
+/// function is stopped either way, before an error is returned.
+async fn invoke_once(
+    api: &RuntimeApi,
+    mut child: Child,
+    pid: u32,
+    request_id: &str,
+    event: String,
+) -> Result<Invoked, BenchError> {
+    let t0 = Instant::now();
+    api.invoke(request_id, event, Duration::from_secs(15 * 60))?;
+    let reported = api.wait_reported(request_id, REPORT_LIMIT).await;
+    let invocation_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let peak_mb = peak_rss_mb(pid);
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    let reported = reported?;
+    let peak_mb = peak_mb?;
+    let answer = serde_json::from_str(&reported.body).unwrap_or_default();
+    Ok(Invoked {
+        ok: reported.ok,
+        body: reported.body,
+        answer,
+        invocation_ms,
+        peak_mb,
+    })
+}
+
+struct Invoked {
+    /// The function reported a result, not an error.
+    ok: bool,
+    body: String,
+    /// The body as JSON (`null` when it is not).
+    answer: serde_json::Value,
+    invocation_ms: f64,
+    peak_mb: f64,
+}
+
 /// Peak resident set (VmHWM) of a running process, in MiB.
 pub fn peak_rss_mb(pid: u32) -> Result<f64, BenchError> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -366,9 +405,9 @@ mod rss {
     use std::path::Path;
     use std::process::Stdio;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    use super::{FIRST_POLL_LIMIT, REPORT_LIMIT};
+    use super::FIRST_POLL_LIMIT;
     use cf_sim::{AppSpec, AppTiming, CfSim, SimConfig};
     use restager_shared::config::ScopeSettings;
     use restager_shared::discovery;
@@ -380,7 +419,7 @@ mod rss {
     use super::super::foundation::{self, BUILDPACK, NEW_VERSION, OLD_VERSION};
     use super::super::moto::Moto;
     use super::super::runtime_api::RuntimeApi;
-    use super::{FunctionEnv, peak_rss_mb, spawn};
+    use super::{FunctionEnv, Invoked, invoke_once, peak_rss_mb, spawn};
 
     const TABLE: &str = "restager-ledger";
 
@@ -480,33 +519,24 @@ mod rss {
         pub async fn worker_peak(self, binary: &Path) -> Result<Peak, BenchError> {
             let api = RuntimeApi::start().await?;
             let env = FunctionEnv::lambda("worker", &api.host_port(), &self.settings("worker"));
-            let mut child = spawn(binary, &env, Stdio::inherit())?;
+            let child = spawn(binary, &env, Stdio::inherit())?;
             let pid = child
                 .id()
                 .ok_or_else(|| BenchError::Run("the worker exited at once".to_owned()))?;
             api.wait_first_poll(FIRST_POLL_LIMIT).await?;
             let idle_mb = peak_rss_mb(pid)?;
             self.sim.reset_peaks();
-            let t0 = Instant::now();
-            api.invoke(
-                "bench-1",
-                sqs_event(&self.jobs),
-                Duration::from_secs(15 * 60),
-            )?;
-            let reported = api.wait_reported("bench-1", REPORT_LIMIT).await;
-            let invocation_ms = t0.elapsed().as_secs_f64() * 1000.0;
-            let peak_mb = peak_rss_mb(pid);
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            let reported = reported?;
-            let peak_mb = peak_mb?;
-            let answer: serde_json::Value =
-                serde_json::from_str(&reported.body).unwrap_or_default();
+            let Invoked {
+                ok,
+                body,
+                answer,
+                invocation_ms,
+                peak_mb,
+            } = invoke_once(&api, child, pid, "bench-1", sqs_event(&self.jobs)).await?;
             let failures = answer["batchItemFailures"].as_array().map_or(0, Vec::len);
-            if !reported.ok || failures > 0 {
+            if !ok || failures > 0 {
                 return Err(BenchError::Run(format!(
-                    "the worker did not complete the batch: {}",
-                    reported.body
+                    "the worker did not complete the batch: {body}"
                 )));
             }
             let sim_peak = self.sim.peak_active_restages();
@@ -557,18 +587,14 @@ mod rss {
 mod webhook_rss {
     use std::path::Path;
     use std::process::Stdio;
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-    use cf_sim::{CfSim, SimConfig};
-    use restager_shared::config::Secret;
-    use restager_shared::signature::standard_webhooks;
     use serde_json::json;
 
     use super::super::BenchError;
-    use super::super::foundation::{self, BUILDPACK, NEW_VERSION};
+    use super::super::foundation;
     use super::super::moto::Moto;
     use super::super::runtime_api::RuntimeApi;
-    use super::{FIRST_POLL_LIMIT, FunctionEnv, REPORT_LIMIT, peak_rss_mb, spawn};
+    use super::{FIRST_POLL_LIMIT, FunctionEnv, Invoked, invoke_once, peak_rss_mb, spawn};
 
     const TABLE: &str = "restager-ledger";
 
@@ -580,13 +606,7 @@ mod webhook_rss {
     }
 
     pub async fn peak(binary: &Path, apps: usize, seed: u64) -> Result<Peak, BenchError> {
-        let sim = CfSim::start(SimConfig {
-            seed,
-            ..SimConfig::with_apps(apps)
-        })
-        .await
-        .map_err(|e| BenchError::Setup(format!("simulator: {e}")))?;
-        sim.install_buildpack(BUILDPACK, NEW_VERSION);
+        let sim = foundation::released_sim(apps, seed).await?;
         let moto = Moto::start_linear().await?;
         let queue_url = moto.fifo_queue("jobs").await?;
         moto.ledger_table(TABLE).await?;
@@ -607,30 +627,22 @@ mod webhook_rss {
         .collect();
         let api = RuntimeApi::start().await?;
         let env = FunctionEnv::lambda("webhook", &api.host_port(), &settings);
-        let mut child = spawn(binary, &env, Stdio::inherit())?;
+        let child = spawn(binary, &env, Stdio::inherit())?;
         let pid = child
             .id()
             .ok_or_else(|| BenchError::Run("the webhook exited at once".to_owned()))?;
         api.wait_first_poll(FIRST_POLL_LIMIT).await?;
         let idle_mb = peak_rss_mb(pid)?;
-        let t0 = Instant::now();
-        api.invoke(
-            "bench-webhook-1",
-            notice_event()?,
-            Duration::from_secs(15 * 60),
-        )?;
-        let reported = api.wait_reported("bench-webhook-1", REPORT_LIMIT).await;
-        let invocation_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        let peak_mb = peak_rss_mb(pid);
-        let _ = child.start_kill();
-        let _ = child.wait().await;
-        let reported = reported?;
-        let peak_mb = peak_mb?;
-        let answer: serde_json::Value = serde_json::from_str(&reported.body).unwrap_or_default();
-        if !reported.ok || answer["statusCode"] != 202 {
+        let Invoked {
+            ok,
+            body,
+            answer,
+            invocation_ms,
+            peak_mb,
+        } = invoke_once(&api, child, pid, "bench-webhook-1", notice_event()?).await?;
+        if !ok || answer["statusCode"] != 202 {
             return Err(BenchError::Run(format!(
-                "the webhook did not accept the notice: {}",
-                reported.body
+                "the webhook did not accept the notice: {body}"
             )));
         }
         let jobs = moto.queue_depth(&queue_url).await? as usize;
@@ -645,23 +657,7 @@ mod webhook_rss {
 
     /// A signed notice as a Function URL (payload 2.0) event.
     fn notice_event() -> Result<String, BenchError> {
-        let body = json!({
-            "type": "buildpack.released",
-            "buildpack": BUILDPACK,
-            "version": NEW_VERSION,
-        })
-        .to_string();
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let signed = standard_webhooks::signed_headers(
-            &[Secret::new(foundation::NOTICE_SECRET.to_owned())],
-            "msg_bench_webhook_rss",
-            ts,
-            body.as_bytes(),
-        )
-        .map_err(|e| BenchError::Setup(format!("signing the notice: {e}")))?;
+        let (body, signed) = foundation::signed_notice("msg_bench_webhook_rss")?;
         let mut headers = serde_json::Map::new();
         headers.insert("content-type".into(), json!("application/json"));
         headers.insert("host".into(), json!("bench.lambda-url.us-east-1.on.aws"));
