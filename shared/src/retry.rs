@@ -14,7 +14,9 @@
 //! | Slack messages (`slack::notifier`) | 500 ms → 30 s | [`Jitter::None`] | one outbox per channel, already paced one call at a time |
 //!
 //! Polling is not back-off but has the same need to spread: [`spread`] puts
-//! a poll interval within ±20 % (`engine::restage`).
+//! a poll interval within ±20 % (`engine::restage`, `engine::poll`, whose
+//! predicted waits also grow past their window but never beyond the poll
+//! interval: a cadence, not a retry).
 
 use std::time::Duration;
 
@@ -80,7 +82,13 @@ impl Backoff {
 
 /// `d` within `±share` (0.2 = ±20 %), so many pollers do not poll in lockstep.
 pub fn spread(d: Duration, share: f64) -> Duration {
-    d.mul_f64(1.0 - share + 2.0 * share * fraction())
+    spread_by(d, share, fraction())
+}
+
+/// [`spread`] with its random fraction `draw` (in [0, 1)) given, for
+/// callers that draw once for several waits or test exact values.
+pub fn spread_by(d: Duration, share: f64, draw: f64) -> Duration {
+    d.mul_f64(1.0 - share + 2.0 * share * draw)
 }
 
 /// A random fraction in [0, 1). Hash seeds are random per process and per

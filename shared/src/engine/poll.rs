@@ -7,7 +7,7 @@
 //! [`ScheduleHints`]), the poller instead sleeps until shortly before the
 //! phase is likely to end, polls at a short interval across the window where
 //! it most likely ends (at most half the fixed interval apart), and past that
-//! window backs off to the fixed interval. Without an expectation it polls on the
+//! window widens its polls back to the fixed interval. Without an expectation it polls on the
 //! fixed beat, as restager always did. Every wait keeps its jitter, so
 //! workers never poll in lockstep.
 //!
@@ -43,7 +43,7 @@ const SHORT_FLOOR_SHARE: f64 = 0.1;
 /// the interval asks to see ends sooner, and gets that in the window too.
 const SHORT_CEILING_SHARE: f64 = 0.5;
 /// Past the window each poll waits this much longer, up to the fixed interval.
-const BACKOFF: f64 = 1.5;
+const PAST_WINDOW_GROWTH: f64 = 1.5;
 /// The sleep to the window is shortened by up to this share (jitter that
 /// never makes the first look later than the window's start).
 const FIRST_SLEEP_JITTER: f64 = 0.05;
@@ -68,7 +68,7 @@ pub(crate) struct PollPlan {
     interval: Duration,
     expectation: Option<Expectation>,
     /// The next wait once past the window.
-    backoff: Option<Duration>,
+    past_window: Option<Duration>,
 }
 
 impl PollPlan {
@@ -78,7 +78,7 @@ impl PollPlan {
         Self {
             interval,
             expectation: expectation.filter(|e| !e.expected.is_zero()),
-            backoff: None,
+            past_window: None,
         }
     }
 
@@ -89,7 +89,7 @@ impl PollPlan {
 
     /// [`next`](Self::next) with the jitter's random fraction `draw` in [0, 1).
     pub(crate) fn next_with(&mut self, elapsed: Duration, draw: f64) -> Duration {
-        let jittered = |d: Duration| d.mul_f64(1.0 - FIXED_SPREAD + 2.0 * FIXED_SPREAD * draw);
+        let jittered = |d: Duration| retry::spread_by(d, FIXED_SPREAD, draw);
         let Some(e) = self.expectation else {
             return jittered(self.interval);
         };
@@ -102,9 +102,9 @@ impl PollPlan {
         if elapsed < e.at(WINDOW_SPREADS) {
             return jittered(short);
         }
-        // Later than expected: back off towards the fixed beat.
-        let wait = self.backoff.unwrap_or(short).min(self.interval);
-        self.backoff = Some(wait.mul_f64(BACKOFF).min(self.interval));
+        // Later than expected: widen the polls towards the fixed beat.
+        let wait = self.past_window.unwrap_or(short).min(self.interval);
+        self.past_window = Some(wait.mul_f64(PAST_WINDOW_GROWTH).min(self.interval));
         jittered(wait)
     }
 
