@@ -12,6 +12,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A resource that is not the shape restager reads, with what is known of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,9 +86,16 @@ pub fn read<T: DeserializeOwned>(raw: &Value) -> Result<T, Unreadable> {
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Record<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Any well-formed JSON value is accepted here; only malformed JSON
-        // (a truncated body) fails the page.
-        let raw = Value::deserialize(d)?;
-        Ok(match read::<T>(&raw) {
+        // (a truncated body) fails the page. The resource is kept as its text
+        // and parsed straight into `T`: a page of 5,000 apps then builds no
+        // JSON tree at all. Only a resource that does not parse is read again
+        // as a tree, which is what names its failing field.
+        let raw = Box::<RawValue>::deserialize(d)?;
+        if let Ok(t) = serde_json::from_str::<T>(raw.get()) {
+            return Ok(Record::Read(t));
+        }
+        let tree: Value = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(match read::<T>(&tree) {
             Ok(t) => Record::Read(t),
             Err(u) => Record::Unreadable(u),
         })

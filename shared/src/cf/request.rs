@@ -272,6 +272,12 @@ pub(super) fn json_body<B: Serialize + ?Sized>(path: &str, body: &B) -> Result<B
 /// [`CfError::Invalid`]; JSON of the wrong shape is [`CfError::Unreadable`],
 /// naming the field, so one odd object is reported for its app.
 pub(super) fn decode<T: DeserializeOwned>(request: &str, bytes: &[u8]) -> Result<T, CfError> {
+    // The typed parse straight from the bytes is the common case and builds
+    // no JSON tree; a body it refuses is read again as a tree below, which
+    // tells a body that is not JSON from one odd field and names the field.
+    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+        return Ok(value);
+    }
     let what = std::any::type_name::<T>()
         .rsplit("::")
         .next()
@@ -359,5 +365,41 @@ mod tests {
     fn retry_after_is_seconds() {
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    /// The bytes-first parse and the tree that names a field must agree:
+    /// a page with one odd resource still parses, the odd one is reported
+    /// with its identity, and a body that is not JSON is `Invalid`.
+    #[test]
+    fn pages_parse_from_bytes_and_odd_resources_are_still_named() {
+        use crate::cf::models::{App, Page};
+        let body = br#"{"pagination": {"total_results": 2, "next": null},
+            "resources": [
+              {"guid": "a1", "name": "good", "state": "STARTED",
+               "lifecycle": {"type": "buildpack", "data": {"buildpacks": ["ruby_buildpack"], "stack": "cflinuxfs4"}},
+               "relationships": {"space": {"data": {"guid": "s1"}}},
+               "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"},
+              {"guid": "a2", "name": "odd", "state": 7,
+               "relationships": {"space": {"data": {"guid": "s1"}}}}
+            ]}"#;
+        let page: Page<App> = decode("GET /v3/apps", body).expect("a page with one odd app parses");
+        let (apps, odd, _) = page.into_parts();
+        assert_eq!(apps.len(), 1, "{apps:?}");
+        assert_eq!(apps[0].guid, "a1");
+        assert_eq!(odd.len(), 1);
+        assert_eq!(odd[0].guid.as_deref(), Some("a2"));
+        assert_eq!(odd[0].space_guid.as_deref(), Some("s1"));
+        assert_eq!(odd[0].field, "state");
+
+        let not_json = decode::<Page<App>>("GET /v3/apps", b"<html>bad gateway</html>");
+        assert!(
+            matches!(not_json, Err(CfError::Invalid(ref m)) if m.contains("GET /v3/apps")),
+            "{not_json:?}"
+        );
+        let wrong_shape = decode::<App>("GET /v3/apps/a2", br#"{"guid": "a2", "state": 7}"#);
+        assert!(
+            matches!(wrong_shape, Err(CfError::Unreadable { .. })),
+            "{wrong_shape:?}"
+        );
     }
 }

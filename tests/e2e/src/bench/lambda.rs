@@ -366,7 +366,10 @@ pub async fn run(args: &LambdaArgs) -> Result<Figure, BenchError> {
                 w.peak_mb,
                 "MiB",
             )
-            .against("the webhook's 512 MB (infra/template.yaml WebhookMemorySize)", 512.0),
+            .against(
+                "the webhook's 512 MB (infra/template.yaml WebhookMemorySize)",
+                512.0,
+            ),
         );
         fig.line(Line::new(
             "webhook invocation: request → 202 (discovery, ledger, fan-out)",
