@@ -32,6 +32,9 @@ pub struct OutdatedApp {
     /// The newest version installed for that stack.
     pub installed: Version,
     pub droplet_guid: String,
+    /// The package behind that droplet ([`RestageJob::package_guid`]).
+    #[serde(skip)]
+    pub package_guid: Option<String>,
     /// Why a sweep leaves it alone (stopped, docker, no package, opted out);
     /// `None` when a sweep restages it.
     pub blocked: Option<String>,
@@ -113,6 +116,7 @@ pub async fn outdated(
             current,
             installed: newest,
             droplet_guid: droplet.guid.clone(),
+            package_guid: droplet.package_guid().map(str::to_string),
             wave_label: app
                 .space_guid()
                 .and_then(|g| inventory.listing.spaces.get(g))
@@ -176,6 +180,7 @@ pub async fn sweep_plan(
                         Some(app.buildpack),
                         Some(app.installed),
                     )
+                    .with_package(app.package_guid)
                     .for_owners(app.window, app.slack_channel),
                 ),
             }

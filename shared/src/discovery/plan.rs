@@ -171,6 +171,7 @@ impl Plan {
         &mut self,
         place: crate::domain::AppRef,
         droplet: &str,
+        package: Option<&str>,
         bp: Option<&str>,
         target: Option<&Version>,
     ) {
@@ -192,6 +193,7 @@ impl Plan {
             bp.map(str::to_string),
             target.cloned(),
         )
+        .with_package(package.map(str::to_string))
         .for_owners(owners.job_window(), owners.slack_channel);
         self.jobs.push(job);
     }
@@ -370,7 +372,8 @@ async fn plan_buildpack(
                 if let Some(now) = entry.and_then(|e| e.version.clone()) {
                     plan.current_versions.insert(place.guid.clone(), now);
                 }
-                plan.job(place, droplet_guid, Some(buildpack), Some(version))
+                let package = droplet.and_then(|d| d.package_guid());
+                plan.job(place, droplet_guid, package, Some(buildpack), Some(version))
             }
             (Some(reason), _) => plan.skip(place, reason),
             // `blocker` already refused apps without a droplet.
@@ -440,7 +443,10 @@ fn plan_all_listed(inventory: &Inventory, plan: &mut Plan, scope: &ScopeSettings
             .or_else(|| inventory.unreadable_reason(app).map(str::to_string))
             .or_else(|| rules::blocker(app, droplet, plan.action));
         match (reason, inventory.current_droplet_guid(app)) {
-            (None, Some(droplet_guid)) => plan.job(place, droplet_guid, None, None),
+            (None, Some(droplet_guid)) => {
+                let package = droplet.and_then(|d| d.package_guid());
+                plan.job(place, droplet_guid, package, None, None)
+            }
             (Some(reason), _) => plan.skip(place, reason),
             (None, None) => {}
         }

@@ -19,6 +19,10 @@
 //!    again, labelled so that a redelivery follows that rollback; report how
 //!    it finalized.
 //!
+//! Steps 1 and 2 read everything at once (with the package the job names,
+//! when discovery read it): a round trip to CC is on every restage's
+//! critical path, so a restage costs two before its build, not four.
+//!
 //! A restart skips steps 3 to 5. Every step returns a [`Step`]: it carries
 //! on, or it stops the restage with its outcome (`ControlFlow::Break`).
 //!
@@ -44,7 +48,7 @@ use super::verify::{self, Health};
 use crate::cf::{
     App, AppState, Build, BuildState, CfClient, CfError, CurrentDroplet, Deployment,
     DeploymentRequest, DeploymentStatusReason, DeploymentStatusValue, Droplet, LifecycleType,
-    PackageState, PackageType,
+    Package, PackageState, PackageType,
 };
 use crate::config::WorkerSettings;
 use crate::domain::{Action, Outcome, RestageJob};
@@ -59,6 +63,7 @@ mod stand_back;
 
 use canary::{canceled_canary, is_crashed_canary};
 use finish::rolled_back;
+use stand_back::{ForStaging, Prefetched};
 
 /// Log target of finished restages (one line each, with its duration).
 pub const RESTAGE_LOG: &str = "restager::restage";
@@ -225,9 +230,12 @@ impl Restage<'_> {
             return Break(skipped("the configured action is `none`: report only"));
         }
         // 1. Re-read the app; a deployment this job created is followed to
-        // its end. Both reads at once: each round trip to CC is on every
-        // restage's critical path.
-        let (app, ours) = futures::join!(self.read_app(), self.our_deployments());
+        // its end. Step 2's reads (and the package to stage) go out with
+        // these: each round trip to CC is on every restage's critical path,
+        // and they are wasted only on a redelivery that resumes, or an app
+        // someone stopped since discovery.
+        let (app, ours, look) =
+            futures::join!(self.read_app(), self.our_deployments(), self.first_look());
         let app = app?;
         let ours = ours?;
         let known: HashSet<String> = ours.iter().map(|d| d.guid.clone()).collect();
@@ -247,12 +255,12 @@ impl Restage<'_> {
             Some(dep) => dep,
             None => {
                 // 2. Stand back unless the app is ours to restage.
-                let (current, our_builds) = self.stand_back(&app).await?;
+                let (current, look) = self.stand_back(&app, look).await?;
                 let droplet = match self.job.action {
                     Action::Restart => None,
                     Action::Restage | Action::None => {
                         // 3. Stage the live droplet's package (or resume this job's build).
-                        let build = self.build(&current, our_builds).await?;
+                        let build = self.build(&current, look).await?;
                         self.progress
                             .reached(Progressed::Staging, Some(&build.guid), None)
                             .await;

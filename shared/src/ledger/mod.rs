@@ -100,6 +100,8 @@ impl ExpectedJob {
             action: run.action,
             app: self.app.clone(),
             droplet_guid: self.droplet_guid.clone()?,
+            // Not kept either: the worker reads it from the current droplet.
+            package_guid: None,
             buildpack: self.buildpack.clone(),
             target_version: self.target_version.clone(),
             release: 0,

@@ -289,6 +289,7 @@ impl SlackActions {
                 action: record.action,
                 app: app.clone(),
                 droplet_guid: droplet_guid.clone(),
+                package_guid: None,
                 buildpack: expected.and_then(|e| e.buildpack.clone()),
                 target_version: expected.and_then(|e| e.target_version.clone()),
                 release: 0,

@@ -564,3 +564,39 @@ async fn an_unreachable_foundation_is_a_retryable_error() {
     .expect_err("nothing listens there");
     assert!(err.is_retryable(), "{err}");
 }
+
+#[tokio::test]
+async fn each_job_names_the_package_behind_its_live_droplet() {
+    let sim = sim(0).await;
+    sim.install_buildpack(RUBY, "1.10.30");
+    let mut spec = AppSpec::new("shop");
+    spec.buildpack_version = Some("1.10.20".into());
+    // Unreleased bits: the newest package is not the one behind the droplet.
+    spec.newer_package = true;
+    let guid = sim.add_app(spec);
+    let droplet = sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    let live = sim.droplet(&droplet).and_then(|d| d.package);
+    assert!(live.is_some(), "the simulator's droplet has a package");
+
+    let cf = client(&sim);
+    for notice in [
+        ruby("1.10.30", None),
+        Notice::Stemcell {
+            stemcell: "ubuntu-jammy".into(),
+            version: v("1.622"),
+        },
+    ] {
+        let plan = default_plan(&cf, &notice).await;
+        assert_eq!(plan.jobs.len(), 1, "{notice:?}");
+        assert_eq!(plan.jobs[0].package_guid, live, "{notice:?}");
+    }
+    let sweep = discovery::sweep_plan(&cf, &ScopeSettings::default())
+        .await
+        .expect("sweep");
+    let jobs: Vec<_> = sweep.iter().flat_map(|r| r.jobs.iter()).collect();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].package_guid, live);
+}

@@ -541,10 +541,12 @@ async fn an_expired_token_mid_restage_reauthenticates_once() {
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
     let log = h.sim.requests();
-    // Step 1 reads the app and its deployments at once: both may carry the
-    // expired token, but only one new token is fetched.
+    // Steps 1 and 2 read at once (the app, this job's deployments and
+    // builds, the current droplet, staging builds, active deployments, the
+    // package): each may carry the expired token, but only one new token is
+    // fetched.
     let refused = log.iter().filter(|r| r.status == 401).count();
-    assert!((1..=2).contains(&refused), "{refused} refusals");
+    assert!((1..=7).contains(&refused), "{refused} refusals");
     assert_eq!(log.iter().filter(|r| r.path == "/oauth/token").count(), 2);
     assert_eq!(client_builds(&h.sim, &guid), 1);
     assert_eq!(client_deployments(&h.sim, &guid), 1);
@@ -872,4 +874,93 @@ async fn a_retry_stages_afresh_even_when_the_timed_out_build_finished_later() {
         Some(retry.job_id.as_str()),
         "built under the retry's own job id"
     );
+}
+
+#[tokio::test]
+async fn the_planned_package_is_read_once_beside_the_first_checks() {
+    let h = start().await;
+    let guid = h.sim.add_app(app("planned"));
+    let droplet = h
+        .sim
+        .app(&guid)
+        .and_then(|a| a.current_droplet)
+        .expect("droplet");
+    let live = h
+        .sim
+        .droplet(&droplet)
+        .and_then(|d| d.package)
+        .expect("package");
+    let job = h.restage_job(&guid).with_package(Some(live.clone()));
+
+    let outcome = h.restage(&job).await;
+
+    assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
+    let log = h.sim.requests();
+    let package_reads = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == format!("/v3/packages/{live}"))
+        .count();
+    assert_eq!(package_reads, 1, "read ahead, not again");
+    let posts = build_posts(&h.sim);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        posts[0]
+            .body
+            .as_ref()
+            .and_then(|b| b["package"]["guid"].as_str()),
+        Some(live.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_planned_package_that_is_not_the_live_droplets_is_not_staged() {
+    let h = start().await;
+    // A job naming another package (a newer upload, or one since deleted):
+    // the live droplet's package is read once the droplet names it, and
+    // staged; the named one never is.
+    for (name, newer) in [("newer-upload", true), ("deleted", false)] {
+        let guid = h.sim.add_app(app(name));
+        let droplet = h
+            .sim
+            .app(&guid)
+            .and_then(|a| a.current_droplet)
+            .expect("droplet");
+        let live = h
+            .sim
+            .droplet(&droplet)
+            .and_then(|d| d.package)
+            .expect("package");
+        let named = match newer {
+            true => h
+                .sim
+                .add_package(&guid, cf_sim::PackageState::Ready)
+                .expect("package"),
+            false => "0d1e2f3a-0000-4000-8000-00000000dead".to_string(),
+        };
+        h.sim.clear_requests();
+        let job = h.restage_job(&guid).with_package(Some(named));
+
+        let outcome = h.restage(&job).await;
+
+        assert!(
+            matches!(outcome, Outcome::Restaged { .. }),
+            "{name}: {outcome:?}"
+        );
+        let staged: Vec<String> = build_posts(&h.sim)
+            .iter()
+            .filter_map(|p| {
+                p.body.as_ref()?["package"]["guid"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect();
+        assert_eq!(staged, vec![live.clone()], "{name}");
+        let live_reads = h
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == format!("/v3/packages/{live}"))
+            .count();
+        assert_eq!(live_reads, 1, "{name}");
+    }
 }

@@ -6,10 +6,10 @@ use super::*;
 
 impl Restage<'_> {
     /// Step 3: this job's earlier build if it staged (or is still staging),
-    /// else a new build of the live droplet's package. `ours` are this
-    /// job's builds when step 2 already read them.
-    pub(super) async fn build(&self, current: &Droplet, ours: Option<Vec<Build>>) -> Step<Build> {
-        let builds = match ours {
+    /// else a new build of the live droplet's package. `read` is what step
+    /// 2 already read of this job's builds and the package.
+    pub(super) async fn build(&self, current: &Droplet, read: ForStaging) -> Step<Build> {
+        let builds = match read.ours {
             Some(builds) => builds,
             None => self
                 .our_builds()
@@ -30,17 +30,27 @@ impl Restage<'_> {
                 BuildState::Other(_) => return Continue(build),
             }
         }
-        self.create_build(current).await
+        self.create_build(current, read.package).await
     }
 
-    pub(super) async fn create_build(&self, current: &Droplet) -> Step<Build> {
+    /// A new build of `current`'s package; `prefetched` is used when it is
+    /// that package.
+    pub(super) async fn create_build(
+        &self,
+        current: &Droplet,
+        prefetched: Option<Prefetched>,
+    ) -> Step<Build> {
         let Some(package_guid) = current.package_guid() else {
             return Break(skipped(&format!(
                 "not restageable: droplet {} has no package (pushed as a droplet?)",
                 current.guid
             )));
         };
-        let package = match self.cf.get_package(package_guid).await {
+        let read = match prefetched.filter(|p| p.guid == package_guid) {
+            Some(p) => p.read,
+            None => self.cf.get_package(package_guid).await,
+        };
+        let package: Package = match read {
             Ok(p) => p,
             Err(e) if e.is_not_found() => {
                 return Break(skipped(&format!(

@@ -4,25 +4,37 @@
 
 use super::*;
 
+/// Step 2's reads, made beside step 1's and judged once the app is read.
+pub(super) struct FirstLook {
+    current: Result<Option<Droplet>, CfError>,
+    staging: Result<Vec<Build>, CfError>,
+    active: Result<Vec<Deployment>, CfError>,
+    /// This job's builds; `None` for a restart, which builds nothing.
+    ours: Option<Result<Vec<Build>, CfError>>,
+    /// The package the job names, read for step 3 when it restages.
+    package: Option<Prefetched>,
+}
+
+/// What step 3 takes from step 2: this job's builds, and the package the
+/// job named (step 3 uses it only if it is the current droplet's).
+#[derive(Default)]
+pub(super) struct ForStaging {
+    pub ours: Option<Vec<Build>>,
+    pub package: Option<Prefetched>,
+}
+
+/// A package read ahead: the GUID asked for and CC's answer.
+pub(super) struct Prefetched {
+    pub guid: String,
+    pub read: Result<Package, CfError>,
+}
+
 impl Restage<'_> {
-    /// Step 2: the app's current droplet, unless the app is stopped, a docker
-    /// app, already current, pushed since discovery, or someone is deploying
-    /// it; with this job's builds for step 3 when it restages. The reads go
-    /// out together and are judged in this order, so the outcome is the one
-    /// reading them one after another gave.
-    pub(super) async fn stand_back(&self, app: &App) -> Step<(Droplet, Option<Vec<Build>>)> {
-        if app.state == AppState::Stopped {
-            return Break(skipped(
-                "the app is STOPPED: a deployment would start it, so it is left alone",
-            ));
-        }
-        if app.lifecycle_type() == Some(&LifecycleType::Docker) {
-            return Break(skipped(
-                "docker app: no buildpack to update (a restage would re-pull the image)",
-            ));
-        }
+    /// Step 2's reads, all at once (step 1 runs them beside its own).
+    pub(super) async fn first_look(&self) -> FirstLook {
         let restages = self.job.action != Action::Restart;
-        let (current, staging, active, ours) = futures::join!(
+        let package = self.job.package_guid.as_deref().filter(|_| restages);
+        let (current, staging, active, ours, package) = futures::join!(
             self.cf.get_current_droplet(self.app_guid()),
             self.cf
                 .list_builds(self.app_guid(), &[BuildState::Staging], None),
@@ -33,8 +45,46 @@ impl Restage<'_> {
                     false => None,
                 }
             },
+            async {
+                match package {
+                    Some(guid) => Some(Prefetched {
+                        guid: guid.to_string(),
+                        read: self.cf.get_package(guid).await,
+                    }),
+                    None => None,
+                }
+            },
         );
-        let Some(current) = current.or_stop("reading the current droplet")? else {
+        FirstLook {
+            current,
+            staging,
+            active,
+            ours,
+            package,
+        }
+    }
+
+    /// Step 2: the app's current droplet, unless the app is stopped, a docker
+    /// app, already current, pushed since discovery, or someone is deploying
+    /// it; with what step 3 needs when it restages. The reads are judged in
+    /// this order, so the outcome is the one reading them one after another
+    /// gave.
+    pub(super) async fn stand_back(
+        &self,
+        app: &App,
+        look: FirstLook,
+    ) -> Step<(Droplet, ForStaging)> {
+        if app.state == AppState::Stopped {
+            return Break(skipped(
+                "the app is STOPPED: a deployment would start it, so it is left alone",
+            ));
+        }
+        if app.lifecycle_type() == Some(&LifecycleType::Docker) {
+            return Break(skipped(
+                "docker app: no buildpack to update (a restage would re-pull the image)",
+            ));
+        }
+        let Some(current) = look.current.or_stop("reading the current droplet")? else {
             return Break(skipped("not restageable: the app has no current droplet"));
         };
         if self.already_current(&current) {
@@ -43,19 +93,25 @@ impl Restage<'_> {
         if current.guid != self.job.droplet_guid {
             return Break(self.droplet_changed(&current.guid, None).await);
         }
-        let staging = staging.or_stop("listing staging builds")?;
+        let staging = look.staging.or_stop("listing staging builds")?;
         if let Some(theirs) = staging.iter().find(|b| !self.is_ours(&b.metadata.labels)) {
             return Break(someone_deploying(&format!(
                 "build {} is STAGING",
                 theirs.guid
             )));
         }
-        self.no_foreign_deployment(active)?;
-        let ours = match ours {
+        self.no_foreign_deployment(look.active)?;
+        let ours = match look.ours {
             Some(listed) => Some(listed.or_stop("looking for this job's build")?),
             None => None,
         };
-        Continue((current, ours))
+        Continue((
+            current,
+            ForStaging {
+                ours,
+                package: look.package,
+            },
+        ))
     }
 
     pub(super) async fn active_deployments(&self) -> Result<Vec<Deployment>, CfError> {

@@ -289,6 +289,21 @@ pub async fn run(args: &MakespanArgs) -> Result<MakespanFigures, BenchError> {
         )
         .against("half the poll interval", args.poll / 2.0),
     );
+    fig.line(Line::new(
+        "a restage's first request to its build (mean)",
+        main.lags.before_build_s,
+        "s",
+    ));
+    fig.line(Line::new(
+        "a build's end seen to its deployment (mean)",
+        main.lags.before_deploy_s,
+        "s",
+    ));
+    fig.line(Line::new(
+        "slots busy: first request to deployment's end seen, share of C × makespan",
+        main.lags.slots_busy,
+        "",
+    ));
     if let Some(f) = &fixed {
         fig.line(Line::new(
             "a build's / deployment's end seen after (mean, fixed beat)",

@@ -80,6 +80,16 @@ pub struct Lags {
     /// Mean GETs of one build / deployment.
     pub staging_polls: f64,
     pub rollout_polls: f64,
+    /// Mean modelled seconds from the restage's first request (GET of the
+    /// app) to CC creating its build: the checks before staging.
+    pub before_build_s: f64,
+    /// From the poll that saw STAGED to CC creating the deployment: the
+    /// re-checks before deploying.
+    pub before_deploy_s: f64,
+    /// Share of C × makespan during which a restage was between its first
+    /// request and the poll that saw its deployment end (the rest is slots
+    /// handing over to the next job, and the end of the run).
+    pub slots_busy: f64,
 }
 
 impl Measured {
@@ -251,7 +261,9 @@ pub async fn run(spec: &RunSpec, work: &[AppWork]) -> Result<RunResult, BenchErr
     }
     let measured = measure(&sim, &guids, work, scale)?;
     let requests = sim.requests();
-    let lags = lags(&measured, &requests, anchor, scale);
+    let mut lags = lags(&measured, &requests, anchor, scale);
+    lags.add_overheads(&guids, &measured, &requests, anchor, scale);
+    lags.slots_busy /= (spec.concurrency as f64 * scale.modelled(wall)).max(1e-9);
     let quota_refusals = requests
         .iter()
         .filter(|r| r.status == 422 && r.method == "POST")
@@ -368,8 +380,8 @@ fn measure(
         .collect()
 }
 
-/// For every build and deployment, the first GET of it at or after it
-/// settled, and how many GETs it had.
+/// For every build and deployment, how long after it settled the poll
+/// that saw it came, and how many GETs it had.
 fn lags(
     measured: &[Measured],
     requests: &[RecordedRequest],
@@ -393,8 +405,11 @@ fn lags(
     let phase = |p: &cf_sim::PhaseTimes| -> Option<(f64, usize)> {
         let settled = p.settled?;
         let seen = gets.get(p.guid.as_str())?;
-        let first = seen.iter().filter(|t| **t >= settled).min()?;
-        let late = (*first - settled).to_std().ok()?;
+        // The poll that saw the end is the last one (the engine stops
+        // there); one that arrived just before CC stamped the end saw it
+        // at once.
+        let last = seen.iter().max()?;
+        let late = (*last - settled).to_std().unwrap_or_default();
         Some((scale.modelled(late), seen.len()))
     };
     let mean_of = |f: &dyn Fn(&Measured) -> Option<(f64, usize)>| {
@@ -412,5 +427,70 @@ fn lags(
         rollout_s,
         staging_polls,
         rollout_polls,
+        ..Lags::default()
+    }
+}
+
+impl Lags {
+    /// The client's share of each restage besides polling: what happens
+    /// between its first request and the build, and between the build's end
+    /// being seen and the deployment. `slots_busy` is left as a sum of
+    /// modelled seconds for the caller to divide.
+    fn add_overheads(
+        &mut self,
+        guids: &[String],
+        measured: &[Measured],
+        requests: &[RecordedRequest],
+        anchor: (Instant, chrono::DateTime<chrono::Utc>),
+        scale: TimeScale,
+    ) {
+        let at = |r: &RecordedRequest| {
+            let since = r.received_at.saturating_duration_since(anchor.0);
+            anchor.1 + chrono::Duration::from_std(since).unwrap_or_default()
+        };
+        let mut first: HashMap<&str, chrono::DateTime<chrono::Utc>> = HashMap::new();
+        let mut gets: HashMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = HashMap::new();
+        for r in requests.iter().filter(|r| r.method == "GET") {
+            if let Some(app) = r
+                .path
+                .strip_prefix("/v3/apps/")
+                .filter(|g| !g.contains('/'))
+            {
+                first.entry(app).or_insert_with(|| at(r));
+            }
+            let polled = r
+                .path
+                .strip_prefix("/v3/builds/")
+                .or_else(|| r.path.strip_prefix("/v3/deployments/"));
+            if let Some(g) = polled.filter(|g| !g.contains('/')) {
+                gets.entry(g).or_default().push(at(r));
+            }
+        }
+        // As in `lags`: the last poll saw the end.
+        let seen = |p: &cf_sim::PhaseTimes| gets.get(p.guid.as_str())?.iter().max().copied();
+        let secs = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+            (to - from)
+                .to_std()
+                .map(|d| scale.modelled(d))
+                .unwrap_or(0.0)
+        };
+        let (mut before_build, mut before_deploy, mut busy, mut n) = (0.0, 0.0, 0.0, 0usize);
+        for (guid, m) in guids.iter().zip(measured) {
+            let (Some(start), Some(staged), Some(ended)) = (
+                first.get(guid.as_str()).copied(),
+                seen(&m.build),
+                seen(&m.deployment),
+            ) else {
+                continue;
+            };
+            before_build += secs(start, m.build.created);
+            before_deploy += secs(staged, m.deployment.created);
+            busy += secs(start, ended);
+            n += 1;
+        }
+        let n = n.max(1) as f64;
+        self.before_build_s = before_build / n;
+        self.before_deploy_s = before_deploy / n;
+        self.slots_busy = busy;
     }
 }
