@@ -12,6 +12,7 @@ use restager_shared::cf::{
 };
 use restager_shared::config::{CfSettings, Secret};
 use restager_shared::domain::Version;
+use test_support::engine::live_package;
 use url::Url;
 
 fn options() -> CfClientOptions {
@@ -41,15 +42,6 @@ async fn sim(apps: usize) -> CfSim {
     CfSim::start(SimConfig::with_apps(apps))
         .await
         .expect("simulator starts")
-}
-
-/// The package of the app's current droplet, as the simulator seeded it.
-fn package_of(sim: &CfSim, app: &str) -> String {
-    sim.app(app)
-        .and_then(|a| a.current_droplet)
-        .and_then(|d| sim.droplet(&d))
-        .and_then(|d| d.package)
-        .expect("package")
 }
 
 fn labels() -> BTreeMap<String, String> {
@@ -460,7 +452,7 @@ async fn cloud_controller_errors_are_typed() {
     .expect("simulator starts");
     let app = sim.add_app(AppSpec::new("busy"));
     let client = client(&sim);
-    let package = package_of(&sim, &app);
+    let package = live_package(&sim, &app);
 
     let err = client.get_app("no-such-app").await.expect_err("404");
     assert!(err.is_not_found(), "{err}");
@@ -485,7 +477,7 @@ async fn cloud_controller_errors_are_typed() {
 async fn build_quota_is_recognised() {
     let sim = sim(0).await;
     let app = sim.add_app(AppSpec::new("big"));
-    let package = package_of(&sim, &app);
+    let package = live_package(&sim, &app);
     sim.set_fault(FaultRule::app(app.clone(), Fault::BuildQuotaExceeded).times(1));
     let client = client(&sim);
     let err = client
@@ -568,7 +560,7 @@ async fn gets_survive_rate_limits_outages_and_resets() {
 async fn posts_are_not_retried_after_a_lost_response() {
     let sim = sim(0).await;
     let app = sim.add_app(AppSpec::new("lost"));
-    let package = package_of(&sim, &app);
+    let package = live_package(&sim, &app);
     let client = client(&sim);
     client.authenticate().await.expect("token");
 

@@ -574,12 +574,7 @@ async fn each_job_names_the_package_behind_its_live_droplet() {
     // Unreleased bits: the newest package is not the one behind the droplet.
     spec.newer_package = true;
     let guid = sim.add_app(spec);
-    let droplet = sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
-    let live = sim.droplet(&droplet).and_then(|d| d.package);
-    assert!(live.is_some(), "the simulator's droplet has a package");
+    let live = Some(test_support::engine::live_package(&sim, &guid));
 
     let cf = client(&sim);
     for notice in [

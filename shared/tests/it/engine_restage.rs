@@ -26,13 +26,7 @@ async fn one_instance_app_is_restaged_from_the_live_package_not_the_newest() {
     let mut spec = scaled_app("shop", 1);
     spec.newer_package = true; // unreleased bits exist; they must not ship
     let guid = h.sim.add_app(spec);
-    let before = h.sim.app(&guid).expect("app");
-    let old = before.current_droplet.clone().expect("droplet");
-    let live_package = h
-        .sim
-        .droplet(&old)
-        .and_then(|d| d.package)
-        .expect("package");
+    let live_package = h.live_package(&guid);
     let job = h.restage_job(&guid);
 
     let outcome = h.restage(&job).await;
@@ -490,12 +484,7 @@ async fn stager_unavailable_on_build_creation_defers_without_a_build() {
 async fn a_lost_build_response_is_found_by_label_not_posted_again() {
     let h = start().await;
     let guid = h.sim.add_app(app("lost-build"));
-    let droplet = h.live_droplet(&guid);
-    let package = h
-        .sim
-        .droplet(&droplet)
-        .and_then(|d| d.package)
-        .expect("package");
+    let package = h.live_package(&guid);
     // Only the POST /v3/builds body names the package as `"package":{"guid":…}`.
     let body_marker = format!(r#""package":{{"guid":"{package}"}}"#);
     h.sim
@@ -876,31 +865,26 @@ async fn a_retry_stages_afresh_even_when_the_timed_out_build_finished_later() {
     );
 }
 
+/// GETs of one package the simulator received.
+fn package_reads(sim: &cf_sim::CfSim, package: &str) -> usize {
+    let path = format!("/v3/packages/{package}");
+    sim.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == path)
+        .count()
+}
+
 #[tokio::test]
 async fn the_planned_package_is_read_once_beside_the_first_checks() {
     let h = start().await;
     let guid = h.sim.add_app(app("planned"));
-    let droplet = h
-        .sim
-        .app(&guid)
-        .and_then(|a| a.current_droplet)
-        .expect("droplet");
-    let live = h
-        .sim
-        .droplet(&droplet)
-        .and_then(|d| d.package)
-        .expect("package");
+    let live = h.live_package(&guid);
     let job = h.restage_job(&guid).with_package(Some(live.clone()));
 
     let outcome = h.restage(&job).await;
 
     assert!(matches!(outcome, Outcome::Restaged { .. }), "{outcome:?}");
-    let log = h.sim.requests();
-    let package_reads = log
-        .iter()
-        .filter(|r| r.method == "GET" && r.path == format!("/v3/packages/{live}"))
-        .count();
-    assert_eq!(package_reads, 1, "read ahead, not again");
+    assert_eq!(package_reads(&h.sim, &live), 1, "read ahead, not again");
     let posts = build_posts(&h.sim);
     assert_eq!(posts.len(), 1);
     assert_eq!(
@@ -920,16 +904,7 @@ async fn a_planned_package_that_is_not_the_live_droplets_is_not_staged() {
     // staged; the named one never is.
     for (name, newer) in [("newer-upload", true), ("deleted", false)] {
         let guid = h.sim.add_app(app(name));
-        let droplet = h
-            .sim
-            .app(&guid)
-            .and_then(|a| a.current_droplet)
-            .expect("droplet");
-        let live = h
-            .sim
-            .droplet(&droplet)
-            .and_then(|d| d.package)
-            .expect("package");
+        let live = h.live_package(&guid);
         let named = match newer {
             true => h
                 .sim
@@ -955,12 +930,6 @@ async fn a_planned_package_that_is_not_the_live_droplets_is_not_staged() {
             })
             .collect();
         assert_eq!(staged, vec![live.clone()], "{name}");
-        let live_reads = h
-            .sim
-            .requests()
-            .iter()
-            .filter(|r| r.method == "GET" && r.path == format!("/v3/packages/{live}"))
-            .count();
-        assert_eq!(live_reads, 1, "{name}");
+        assert_eq!(package_reads(&h.sim, &live), 1, "{name}");
     }
 }

@@ -36,6 +36,11 @@ impl Harness {
         self.sim.app(app).and_then(|a| a.current_droplet)
     }
 
+    /// The package behind the app's live droplet, which must exist.
+    pub fn live_package(&self, app: &str) -> String {
+        live_package(&self.sim, app)
+    }
+
     /// The restage job discovery would plan for this app right now.
     pub fn restage_job(&self, app: &str) -> RestageJob {
         job_for(&self.sim, app, Action::Restage)
@@ -239,6 +244,15 @@ pub fn job_for(sim: &CfSim, app_guid: &str, action: Action) -> RestageJob {
         Some(BUILDPACK.into()),
         Some(Version::parse(TARGET).expect("version")),
     )
+}
+
+/// The package behind the app's current droplet, as the simulator has it.
+pub fn live_package(sim: &CfSim, app: &str) -> String {
+    sim.app(app)
+        .and_then(|a| a.current_droplet)
+        .and_then(|d| sim.droplet(&d))
+        .and_then(|d| d.package)
+        .expect("package behind the live droplet")
 }
 
 /// `POST /v3/builds` requests the simulator received (whatever the answer).

@@ -261,8 +261,9 @@ pub async fn run(spec: &RunSpec, work: &[AppWork]) -> Result<RunResult, BenchErr
     }
     let measured = measure(&sim, &guids, work, scale)?;
     let requests = sim.requests();
-    let mut lags = lags(&measured, &requests, anchor, scale);
-    lags.add_overheads(&guids, &measured, &requests, anchor, scale);
+    let timeline = Timeline::new(&requests, anchor);
+    let mut lags = lags(&measured, &timeline, scale);
+    lags.add_overheads(&guids, &measured, &timeline, scale);
     lags.slots_busy /= (spec.concurrency as f64 * scale.modelled(wall)).max(1e-9);
     let quota_refusals = requests
         .iter()
@@ -380,37 +381,53 @@ fn measure(
         .collect()
 }
 
+type At = chrono::DateTime<chrono::Utc>;
+
+/// The request log on the simulator's clock: each app's first GET of
+/// itself, and every GET of one build or deployment (its polls).
+struct Timeline<'a> {
+    first: HashMap<&'a str, At>,
+    polls: HashMap<&'a str, Vec<At>>,
+}
+
+impl<'a> Timeline<'a> {
+    fn new(requests: &'a [RecordedRequest], anchor: (Instant, At)) -> Self {
+        let at = |r: &RecordedRequest| {
+            let since = r.received_at.saturating_duration_since(anchor.0);
+            anchor.1 + chrono::Duration::from_std(since).unwrap_or_default()
+        };
+        let mut first = HashMap::new();
+        let mut polls: HashMap<&str, Vec<At>> = HashMap::new();
+        for r in requests.iter().filter(|r| r.method == "GET") {
+            let single = |prefix: &str| r.path.strip_prefix(prefix).filter(|g| !g.contains('/'));
+            if let Some(app) = single("/v3/apps/") {
+                first.entry(app).or_insert_with(|| at(r));
+            }
+            if let Some(g) = single("/v3/builds/").or_else(|| single("/v3/deployments/")) {
+                polls.entry(g).or_default().push(at(r));
+            }
+        }
+        Self { first, polls }
+    }
+
+    /// When the engine saw `p` end: its last poll (the engine stops there;
+    /// one that arrived just before CC stamped the end saw it at once).
+    fn seen(&self, p: &cf_sim::PhaseTimes) -> Option<At> {
+        self.polls.get(p.guid.as_str())?.iter().max().copied()
+    }
+}
+
 /// For every build and deployment, how long after it settled the poll
 /// that saw it came, and how many GETs it had.
-fn lags(
-    measured: &[Measured],
-    requests: &[RecordedRequest],
-    anchor: (Instant, chrono::DateTime<chrono::Utc>),
-    scale: TimeScale,
-) -> Lags {
-    let at = |r: &RecordedRequest| {
-        let since = r.received_at.saturating_duration_since(anchor.0);
-        anchor.1 + chrono::Duration::from_std(since).unwrap_or_default()
-    };
-    let mut gets: HashMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = HashMap::new();
-    for r in requests.iter().filter(|r| r.method == "GET") {
-        let guid = r
-            .path
-            .strip_prefix("/v3/builds/")
-            .or_else(|| r.path.strip_prefix("/v3/deployments/"));
-        if let Some(g) = guid.filter(|g| !g.contains('/')) {
-            gets.entry(g).or_default().push(at(r));
-        }
-    }
+fn lags(measured: &[Measured], timeline: &Timeline<'_>, scale: TimeScale) -> Lags {
     let phase = |p: &cf_sim::PhaseTimes| -> Option<(f64, usize)> {
-        let settled = p.settled?;
-        let seen = gets.get(p.guid.as_str())?;
-        // The poll that saw the end is the last one (the engine stops
-        // there); one that arrived just before CC stamped the end saw it
-        // at once.
-        let last = seen.iter().max()?;
-        let late = (*last - settled).to_std().unwrap_or_default();
-        Some((scale.modelled(late), seen.len()))
+        let late = (timeline.seen(p)? - p.settled?)
+            .to_std()
+            .unwrap_or_default();
+        Some((
+            scale.modelled(late),
+            timeline.polls.get(p.guid.as_str())?.len(),
+        ))
     };
     let mean_of = |f: &dyn Fn(&Measured) -> Option<(f64, usize)>| {
         let got: Vec<(f64, usize)> = measured.iter().filter_map(f).collect();
@@ -440,35 +457,12 @@ impl Lags {
         &mut self,
         guids: &[String],
         measured: &[Measured],
-        requests: &[RecordedRequest],
-        anchor: (Instant, chrono::DateTime<chrono::Utc>),
+        timeline: &Timeline<'_>,
         scale: TimeScale,
     ) {
-        let at = |r: &RecordedRequest| {
-            let since = r.received_at.saturating_duration_since(anchor.0);
-            anchor.1 + chrono::Duration::from_std(since).unwrap_or_default()
-        };
-        let mut first: HashMap<&str, chrono::DateTime<chrono::Utc>> = HashMap::new();
-        let mut gets: HashMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = HashMap::new();
-        for r in requests.iter().filter(|r| r.method == "GET") {
-            if let Some(app) = r
-                .path
-                .strip_prefix("/v3/apps/")
-                .filter(|g| !g.contains('/'))
-            {
-                first.entry(app).or_insert_with(|| at(r));
-            }
-            let polled = r
-                .path
-                .strip_prefix("/v3/builds/")
-                .or_else(|| r.path.strip_prefix("/v3/deployments/"));
-            if let Some(g) = polled.filter(|g| !g.contains('/')) {
-                gets.entry(g).or_default().push(at(r));
-            }
-        }
-        // As in `lags`: the last poll saw the end.
-        let seen = |p: &cf_sim::PhaseTimes| gets.get(p.guid.as_str())?.iter().max().copied();
-        let secs = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+        let first = &timeline.first;
+        let seen = |p: &cf_sim::PhaseTimes| timeline.seen(p);
+        let secs = |from: At, to: At| {
             (to - from)
                 .to_std()
                 .map(|d| scale.modelled(d))
