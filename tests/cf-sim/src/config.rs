@@ -59,6 +59,12 @@ pub struct SimConfig {
     /// it; the first two crashes restart at once, and after 200 it stays
     /// CRASHED (bbs models/restart_calculator.go).
     pub crash_backoff: Duration,
+    /// How long each request waits before the simulator takes it up: the
+    /// network and Cloud Controller's own work (its database queries), which
+    /// a real foundation costs every client and the in-process simulator
+    /// otherwise does not. The request is logged, and sees the world, as of
+    /// when it is taken up. Zero by default.
+    pub response_latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -85,6 +91,7 @@ impl Default for SimConfig {
             never_staged_apps: 0,
             // 30 s at the defaults' 1000× scale.
             crash_backoff: Duration::from_millis(30),
+            response_latency: Duration::ZERO,
         }
     }
 }

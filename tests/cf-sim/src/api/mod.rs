@@ -129,8 +129,13 @@ async fn unknown() -> ApiError {
     ApiError::unknown_request()
 }
 
-/// Outermost layer: buffer the body, log the exchange.
+/// Outermost layer: wait out the modelled latency, buffer the body, log
+/// the exchange.
 async fn record(State(s): S, req: Request, next: Next) -> Response {
+    let latency = s.lock().cfg.response_latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let received_at = std::time::Instant::now();
     let (mut parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)

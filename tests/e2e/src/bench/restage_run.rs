@@ -56,6 +56,9 @@ pub struct RunSpec {
     /// Poll by the jobs' expected times; `false` polls on the fixed beat
     /// (`RESTAGER_PREDICTED_POLLING=false`), ordering and allowances as they are.
     pub predicted_polling: bool,
+    /// Modelled seconds each Cloud Controller request waits before it is
+    /// answered (`SimConfig::response_latency`).
+    pub cc_latency: f64,
 }
 
 /// One app's foundation-side times, modelled seconds.
@@ -137,6 +140,7 @@ pub async fn run(spec: &RunSpec, work: &[AppWork]) -> Result<RunResult, BenchErr
         tick: scale.wall(CC_UPDATER_SECS),
         staging_duration: scale.wall(Distributions::default().staging_median),
         instance_startup: scale.wall(Distributions::default().startup_median),
+        response_latency: scale.wall(spec.cc_latency),
         ..SimConfig::default()
     })
     .await

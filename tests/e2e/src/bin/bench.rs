@@ -72,6 +72,10 @@ struct Args {
     /// Wall-clock milliseconds per modelled second.
     #[arg(long, default_value_t = 5.0)]
     ms_per_second: f64,
+    /// Modelled seconds Cloud Controller takes to answer each request in the
+    /// makespan run (the simulator waits that long before taking a request up).
+    #[arg(long, default_value_t = 0.0)]
+    cc_latency: f64,
     /// The engine's poll interval in modelled seconds (RESTAGER_POLL_INTERVAL; default 10 s).
     #[arg(long, default_value_t = 10.0)]
     poll: f64,
@@ -170,6 +174,7 @@ fn main() -> ExitCode {
             max_per_space: args.max_per_space,
             history_sigma: args.history_sigma,
             fixed_poll_run: !args.no_fixed_poll_run,
+            cc_latency: args.cc_latency,
         };
         match runtime.block_on(bench::makespan::run(&margs)) {
             Ok(figs) => {
