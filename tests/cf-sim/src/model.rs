@@ -96,6 +96,15 @@ impl<T: Row> Table<T> {
             .map(|&i| &self.rows[i])
     }
 
+    /// Rows of the apps a list filter names (each app's oldest first, the
+    /// apps in the order named), or every row when it names none.
+    pub(crate) fn for_apps(&self, apps: &Option<Vec<String>>) -> Vec<&T> {
+        match apps {
+            Some(apps) => apps.iter().flat_map(|a| self.for_app(a)).collect(),
+            None => self.iter().collect(),
+        }
+    }
+
     /// Insertion position of a row (CC's `id` order).
     pub(crate) fn position(&self, guid: &str) -> usize {
         self.by_guid.get(guid).copied().unwrap_or(usize::MAX)
