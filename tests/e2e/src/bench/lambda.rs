@@ -226,6 +226,22 @@ struct Invoked {
     peak_mb: f64,
 }
 
+impl Invoked {
+    /// This invocation, if the function reported a result `accepts` takes;
+    /// else a run error: `refusal`, then the body.
+    fn accepted(
+        self,
+        accepts: impl FnOnce(&serde_json::Value) -> bool,
+        refusal: &str,
+    ) -> Result<Self, BenchError> {
+        if self.ok && accepts(&self.answer) {
+            Ok(self)
+        } else {
+            Err(BenchError::Run(format!("{refusal}: {}", self.body)))
+        }
+    }
+}
+
 /// The ledger table in moto both functions are pointed at.
 const TABLE: &str = "restager-ledger";
 
@@ -481,7 +497,7 @@ mod rss {
     use super::super::BenchError;
     use super::super::foundation::{self, BUILDPACK, NEW_VERSION, OLD_VERSION};
     use super::super::moto::Moto;
-    use super::{Invoked, TABLE, Waiting, stand_in_settings};
+    use super::{TABLE, Waiting, stand_in_settings};
 
     pub struct Stage {
         sim: CfSim,
@@ -573,29 +589,24 @@ mod rss {
         pub async fn worker_peak(self, binary: &Path) -> Result<Peak, BenchError> {
             let waiting = Waiting::start(binary, "worker", &self.settings("worker")).await?;
             self.sim.reset_peaks();
-            let Invoked {
-                ok,
-                body,
-                answer,
-                idle_mb,
-                invocation_ms,
-                peak_mb,
-            } = waiting
+            let run = waiting
                 .invoke_once("bench-1", sqs_event(&self.jobs))
-                .await?;
-            let failures = answer["batchItemFailures"].as_array().map_or(0, Vec::len);
-            if !ok || failures > 0 {
-                return Err(BenchError::Run(format!(
-                    "the worker did not complete the batch: {body}"
-                )));
-            }
+                .await?
+                .accepted(
+                    |answer| {
+                        answer["batchItemFailures"]
+                            .as_array()
+                            .is_none_or(Vec::is_empty)
+                    },
+                    "the worker did not complete the batch",
+                )?;
             let sim_peak = self.sim.peak_active_restages();
             self.sim.shutdown().await;
             Ok(Peak {
-                idle_mb,
-                peak_mb,
+                idle_mb: run.idle_mb,
+                peak_mb: run.peak_mb,
                 sim_peak,
-                invocation_ms,
+                invocation_ms: run.invocation_ms,
             })
         }
     }
@@ -642,7 +653,7 @@ mod webhook_rss {
     use super::super::BenchError;
     use super::super::foundation;
     use super::super::moto::Moto;
-    use super::{Invoked, TABLE, Waiting, stand_in_settings};
+    use super::{TABLE, Waiting, stand_in_settings};
 
     pub struct Peak {
         pub idle_mb: f64,
@@ -665,28 +676,20 @@ mod webhook_rss {
                 foundation::NOTICE_SECRET.to_owned(),
             )],
         );
-        let Invoked {
-            ok,
-            body,
-            answer,
-            idle_mb,
-            invocation_ms,
-            peak_mb,
-        } = Waiting::start(binary, "webhook", &settings)
+        let run = Waiting::start(binary, "webhook", &settings)
             .await?
             .invoke_once("bench-webhook-1", notice_event()?)
-            .await?;
-        if !ok || answer["statusCode"] != 202 {
-            return Err(BenchError::Run(format!(
-                "the webhook did not accept the notice: {body}"
-            )));
-        }
+            .await?
+            .accepted(
+                |answer| answer["statusCode"] == 202,
+                "the webhook did not accept the notice",
+            )?;
         let jobs = moto.queue_depth(&queue_url).await? as usize;
         sim.shutdown().await;
         Ok(Peak {
-            idle_mb,
-            peak_mb,
-            invocation_ms,
+            idle_mb: run.idle_mb,
+            peak_mb: run.peak_mb,
+            invocation_ms: run.invocation_ms,
             jobs,
         })
     }
