@@ -571,11 +571,7 @@ pub(crate) fn canary_plan(
 }
 
 impl Deployment {
-    /// DeploymentModel#canary_step_plan (app/models/runtime/deployment_model.rb):
-    /// `(canary, original)` per step; without steps one canary instance.
-    /// A step's canary is `round(instances × weight / 100)`, at least 1,
-    /// where instances is `web_instances` if smaller than the original count;
-    /// original is `instances − canary + 1`, or 0 at weight 100.
+    /// [`canary_plan`] for this deployment's request.
     pub(crate) fn canary_step_plan(&self) -> Vec<(u32, u32)> {
         canary_plan(
             self.canary_steps_requested.as_deref(),
