@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cf::{CfClient, CfError};
-use crate::config::{CfSettings, IntakeSettings, SlackSettings, StorageSettings, WorkerSettings};
+use crate::config::{
+    CfSettings, ConfigError, Env, IntakeSettings, SlackSettings, StorageSettings, WorkerSettings,
+};
 use crate::engine::Engine;
 use crate::ledger::{DynamoLedger, EmbeddedLedger, Ledger, LedgerError};
 use crate::notify::{LogNotifier, Notifier};
@@ -91,27 +93,49 @@ impl AdapterSettings {
         }
     }
 
-    /// On Lambda: the SQS queue and the DynamoDB table, Slack when configured.
-    pub fn on_aws(
-        cf: &CfSettings,
-        queue_url: &str,
-        ledger_table: &str,
-        slack: &SlackSettings,
-        worker: &WorkerSettings,
-    ) -> Self {
-        let storage = StorageSettings {
-            queue_url: Some(queue_url.to_string()),
-            ledger_table: Some(ledger_table.to_string()),
-            data_dir: Default::default(),
-        };
-        Self::new(cf.clone(), storage, slack.clone(), worker)
-    }
-
     /// Other Slack pacing (the demo's local Slack stand-in needs no
     /// one-message-per-second courtesy).
     pub fn with_outbox(mut self, outbox: OutboxConfig) -> Self {
         self.outbox = outbox;
         self
+    }
+}
+
+/// What every Lambda function reads: Cloud Foundry, Slack, and the SQS
+/// queue and DynamoDB table, which on AWS are required (the embedded
+/// adapters are for `restager` alone).
+#[derive(Debug, Clone)]
+pub struct LambdaSettings {
+    pub cf: CfSettings,
+    pub slack: SlackSettings,
+    /// `RESTAGER_QUEUE_URL`: the SQS jobs queue.
+    pub queue_url: String,
+    /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
+    pub ledger_table: String,
+}
+
+impl LambdaSettings {
+    /// `queue_hint` says what the function uses the queue for, should it be missing.
+    pub fn from_env(env: &Env, queue_hint: &'static str) -> Result<Self, ConfigError> {
+        let (cf, slack) = (CfSettings::from_env(env)?, SlackSettings::from_env(env)?);
+        let (queue_url, ledger_table) = StorageSettings::from_env(env).on_aws(queue_hint)?;
+        Ok(Self {
+            cf,
+            slack,
+            queue_url,
+            ledger_table,
+        })
+    }
+
+    /// SQS and DynamoDB, Slack when configured; `worker` paces the
+    /// deployments the function makes (defaults where it makes none).
+    pub fn adapters(&self, worker: &WorkerSettings) -> AdapterSettings {
+        let storage = StorageSettings {
+            queue_url: Some(self.queue_url.clone()),
+            ledger_table: Some(self.ledger_table.clone()),
+            data_dir: Default::default(),
+        };
+        AdapterSettings::new(self.cf.clone(), storage, self.slack.clone(), worker)
     }
 }
 

@@ -1,47 +1,28 @@
 //! The sweep's settings, read once per container from the environment. A
 //! missing or bad value stops the function at start-up naming the variable.
 
-use restager_shared::config::{
-    CfSettings, ConfigError, Env, ScopeSettings, SlackSettings, StorageSettings, WorkerSettings,
-};
-use restager_shared::startup::AdapterSettings;
+use restager_shared::config::{ConfigError, Env, ScopeSettings, WorkerSettings};
+use restager_shared::startup::{AdapterSettings, LambdaSettings};
 
 /// Everything the sweep reads from its environment.
 #[derive(Debug, Clone)]
 pub struct SweepConfig {
-    pub cf: CfSettings,
+    pub lambda: LambdaSettings,
     /// Which apps a run may touch (`RESTAGER_ORGS_*`, `RESTAGER_SPACES_*`).
     pub scope: ScopeSettings,
-    pub slack: SlackSettings,
-    /// `RESTAGER_QUEUE_URL`: the SQS jobs queue.
-    pub queue_url: String,
-    /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
-    pub ledger_table: String,
 }
 
 impl SweepConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let (cf, slack) = (CfSettings::from_env(env)?, SlackSettings::from_env(env)?);
-        let (queue_url, ledger_table) =
-            StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
-            cf,
+            lambda: LambdaSettings::from_env(env, "set it to the SQS jobs queue's URL")?,
             scope: ScopeSettings::from_env(env)?,
-            slack,
-            queue_url,
-            ledger_table,
         })
     }
 
-    /// The adapters to wire: SQS and DynamoDB, Slack when configured.
+    /// The sweep only queues, so it deploys nothing to pace.
     pub fn adapters(&self) -> AdapterSettings {
-        AdapterSettings::on_aws(
-            &self.cf,
-            &self.queue_url,
-            &self.ledger_table,
-            &self.slack,
-            &WorkerSettings::default(),
-        )
+        self.lambda.adapters(&WorkerSettings::default())
     }
 }
 
@@ -66,7 +47,7 @@ mod tests {
         ]);
         let cfg = SweepConfig::from_env(&Env(&vars)).expect("valid");
         assert_eq!(cfg.scope.orgs_deny, vec!["system".to_string()]);
-        assert_eq!(cfg.ledger_table, "restager-ledger");
+        assert_eq!(cfg.lambda.ledger_table, "restager-ledger");
         vars.insert("RESTAGER_WINDOW_CUTOFF", "later");
         let err = SweepConfig::from_env(&Env(&vars)).expect_err("bad cutoff");
         assert_eq!(err.name(), "RESTAGER_WINDOW_CUTOFF", "{err}");

@@ -1,43 +1,26 @@
 //! The tick's settings, read once per container from the environment.
 
-use restager_shared::config::{
-    CfSettings, ConfigError, Env, SlackSettings, StorageSettings, WorkerSettings,
-};
-use restager_shared::startup::AdapterSettings;
+use restager_shared::config::{ConfigError, Env, WorkerSettings};
+use restager_shared::startup::{AdapterSettings, LambdaSettings};
 
 /// Everything the tick reads from its environment.
 #[derive(Debug, Clone)]
 pub struct TickConfig {
-    pub cf: CfSettings,
-    pub slack: SlackSettings,
+    pub lambda: LambdaSettings,
     /// `RESTAGER_MAX_IN_FLIGHT` and the rest: a soak rollback deploys as the worker would.
     pub worker: WorkerSettings,
-    pub queue_url: String,
-    pub ledger_table: String,
 }
 
 impl TickConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let (queue_url, ledger_table) =
-            StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
-            cf: CfSettings::from_env(env)?,
-            slack: SlackSettings::from_env(env)?,
+            lambda: LambdaSettings::from_env(env, "set it to the SQS jobs queue's URL")?,
             worker: WorkerSettings::from_env(env)?,
-            queue_url,
-            ledger_table,
         })
     }
 
-    /// SQS and DynamoDB, Slack when configured.
     pub fn adapters(&self) -> AdapterSettings {
-        AdapterSettings::on_aws(
-            &self.cf,
-            &self.queue_url,
-            &self.ledger_table,
-            &self.slack,
-            &self.worker,
-        )
+        self.lambda.adapters(&self.worker)
     }
 }
 

@@ -22,12 +22,12 @@ pub async fn start(config: WebhookConfig) -> Result<Router, StartupError> {
     let adapters = Adapters::open(&config.adapters()).await?;
     tracing::info!(
         slack = adapters.slack,
-        slack_actions = config.slack.signing_secret.is_some(),
+        slack_actions = config.lambda.slack.signing_secret.is_some(),
         github = !config.intake.github_secrets.is_empty(),
         notices = !config.intake.notice_secrets.is_empty(),
         "webhook ready"
     );
-    adapters.router(config.intake, &config.slack)
+    adapters.router(config.intake, &config.lambda.slack)
 }
 
 /// The router's view of a lambda_http request.

@@ -2,22 +2,15 @@
 //! missing or bad value stops the function at start-up with a message that
 //! names the variable, instead of failing every delivery later.
 
-use restager_shared::config::{
-    CfSettings, ConfigError, Env, IntakeSettings, SlackSettings, StorageSettings,
-};
+use restager_shared::config::{ConfigError, Env, IntakeSettings, WorkerSettings};
 use restager_shared::signature::standard_webhooks;
-use restager_shared::startup::AdapterSettings;
+use restager_shared::startup::{AdapterSettings, LambdaSettings};
 
 /// Everything the webhook reads from its environment.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    pub cf: CfSettings,
+    pub lambda: LambdaSettings,
     pub intake: IntakeSettings,
-    pub slack: SlackSettings,
-    /// `RESTAGER_QUEUE_URL`: the SQS jobs queue.
-    pub queue_url: String,
-    /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
-    pub ledger_table: String,
 }
 
 impl WebhookConfig {
@@ -42,27 +35,15 @@ impl WebhookConfig {
                 expected: "whsec_ followed by the base64 key (24 to 64 random bytes)",
             });
         }
-        let (cf, slack) = (CfSettings::from_env(env)?, SlackSettings::from_env(env)?);
-        let (queue_url, ledger_table) =
-            StorageSettings::from_env(env).on_aws("set it to the SQS jobs queue's URL")?;
         Ok(Self {
-            cf,
+            lambda: LambdaSettings::from_env(env, "set it to the SQS jobs queue's URL")?,
             intake,
-            slack,
-            queue_url,
-            ledger_table,
         })
     }
 
-    /// The adapters to wire: SQS and DynamoDB, Slack when configured.
+    /// The webhook only queues, so it deploys nothing to pace.
     pub fn adapters(&self) -> AdapterSettings {
-        AdapterSettings::on_aws(
-            &self.cf,
-            &self.queue_url,
-            &self.ledger_table,
-            &self.slack,
-            &Default::default(),
-        )
+        self.lambda.adapters(&WorkerSettings::default())
     }
 }
 
@@ -91,7 +72,7 @@ mod tests {
         let cfg = WebhookConfig::from_env(&Env(&base())).expect("valid");
         assert_eq!(cfg.intake.github_secrets.len(), 2);
         assert_eq!(
-            cfg.queue_url,
+            cfg.lambda.queue_url,
             "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo"
         );
         assert!(!format!("{cfg:?}").contains("gh-secret-1"));

@@ -1,51 +1,30 @@
 //! The worker's settings, read once per container from the environment.
 //! A missing or bad value is a start-up error naming the variable.
 
-use restager_shared::config::{
-    CfSettings, ConfigError, Env, SlackSettings, StorageSettings, WorkerSettings,
-};
-use restager_shared::startup::AdapterSettings;
+use restager_shared::config::{ConfigError, Env, WorkerSettings};
+use restager_shared::startup::{AdapterSettings, LambdaSettings};
 
 /// Everything the worker reads from its environment.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    pub cf: CfSettings,
+    /// The queue is also used for ChangeMessageVisibility (back-off).
+    pub lambda: LambdaSettings,
     pub worker: WorkerSettings,
-    pub slack: SlackSettings,
-    /// `RESTAGER_QUEUE_URL`: the jobs queue, for ChangeMessageVisibility.
-    pub queue_url: String,
-    /// `RESTAGER_LEDGER_TABLE`: the DynamoDB ledger table.
-    pub ledger_table: String,
 }
 
 impl WorkerConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let (cf, worker, slack) = (
-            CfSettings::from_env(env)?,
-            WorkerSettings::from_env(env)?,
-            SlackSettings::from_env(env)?,
-        );
-        let (queue_url, ledger_table) = StorageSettings::from_env(env).on_aws(
-            "set it to the jobs queue's URL (the worker sets message visibility for back-off)",
-        )?;
         Ok(Self {
-            cf,
-            worker,
-            slack,
-            queue_url,
-            ledger_table,
+            lambda: LambdaSettings::from_env(
+                env,
+                "set it to the jobs queue's URL (the worker sets message visibility for back-off)",
+            )?,
+            worker: WorkerSettings::from_env(env)?,
         })
     }
 
-    /// The adapters to wire: SQS and DynamoDB, Slack when configured.
     pub fn adapters(&self) -> AdapterSettings {
-        AdapterSettings::on_aws(
-            &self.cf,
-            &self.queue_url,
-            &self.ledger_table,
-            &self.slack,
-            &self.worker,
-        )
+        self.lambda.adapters(&self.worker)
     }
 }
 
@@ -72,7 +51,7 @@ mod tests {
     fn reads_everything_and_names_bad_variables() {
         let cfg = WorkerConfig::from_env(&Env(&base())).expect("valid");
         assert_eq!(cfg.worker, WorkerSettings::default());
-        assert_eq!(cfg.ledger_table, "restager-ledger");
+        assert_eq!(cfg.lambda.ledger_table, "restager-ledger");
 
         let mut missing = base();
         missing.remove("RESTAGER_QUEUE_URL");

@@ -14,8 +14,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
@@ -105,6 +107,15 @@ impl DynamoLedger {
             .key("sk", s(sk))
     }
 
+    /// A Query of the partition `pk` of the ledger's table.
+    fn query_of(&self, pk: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+    }
+
     fn unavailable<E, R>(&self, op: &str, e: &SdkError<E, R>) -> LedgerError
     where
         E: std::error::Error + 'static,
@@ -117,16 +128,31 @@ impl DynamoLedger {
         ))
     }
 
+    /// Whether a conditional write took place: `false` when its condition
+    /// did not hold, which callers take as an answer (already there, taken,
+    /// stale), not as a failure.
+    fn written<O, E, R>(
+        &self,
+        op: &str,
+        result: Result<O, SdkError<E, R>>,
+    ) -> Result<bool, LedgerError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(self.unavailable(op, &e)),
+        }
+    }
+
     async fn query_all(&self, pk: &str) -> Result<Vec<Item>, LedgerError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
+                .query_of(pk)
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -203,11 +229,8 @@ impl DynamoLedger {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(self.unavailable("PutItem (skipped app)", &e)),
-        }
+        self.written("PutItem (skipped app)", result)?;
+        Ok(())
     }
 }
 
@@ -230,11 +253,7 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":now", n(now.timestamp_millis()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(self.unavailable("PutItem (remember)", &e)),
-        }
+        self.written("PutItem (remember)", result)
     }
 
     async fn forget(&self, key: &str) -> Result<(), LedgerError> {
@@ -337,11 +356,7 @@ impl Ledger for DynamoLedger {
             return Ok(Vec::new());
         }
         let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(RUNS_PARTITION))
+            .query_of(RUNS_PARTITION)
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
@@ -423,11 +438,8 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(self.unavailable("UpdateItem (release job)", &e)),
-        }
+        self.written("UpdateItem (release job)", result)?;
+        Ok(())
     }
 
     async fn record_outcome(
@@ -494,11 +506,7 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":ts", s(ts))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(self.unavailable("UpdateItem (slack thread)", &e)),
-        }
+        self.written("UpdateItem (slack thread)", result)
     }
 
     async fn record_progress(

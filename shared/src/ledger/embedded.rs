@@ -45,6 +45,17 @@ pub struct EmbeddedLedger {
     remembers: AtomicU64,
 }
 
+/// `f` in a write transaction that commits only when `f` succeeds.
+fn in_write<T>(
+    db: &Database,
+    f: impl FnOnce(&WriteTransaction) -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    let tx = db.begin_write()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
 /// Failures inside a blocking transaction, mapped to [`LedgerError`] at the edge.
 enum Fail {
     Db(redb::Error),
@@ -136,13 +147,7 @@ impl EmbeddedLedger {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, Fail>,
     ) -> Result<T, LedgerError> {
-        let run = || -> Result<T, Fail> {
-            let tx = self.db.begin_write()?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        };
-        run().map_err(|e| self.error(e))
+        in_write(&self.db, f).map_err(|e| self.error(e))
     }
 
     /// Runs a write transaction on the blocking pool; it commits only when `f` succeeds.
@@ -150,34 +155,23 @@ impl EmbeddedLedger {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, Fail> + Send + 'static,
     ) -> Result<T, LedgerError> {
-        let db = self.db.clone();
-        let joined = tokio::task::spawn_blocking(move || -> Result<T, Fail> {
-            let tx = db.begin_write()?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await;
-        match joined {
-            Ok(result) => result.map_err(|e| self.error(e)),
-            Err(e) => Err(LedgerError::Unavailable(format!(
-                "ledger task for {} did not finish: {e}",
-                self.path.display()
-            ))),
-        }
+        self.blocking(move |db| in_write(db, f)).await
     }
 
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&ReadTransaction) -> Result<T, Fail> + Send + 'static,
     ) -> Result<T, LedgerError> {
+        self.blocking(move |db| f(&db.begin_read()?)).await
+    }
+
+    /// redb blocks, so transactions run on the blocking pool, off the runtime's threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, Fail> + Send + 'static,
+    ) -> Result<T, LedgerError> {
         let db = self.db.clone();
-        let joined = tokio::task::spawn_blocking(move || -> Result<T, Fail> {
-            let tx = db.begin_read()?;
-            f(&tx)
-        })
-        .await;
-        match joined {
+        match tokio::task::spawn_blocking(move || f(&db)).await {
             Ok(result) => result.map_err(|e| self.error(e)),
             Err(e) => Err(LedgerError::Unavailable(format!(
                 "ledger task for {} did not finish: {e}",

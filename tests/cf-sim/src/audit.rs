@@ -104,6 +104,11 @@ impl World {
         });
     }
 
+    /// An app event a request made now, on behalf of `actor`.
+    fn record_user_event(&mut self, kind: &str, actor: &Actor, app_guid: &str, data: Value) {
+        self.record_app_event(kind, Self::user_party(actor), app_guid, data, Utc::now());
+    }
+
     /// A user actor from UserAuditInfo: guid, `type: "user"`, name = the
     /// user's email ("" for a client_credentials token).
     fn user_party(actor: &Actor) -> EventParty {
@@ -124,13 +129,7 @@ impl World {
         actor: &Actor,
     ) {
         let data = json!({"build_guid": build_guid, "package_guid": package_guid});
-        self.record_app_event(
-            types::APP_BUILD_CREATE,
-            Self::user_party(actor),
-            app_guid,
-            data,
-            Utc::now(),
-        );
+        self.record_user_event(types::APP_BUILD_CREATE, actor, app_guid, data);
     }
 
     /// DropletEventRepository.record_create_by_staging
@@ -144,13 +143,7 @@ impl World {
         actor: &Actor,
     ) {
         let data = json!({"droplet_guid": droplet_guid, "package_guid": package_guid});
-        self.record_app_event(
-            types::APP_DROPLET_CREATE,
-            Self::user_party(actor),
-            app_guid,
-            data,
-            Utc::now(),
-        );
+        self.record_user_event(types::APP_DROPLET_CREATE, actor, app_guid, data);
     }
 
     /// DeploymentEventRepository.record_create
@@ -176,13 +169,7 @@ impl World {
             "request": request,
             "strategy": strategy,
         });
-        self.record_app_event(
-            types::APP_DEPLOYMENT_CREATE,
-            Self::user_party(actor),
-            app_guid,
-            data,
-            Utc::now(),
-        );
+        self.record_user_event(types::APP_DEPLOYMENT_CREATE, actor, app_guid, data);
     }
 
     /// DeploymentEventRepository.record_cancel / record_continue.
@@ -195,7 +182,7 @@ impl World {
         actor: &Actor,
     ) {
         let data = json!({"deployment_guid": deployment_guid, "droplet_guid": droplet_guid});
-        self.record_app_event(kind, Self::user_party(actor), app_guid, data, Utc::now());
+        self.record_user_event(kind, actor, app_guid, data);
     }
 
     /// One Diego crash report: ProcessEventRepository.record_crash

@@ -96,6 +96,15 @@ impl<T: Row> Table<T> {
             .map(|&i| &self.rows[i])
     }
 
+    /// Rows of the apps a list filter names (each app's oldest first, the
+    /// apps in the order named), or every row when it names none.
+    pub(crate) fn for_apps(&self, apps: &Option<Vec<String>>) -> Vec<&T> {
+        match apps {
+            Some(apps) => apps.iter().flat_map(|a| self.for_app(a)).collect(),
+            None => self.iter().collect(),
+        }
+    }
+
     /// Insertion position of a row (CC's `id` order).
     pub(crate) fn position(&self, guid: &str) -> usize {
         self.by_guid.get(guid).copied().unwrap_or(usize::MAX)
@@ -562,11 +571,7 @@ pub(crate) fn canary_plan(
 }
 
 impl Deployment {
-    /// DeploymentModel#canary_step_plan (app/models/runtime/deployment_model.rb):
-    /// `(canary, original)` per step; without steps one canary instance.
-    /// A step's canary is `round(instances × weight / 100)`, at least 1,
-    /// where instances is `web_instances` if smaller than the original count;
-    /// original is `instances − canary + 1`, or 0 at weight 100.
+    /// [`canary_plan`] for this deployment's request.
     pub(crate) fn canary_step_plan(&self) -> Vec<(u32, u32)> {
         canary_plan(
             self.canary_steps_requested.as_deref(),

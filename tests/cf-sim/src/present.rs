@@ -768,11 +768,7 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
         .filter(|s| s.quota_guid.as_deref() == Some(q.guid.as_str()))
         .map(|s| json!({"guid": s.guid}))
         .collect();
-    let body = json!({
-        "guid": q.guid,
-        "created_at": ts(q.created_at),
-        "updated_at": ts(q.updated_at),
-        "name": q.name,
+    let own = json!({
         "relationships": {
             "organization": {"data": {"guid": q.org_guid}},
             "spaces": {"data": spaces},
@@ -782,7 +778,7 @@ pub(crate) fn space_quota(w: &World, q: &crate::quota::SpaceQuota) -> Value {
             "organization": link(b, &format!("/v3/organizations/{}", q.org_guid)),
         }
     });
-    with_quota_limits(body, &q.limits)
+    quota(&q.guid, &q.name, q.created_at, q.updated_at, own, &q.limits)
 }
 
 /// OrganizationQuotaPresenter (app/presenters/v3/organization_quota_presenter.rb).
@@ -794,27 +790,40 @@ pub(crate) fn org_quota(w: &World, q: &crate::quota::OrgQuota) -> Value {
         .filter(|o| o.quota_guid == q.guid)
         .map(|o| json!({"guid": o.guid}))
         .collect();
-    let body = json!({
-        "guid": q.guid,
-        "created_at": ts(q.created_at),
-        "updated_at": ts(q.updated_at),
-        "name": q.name,
+    let own = json!({
         "domains": {"total_domains": null},
         "relationships": {"organizations": {"data": orgs}},
         "links": {"self": link(b, &format!("/v3/organization_quotas/{}", q.guid))}
     });
-    with_quota_limits(body, &q.limits)
+    quota(&q.guid, &q.name, q.created_at, q.updated_at, own, &q.limits)
 }
 
-/// `body` plus the limits both quota presenters show: the app limits, and
-/// the service and route limits (unlimited here).
-fn with_quota_limits(mut body: Value, limits: &crate::quota::QuotaLimits) -> Value {
+/// What both quota presenters show around their `own` fields: the quota's
+/// guid, timestamps and name first; the app limits, and the service and
+/// route limits (unlimited here) last.
+fn quota(
+    guid: &str,
+    name: &str,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    own: Value,
+    limits: &crate::quota::QuotaLimits,
+) -> Value {
+    let mut body = json!({
+        "guid": guid,
+        "created_at": ts(created_at),
+        "updated_at": ts(updated_at),
+        "name": name,
+    });
     let limits = json!({
         "apps": quota_apps(limits),
         "services": {"paid_services_allowed": true, "total_service_instances": null, "total_service_keys": null},
         "routes": {"total_routes": null, "total_reserved_ports": null},
     });
-    if let (Some(body), Value::Object(limits)) = (body.as_object_mut(), limits) {
+    if let (Some(body), Value::Object(own), Value::Object(limits)) =
+        (body.as_object_mut(), own, limits)
+    {
+        body.extend(own);
         body.extend(limits);
     }
     body

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::Utc;
 
 use super::DynamoLedger;
-use super::item::{META, conditional_failed, flag, job_sk, n, number, rfc3339, run_pk, s, text};
+use super::item::{META, flag, job_sk, n, number, rfc3339, run_pk, s, text};
 use crate::domain::{JobId, RunId};
 use crate::ledger::LedgerError;
 use crate::retry::{Backoff, Jitter};
@@ -60,11 +60,8 @@ impl DynamoLedger {
             .expression_attribute_values(":e", n(expected))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(self.unavailable("UpdateItem (expected count)", &e)),
-        }
+        self.written("UpdateItem (expected count)", result)?;
+        Ok(())
     }
 
     /// Adds a final job to its run's `finished` count, once: the job's
@@ -187,10 +184,6 @@ impl DynamoLedger {
             .expression_attribute_values(":now", s(&rfc3339(Utc::now())))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok((true, count)),
-            Err(e) if conditional_failed(&e) => Ok((false, count)),
-            Err(e) => Err(self.unavailable("UpdateItem (complete run)", &e)),
-        }
+        Ok((self.written("UpdateItem (complete run)", result)?, count))
     }
 }

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoLedger;
-use super::item::{ROLLOUT, conditional_failed, job_sk, n, run_pk, s, text};
+use super::item::{ROLLOUT, job_sk, n, run_pk, s, text};
 use crate::domain::{JobId, RunId};
 use crate::ledger::{LedgerError, Progress, Rollout};
 
@@ -35,11 +35,8 @@ impl DynamoLedger {
             .expression_attribute_values(":f", AttributeValue::Bool(false))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(self.unavailable("UpdateItem (progress)", &e)),
-        }
+        self.written("UpdateItem (progress)", result)?;
+        Ok(())
     }
 
     pub(super) async fn get_rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
@@ -84,10 +81,6 @@ impl DynamoLedger {
             put.condition_expression("version = :read")
                 .expression_attribute_values(":read", version(read))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(self.unavailable("PutItem (rollout)", &e)),
-        }
+        self.written("PutItem (rollout)", put.send().await)
     }
 }

@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::query::{Query, passes, sort_by_time};
 use super::{S, created, found, header_value, list_response, now, object_body, ok, reject_unknown};
-use crate::model::Build;
 use crate::present;
 use crate::staging::BuildRequest;
 use crate::world::World;
@@ -99,10 +98,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
     let times = q.time_filters()?;
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
     let w = s.lock();
-    let mut list: Vec<&Build> = match &app_guids {
-        Some(apps) => apps.iter().flat_map(|a| w.builds.for_app(a)).collect(),
-        None => w.builds.iter().collect(),
-    };
+    let mut list = w.builds.for_apps(&app_guids);
     list.retain(|b| {
         passes(&guids, &b.guid)
             && passes(&states, b.state.as_str())

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::query::{Query, passes, sort_by_time};
 use super::{S, created, found, list_response, now, object_body, ok, reject_unknown};
-use crate::model::{Deployment, ScalingOptions};
+use crate::model::ScalingOptions;
 use crate::present;
 use crate::rollout::DeploymentRequest;
 use crate::version::{ApiVersion, since};
@@ -394,10 +394,7 @@ pub(crate) async fn list(State(s): S, RawQuery(raw): RawQuery) -> Result<Respons
     let times = q.time_filters()?;
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
     let w = s.lock();
-    let mut list: Vec<&Deployment> = match &app_guids {
-        Some(apps) => apps.iter().flat_map(|a| w.deployments.for_app(a)).collect(),
-        None => w.deployments.iter().collect(),
-    };
+    let mut list = w.deployments.for_apps(&app_guids);
     list.retain(|d| {
         passes(&guids, &d.guid)
             && passes(&states, d.state.as_str())

@@ -33,16 +33,15 @@ pub(crate) async fn droplets(State(s): S, RawQuery(raw): RawQuery) -> Result<Res
     let times = q.time_filters()?;
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
     let w = s.lock();
-    let mut list: Vec<&Droplet> = match (&guids, &app_guids) {
-        (Some(g), _) => {
+    let mut list: Vec<&Droplet> = match &guids {
+        Some(g) => {
             let mut seen = HashSet::new();
             g.iter()
                 .filter(|g| seen.insert(g.as_str()))
                 .filter_map(|g| w.droplets.get(g))
                 .collect()
         }
-        (None, Some(apps)) => apps.iter().flat_map(|a| w.droplets.for_app(a)).collect(),
-        (None, None) => w.droplets.iter().collect(),
+        None => w.droplets.for_apps(&app_guids),
     };
     list.retain(|d| {
         passes(&states, d.state.as_str())
@@ -73,10 +72,7 @@ pub(crate) fn filter_packages<'a>(
     let states = q.list("states");
     let types = q.list("types");
     let (field, desc) = q.order(&["created_at", "updated_at"], "created_at")?;
-    let mut list: Vec<&Package> = match &app_guids {
-        Some(apps) => apps.iter().flat_map(|a| w.packages.for_app(a)).collect(),
-        None => w.packages.iter().collect(),
-    };
+    let mut list = w.packages.for_apps(&app_guids);
     list.retain(|p| {
         let kind = if p.image.is_some() { "docker" } else { "bits" };
         passes(&guids, &p.guid) && passes(&states, p.state.as_str()) && passes(&types, kind)

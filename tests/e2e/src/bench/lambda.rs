@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use cf_sim::CfSim;
 use serde_json::json;
 use tokio::process::{Child, Command};
 
 use super::BenchError;
+use super::moto::Moto;
 use super::report::{Figure, Goal, Line};
 use super::runtime_api::RuntimeApi;
 use super::stats::Summary;
@@ -149,33 +151,67 @@ pub async fn process_floor(runs: usize) -> Result<Summary, BenchError> {
     Ok(Summary::of(&samples))
 }
 
-/// One invocation of a function that is waiting on `api`, measured: its
-/// answer, how long it took and the process's peak RSS after it. The
-/// function is stopped either way, before an error is returned.
-async fn invoke_once(
-    api: &RuntimeApi,
-    mut child: Child,
+/// A function started on its own Runtime API and polling for its first
+/// invocation, with its VmHWM by then.
+struct Waiting {
+    api: RuntimeApi,
+    child: Child,
     pid: u32,
-    request_id: &str,
-    event: String,
-) -> Result<Invoked, BenchError> {
-    let t0 = Instant::now();
-    api.invoke(request_id, event, Duration::from_secs(15 * 60))?;
-    let reported = api.wait_reported(request_id, REPORT_LIMIT).await;
-    let invocation_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let peak_mb = peak_rss_mb(pid);
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    let reported = reported?;
-    let peak_mb = peak_mb?;
-    let answer = serde_json::from_str(&reported.body).unwrap_or_default();
-    Ok(Invoked {
-        ok: reported.ok,
-        body: reported.body,
-        answer,
-        invocation_ms,
-        peak_mb,
-    })
+    idle_mb: f64,
+}
+
+impl Waiting {
+    /// Starts `function` from `binary` and waits for its first poll.
+    async fn start(
+        binary: &Path,
+        function: &str,
+        settings: &[(String, String)],
+    ) -> Result<Self, BenchError> {
+        let api = RuntimeApi::start().await?;
+        let env = FunctionEnv::lambda(function, &api.host_port(), settings);
+        let child = spawn(binary, &env, Stdio::inherit())?;
+        let pid = child
+            .id()
+            .ok_or_else(|| BenchError::Run(format!("the {function} exited at once")))?;
+        api.wait_first_poll(FIRST_POLL_LIMIT).await?;
+        let idle_mb = peak_rss_mb(pid)?;
+        Ok(Self {
+            api,
+            child,
+            pid,
+            idle_mb,
+        })
+    }
+
+    /// One invocation, measured: the function's answer, how long it took
+    /// and its peak RSS after it. The function is stopped either way,
+    /// before an error is returned.
+    async fn invoke_once(self, request_id: &str, event: String) -> Result<Invoked, BenchError> {
+        let Self {
+            api,
+            mut child,
+            pid,
+            idle_mb,
+        } = self;
+        let t0 = Instant::now();
+        api.invoke(request_id, event, Duration::from_secs(15 * 60))?;
+        let reported = api.wait_reported(request_id, REPORT_LIMIT).await;
+        let invocation_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let peak_mb = peak_rss_mb(pid);
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        let reported = reported?;
+        let peak_mb = peak_mb?;
+        let answer = serde_json::from_str(&reported.body).unwrap_or_default();
+        Ok(Invoked {
+            ok: reported.ok,
+            body: reported.body,
+            answer,
+            idle_mb,
+            invocation_ms,
+            peak_mb,
+        })
+    }
 }
 
 struct Invoked {
@@ -184,8 +220,50 @@ struct Invoked {
     body: String,
     /// The body as JSON (`null` when it is not).
     answer: serde_json::Value,
+    /// VmHWM before the invocation.
+    idle_mb: f64,
     invocation_ms: f64,
     peak_mb: f64,
+}
+
+impl Invoked {
+    /// This invocation, if the function reported a result `accepts` takes;
+    /// else a run error: `refusal`, then the body.
+    fn accepted(
+        self,
+        accepts: impl FnOnce(&serde_json::Value) -> bool,
+        refusal: &str,
+    ) -> Result<Self, BenchError> {
+        if self.ok && accepts(&self.answer) {
+            Ok(self)
+        } else {
+            Err(BenchError::Run(format!("{refusal}: {}", self.body)))
+        }
+    }
+}
+
+/// The ledger table in moto both functions are pointed at.
+const TABLE: &str = "restager-ledger";
+
+/// A function's settings pointing at the simulator and moto, then `own`.
+fn stand_in_settings(
+    sim: &CfSim,
+    moto: &Moto,
+    queue_url: &str,
+    own: Vec<(&str, String)>,
+) -> Vec<(String, String)> {
+    [
+        ("CF_API_URL", sim.url()),
+        ("CF_CLIENT_ID", sim.client_id().to_owned()),
+        ("CF_CLIENT_SECRET", sim.client_secret().to_owned()),
+        ("RESTAGER_QUEUE_URL", queue_url.to_owned()),
+        ("RESTAGER_LEDGER_TABLE", TABLE.to_owned()),
+        ("AWS_ENDPOINT_URL", moto.endpoint().to_owned()),
+    ]
+    .into_iter()
+    .chain(own)
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// Peak resident set (VmHWM) of a running process, in MiB.
@@ -406,11 +484,9 @@ pub async fn run(args: &LambdaArgs) -> Result<Figure, BenchError> {
 /// event of N jobs in N different spaces (so none waits for another).
 mod rss {
     use std::path::Path;
-    use std::process::Stdio;
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::FIRST_POLL_LIMIT;
     use cf_sim::{AppSpec, AppTiming, CfSim, SimConfig};
     use restager_shared::config::ScopeSettings;
     use restager_shared::discovery;
@@ -421,10 +497,7 @@ mod rss {
     use super::super::BenchError;
     use super::super::foundation::{self, BUILDPACK, NEW_VERSION, OLD_VERSION};
     use super::super::moto::Moto;
-    use super::super::runtime_api::RuntimeApi;
-    use super::{FunctionEnv, Invoked, invoke_once, peak_rss_mb, spawn};
-
-    const TABLE: &str = "restager-ledger";
+    use super::{TABLE, Waiting, stand_in_settings};
 
     pub struct Stage {
         sim: CfSim,
@@ -493,62 +566,47 @@ mod rss {
 
         /// The function's settings, pointing at the simulator and moto.
         pub fn settings(&self, function: &str) -> Vec<(String, String)> {
-            let mut s = vec![
-                ("CF_API_URL", self.sim.url()),
-                ("CF_CLIENT_ID", self.sim.client_id().to_owned()),
-                ("CF_CLIENT_SECRET", self.sim.client_secret().to_owned()),
-                ("RESTAGER_QUEUE_URL", self.queue_url.clone()),
-                ("RESTAGER_LEDGER_TABLE", TABLE.to_owned()),
-                ("AWS_ENDPOINT_URL", self.moto.endpoint().to_owned()),
-            ];
-            if function == "webhook" {
-                s.push((
+            let own = if function == "webhook" {
+                vec![(
                     "RESTAGER_NOTICE_SECRETS",
                     foundation::NOTICE_SECRET.to_owned(),
-                ));
+                )]
             } else {
-                s.push((
-                    "RESTAGER_MAX_CONCURRENT_RESTAGES",
-                    self.jobs.len().to_string(),
-                ));
-                s.push(("RESTAGER_POLL_INTERVAL", "200ms".to_owned()));
-                // Memory under 50 restages, not a two-minute watch of each.
-                s.push(("RESTAGER_VERIFY_FOR", "0s".to_owned()));
-            }
-            s.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                vec![
+                    (
+                        "RESTAGER_MAX_CONCURRENT_RESTAGES",
+                        self.jobs.len().to_string(),
+                    ),
+                    ("RESTAGER_POLL_INTERVAL", "200ms".to_owned()),
+                    // Memory under 50 restages, not a two-minute watch of each.
+                    ("RESTAGER_VERIFY_FOR", "0s".to_owned()),
+                ]
+            };
+            stand_in_settings(&self.sim, &self.moto, &self.queue_url, own)
         }
 
         /// Runs the worker on one SQS event holding every job; its VmHWM after.
         pub async fn worker_peak(self, binary: &Path) -> Result<Peak, BenchError> {
-            let api = RuntimeApi::start().await?;
-            let env = FunctionEnv::lambda("worker", &api.host_port(), &self.settings("worker"));
-            let child = spawn(binary, &env, Stdio::inherit())?;
-            let pid = child
-                .id()
-                .ok_or_else(|| BenchError::Run("the worker exited at once".to_owned()))?;
-            api.wait_first_poll(FIRST_POLL_LIMIT).await?;
-            let idle_mb = peak_rss_mb(pid)?;
+            let waiting = Waiting::start(binary, "worker", &self.settings("worker")).await?;
             self.sim.reset_peaks();
-            let Invoked {
-                ok,
-                body,
-                answer,
-                invocation_ms,
-                peak_mb,
-            } = invoke_once(&api, child, pid, "bench-1", sqs_event(&self.jobs)).await?;
-            let failures = answer["batchItemFailures"].as_array().map_or(0, Vec::len);
-            if !ok || failures > 0 {
-                return Err(BenchError::Run(format!(
-                    "the worker did not complete the batch: {body}"
-                )));
-            }
+            let run = waiting
+                .invoke_once("bench-1", sqs_event(&self.jobs))
+                .await?
+                .accepted(
+                    |answer| {
+                        answer["batchItemFailures"]
+                            .as_array()
+                            .is_none_or(Vec::is_empty)
+                    },
+                    "the worker did not complete the batch",
+                )?;
             let sim_peak = self.sim.peak_active_restages();
             self.sim.shutdown().await;
             Ok(Peak {
-                idle_mb,
-                peak_mb,
+                idle_mb: run.idle_mb,
+                peak_mb: run.peak_mb,
                 sim_peak,
-                invocation_ms,
+                invocation_ms: run.invocation_ms,
             })
         }
     }
@@ -589,17 +647,13 @@ mod rss {
 /// a Function URL event.
 mod webhook_rss {
     use std::path::Path;
-    use std::process::Stdio;
 
     use serde_json::json;
 
     use super::super::BenchError;
     use super::super::foundation;
     use super::super::moto::Moto;
-    use super::super::runtime_api::RuntimeApi;
-    use super::{FIRST_POLL_LIMIT, FunctionEnv, Invoked, invoke_once, peak_rss_mb, spawn};
-
-    const TABLE: &str = "restager-ledger";
+    use super::{TABLE, Waiting, stand_in_settings};
 
     pub struct Peak {
         pub idle_mb: f64,
@@ -613,47 +667,29 @@ mod webhook_rss {
         let moto = Moto::start_linear().await?;
         let queue_url = moto.fifo_queue("jobs").await?;
         moto.ledger_table(TABLE).await?;
-        let settings: Vec<(String, String)> = [
-            ("CF_API_URL", sim.url()),
-            ("CF_CLIENT_ID", sim.client_id().to_owned()),
-            ("CF_CLIENT_SECRET", sim.client_secret().to_owned()),
-            ("RESTAGER_QUEUE_URL", queue_url.clone()),
-            ("RESTAGER_LEDGER_TABLE", TABLE.to_owned()),
-            ("AWS_ENDPOINT_URL", moto.endpoint().to_owned()),
-            (
+        let settings = stand_in_settings(
+            &sim,
+            &moto,
+            &queue_url,
+            vec![(
                 "RESTAGER_NOTICE_SECRETS",
                 foundation::NOTICE_SECRET.to_owned(),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let api = RuntimeApi::start().await?;
-        let env = FunctionEnv::lambda("webhook", &api.host_port(), &settings);
-        let child = spawn(binary, &env, Stdio::inherit())?;
-        let pid = child
-            .id()
-            .ok_or_else(|| BenchError::Run("the webhook exited at once".to_owned()))?;
-        api.wait_first_poll(FIRST_POLL_LIMIT).await?;
-        let idle_mb = peak_rss_mb(pid)?;
-        let Invoked {
-            ok,
-            body,
-            answer,
-            invocation_ms,
-            peak_mb,
-        } = invoke_once(&api, child, pid, "bench-webhook-1", notice_event()?).await?;
-        if !ok || answer["statusCode"] != 202 {
-            return Err(BenchError::Run(format!(
-                "the webhook did not accept the notice: {body}"
-            )));
-        }
+            )],
+        );
+        let run = Waiting::start(binary, "webhook", &settings)
+            .await?
+            .invoke_once("bench-webhook-1", notice_event()?)
+            .await?
+            .accepted(
+                |answer| answer["statusCode"] == 202,
+                "the webhook did not accept the notice",
+            )?;
         let jobs = moto.queue_depth(&queue_url).await? as usize;
         sim.shutdown().await;
         Ok(Peak {
-            idle_mb,
-            peak_mb,
-            invocation_ms,
+            idle_mb: run.idle_mb,
+            peak_mb: run.peak_mb,
+            invocation_ms: run.invocation_ms,
             jobs,
         })
     }

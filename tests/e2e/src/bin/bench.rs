@@ -12,6 +12,7 @@
 #[path = "../bench/mod.rs"]
 mod bench;
 
+use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -124,29 +125,45 @@ fn default_out() -> PathBuf {
         .join("bench")
 }
 
+/// The figures produced so far, each printed and written to `out` as it
+/// comes, and whether any could not be measured or written.
+struct Emitted {
+    out: PathBuf,
+    figures: Vec<Figure>,
+    failed: bool,
+}
+
+impl Emitted {
+    fn result(&mut self, result: Result<Figure, impl Display>) {
+        match result {
+            Ok(fig) => self.figure(fig),
+            Err(e) => self.failure(e),
+        }
+    }
+
+    fn figure(&mut self, fig: Figure) {
+        print!("{}", fig.render());
+        match fig.write_json(&self.out) {
+            Ok(path) => println!("   -> {}", path.display()),
+            Err(e) => self.failure(e),
+        }
+        self.figures.push(fig);
+    }
+
+    fn failure(&mut self, e: impl Display) {
+        eprintln!("bench: {e}");
+        self.failed = true;
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let out = args.out.clone().unwrap_or_else(default_out);
     let wants = |w: Which| args.only.is_empty() || args.only.contains(&w);
-    let mut failed = false;
-    let mut figures: Vec<Figure> = Vec::new();
-
-    let mut emit = |result: Result<Figure, String>| match result {
-        Ok(fig) => {
-            print!("{}", fig.render());
-            match fig.write_json(&out) {
-                Ok(path) => println!("   -> {}", path.display()),
-                Err(e) => {
-                    eprintln!("bench: {e}");
-                    failed = true;
-                }
-            }
-            figures.push(fig);
-        }
-        Err(e) => {
-            eprintln!("bench: {e}");
-            failed = true;
-        }
+    let mut emitted = Emitted {
+        out,
+        figures: Vec::new(),
+        failed: false,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -178,27 +195,21 @@ fn main() -> ExitCode {
         };
         match runtime.block_on(bench::makespan::run(&margs)) {
             Ok(figs) => {
-                emit(Ok(figs.makespan));
-                emit(Ok(figs.restage_cost));
+                emitted.figure(figs.makespan);
+                emitted.figure(figs.restage_cost);
             }
-            Err(e) => emit(Err(e.to_string())),
+            Err(e) => emitted.failure(e),
         }
     }
     if wants(Which::Discovery) {
-        emit(
-            runtime
-                .block_on(bench::discovery::run(
-                    &[args.discovery_apps, args.discovery_large_apps]
-                        .into_iter()
-                        .filter(|n| *n > 0)
-                        .collect::<Vec<_>>(),
-                    args.seed,
-                ))
-                .map_err(|e| e.to_string()),
-        );
+        let sizes: Vec<usize> = [args.discovery_apps, args.discovery_large_apps]
+            .into_iter()
+            .filter(|n| *n > 0)
+            .collect();
+        emitted.result(runtime.block_on(bench::discovery::run(&sizes, args.seed)));
     }
     if wants(Which::Verify) {
-        emit(bench::verify::run(args.verify_iterations).map_err(|e| e.to_string()));
+        emitted.result(bench::verify::run(args.verify_iterations));
     }
 
     if wants(Which::Fanout) {
@@ -208,11 +219,7 @@ fn main() -> ExitCode {
             seed: args.seed,
             rounds: args.fanout_rounds,
         };
-        emit(
-            runtime
-                .block_on(bench::fanout::run(&fargs))
-                .map_err(|e| e.to_string()),
-        );
+        emitted.result(runtime.block_on(bench::fanout::run(&fargs)));
     }
     if wants(Which::Lambda) {
         let largs = bench::lambda::LambdaArgs {
@@ -224,14 +231,11 @@ fn main() -> ExitCode {
             seed: args.seed,
             webhook_apps: args.discovery_large_apps,
         };
-        emit(
-            runtime
-                .block_on(bench::lambda::run(&largs))
-                .map_err(|e| e.to_string()),
-        );
+        emitted.result(runtime.block_on(bench::lambda::run(&largs)));
     }
 
-    let missed: Vec<&str> = figures
+    let missed: Vec<&str> = emitted
+        .figures
         .iter()
         .filter(|f| !f.goals_met())
         .map(|f| f.name.as_str())
@@ -239,7 +243,7 @@ fn main() -> ExitCode {
     if !missed.is_empty() {
         println!("goals not met in: {}", missed.join(", "));
     }
-    if failed {
+    if emitted.failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
