@@ -29,6 +29,20 @@ struct Seen {
     at: Instant,
 }
 
+impl Seen {
+    fn query_params(&self) -> BTreeMap<String, String> {
+        serde_urlencoded::from_str(&self.query).expect("query")
+    }
+}
+
+/// The `guids` filter of a list request: one batch of what the client asked for.
+fn guids_filter(query: &BTreeMap<String, String>) -> Vec<&str> {
+    query
+        .get("guids")
+        .map(|g| g.split(',').collect())
+        .unwrap_or_default()
+}
+
 /// What the scripted handler answers for a `/v3` request.
 type Script = dyn Fn(&Seen, usize) -> Response + Send + Sync;
 
@@ -108,6 +122,10 @@ impl Server {
             .iter()
             .filter(|s| s.method == *method && s.path == path)
             .count()
+    }
+
+    fn token_requests(&self) -> usize {
+        self.count(&Method::POST, "/login/oauth/token")
     }
 
     fn client(&self, options: CfClientOptions) -> CfClient {
@@ -205,6 +223,36 @@ fn cf_error(status: u16, code: i64, title: &str, detail: &str) -> Response {
         .into_response()
 }
 
+/// A server answering `/v3` with `script`, and a client with fast retries.
+async fn scripted(
+    script: impl Fn(&Seen, usize) -> Response + Send + Sync + 'static,
+) -> (Server, CfClient) {
+    app_server_with(ServerSpec::default(), script).await
+}
+
+/// CC's 429, asking to be called again after `retry_after` seconds.
+fn rate_limited(retry_after: &str) -> Response {
+    let mut r = cf_error(429, 10013, "CF-RateLimitExceeded", "Rate Limit Exceeded");
+    r.headers_mut()
+        .insert("retry-after", retry_after.parse().expect("header"));
+    r
+}
+
+/// A server whose `/v3` only serves apps, with `spec`'s token behaviour, and a
+/// client with fast retries: for the tests about tokens, not about CC answers.
+async fn app_server(spec: ServerSpec) -> (Server, CfClient) {
+    app_server_with(spec, app_script).await
+}
+
+async fn app_server_with(
+    spec: ServerSpec,
+    script: impl Fn(&Seen, usize) -> Response + Send + Sync + 'static,
+) -> (Server, CfClient) {
+    let server = Server::start(spec, script).await;
+    let client = server.client(fast());
+    (server, client)
+}
+
 fn app_script(seen: &Seen, _nth: usize) -> Response {
     match seen.path.strip_prefix("/v3/apps/") {
         Some(guid) if !guid.contains('/') => axum::Json(app_json(guid)).into_response(),
@@ -214,15 +262,11 @@ fn app_script(seen: &Seen, _nth: usize) -> Response {
 
 #[tokio::test]
 async fn fifty_concurrent_calls_share_one_token_request() {
-    let server = Server::start(
-        ServerSpec {
-            token_delay: Duration::from_millis(100),
-            ..ServerSpec::default()
-        },
-        app_script,
-    )
+    let (server, client) = app_server(ServerSpec {
+        token_delay: Duration::from_millis(100),
+        ..ServerSpec::default()
+    })
     .await;
-    let client = server.client(fast());
     let mut tasks = Vec::new();
     for i in 0..50 {
         let c = client.clone();
@@ -234,7 +278,7 @@ async fn fifty_concurrent_calls_share_one_token_request() {
         let app = t.await.expect("task ran").expect("app fetched");
         assert_eq!(app.state, restager_shared::cf::AppState::Started);
     }
-    assert_eq!(server.count(&Method::POST, "/login/oauth/token"), 1);
+    assert_eq!(server.token_requests(), 1);
     assert_eq!(server.count(&Method::GET, "/"), 1);
     let counts = client.request_counts();
     assert_eq!(counts.token, 1);
@@ -248,29 +292,25 @@ async fn fifty_concurrent_calls_share_one_token_request() {
 
 #[tokio::test]
 async fn tokens_are_refreshed_before_they_expire() {
-    let server = Server::start(
-        ServerSpec {
-            token_lifetime: 1,
-            ..ServerSpec::default()
-        },
-        app_script,
-    )
+    let (server, client) = app_server(ServerSpec {
+        token_lifetime: 1,
+        ..ServerSpec::default()
+    })
     .await;
-    let client = server.client(fast());
     client.get_app("a").await.expect("first call");
     client.clone().get_app("b").await.expect("reuses the token");
-    assert_eq!(server.count(&Method::POST, "/login/oauth/token"), 1);
+    assert_eq!(server.token_requests(), 1);
     // A 1 s token is refreshed at half its life.
     tokio::time::sleep(Duration::from_millis(600)).await;
     client.get_app("c").await.expect("after refresh");
-    assert_eq!(server.count(&Method::POST, "/login/oauth/token"), 2);
+    assert_eq!(server.token_requests(), 2);
     let last = server.seen().into_iter().last().expect("a request");
     assert_eq!(last.auth.as_deref(), Some("bearer token-2"));
 }
 
 #[tokio::test]
 async fn a_401_re_authenticates_once_and_retries() {
-    let server = Server::start(ServerSpec::default(), |seen, _| {
+    let (server, client) = scripted(|seen, _| {
         if seen.auth.as_deref() == Some("bearer token-1") {
             cf_error(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")
         } else {
@@ -278,24 +318,20 @@ async fn a_401_re_authenticates_once_and_retries() {
         }
     })
     .await;
-    let client = server.client(fast());
     let app = client
         .get_app("a")
         .await
         .expect("succeeds with a new token");
     assert_eq!(app.guid, "a");
-    assert_eq!(server.count(&Method::POST, "/login/oauth/token"), 2);
+    assert_eq!(server.token_requests(), 2);
     assert_eq!(server.count(&Method::GET, "/v3/apps/a"), 2);
     assert_eq!(client.request_counts().reauthentications, 1);
 }
 
 #[tokio::test]
 async fn a_persistent_401_is_returned_after_one_re_authentication() {
-    let server = Server::start(ServerSpec::default(), |_, _| {
-        cf_error(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")
-    })
-    .await;
-    let client = server.client(fast());
+    let (server, client) =
+        scripted(|_, _| cf_error(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")).await;
     let err = client
         .get_app("a")
         .await
@@ -303,7 +339,7 @@ async fn a_persistent_401_is_returned_after_one_re_authentication() {
     assert_eq!(err.status(), Some(401));
     assert!(err.is_auth());
     assert!(!err.is_transient());
-    assert_eq!(server.count(&Method::POST, "/login/oauth/token"), 2);
+    assert_eq!(server.token_requests(), 2);
     assert_eq!(server.count(&Method::GET, "/v3/apps/a"), 2);
     // A POST is re-sent after a 401 too: CC did not process it.
     let err = client
@@ -316,33 +352,26 @@ async fn a_persistent_401_is_returned_after_one_re_authentication() {
 
 #[tokio::test]
 async fn bad_client_credentials_are_unauthorized_and_never_leak_the_secret() {
-    let server = Server::start(
-        ServerSpec {
-            token_status: 401,
-            ..ServerSpec::default()
-        },
-        app_script,
-    )
+    let (server, client) = app_server(ServerSpec {
+        token_status: 401,
+        ..ServerSpec::default()
+    })
     .await;
-    let client = server.client(fast());
     let err = client.get_app("a").await.expect_err("credentials refused");
     assert!(matches!(err, CfError::Unauthorized { .. }), "{err:?}");
     assert!(!err.is_transient());
     let text = format!("{err} {err:?} {client:?}");
     assert!(!text.contains(SECRET), "{text}");
     assert!(text.contains("CF_CLIENT_SECRET"), "{text}");
-    assert_eq!(server.count(&Method::POST, "/login/oauth/token"), 1);
+    assert_eq!(server.token_requests(), 1);
     assert_eq!(server.count(&Method::GET, "/v3/apps/a"), 0);
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured_for_posts_too() {
-    let server = Server::start(ServerSpec::default(), |seen, nth| {
+    let (server, client) = scripted(|seen, nth| {
         if nth == 1 {
-            let mut r = cf_error(429, 10013, "CF-RateLimitExceeded", "Rate Limit Exceeded");
-            r.headers_mut()
-                .insert("retry-after", "1".parse().expect("header"));
-            return r;
+            return rate_limited("1");
         }
         match seen.path.as_str() {
             "/v3/builds" => (
@@ -354,7 +383,6 @@ async fn retry_after_is_honoured_for_posts_too() {
         }
     })
     .await;
-    let client = server.client(fast());
     let build = client
         .create_build("p", &BTreeMap::new())
         .await
@@ -375,14 +403,7 @@ async fn retry_after_is_honoured_for_posts_too() {
 
 #[tokio::test]
 async fn a_long_retry_after_is_returned_not_slept() {
-    let server = Server::start(ServerSpec::default(), |_, _| {
-        let mut r = cf_error(429, 10013, "CF-RateLimitExceeded", "Rate Limit Exceeded");
-        r.headers_mut()
-            .insert("retry-after", "1800".parse().expect("header"));
-        r
-    })
-    .await;
-    let client = server.client(fast());
+    let (server, client) = scripted(|_, _| rate_limited("1800")).await;
     let err = client.get_app("a").await.expect_err("rate limited");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(1800)));
     assert!(err.is_transient());
@@ -392,15 +413,12 @@ async fn a_long_retry_after_is_returned_not_slept() {
 
 #[tokio::test]
 async fn gets_are_retried_on_503_and_posts_are_not() {
-    let server = Server::start(ServerSpec::default(), |seen, nth| {
-        match (seen.method.as_str(), nth) {
-            ("GET", 1 | 2) => cf_error(503, 220002, "CF-InstancesUnavailable", "Diego down"),
-            ("GET", _) => app_script(seen, nth),
-            _ => cf_error(503, 170010, "CF-StagerUnavailable", "Stager is unavailable"),
-        }
+    let (server, client) = scripted(|seen, nth| match (seen.method.as_str(), nth) {
+        ("GET", 1 | 2) => cf_error(503, 220002, "CF-InstancesUnavailable", "Diego down"),
+        ("GET", _) => app_script(seen, nth),
+        _ => cf_error(503, 170010, "CF-StagerUnavailable", "Stager is unavailable"),
     })
     .await;
-    let client = server.client(fast());
     client.get_app("a").await.expect("third attempt succeeds");
     assert_eq!(server.count(&Method::GET, "/v3/apps/a"), 3);
     assert_eq!(client.request_counts().retries, 2);
@@ -432,7 +450,7 @@ async fn gets_give_up_after_the_retry_budget() {
 
 #[tokio::test]
 async fn error_bodies_become_typed_api_errors() {
-    let server = Server::start(ServerSpec::default(), |seen, _| {
+    let (_server, client) = scripted(|seen, _| {
         match (seen.method.as_str(), seen.path.as_str()) {
             ("POST", "/v3/builds") => cf_error(
                 422,
@@ -453,7 +471,6 @@ async fn error_bodies_become_typed_api_errors() {
         }
     })
     .await;
-    let client = server.client(fast());
     let err = client
         .create_build("p", &BTreeMap::new())
         .await
@@ -476,7 +493,7 @@ async fn error_bodies_become_typed_api_errors() {
 
 #[tokio::test]
 async fn request_bodies_match_the_cli() {
-    let server = Server::start(ServerSpec::default(), |seen, _| {
+    let (server, client) = scripted(|seen, _| {
         match seen.path.as_str() {
             "/v3/deployments" => (StatusCode::CREATED, axum::Json(json!({
                 "guid": "dep", "status": { "value": "ACTIVE", "reason": "DEPLOYING", "details": {} },
@@ -491,9 +508,7 @@ async fn request_bodies_match_the_cli() {
             "/v3/deployments/dep/actions/cancel" => StatusCode::OK.into_response(),
             _ => cf_error(404, 10010, "CF-ResourceNotFound", "nope"),
         }
-    })
-    .await;
-    let client = server.client(fast());
+    }).await;
     let labels = BTreeMap::from([("restager.io/run".to_string(), "r1".to_string())]);
     client
         .create_deployment("a", Some("d"), 3, &labels)
@@ -550,7 +565,7 @@ async fn pagination_follows_absolute_links_to_another_host() {
     })
     .await;
     let next = format!("{}/v3/apps?page=2&per_page=2", other.url());
-    let server = Server::start(ServerSpec::default(), move |seen, _| {
+    let (_server, client) = scripted(move |seen, _| {
         assert!(
             seen.query.contains("include=space.organization"),
             "{}",
@@ -572,7 +587,6 @@ async fn pagination_follows_absolute_links_to_another_host() {
         .into_response()
     })
     .await;
-    let client = server.client(fast());
     let listing = client
         .list_apps(&restager_shared::cf::AppQuery {
             lifecycle_type: Some("buildpack".into()),
@@ -593,13 +607,9 @@ async fn pagination_follows_absolute_links_to_another_host() {
 
 #[tokio::test]
 async fn droplets_are_fetched_in_bounded_batches() {
-    let server = Server::start(ServerSpec::default(), |seen, _| {
-        let query: BTreeMap<String, String> =
-            serde_urlencoded::from_str(&seen.query).expect("query");
-        let guids: Vec<&str> = query
-            .get("guids")
-            .map(|g| g.split(',').collect())
-            .unwrap_or_default();
+    let (server, client) = scripted(|seen, _| {
+        let query = seen.query_params();
+        let guids = guids_filter(&query);
         assert!(guids.len() <= 100, "batch of {}", guids.len());
         assert_eq!(query.get("per_page").map(String::as_str), Some("5000"));
         let resources: Vec<Value> = guids
@@ -610,7 +620,6 @@ async fn droplets_are_fetched_in_bounded_batches() {
         axum::Json(json!({"pagination": {"next": null}, "resources": resources})).into_response()
     })
     .await;
-    let client = server.client(fast());
     let mut guids: Vec<String> = (0..250).map(|i| format!("d{i}")).collect();
     guids.push("d0".into());
     guids.push("missing-1".into());
@@ -700,13 +709,9 @@ async fn connect_errors_are_retried_even_for_posts() {
 
 #[tokio::test]
 async fn long_app_guid_filters_are_split_into_batches() {
-    let server = Server::start(ServerSpec::default(), |seen, _| {
-        let query: BTreeMap<String, String> =
-            serde_urlencoded::from_str(&seen.query).expect("query");
-        let guids: Vec<&str> = query
-            .get("guids")
-            .map(|g| g.split(',').collect())
-            .unwrap_or_default();
+    let (server, client) = scripted(|seen, _| {
+        let query = seen.query_params();
+        let guids = guids_filter(&query);
         assert!(
             !guids.is_empty() && guids.len() <= 100,
             "batch of {}",
@@ -726,7 +731,6 @@ async fn long_app_guid_filters_are_split_into_batches() {
         .into_response()
     })
     .await;
-    let client = server.client(fast());
     let guids: Vec<String> = (0..150).map(|i| format!("a{i}")).collect();
     let listing = client
         .list_apps(&restager_shared::cf::AppQuery {

@@ -228,9 +228,7 @@ async fn poison_messages_are_left_for_the_dead_letter_queue_and_never_touch_cf()
 #[tokio::test]
 async fn retryable_outcomes_back_off_then_give_up_at_max_attempts() {
     let h = start().await;
-    let guid = h.sim.add_app(app("contended"));
-    h.sim
-        .set_fault(FaultRule::app(&guid, Fault::ConcurrentStaging));
+    let guid = h.faulty_app(app("contended"), Fault::ConcurrentStaging);
     let ledger = Arc::new(FaultyLedger::default());
     let notifier = Arc::new(RecordingNotifier::default());
     let jobs = h.planned(&ledger, std::slice::from_ref(&guid)).await;

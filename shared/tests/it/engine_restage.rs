@@ -217,8 +217,7 @@ async fn transient_staging_failure_is_retried_with_a_new_build_then_succeeds() {
 async fn staging_that_never_finishes_times_out() {
     let mut h = start().await;
     h.settings.staging_timeout = Duration::from_millis(150);
-    let guid = h.sim.add_app(app("stuck"));
-    h.sim.set_fault(FaultRule::app(&guid, Fault::StagingStuck));
+    let guid = h.faulty_app(app("stuck"), Fault::StagingStuck);
     let job = h.restage_job(&guid);
 
     let outcome = h.restage(&job).await;
@@ -233,10 +232,8 @@ async fn staging_that_never_finishes_times_out() {
 async fn crash_looping_deployment_is_canceled_after_the_deploy_timeout() {
     let mut h = start().await;
     h.settings.deploy_timeout = Duration::from_millis(200);
-    let guid = h.sim.add_app(app("crashy"));
+    let guid = h.faulty_app(app("crashy"), Fault::InstancesCrash { error: None });
     let old = h.live_droplet(&guid);
-    h.sim
-        .set_fault(FaultRule::app(&guid, Fault::InstancesCrash { error: None }));
     let job = h.restage_job(&guid);
 
     let outcome = h.restage(&job).await;
@@ -281,9 +278,7 @@ async fn a_persistent_deployment_error_cancels_and_reports_it() {
 #[tokio::test]
 async fn quota_at_build_creation_defers_without_building() {
     let h = start().await;
-    let guid = h.sim.add_app(app("tight"));
-    h.sim
-        .set_fault(FaultRule::app(&guid, Fault::BuildQuotaExceeded));
+    let guid = h.faulty_app(app("tight"), Fault::BuildQuotaExceeded);
     let job = h.restage_job(&guid);
 
     let outcome = h.restage(&job).await;
@@ -324,10 +319,8 @@ async fn quota_at_deployment_defers_and_the_retry_reuses_the_staged_droplet() {
 #[tokio::test]
 async fn quota_mid_deploy_cancels_and_fails_retryably() {
     let h = start().await;
-    let guid = h.sim.add_app(scaled_app("mid-quota", 3));
+    let guid = h.faulty_app(scaled_app("mid-quota", 3), Fault::MidDeployQuotaExceeded);
     let old = h.live_droplet(&guid);
-    h.sim
-        .set_fault(FaultRule::app(&guid, Fault::MidDeployQuotaExceeded));
     let job = h.restage_job(&guid);
 
     let outcome = h.restage(&job).await;
@@ -343,9 +336,7 @@ async fn quota_mid_deploy_cancels_and_fails_retryably() {
 #[tokio::test]
 async fn a_push_between_our_build_and_deploy_stops_us() {
     let h = start().await;
-    let guid = h.sim.add_app(app("pushed-before"));
-    h.sim
-        .set_fault(FaultRule::app(&guid, Fault::HumanPushBeforeDeploy));
+    let guid = h.faulty_app(app("pushed-before"), Fault::HumanPushBeforeDeploy);
     let job = h.restage_job(&guid);
 
     let outcome = h.restage(&job).await;
@@ -362,9 +353,7 @@ async fn a_push_between_our_build_and_deploy_stops_us() {
 #[tokio::test]
 async fn a_push_during_our_deploy_supersedes_us_and_we_stand_back() {
     let h = start().await;
-    let guid = h.sim.add_app(scaled_app("pushed-during", 3));
-    h.sim
-        .set_fault(FaultRule::app(&guid, Fault::HumanPushDuringDeploy));
+    let guid = h.faulty_app(scaled_app("pushed-during", 3), Fault::HumanPushDuringDeploy);
     let job = h.restage_job(&guid);
 
     let outcome = h.restage(&job).await;

@@ -4,12 +4,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use restager_shared::domain::{Notice, RestageJob, RunId, Version};
 use restager_shared::queue::sqs::SqsQueue;
 use restager_shared::queue::{JobQueue, JobSource, QueueError};
 use test_support::moto::{MotoServer, create_queue, sdk_config};
 
-use crate::queue_conformance::jobs_of;
+use crate::queue_conformance::{jobs_of, none_visible};
 
 fn jobs(n: usize, spaces: usize) -> Vec<RestageJob> {
     let version = Version::parse("1.10.29").expect("version");
@@ -38,6 +39,19 @@ async fn drain(queue: &SqsQueue) -> Vec<restager_shared::queue::Delivery> {
     }
 }
 
+/// A queue named `jobs` on a moto server of its own (the server is the guard),
+/// with the SDK config and URL to look past the adapter.
+async fn jobs_queue(
+    fifo: bool,
+    dead_letter_after: Option<u32>,
+) -> (MotoServer, SdkConfig, String, SqsQueue) {
+    let moto = MotoServer::start().await;
+    let sdk = moto.sdk_config();
+    let url = create_queue(&sdk, "jobs", fifo, dead_letter_after).await;
+    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    (moto, sdk, url, queue)
+}
+
 /// A fresh FIFO queue on a moto server of its own (the server is the guard).
 async fn fresh() -> (Arc<dyn JobQueue>, Arc<dyn JobSource>, MotoServer) {
     let moto = MotoServer::start().await;
@@ -50,10 +64,7 @@ queue_conformance_tests!(fresh());
 
 #[tokio::test]
 async fn fan_out_of_25_jobs_arrives_whole_and_once() {
-    let moto = MotoServer::start().await;
-    let sdk = moto.sdk_config();
-    let url = create_queue(&sdk, "jobs", false, None).await;
-    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let (_moto, sdk, url, queue) = jobs_queue(false, None).await;
     let sent = jobs(25, 5);
     queue.enqueue(&sent).await.expect("enqueue");
 
@@ -119,10 +130,7 @@ async fn fan_out_of_25_jobs_arrives_whole_and_once() {
 
 #[tokio::test]
 async fn fifo_groups_by_space_and_its_allowance_and_deduplicates_a_resent_fan_out() {
-    let moto = MotoServer::start().await;
-    let sdk = moto.sdk_config();
-    let url = create_queue(&sdk, "jobs", true, None).await;
-    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let (_moto, sdk, url, queue) = jobs_queue(true, None).await;
     let mut sent = jobs(12, 3);
     // space-2's quota holds two restages at once: two groups.
     for job in sent.iter_mut().filter(|j| j.app.space_guid == "space-2") {
@@ -182,10 +190,7 @@ async fn fifo_groups_by_space_and_its_allowance_and_deduplicates_a_resent_fan_ou
 
 #[tokio::test]
 async fn retry_later_hides_the_message_and_complete_removes_it() {
-    let moto = MotoServer::start().await;
-    let sdk = moto.sdk_config();
-    let url = create_queue(&sdk, "jobs", false, None).await;
-    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let (_moto, _, _, queue) = jobs_queue(false, None).await;
     queue.enqueue(&jobs(1, 1)).await.expect("enqueue");
 
     let first = queue
@@ -197,14 +202,7 @@ async fn retry_later_hides_the_message_and_complete_removes_it() {
         .retry_later(&first[0], Duration::from_secs(1))
         .await
         .expect("change visibility");
-    assert!(
-        queue
-            .receive(1, Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty(),
-        "hidden during the back-off"
-    );
+    assert!(none_visible(&queue).await, "hidden during the back-off");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = queue
         .receive(1, Duration::from_secs(1))
@@ -222,10 +220,7 @@ async fn retry_later_hides_the_message_and_complete_removes_it() {
 
 #[tokio::test]
 async fn a_poison_message_reaches_the_dead_letter_queue() {
-    let moto = MotoServer::start().await;
-    let sdk = moto.sdk_config();
-    let url = create_queue(&sdk, "jobs", false, Some(2)).await;
-    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let (_moto, sdk, url, queue) = jobs_queue(false, Some(2)).await;
     queue.enqueue(&jobs(1, 1)).await.expect("enqueue");
     for _ in 0..2 {
         let got = queue
@@ -238,13 +233,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue() {
             .await
             .expect("hand back");
     }
-    assert!(
-        queue
-            .receive(1, Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty()
-    );
+    assert!(none_visible(&queue).await);
     let dlq_url = url.replace("/jobs", "/jobs-dlq");
     let dlq = SqsQueue::from_sdk_config(&sdk, &dlq_url);
     assert_eq!(drain(&dlq).await.len(), 1);
@@ -269,10 +258,7 @@ async fn an_unreachable_queue_is_reported_quickly() {
 
 #[tokio::test]
 async fn an_oversized_job_is_rejected_and_counted_while_the_rest_arrive() {
-    let moto = MotoServer::start().await;
-    let sdk = moto.sdk_config();
-    let url = create_queue(&sdk, "jobs", false, None).await;
-    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let (_moto, _, _, queue) = jobs_queue(false, None).await;
     let mut sent = jobs(5, 1);
     // Larger than any SQS message may be: the entry fails as the sender's fault.
     sent[2].app.name = "x".repeat(1_100_000);
@@ -290,10 +276,7 @@ async fn an_oversized_job_is_rejected_and_counted_while_the_rest_arrive() {
 
 #[tokio::test]
 async fn large_jobs_are_split_to_keep_each_call_under_the_size_limit() {
-    let moto = MotoServer::start().await;
-    let sdk = moto.sdk_config();
-    let url = create_queue(&sdk, "jobs", false, None).await;
-    let queue = SqsQueue::from_sdk_config(&sdk, &url);
+    let (_moto, _, _, queue) = jobs_queue(false, None).await;
     let mut sent = jobs(10, 2);
     // 10 × 300 KB fits one batch by count but not by SQS's 1 MiB per call.
     for job in &mut sent {

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use restager_shared::config::Secret;
 use restager_shared::domain::{Action, AppRef, Notice, Outcome, RestageJob, RunId, Version};
-use restager_shared::ledger::{ExpectedJob, Ledger, RunRecord, SkippedApp};
+use restager_shared::ledger::{ExpectedJob, Ledger, RunRecord, RunView, SkippedApp};
 use restager_shared::notify::Notifier;
 use restager_shared::queue::{JobQueue, QueueError};
 use restager_shared::signature::slack::sign;
-use restager_shared::slack::{OutboxConfig, SlackActions, SlackApi, SlackNotifier};
+use restager_shared::slack::{ActionResponse, OutboxConfig, SlackActions, SlackApi, SlackNotifier};
 use serde_json::{Value, json};
 use test_support::fakes::FaultyLedger;
 use tokio::time::Instant;
@@ -253,6 +253,18 @@ async fn stored_run(ledger: &FaultyLedger, tag: &str, n: usize) -> (RunRecord, V
     (record, jobs)
 }
 
+async fn stored_view(ledger: &FaultyLedger, run_id: &RunId) -> RunView {
+    ledger.get_run(run_id).await.expect("get").expect("run")
+}
+
+/// A Slack sim and a fresh ledger holding a run of `n` jobs.
+async fn run_rig(tag: &str, n: usize) -> (SlackSim, Arc<FaultyLedger>, RunRecord, Vec<RestageJob>) {
+    let sim = SlackSim::start().await;
+    let ledger = Arc::new(FaultyLedger::default());
+    let (run, jobs) = stored_run(&ledger, tag, n).await;
+    (sim, ledger, run, jobs)
+}
+
 fn restaged() -> Outcome {
     Outcome::Restaged {
         droplet_guid: "new-droplet".into(),
@@ -280,9 +292,7 @@ const FLUSH: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn root_message_is_posted_once_and_its_ts_stored_in_the_ledger() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, _) = stored_run(&ledger, "root", 3).await;
+    let (sim, ledger, run, _) = run_rig("root", 3).await;
 
     let slack = notifier(&sim, &ledger);
     slack.run_started(&run).await.expect("queued");
@@ -320,11 +330,7 @@ async fn root_message_is_posted_once_and_its_ts_stored_in_the_ledger() {
     );
     assert!(blocks.contains(run.run_id.as_str()));
 
-    let view = ledger
-        .get_run(&run.run_id)
-        .await
-        .expect("get")
-        .expect("run");
+    let view = stored_view(&ledger, &run.run_id).await;
     assert_eq!(view.slack_thread.as_deref(), Some("1700000000.000001"));
 
     // Another process (a second webhook delivery) announcing the same run does not post again.
@@ -336,9 +342,7 @@ async fn root_message_is_posted_once_and_its_ts_stored_in_the_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_are_batched_into_few_replies_threaded_under_the_root() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, jobs) = stored_run(&ledger, "batch", 40).await;
+    let (sim, ledger, run, jobs) = run_rig("batch", 40).await;
     let slack = Arc::new(notifier(&sim, &ledger));
     slack.run_started(&run).await.expect("queued");
 
@@ -385,9 +389,7 @@ async fn results_are_batched_into_few_replies_threaded_under_the_root() {
 /// is written exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_is_written_once_when_last_jobs_finish_together() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, jobs) = stored_run(&ledger, "summary", 12).await;
+    let (sim, ledger, run, jobs) = run_rig("summary", 12).await;
     let slack = Arc::new(notifier(&sim, &ledger));
     slack.run_started(&run).await.expect("queued");
 
@@ -407,11 +409,7 @@ async fn summary_is_written_once_when_last_jobs_finish_together() {
                 .expect("recorded");
             slack.app_finished(&job, &outcome).await.expect("queued");
             if recorded.completed_run {
-                let view = ledger
-                    .get_run(&job.run_id)
-                    .await
-                    .expect("get")
-                    .expect("run");
+                let view = stored_view(&ledger, &job.run_id).await;
                 slack.run_completed(&view).await.expect("queued");
             }
         })
@@ -457,20 +455,14 @@ async fn summary_is_written_once_when_last_jobs_finish_together() {
 /// summary: the late result still goes out before the summary edit.
 #[tokio::test]
 async fn a_result_reported_after_the_summary_was_queued_goes_out_before_it() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, jobs) = stored_run(&ledger, "late", 2).await;
+    let (sim, ledger, run, jobs) = run_rig("late", 2).await;
     let slack = notifier(&sim, &ledger);
     slack.run_started(&run).await.expect("queued");
     slack
         .app_finished(&jobs[0], &restaged())
         .await
         .expect("queued");
-    let view = ledger
-        .get_run(&run.run_id)
-        .await
-        .expect("get")
-        .expect("run");
+    let view = stored_view(&ledger, &run.run_id).await;
     slack.run_completed(&view).await.expect("queued");
     slack
         .app_finished(&jobs[1], &restaged())
@@ -493,9 +485,7 @@ async fn a_result_reported_after_the_summary_was_queued_goes_out_before_it() {
 
 #[tokio::test]
 async fn rate_limit_retry_after_is_waited_out_then_delivered() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, _) = stored_run(&ledger, "ratelimit", 1).await;
+    let (sim, ledger, run, _) = run_rig("ratelimit", 1).await;
     sim.script(Reply::Status {
         status: 429,
         headers: vec![("retry-after", "1".into())],
@@ -511,11 +501,8 @@ async fn rate_limit_retry_after_is_waited_out_then_delivered() {
     let waited = posts[1].at - posts[0].at;
     assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
     assert!(
-        ledger
-            .get_run(&run.run_id)
+        stored_view(&ledger, &run.run_id)
             .await
-            .expect("get")
-            .expect("run")
             .slack_thread
             .is_some()
     );
@@ -523,9 +510,7 @@ async fn rate_limit_retry_after_is_waited_out_then_delivered() {
 
 #[tokio::test]
 async fn transient_failures_are_retried() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, _) = stored_run(&ledger, "transient", 1).await;
+    let (sim, ledger, run, _) = run_rig("transient", 1).await;
     sim.script(Reply::Json(json!({"ok": false, "error": "internal_error"})));
     sim.script(Reply::Status {
         status: 503,
@@ -541,9 +526,7 @@ async fn transient_failures_are_retried() {
 
 #[tokio::test]
 async fn permanent_errors_are_dropped_not_retried() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, jobs) = stored_run(&ledger, "permanent", 1).await;
+    let (sim, ledger, run, jobs) = run_rig("permanent", 1).await;
     sim.script(Reply::Json(
         json!({"ok": false, "error": "channel_not_found"}),
     ));
@@ -622,18 +605,12 @@ async fn slack_down_never_fails_the_caller_and_messages_wait_for_the_next_flush(
 
 #[tokio::test]
 async fn a_halt_is_told_in_the_run_thread_with_resume_and_abort_buttons() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, _) = stored_run(&ledger, "halt", 3).await;
+    let (sim, ledger, run, _) = run_rig("halt", 3).await;
     ledger
         .set_slack_thread(&run.run_id, "1700000000.000321")
         .await
         .expect("thread");
-    let view = ledger
-        .get_run(&run.run_id)
-        .await
-        .expect("ledger")
-        .expect("run");
+    let view = stored_view(&ledger, &run.run_id).await;
     let slack = notifier(&sim, &ledger);
     let news = restager_shared::notify::RolloutNews::Halted {
         reason: "run halted after 3 failures (budget 2)".into(),
@@ -678,17 +655,21 @@ pub(crate) fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
-pub(crate) fn signed_headers(body: &[u8], timestamp: i64) -> HeaderMap {
+/// The two headers Slack signs a request with.
+fn slack_signature_headers(timestamp: &str, signature: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         "x-slack-request-timestamp",
-        timestamp.to_string().parse().expect("header"),
+        timestamp.parse().expect("header"),
     );
-    headers.insert(
-        "x-slack-signature",
-        sign(&Secret::new(SIGNING_SECRET), timestamp, body)
-            .parse()
-            .expect("header"),
+    headers.insert("x-slack-signature", signature.parse().expect("header"));
+    headers
+}
+
+pub(crate) fn signed_headers(body: &[u8], timestamp: i64) -> HeaderMap {
+    let mut headers = slack_signature_headers(
+        &timestamp.to_string(),
+        &sign(&Secret::new(SIGNING_SECRET), timestamp, body),
     );
     headers.insert(
         "content-type",
@@ -721,12 +702,19 @@ struct ActionsRig {
     jobs: Vec<RestageJob>,
 }
 
+impl ActionsRig {
+    /// Slack delivering `body` now, signed with the app's secret.
+    async fn click_now(&self, body: &[u8]) -> ActionResponse {
+        self.actions
+            .handle_action(&signed_headers(body, now_secs()), body, SystemTime::now())
+            .await
+    }
+}
+
 /// A completed run: app 0 restaged, apps 1 and 2 failed for good, app 3 still retrying.
 async fn actions_rig(tag: &str) -> ActionsRig {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
+    let (sim, ledger, run, jobs) = run_rig(tag, 4).await;
     let queue = Arc::new(TestQueue::default());
-    let (run, jobs) = stored_run(&ledger, tag, 4).await;
     ledger
         .set_slack_thread(&run.run_id, "1700000000.000777")
         .await
@@ -770,10 +758,7 @@ async fn retry_failed_requeues_exactly_the_failed_apps_under_new_job_ids() {
         &rig.run.run_id,
         "1700000000.000777",
     );
-    let response = rig
-        .actions
-        .handle_action(&signed_headers(&body, now_secs()), &body, SystemTime::now())
-        .await;
+    let response = rig.click_now(&body).await;
     assert_eq!(response.status, 200, "{}", response.body);
     let answer: Value = serde_json::from_str(&response.body).expect("json");
     assert_eq!(answer["response_type"], "ephemeral");
@@ -808,12 +793,7 @@ async fn retry_failed_requeues_exactly_the_failed_apps_under_new_job_ids() {
         );
     }
 
-    let view = rig
-        .ledger
-        .get_run(&rig.run.run_id)
-        .await
-        .expect("get")
-        .expect("run");
+    let view = stored_view(&rig.ledger, &rig.run.run_id).await;
     for job in &queued {
         let record = view
             .jobs
@@ -849,10 +829,7 @@ async fn retry_failed_requeues_exactly_the_failed_apps_under_new_job_ids() {
     );
 
     // A second click finds nothing failed and queues nothing more.
-    let response = rig
-        .actions
-        .handle_action(&signed_headers(&body, now_secs()), &body, SystemTime::now())
-        .await;
+    let response = rig.click_now(&body).await;
     assert_eq!(response.status, 200);
     assert!(response.body.contains("Nothing to retry"));
     assert_eq!(rig.queue.jobs.lock().expect("queue").len(), 2);
@@ -866,9 +843,7 @@ async fn retry_failed_requeues_exactly_the_failed_apps_under_new_job_ids() {
         .record_outcome(&rig.run.run_id, &retried.job_id, &failed("again"))
         .await
         .expect("record");
-    rig.actions
-        .handle_action(&signed_headers(&body, now_secs()), &body, SystemTime::now())
-        .await;
+    rig.click_now(&body).await;
     let queued = rig.queue.jobs.lock().expect("queue").clone();
     assert_eq!(queued.len(), 3);
     assert_eq!(queued[2].job_id, rig.jobs[1].job_id.retry(2));
@@ -878,19 +853,11 @@ async fn retry_failed_requeues_exactly_the_failed_apps_under_new_job_ids() {
 async fn skip_marks_the_failed_apps_skipped_by_the_user() {
     let rig = actions_rig("skip").await;
     let body = click("restager_skip_failed", &rig.run.run_id, "1700000000.000777");
-    let response = rig
-        .actions
-        .handle_action(&signed_headers(&body, now_secs()), &body, SystemTime::now())
-        .await;
+    let response = rig.click_now(&body).await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert!(rig.queue.jobs.lock().expect("queue").is_empty());
 
-    let view = rig
-        .ledger
-        .get_run(&rig.run.run_id)
-        .await
-        .expect("get")
-        .expect("run");
+    let view = stored_view(&rig.ledger, &rig.run.run_id).await;
     let outcome = |i: usize| {
         view.jobs
             .iter()
@@ -972,18 +939,9 @@ async fn bad_missing_or_stale_signatures_are_rejected_with_401() {
         .expect("ts")
         .parse()
         .expect("number");
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-slack-request-timestamp",
-        ts.to_string().parse().expect("header"),
-    );
-    headers.insert(
-        "x-slack-signature",
-        v["X-Slack-Signature"]
-            .as_str()
-            .expect("sig")
-            .parse()
-            .expect("header"),
+    let headers = slack_signature_headers(
+        &ts.to_string(),
+        v["X-Slack-Signature"].as_str().expect("sig"),
     );
     let at = UNIX_EPOCH + Duration::from_secs(ts);
     let response = rig.actions.handle_action(&headers, raw, at).await;
@@ -1008,10 +966,7 @@ async fn malformed_payloads_get_400_with_the_reason() {
         (b"payload=%7B%22type%22%3A%22block_actions%22%2C%22actions%22%3A%5B%7B%22action_id%22%3A%22restager_retry_failed%22%2C%22value%22%3A%22not-a-run%22%7D%5D%7D", "not a run id"),
     ];
     for (body, reason) in cases {
-        let response = rig
-            .actions
-            .handle_action(&signed_headers(body, now_secs()), body, SystemTime::now())
-            .await;
+        let response = rig.click_now(body).await;
         assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(body));
         assert!(response.body.contains(reason), "{}", response.body);
     }
@@ -1019,9 +974,7 @@ async fn malformed_payloads_get_400_with_the_reason() {
 
 #[tokio::test]
 async fn a_long_running_process_retries_set_aside_messages_without_flushing() {
-    let sim = SlackSim::start().await;
-    let ledger = Arc::new(FaultyLedger::default());
-    let (run, _) = stored_run(&ledger, "set-aside", 1).await;
+    let (sim, ledger, run, _) = run_rig("set-aside", 1).await;
     sim.set_outage(Some(Reply::Json(
         json!({"ok": false, "error": "service_unavailable"}),
     )));
@@ -1044,10 +997,6 @@ async fn a_long_running_process_retries_set_aside_messages_without_flushing() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let view = ledger
-        .get_run(&run.run_id)
-        .await
-        .expect("get")
-        .expect("run");
+    let view = stored_view(&ledger, &run.run_id).await;
     assert!(view.slack_thread.is_some());
 }

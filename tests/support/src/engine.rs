@@ -41,6 +41,13 @@ impl Harness {
         live_package(&self.sim, app)
     }
 
+    /// Adds the app with `fault` on it for good; returns its guid.
+    pub fn faulty_app(&self, spec: AppSpec, fault: Fault) -> String {
+        let guid = self.sim.add_app(spec);
+        self.sim.set_fault(FaultRule::app(&guid, fault));
+        guid
+    }
+
     /// The restage job discovery would plan for this app right now.
     pub fn restage_job(&self, app: &str) -> RestageJob {
         job_for(&self.sim, app, Action::Restage)

@@ -74,6 +74,15 @@ async fn receive_n(source: &dyn JobSource, n: usize) -> Vec<Delivery> {
     got
 }
 
+/// Nothing is visible right now (all in flight, delayed, or gone).
+pub async fn none_visible(source: &dyn JobSource) -> bool {
+    source
+        .receive(1, Duration::ZERO)
+        .await
+        .expect("receive")
+        .is_empty()
+}
+
 fn job_ids(deliveries: &[Delivery]) -> BTreeSet<String> {
     deliveries
         .iter()
@@ -161,34 +170,20 @@ pub async fn receive_returns_at_most_max(queue: &dyn JobQueue, source: &dyn JobS
 #[macro_export]
 macro_rules! queue_conformance_tests {
     ($fresh:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn enqueued_jobs_arrive_once_as_sent() {
-            let (q, s, _guard) = $fresh.await;
-            $crate::queue_conformance::enqueued_jobs_arrive_once_as_sent(q.as_ref(), s.as_ref())
-                .await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn the_same_job_enqueued_twice_arrives_once() {
-            let (q, s, _guard) = $fresh.await;
-            $crate::queue_conformance::the_same_job_enqueued_twice_arrives_once(
-                q.as_ref(),
-                s.as_ref(),
-            )
-            .await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn a_handed_back_job_returns_after_its_delay() {
-            let (q, s, _guard) = $fresh.await;
-            $crate::queue_conformance::a_handed_back_job_returns_after_its_delay(
-                q.as_ref(),
-                s.as_ref(),
-            )
-            .await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn receive_returns_at_most_max() {
-            let (q, s, _guard) = $fresh.await;
-            $crate::queue_conformance::receive_returns_at_most_max(q.as_ref(), s.as_ref()).await;
-        }
+        $crate::queue_conformance_tests!(@each $fresh,
+            enqueued_jobs_arrive_once_as_sent,
+            the_same_job_enqueued_twice_arrives_once,
+            a_handed_back_job_returns_after_its_delay,
+            receive_returns_at_most_max
+        );
+    };
+    (@each $fresh:expr, $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (q, s, _guard) = $fresh.await;
+                $crate::queue_conformance::$name(q.as_ref(), s.as_ref()).await;
+            }
+        )+
     };
 }
