@@ -17,7 +17,6 @@ pub(super) struct FirstLook {
 
 /// What step 3 takes from step 2: this job's builds, and the package the
 /// job named (step 3 uses it only if it is the current droplet's).
-#[derive(Default)]
 pub(super) struct ForStaging {
     pub ours: Option<Vec<Build>>,
     pub package: Option<Prefetched>,
