@@ -86,93 +86,37 @@ impl FaultyLedger {
     }
 }
 
-#[async_trait]
-impl Ledger for FaultyLedger {
-    async fn remember(&self, key: &str, ttl: Duration) -> Result<bool, LedgerError> {
-        self.up()?;
-        self.inner.remember(key, ttl).await
-    }
+/// Every `Ledger` method of `FaultyLedger`: check the switch, then hand the
+/// call to the memory ledger. (A macro so that a method added to the trait is
+/// one line here; it writes the whole impl because `async_trait` must see the
+/// methods.)
+macro_rules! ledger_when_up {
+    ($(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)+) => {
+        #[async_trait]
+        impl Ledger for FaultyLedger {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.up()?;
+                    self.inner.$name($($arg),*).await
+                }
+            )+
+        }
+    };
+}
 
-    async fn forget(&self, key: &str) -> Result<(), LedgerError> {
-        self.up()?;
-        self.inner.forget(key).await
-    }
-
-    async fn put_run(&self, run: &RunRecord) -> Result<(), LedgerError> {
-        self.up()?;
-        self.inner.put_run(run).await
-    }
-
-    async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError> {
-        self.up()?;
-        self.inner.get_run(run_id).await
-    }
-
-    async fn list_runs(&self, limit: usize) -> Result<Vec<RunView>, LedgerError> {
-        self.up()?;
-        self.inner.list_runs(limit).await
-    }
-
-    async fn lease_job(
-        &self,
-        run_id: &RunId,
-        job_id: &JobId,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<Lease, LedgerError> {
-        self.up()?;
-        self.inner.lease_job(run_id, job_id, owner, ttl).await
-    }
-
-    async fn release_job(
-        &self,
-        run_id: &RunId,
-        job_id: &JobId,
-        owner: &str,
-    ) -> Result<(), LedgerError> {
-        self.up()?;
-        self.inner.release_job(run_id, job_id, owner).await
-    }
-
-    async fn record_outcome(
-        &self,
-        run_id: &RunId,
-        job_id: &JobId,
-        outcome: &Outcome,
-    ) -> Result<Recorded, LedgerError> {
-        self.up()?;
-        self.inner.record_outcome(run_id, job_id, outcome).await
-    }
-
-    async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError> {
-        self.up()?;
-        self.inner.set_slack_thread(run_id, ts).await
-    }
-
-    async fn record_progress(
-        &self,
-        run_id: &RunId,
-        job_id: &JobId,
-        progress: &Progress,
-    ) -> Result<(), LedgerError> {
-        self.up()?;
-        self.inner.record_progress(run_id, job_id, progress).await
-    }
-
-    async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError> {
-        self.up()?;
-        self.inner.rollout(run_id).await
-    }
-
-    async fn swap_rollout(
-        &self,
-        run_id: &RunId,
-        read: u64,
-        next: &Rollout,
-    ) -> Result<bool, LedgerError> {
-        self.up()?;
-        self.inner.swap_rollout(run_id, read, next).await
-    }
+ledger_when_up! {
+    async fn remember(&self, key: &str, ttl: Duration) -> Result<bool, LedgerError>;
+    async fn forget(&self, key: &str) -> Result<(), LedgerError>;
+    async fn put_run(&self, run: &RunRecord) -> Result<(), LedgerError>;
+    async fn get_run(&self, run_id: &RunId) -> Result<Option<RunView>, LedgerError>;
+    async fn list_runs(&self, limit: usize) -> Result<Vec<RunView>, LedgerError>;
+    async fn lease_job(&self, run_id: &RunId, job_id: &JobId, owner: &str, ttl: Duration) -> Result<Lease, LedgerError>;
+    async fn release_job(&self, run_id: &RunId, job_id: &JobId, owner: &str) -> Result<(), LedgerError>;
+    async fn record_outcome(&self, run_id: &RunId, job_id: &JobId, outcome: &Outcome) -> Result<Recorded, LedgerError>;
+    async fn set_slack_thread(&self, run_id: &RunId, ts: &str) -> Result<bool, LedgerError>;
+    async fn record_progress(&self, run_id: &RunId, job_id: &JobId, progress: &Progress) -> Result<(), LedgerError>;
+    async fn rollout(&self, run_id: &RunId) -> Result<Option<Rollout>, LedgerError>;
+    async fn swap_rollout(&self, run_id: &RunId, read: u64, next: &Rollout) -> Result<bool, LedgerError>;
 }
 
 /// Accepts jobs in order, deduplicating on job id like a FIFO queue. While
