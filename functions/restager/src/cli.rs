@@ -251,6 +251,8 @@ setting_flags! {
         /// Poll builds and deployments when they are likely done, from their history [env: RESTAGER_PREDICTED_POLLING, default true]
         predicted_polling: "RESTAGER_PREDICTED_POLLING" => "predicted-polling" as "BOOL"
             in "Worker";
+        /// The foundation's deployment updater period; predicted rollouts are polled just after its ticks, 0s never aims [env: RESTAGER_CC_UPDATER_PERIOD, default 5s]
+        cc_updater_period: "RESTAGER_CC_UPDATER_PERIOD" => "cc-updater-period" as "DURATION" in "Worker";
         /// Build/deployment poll interval [env: RESTAGER_POLL_INTERVAL, default 10s]
         poll_interval: "RESTAGER_POLL_INTERVAL" => "poll-interval" as "DURATION" in "Worker";
         /// Staging timeout [env: RESTAGER_STAGING_TIMEOUT, default 15m]

@@ -113,6 +113,9 @@ impl CfSettings {
     }
 }
 
+/// capi-release's `cc_deployment_updater` job: `update_frequency_in_seconds: 5`.
+const DEFAULT_UPDATER_PERIOD: Duration = Duration::from_secs(5);
+
 /// How the worker restages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerSettings {
@@ -138,6 +141,11 @@ pub struct WorkerSettings {
     /// Poll when a build or deployment is likely done, by the job's hints
     /// (`RESTAGER_PREDICTED_POLLING`); off polls on the fixed interval only.
     pub predicted_polling: bool,
+    /// The foundation's `deployment_updater.update_frequency_in_seconds`
+    /// (`RESTAGER_CC_UPDATER_PERIOD`, capi-release's 5 s by default): a
+    /// predicted rollout is polled just after the updater's ticks once the
+    /// worker has learned where they fall; `0s` never aims.
+    pub updater_period: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -153,6 +161,7 @@ impl Default for WorkerSettings {
             deploy: DeploySettings::default(),
             max_per_space: DEFAULT_MAX_PER_SPACE,
             predicted_polling: true,
+            updater_period: DEFAULT_UPDATER_PERIOD,
         }
     }
 }
@@ -175,6 +184,7 @@ impl WorkerSettings {
             deploy: DeploySettings::from_env(env)?,
             max_per_space: CapacitySettings::from_env(env)?.max_per_space,
             predicted_polling: env.flag("RESTAGER_PREDICTED_POLLING", d.predicted_polling)?,
+            updater_period: env.duration_or_off("RESTAGER_CC_UPDATER_PERIOD", d.updater_period)?,
         })
     }
 
@@ -494,13 +504,16 @@ mod tests {
         assert_eq!(s.max_in_flight, 1);
         assert_eq!(s.max_per_space, 2);
         assert!(s.predicted_polling);
+        assert_eq!(s.updater_period, Duration::from_secs(5));
         let src = env(&[
             ("RESTAGER_MAX_PER_SPACE", "1"),
             ("RESTAGER_PREDICTED_POLLING", "false"),
+            ("RESTAGER_CC_UPDATER_PERIOD", "0s"),
         ]);
         let s = WorkerSettings::from_env(&Env(&src)).expect("valid");
         assert_eq!(s.max_per_space, 1);
         assert!(!s.predicted_polling);
+        assert!(s.updater_period.is_zero());
         let src = env(&[("RESTAGER_PREDICTED_POLLING", "sometimes")]);
         let err = WorkerSettings::from_env(&Env(&src)).expect_err("not a flag");
         assert_eq!(err.name(), "RESTAGER_PREDICTED_POLLING");

@@ -9,6 +9,7 @@
 //! - [`deadline::Deadline`]: the Lambda clock.
 
 pub mod batch;
+mod beat;
 mod classify;
 pub mod deadline;
 pub mod labels;

@@ -28,6 +28,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::beat::{Beat, Ticks};
 use crate::retry;
 
 /// Polls on the fixed beat come every interval ±20 %.
@@ -47,6 +50,9 @@ const PAST_WINDOW_GROWTH: f64 = 1.5;
 /// The sleep to the window is shortened by up to this share (jitter that
 /// never makes the first look later than the window's start).
 const FIRST_SLEEP_JITTER: f64 = 0.05;
+/// A poll aimed just after an updater tick comes up to this share of the
+/// updater's period later, so workers aiming at one tick do not arrive at once.
+const AIMED_JITTER: f64 = 0.04;
 
 /// How long a phase is expected to take and how sure that is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,6 +75,10 @@ pub(crate) struct PollPlan {
     expectation: Option<Expectation>,
     /// The next wait once past the window.
     past_window: Option<Duration>,
+    /// Where the deployment updater ticks, for a rollout watched by its
+    /// expectation: its polls in and past the window are aimed just after
+    /// a tick, the only moments its state can have changed.
+    ticks: Option<Ticks>,
 }
 
 impl PollPlan {
@@ -79,12 +89,48 @@ impl PollPlan {
             interval,
             expectation: expectation.filter(|e| !e.expected.is_zero()),
             past_window: None,
+            ticks: None,
         }
+    }
+
+    /// Aims the next polls just after the updater's `ticks` (a rollout's
+    /// plan; taken afresh before each poll, as the estimate moves). Only a
+    /// plan with an expectation is aimed: polls on the fixed beat keep
+    /// bracketing ticks for [`Beat`] to learn from.
+    pub(crate) fn aim(&mut self, ticks: Option<Ticks>) {
+        self.ticks = ticks.filter(|_| self.expectation.is_some());
     }
 
     /// The wait before the next poll, `elapsed` after the phase started.
     pub(crate) fn next(&mut self, elapsed: Duration) -> Duration {
-        self.next_with(elapsed, retry::fraction())
+        self.next_at(elapsed, Instant::now(), retry::fraction())
+    }
+
+    /// [`next`](Self::next) at `now`, aimed at the updater's ticks where
+    /// the plan has them: the wait becomes the time to the first moment
+    /// just after a tick that is no sooner than the plain wait less one
+    /// period (and than the short floor): an aimed plan polls at most once
+    /// a tick, and no later than a plain wait that is longer than a period.
+    pub(crate) fn next_at(&mut self, elapsed: Duration, now: Instant, draw: f64) -> Duration {
+        let before_window = self.is_before_window(elapsed);
+        let plain = self.next_with(elapsed, draw);
+        let Some(ticks) = self.ticks else {
+            return plain;
+        };
+        let earliest = if before_window {
+            plain
+        } else {
+            plain
+                .saturating_sub(ticks.period)
+                .max(self.interval.mul_f64(SHORT_FLOOR_SHARE))
+        };
+        let aim = ticks.first_after(now + earliest);
+        (aim - now) + ticks.period.mul_f64(AIMED_JITTER * draw)
+    }
+
+    fn is_before_window(&self, elapsed: Duration) -> bool {
+        self.expectation
+            .is_some_and(|e| elapsed + self.short(&e) < e.at(-WINDOW_SPREADS))
     }
 
     /// [`next`](Self::next) with the jitter's random fraction `draw` in [0, 1).
@@ -129,6 +175,8 @@ pub(crate) enum Phase {
 pub(crate) struct Calibration {
     staging: Mutex<Errors>,
     rollout: Mutex<Errors>,
+    /// Where the deployment updater's ticks fall (one updater per foundation).
+    pub(crate) beat: Beat,
 }
 
 /// Until observations outweigh it, the spread is this ...
@@ -285,6 +333,49 @@ mod tests {
             secs(plan.next_with(7800 * Duration::from_millis(1), 0.5)),
             1.0
         );
+    }
+
+    #[test]
+    fn an_aimed_rollout_polls_just_after_the_updaters_ticks() {
+        let e = Expectation {
+            expected: 120 * S,
+            spread: 0.1,
+        };
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        // A tick is just behind us at now + 0.7 s, then every 5 s.
+        let ticks = Ticks::new(now + ms(700), 5 * S);
+        let mut plan = PollPlan::new(3 * S, Some(e));
+        plan.aim(Some(ticks));
+        // Before the window (opens at 98.2 s): the first tick after it opens.
+        assert_eq!(plan.next_at(Duration::ZERO, now, 0.0), ms(100_700));
+        // In the window: the next tick, not the 1.5 s short poll; jitter
+        // adds at most 4 % of the period.
+        assert_eq!(plan.next_at(110 * S, now, 0.0), ms(700));
+        assert_eq!(
+            plan.next_at(110 * S, now + ms(800), 0.0),
+            ms(4900),
+            "a tick just polled is not polled again"
+        );
+        let jittered = plan.next_at(110 * S, now, 0.999);
+        assert!(jittered > ms(700) && jittered < ms(900), "{jittered:?}");
+        // With a 10 s beat, past the window: at most one tick a poll, and
+        // never later than a plain wait longer than a period.
+        let mut plan = PollPlan::new(10 * S, Some(e));
+        plan.aim(Some(ticks));
+        let late = e.at(WINDOW_SPREADS) + S;
+        for _ in 0..6 {
+            let mut plain = plan.clone();
+            plain.ticks = None;
+            let want = plain.next_with(late, 0.0);
+            let got = plan.next_at(late, now, 0.0);
+            assert!(got <= want.max(6 * S), "{got:?} vs {want:?}");
+            assert!(got >= ms(700), "{got:?}");
+        }
+        // A plan on the fixed beat is never aimed: it keeps bracketing ticks.
+        let mut fixed = PollPlan::new(3 * S, None);
+        fixed.aim(Some(ticks));
+        assert_eq!(fixed.next_at(Duration::ZERO, now, 0.5), 3 * S);
     }
 
     #[test]

@@ -223,6 +223,14 @@ impl Restage<'_> {
         PollPlan::new(self.settings.poll_interval, expectation)
     }
 
+    /// Where the deployment updater ticks, if this process knows.
+    fn updater_ticks(&self) -> Option<super::beat::Ticks> {
+        let period = self.settings.updater_period;
+        (!period.is_zero())
+            .then(|| self.calibration.beat.ticks(period, Instant::now()))
+            .flatten()
+    }
+
     /// The eight steps of the module doc; each `?` is a step that may stop
     /// the restage. `Continue` only once step 8 has reported.
     async fn run(&self) -> Step<Outcome> {

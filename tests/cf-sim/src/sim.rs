@@ -555,6 +555,11 @@ fn install(w: &mut World, name: &str, stack: Option<&str>, version: &str) {
 }
 
 /// The deployment updater: one tick per period; period zero waits for a change.
+/// CC's scheduler (cloud_controller_ng `lib/cloud_controller/
+/// deployment_updater/scheduler.rb`) sleeps the period less the loop's own
+/// duration, so its loops start a period apart and do not drift; ticks here
+/// keep to that grid (a sleep of its own per tick would drift by the
+/// timer's rounding, which the bench's time scale blows up to seconds).
 async fn run_updater(shared: Arc<Shared>, mut period: watch::Receiver<Duration>) {
     loop {
         let p = *period.borrow_and_update();
@@ -564,9 +569,22 @@ async fn run_updater(shared: Arc<Shared>, mut period: watch::Receiver<Duration>)
             }
             continue;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(p) => shared.lock().tick(Instant::now()),
-            changed = period.changed() => if changed.is_err() { return },
+        let mut next = Instant::now() + p;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {
+                    let now = Instant::now();
+                    shared.lock().tick(now);
+                    // A tick that overran its period starts the next at once.
+                    next = (next + p).max(now);
+                }
+                changed = period.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    break;
+                }
+            }
         }
     }
 }

@@ -82,11 +82,24 @@ impl Restage<'_> {
             .flatten();
         let mut plan = self.poll_plan(Phase::Rollout, raw);
         let mut error_polls = 0u32;
+        // When the poll before the last one was sent: a deployment first
+        // seen FINALIZED brackets an updater tick since then.
+        let mut asked_before: Option<Instant> = None;
+        let mut asked: Option<Instant> = None;
         loop {
             if let Some(done) = canceled_canary(&dep) {
                 return Break(done);
             }
             if dep.is_finalized() {
+                if let (Some(before), false) =
+                    (asked_before, self.settings.updater_period.is_zero())
+                {
+                    self.calibration.beat.bracket(
+                        self.settings.updater_period,
+                        before,
+                        Instant::now(),
+                    );
+                }
                 if let (Some(raw), Some(since), true) = (raw, since, dep.is_deployed()) {
                     self.calibration
                         .observe(Phase::Rollout, raw, since.elapsed());
@@ -110,12 +123,16 @@ impl Restage<'_> {
                 }
             }
             let elapsed = since.map_or_else(|| before + started.elapsed(), |s| s.elapsed());
+            // A rollout only moves on an updater tick: aim just after one.
+            plan.aim(self.updater_ticks());
             if !self.deadline.sleep(plan.next(elapsed)).await {
                 return Break(self.out_of_time(&format!(
                     "deployment {} is still {}",
                     dep.guid, dep.status.reason
                 )));
             }
+            asked_before = asked;
+            asked = Some(Instant::now());
             dep = self
                 .cf
                 .get_deployment(&dep.guid)

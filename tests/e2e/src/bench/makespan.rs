@@ -56,6 +56,9 @@ pub struct MakespanArgs {
     pub fixed_poll_run: bool,
     /// Modelled seconds Cloud Controller takes to answer a request.
     pub cc_latency: f64,
+    /// Aim predicted rollouts' polls just after the updater's ticks
+    /// (`RESTAGER_CC_UPDATER_PERIOD` set to the simulator's period).
+    pub aim_at_updater: bool,
 }
 
 /// The cf CLI's requests for one `cf restage --strategy rolling` (§1.1–1.4):
@@ -124,6 +127,7 @@ pub async fn run(args: &MakespanArgs) -> Result<MakespanFigures, BenchError> {
         max_in_flight: args.max_in_flight,
         max_per_space: args.max_per_space,
         predicted_polling: true,
+        aim_at_updater: args.aim_at_updater,
         cc_latency: args.cc_latency,
     };
     let main = restage_run::run(&spec, &work).await?;
@@ -167,6 +171,7 @@ pub async fn run(args: &MakespanArgs) -> Result<MakespanFigures, BenchError> {
         "distributions": dist,
         "fixed_poll_run": args.fixed_poll_run,
         "cc_latency_modelled_s": args.cc_latency,
+        "aim_at_updater": args.aim_at_updater,
     });
 
     let mut fig = Figure::new(

@@ -56,6 +56,8 @@ pub struct RunSpec {
     /// Poll by the jobs' expected times; `false` polls on the fixed beat
     /// (`RESTAGER_PREDICTED_POLLING=false`), ordering and allowances as they are.
     pub predicted_polling: bool,
+    /// Aim predicted rollouts' polls just after the updater's ticks.
+    pub aim_at_updater: bool,
     /// Modelled seconds each Cloud Controller request waits before it is
     /// answered (`SimConfig::response_latency`).
     pub cc_latency: f64,
@@ -210,6 +212,11 @@ pub async fn run(spec: &RunSpec, work: &[AppWork]) -> Result<RunResult, BenchErr
         max_in_flight: spec.max_in_flight,
         max_per_space: spec.max_per_space,
         predicted_polling: spec.predicted_polling,
+        updater_period: if spec.aim_at_updater {
+            scale.wall(CC_UPDATER_SECS)
+        } else {
+            Duration::ZERO
+        },
         poll_interval: scale.wall(spec.poll),
         staging_timeout: safety_net(scale.wall(15.0 * 60.0)),
         deploy_timeout: safety_net(scale.wall(10.0 * 60.0)),

@@ -77,6 +77,9 @@ struct Args {
     /// makespan run (the simulator waits that long before taking a request up).
     #[arg(long, default_value_t = 0.0)]
     cc_latency: f64,
+    /// Poll rollouts on the engine's plan alone, not aimed at the updater's ticks (RESTAGER_CC_UPDATER_PERIOD=0s).
+    #[arg(long)]
+    no_updater_aim: bool,
     /// The engine's poll interval in modelled seconds (RESTAGER_POLL_INTERVAL; default 10 s).
     #[arg(long, default_value_t = 10.0)]
     poll: f64,
@@ -192,6 +195,7 @@ fn main() -> ExitCode {
             history_sigma: args.history_sigma,
             fixed_poll_run: !args.no_fixed_poll_run,
             cc_latency: args.cc_latency,
+            aim_at_updater: !args.no_updater_aim,
         };
         match runtime.block_on(bench::makespan::run(&margs)) {
             Ok(figs) => {
