@@ -28,23 +28,12 @@ impl SweepConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     #[test]
     fn reads_everything_and_names_what_is_missing() {
-        let mut vars = HashMap::from([
-            ("CF_API_URL", "https://api.sys.example.com"),
-            ("CF_CLIENT_ID", "restager"),
-            ("CF_CLIENT_SECRET", "s3cret"),
-            (
-                "RESTAGER_QUEUE_URL",
-                "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo",
-            ),
-            ("RESTAGER_LEDGER_TABLE", "restager-ledger"),
-            ("RESTAGER_ORGS_DENY", "system"),
-        ]);
+        let mut vars = test_support::env::lambda_env();
+        vars.insert("RESTAGER_ORGS_DENY", "system");
         let cfg = SweepConfig::from_env(&Env(&vars)).expect("valid");
         assert_eq!(cfg.scope.orgs_deny, vec!["system".to_string()]);
         assert_eq!(cfg.lambda.ledger_table, "restager-ledger");

@@ -26,23 +26,12 @@ impl TickConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     #[test]
     fn names_what_is_missing() {
-        let mut vars = HashMap::from([
-            ("CF_API_URL", "https://api.sys.example.com"),
-            ("CF_CLIENT_ID", "restager"),
-            ("CF_CLIENT_SECRET", "s3cret"),
-            (
-                "RESTAGER_QUEUE_URL",
-                "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo",
-            ),
-            ("RESTAGER_LEDGER_TABLE", "restager-ledger"),
-            ("RESTAGER_MAX_IN_FLIGHT", "3"),
-        ]);
+        let mut vars = test_support::env::lambda_env();
+        vars.insert("RESTAGER_MAX_IN_FLIGHT", "3");
         let cfg = TickConfig::from_env(&Env(&vars)).expect("valid");
         assert_eq!(cfg.worker.max_in_flight, 3);
         vars.remove("RESTAGER_QUEUE_URL");

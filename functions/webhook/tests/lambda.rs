@@ -9,8 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
 use restager_shared::cf::CfClient;
-use restager_shared::config::{CfSettings, IntakeSettings, ScopeSettings, Secret};
-use restager_shared::domain::Action;
+use restager_shared::config::{CfSettings, IntakeSettings, Secret};
 use restager_shared::notify::LogNotifier;
 use restager_shared::signature::github;
 use restager_shared::webhook::{Router, RouterDeps};
@@ -31,14 +30,7 @@ fn router() -> Router {
     Router::new(RouterDeps {
         intake: IntakeSettings {
             github_secrets: vec![Secret::new(SECRET)],
-            notice_secrets: Vec::new(),
-            accept_prereleases: false,
-            accept_drafts: false,
-            buildpack_action: Action::Restage,
-            stack_action: Action::Restage,
-            stemcell_action: Action::None,
-            repo_map: Vec::new(),
-            scope: ScopeSettings::default(),
+            ..IntakeSettings::default()
         },
         cf,
         // Never reachable: the requests here must not need them.

@@ -35,16 +35,7 @@ mod tests {
     use super::*;
 
     fn base() -> HashMap<&'static str, &'static str> {
-        HashMap::from([
-            ("CF_API_URL", "https://api.sys.example.com"),
-            ("CF_CLIENT_ID", "restager"),
-            ("CF_CLIENT_SECRET", "s3cret"),
-            (
-                "RESTAGER_QUEUE_URL",
-                "https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo",
-            ),
-            ("RESTAGER_LEDGER_TABLE", "restager-ledger"),
-        ])
+        test_support::env::lambda_env()
     }
 
     #[test]

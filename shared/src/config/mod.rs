@@ -261,8 +261,27 @@ pub struct IntakeSettings {
     pub scope: ScopeSettings,
 }
 
+/// What an empty environment gives: no secret, so every notice is refused
+/// until one is set; buildpacks and stacks restage, stemcells report only.
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self {
+            github_secrets: Vec::new(),
+            notice_secrets: Vec::new(),
+            accept_prereleases: false,
+            accept_drafts: false,
+            buildpack_action: Action::Restage,
+            stack_action: Action::Restage,
+            stemcell_action: Action::None,
+            repo_map: Vec::new(),
+            scope: ScopeSettings::default(),
+        }
+    }
+}
+
 impl IntakeSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Self::default();
         let secrets = |name| {
             env.list(name)
                 .into_iter()
@@ -310,11 +329,15 @@ impl IntakeSettings {
         Ok(Self {
             github_secrets,
             notice_secrets,
-            accept_prereleases: env.flag("RESTAGER_ACCEPT_PRERELEASES", false)?,
-            accept_drafts: env.flag("RESTAGER_ACCEPT_DRAFTS", false)?,
-            buildpack_action: env.parsed("RESTAGER_BUILDPACK_ACTION", Action::Restage, ACTION)?,
-            stack_action: env.parsed("RESTAGER_STACK_ACTION", Action::Restage, ACTION)?,
-            stemcell_action: env.parsed("RESTAGER_STEMCELL_ACTION", Action::None, ACTION)?,
+            accept_prereleases: env.flag("RESTAGER_ACCEPT_PRERELEASES", d.accept_prereleases)?,
+            accept_drafts: env.flag("RESTAGER_ACCEPT_DRAFTS", d.accept_drafts)?,
+            buildpack_action: env.parsed(
+                "RESTAGER_BUILDPACK_ACTION",
+                d.buildpack_action,
+                ACTION,
+            )?,
+            stack_action: env.parsed("RESTAGER_STACK_ACTION", d.stack_action, ACTION)?,
+            stemcell_action: env.parsed("RESTAGER_STEMCELL_ACTION", d.stemcell_action, ACTION)?,
             repo_map,
             scope: ScopeSettings::from_env(env)?,
         })

@@ -15,7 +15,7 @@ use http::{Request, Response, StatusCode};
 use restager_shared::cf::CfClient;
 use restager_shared::config::{IntakeSettings, ScopeSettings, Secret};
 use restager_shared::discovery;
-use restager_shared::domain::{Action, Notice, Outcome, RestageJob, RunId, Version};
+use restager_shared::domain::{Notice, Outcome, RestageJob, RunId, Version};
 use restager_shared::ledger::Ledger;
 use restager_shared::ledger::memory::MemoryLedger;
 use restager_shared::queue::sqs::SqsQueue;
@@ -61,13 +61,7 @@ fn intake() -> IntakeSettings {
     IntakeSettings {
         github_secrets: vec![Secret::new("old-secret"), Secret::new(GITHUB_SECRET)],
         notice_secrets: vec![Secret::new(NOTICE_SECRET)],
-        accept_prereleases: false,
-        accept_drafts: false,
-        buildpack_action: Action::Restage,
-        stack_action: Action::Restage,
-        stemcell_action: Action::None,
-        repo_map: Vec::new(),
-        scope: ScopeSettings::default(),
+        ..IntakeSettings::default()
     }
 }
 

@@ -407,15 +407,9 @@ async fn the_notice_routes_released_at_holds_a_young_release_until_it_is_old_eno
     let received = at("2021-12-03T09:00:00Z");
     let router = Router::new(RouterDeps {
         intake: IntakeSettings {
-            github_secrets: Vec::new(),
             notice_secrets: vec![Secret::new(SECRET)],
-            accept_prereleases: false,
-            accept_drafts: false,
-            buildpack_action: restager_shared::domain::Action::Restage,
-            stack_action: restager_shared::domain::Action::Restage,
-            stemcell_action: restager_shared::domain::Action::None,
-            repo_map: Vec::new(),
             scope: windowed("", "always", Duration::from_secs(3 * 24 * 3600)),
+            ..IntakeSettings::default()
         },
         cf: rig.h.cf.clone(),
         queue: rig.queue.clone(),

@@ -13,7 +13,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use restager_shared::config::{IntakeSettings, ScopeSettings, Secret, WindowSettings};
-use restager_shared::domain::{Action, Outcome, OutcomeKind, RunId};
+use restager_shared::domain::{Outcome, OutcomeKind, RunId};
 use restager_shared::ledger::{DynamoLedger, Ledger, RunView};
 use restager_shared::queue::{Delivery, JobQueue, JobSource, SqsQueue};
 use restager_shared::signature::github;
@@ -148,13 +148,6 @@ async fn prod_is_held_in_dynamodb_and_two_concurrent_schedule_ticks_release_it_o
     let router = Router::new(RouterDeps {
         intake: IntakeSettings {
             github_secrets: vec![Secret::new(SECRET)],
-            notice_secrets: Vec::new(),
-            accept_prereleases: false,
-            accept_drafts: false,
-            buildpack_action: Action::Restage,
-            stack_action: Action::Restage,
-            stemcell_action: Action::None,
-            repo_map: Vec::new(),
             scope: ScopeSettings {
                 windows: WindowSettings {
                     windows: Windows::always(),
@@ -162,6 +155,7 @@ async fn prod_is_held_in_dynamodb_and_two_concurrent_schedule_ticks_release_it_o
                 },
                 ..ScopeSettings::default()
             },
+            ..IntakeSettings::default()
         },
         cf: h.cf.clone(),
         queue: sqs.clone() as Arc<dyn JobQueue>,
