@@ -119,7 +119,8 @@ impl Beat {
     }
 
     /// Where to aim, if brackets agree on a narrow enough arc for an
-    /// updater started every `period`.
+    /// updater started every `period` (`None` for a zero period, which
+    /// [`bracket`](Self::bracket) never records).
     pub(crate) fn ticks(&self, period: Duration, now: Instant) -> Option<Ticks> {
         let arc = (*self.0.lock().unwrap_or_else(|e| e.into_inner()))?;
         if arc.period != period.as_secs_f64() || arc.agreeing < AGREEING || now < arc.origin {
@@ -241,8 +242,12 @@ mod tests {
             around(&beat, t0, k, 100, 100);
         }
         assert!(beat.ticks(P, t0 + ms(12_000)).is_some());
-        // Asked about another period: nothing is known of it.
+        // Asked about another period: nothing is known of it; a zero
+        // period (aiming off) is never recorded nor answered.
         assert_eq!(beat.ticks(ms(30_000), t0 + ms(12_000)), None);
+        beat.bracket(Duration::ZERO, t0, t0 + ms(100));
+        assert_eq!(beat.ticks(Duration::ZERO, t0 + ms(12_000)), None);
+        assert!(beat.ticks(P, t0 + ms(12_000)).is_some());
     }
 
     #[test]

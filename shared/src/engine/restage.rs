@@ -223,12 +223,12 @@ impl Restage<'_> {
         PollPlan::new(self.settings.poll_interval, expectation)
     }
 
-    /// Where the deployment updater ticks, if this process knows.
+    /// Where the deployment updater ticks, if this process knows (never
+    /// with a zero period: the beat learns nothing of one).
     fn updater_ticks(&self) -> Option<super::beat::Ticks> {
-        let period = self.settings.updater_period;
-        (!period.is_zero())
-            .then(|| self.calibration.beat.ticks(period, Instant::now()))
-            .flatten()
+        self.calibration
+            .beat
+            .ticks(self.settings.updater_period, Instant::now())
     }
 
     /// The eight steps of the module doc; each `?` is a step that may stop

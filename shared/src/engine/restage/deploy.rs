@@ -91,14 +91,12 @@ impl Restage<'_> {
                 return Break(done);
             }
             if dep.is_finalized() {
-                if let (Some(before), false) =
-                    (asked_before, self.settings.updater_period.is_zero())
-                {
-                    self.calibration.beat.bracket(
-                        self.settings.updater_period,
-                        before,
-                        Instant::now(),
-                    );
+                if let Some(before) = asked_before {
+                    // A zero period (aiming off) is ignored by the beat itself.
+                    let period = self.settings.updater_period;
+                    self.calibration
+                        .beat
+                        .bracket(period, before, Instant::now());
                 }
                 if let (Some(raw), Some(since), true) = (raw, since, dep.is_deployed()) {
                     self.calibration
