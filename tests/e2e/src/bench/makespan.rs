@@ -85,10 +85,13 @@ struct Replays {
     one_per_space: f64,
     with_allowances: f64,
     engine: f64,
+    /// The engine's policy on what each restage really held its slot for
+    /// (its work plus its own requests and polling lag), handovers free.
+    engine_on_held: f64,
 }
 
 fn replays(result: &RunResult, concurrency: usize) -> Replays {
-    let jobs = |allowances: bool| -> Vec<schedule::Job<'_>> {
+    let jobs_for = |allowances: bool, held: bool| -> Vec<schedule::Job<'_>> {
         result
             .submitted
             .iter()
@@ -96,19 +99,28 @@ fn replays(result: &RunResult, concurrency: usize) -> Replays {
                 let m = &result.measured[s.app];
                 schedule::Job {
                     space: m.space.as_str(),
-                    secs: m.work(),
+                    secs: if held {
+                        m.held.unwrap_or_else(|| m.work())
+                    } else {
+                        m.work()
+                    },
                     expected: s.expected,
                     allowance: if allowances { s.allowance } else { 1 },
                 }
             })
             .collect()
     };
-    let (one, many) = (jobs(false), jobs(true));
+    let (one, many) = (jobs_for(false, false), jobs_for(true, false));
     Replays {
         fifo: schedule::makespan(&one, concurrency, Policy::Fifo),
         one_per_space: schedule::makespan(&one, concurrency, Policy::MostJobsLeft),
         with_allowances: schedule::makespan(&many, concurrency, Policy::MostJobsLeft),
         engine: schedule::makespan(&many, concurrency, Policy::LongestChain),
+        engine_on_held: schedule::makespan(
+            &jobs_for(true, true),
+            concurrency,
+            Policy::LongestChain,
+        ),
     }
 }
 
@@ -317,6 +329,27 @@ pub async fn run(args: &MakespanArgs) -> Result<MakespanFigures, BenchError> {
         main.lags.slots_busy,
         "",
     ));
+    fig.line(Line::new(
+        "slots idle after the last restage started, share of C × makespan",
+        main.lags.tail_idle,
+        "",
+    ));
+    fig.line(Line::new(
+        "a freed slot to the next restage's first request (median)",
+        main.lags.handover_median_s,
+        "s",
+    ));
+    fig.line(Line::new(
+        "a freed slot to the next restage's first request (mean, space waits included)",
+        main.lags.handover_mean_s,
+        "s",
+    ));
+    fig.line(
+        Line::new("restager makespan (handovers and order)", makespan, "s").against(
+            "replay of the engine's policy on what each restage held its slot for",
+            r.engine_on_held,
+        ),
+    );
     if let Some(f) = &fixed {
         fig.line(Line::new(
             "a build's / deployment's end seen after (mean, fixed beat)",

@@ -69,6 +69,11 @@ pub struct Measured {
     pub space: String,
     pub staging: f64,
     pub rollout: f64,
+    /// From the restage's first request to the poll that saw its deployment
+    /// end (what the restage held its slot for, less the handovers); set
+    /// once the request log is read.
+    #[serde(skip)]
+    pub held: Option<f64>,
     #[serde(skip)]
     build: cf_sim::PhaseTimes,
     #[serde(skip)]
@@ -95,6 +100,14 @@ pub struct Lags {
     /// request and the poll that saw its deployment end (the rest is slots
     /// handing over to the next job, and the end of the run).
     pub slots_busy: f64,
+    /// A freed slot to the next restage's first request, modelled seconds:
+    /// the k-th start after the first C against the (k − C)-th end seen
+    /// (median and mean; the mean includes waits for a space's allowance).
+    pub handover_median_s: f64,
+    pub handover_mean_s: f64,
+    /// Share of C × makespan idle after the last restage started (the
+    /// tail, which no handover can shorten).
+    pub tail_idle: f64,
 }
 
 impl Measured {
@@ -270,12 +283,14 @@ pub async fn run(spec: &RunSpec, work: &[AppWork]) -> Result<RunResult, BenchErr
             odd.map(|i| (&i.outcome, &i.note))
         )));
     }
-    let measured = measure(&sim, &guids, work, scale)?;
+    let mut measured = measure(&sim, &guids, work, scale)?;
     let requests = sim.requests();
     let timeline = Timeline::new(&requests, anchor);
     let mut lags = lags(&measured, &timeline, scale);
-    lags.add_overheads(&guids, &measured, &timeline, scale);
-    lags.slots_busy /= (spec.concurrency as f64 * scale.modelled(wall)).max(1e-9);
+    lags.add_overheads(&guids, &mut measured, &timeline, scale, spec.concurrency);
+    let slot_seconds = (spec.concurrency as f64 * scale.modelled(wall)).max(1e-9);
+    lags.slots_busy /= slot_seconds;
+    lags.tail_idle /= slot_seconds;
     let quota_refusals = requests
         .iter()
         .filter(|r| r.status == 422 && r.method == "POST")
@@ -385,6 +400,7 @@ fn measure(
                 space: w.space.clone(),
                 staging: scale.modelled(took(Some(build), "build")?),
                 rollout: scale.modelled(took(Some(deployment), "deployment")?),
+                held: None,
                 build: build.clone(),
                 deployment: deployment.clone(),
             })
@@ -463,13 +479,14 @@ impl Lags {
     /// The client's share of each restage besides polling: what happens
     /// between its first request and the build, and between the build's end
     /// being seen and the deployment. `slots_busy` is left as a sum of
-    /// modelled seconds for the caller to divide.
+    /// modelled seconds for the caller to divide, and so is `tail_idle`.
     fn add_overheads(
         &mut self,
         guids: &[String],
-        measured: &[Measured],
+        measured: &mut [Measured],
         timeline: &Timeline<'_>,
         scale: TimeScale,
+        concurrency: usize,
     ) {
         let first = &timeline.first;
         let seen = |p: &cf_sim::PhaseTimes| timeline.seen(p);
@@ -480,7 +497,8 @@ impl Lags {
                 .unwrap_or(0.0)
         };
         let (mut before_build, mut before_deploy, mut busy, mut n) = (0.0, 0.0, 0.0, 0usize);
-        for (guid, m) in guids.iter().zip(measured) {
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        for (guid, m) in guids.iter().zip(measured.iter_mut()) {
             let (Some(start), Some(staged), Some(ended)) = (
                 first.get(guid.as_str()).copied(),
                 seen(&m.build),
@@ -491,11 +509,36 @@ impl Lags {
             before_build += secs(start, m.build.created);
             before_deploy += secs(staged, m.deployment.created);
             busy += secs(start, ended);
+            m.held = Some(secs(start, ended));
+            starts.push(start);
+            ends.push(ended);
             n += 1;
         }
         let n = n.max(1) as f64;
         self.before_build_s = before_build / n;
         self.before_deploy_s = before_deploy / n;
         self.slots_busy = busy;
+        starts.sort();
+        ends.sort();
+        let mut handovers: Vec<f64> = starts
+            .iter()
+            .skip(concurrency)
+            .zip(&ends)
+            .map(|(&start, &freed)| secs(freed, start))
+            .collect();
+        handovers.sort_by(f64::total_cmp);
+        self.handover_median_s = super::stats::percentile(&handovers, 50.0).unwrap_or(0.0);
+        self.handover_mean_s = handovers.iter().sum::<f64>() / (handovers.len().max(1) as f64);
+        if let (Some(&last_start), Some(&last_end)) = (starts.last(), ends.last()) {
+            // Each slot's idle after the last start: the run's end less its
+            // own last end (at most C slots; the others ended before).
+            let tail: f64 = ends
+                .iter()
+                .rev()
+                .take(concurrency)
+                .map(|&e| secs(e.max(last_start), last_end))
+                .sum();
+            self.tail_idle = tail;
+        }
     }
 }
