@@ -34,9 +34,20 @@ const DRIFT_SHARE: f64 = 0.001;
 /// A poll aims this share of the period after the arc's end.
 const MARGIN_SHARE: f64 = 0.02;
 
+/// A round trip's weight in the running mean of round trips.
+const ROUND_TRIP_WEIGHT: f64 = 0.1;
+
 /// The process's estimate of where the updater's ticks fall.
 #[derive(Debug, Default)]
-pub(crate) struct Beat(Mutex<Option<Arc>>);
+pub(crate) struct Beat(Mutex<Seen>);
+
+#[derive(Debug, Default)]
+struct Seen {
+    arc: Option<Arc>,
+    /// Running mean of a poll's round trip, seconds: an aimed poll reaches
+    /// Cloud Controller about half of one after it is sent.
+    round_trip: Option<f64>,
+}
 
 /// Ticks become visible within `[start, start + width]` modulo the period;
 /// times are seconds since `origin`.
@@ -56,12 +67,21 @@ pub(crate) struct Ticks {
     /// One moment just after a tick; the others are whole periods away.
     after_one: Instant,
     pub period: Duration,
+    /// How long after a tick became visible a poll sent at that moment
+    /// reaches Cloud Controller, on average: half the arc (the tick may be
+    /// anywhere in it), the margin, and half a round trip. What aiming costs
+    /// in lateness, to weigh against the plain plan.
+    pub lateness: Duration,
 }
 
 impl Ticks {
     #[cfg(test)]
-    pub(crate) fn new(after_one: Instant, period: Duration) -> Self {
-        Self { after_one, period }
+    pub(crate) fn new(after_one: Instant, period: Duration, lateness: Duration) -> Self {
+        Self {
+            after_one,
+            period,
+            lateness,
+        }
     }
 
     /// The first moment just after a tick that is not before `t`.
@@ -84,7 +104,8 @@ impl Beat {
         if p <= 0.0 || answered <= asked {
             return;
         }
-        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.lock();
+        let slot = &mut seen.arc;
         let fresh = |origin: Instant| Arc {
             origin,
             period: p,
@@ -118,11 +139,29 @@ impl Beat {
         });
     }
 
+    /// A poll of a deployment took `took` from sent to answered.
+    pub(crate) fn round_trip(&self, took: Duration) {
+        let took = took.as_secs_f64();
+        let mut seen = self.lock();
+        seen.round_trip = Some(match seen.round_trip {
+            Some(mean) => mean + ROUND_TRIP_WEIGHT * (took - mean),
+            None => took,
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
+        // Plain numbers, each written whole; a panic elsewhere cannot tear them.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Where to aim, if brackets agree on a narrow enough arc for an
     /// updater started every `period` (`None` for a zero period, which
     /// [`bracket`](Self::bracket) never records).
     pub(crate) fn ticks(&self, period: Duration, now: Instant) -> Option<Ticks> {
-        let arc = (*self.0.lock().unwrap_or_else(|e| e.into_inner()))?;
+        let (arc, round_trip) = {
+            let seen = self.lock();
+            (seen.arc?, seen.round_trip.unwrap_or(0.0))
+        };
         if arc.period != period.as_secs_f64() || arc.agreeing < AGREEING || now < arc.origin {
             return None;
         }
@@ -130,10 +169,12 @@ impl Beat {
         if arc.width > USABLE_SHARE * arc.period {
             return None;
         }
-        let after = (arc.start + arc.width + MARGIN_SHARE * arc.period).rem_euclid(arc.period);
+        let margin = MARGIN_SHARE * arc.period;
+        let after = (arc.start + arc.width + margin).rem_euclid(arc.period);
         Some(Ticks {
             after_one: arc.origin + Duration::from_secs_f64(after),
             period,
+            lateness: Duration::from_secs_f64(arc.width / 2.0 + margin + round_trip / 2.0),
         })
     }
 }
@@ -205,6 +246,16 @@ mod tests {
         let offset = aim.as_secs_f64() % 5.0;
         assert!((1.35..1.7).contains(&offset), "{offset}");
         assert!(aim >= ms(40_000) && aim < ms(45_000), "{aim:?}");
+        // The brackets leave 1.2–1.35 s: on average a tick is half of that
+        // arc before its end, and the aim a margin of 0.1 s after it.
+        let late = ticks.lateness.as_secs_f64();
+        assert!((0.17..0.2).contains(&late), "{late}");
+        // An aimed poll reaches CC half a round trip after it is sent.
+        beat.round_trip(ms(400));
+        beat.round_trip(ms(600));
+        let ticks = beat.ticks(P, t0 + ms(40_000)).expect("still narrow");
+        let slower = ticks.lateness.as_secs_f64() - late;
+        assert!((slower - 0.21).abs() < 0.001, "{slower}");
     }
 
     #[test]
@@ -266,10 +317,7 @@ mod tests {
     #[test]
     fn first_after_steps_in_whole_periods_both_ways() {
         let t0 = Instant::now() + ms(100_000);
-        let ticks = Ticks {
-            after_one: t0,
-            period: P,
-        };
+        let ticks = Ticks::new(t0, P, Duration::ZERO);
         assert_eq!(ticks.first_after(t0), t0);
         assert_eq!(ticks.first_after(t0 + ms(1)), t0 + P);
         assert_eq!(ticks.first_after(t0 - ms(1)), t0);

@@ -130,12 +130,14 @@ impl Restage<'_> {
                 )));
             }
             asked_before = asked;
-            asked = Some(Instant::now());
+            let sent = Instant::now();
+            asked = Some(sent);
             dep = self
                 .cf
                 .get_deployment(&dep.guid)
                 .await
                 .or_stop("polling the deployment")?;
+            self.calibration.beat.round_trip(sent.elapsed());
         }
     }
 
