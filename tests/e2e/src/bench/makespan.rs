@@ -314,36 +314,41 @@ pub async fn run(args: &MakespanArgs) -> Result<MakespanFigures, BenchError> {
         )
         .against("half the poll interval", args.poll / 2.0),
     );
-    fig.line(Line::new(
-        "a restage's first request to its build (mean)",
-        main.lags.before_build_s,
-        "s",
-    ));
-    fig.line(Line::new(
-        "a build's end seen to its deployment (mean)",
-        main.lags.before_deploy_s,
-        "s",
-    ));
-    fig.line(Line::new(
-        "slots busy: first request to deployment's end seen, share of C × makespan",
-        main.lags.slots_busy,
-        "",
-    ));
-    fig.line(Line::new(
-        "slots idle after the last restage started, share of C × makespan",
-        main.lags.tail_idle,
-        "",
-    ));
-    fig.line(Line::new(
-        "a freed slot to the next restage's first request (median)",
-        main.lags.handover_median_s,
-        "s",
-    ));
-    fig.line(Line::new(
-        "a freed slot to the next restage's first request (mean, space waits included)",
-        main.lags.handover_mean_s,
-        "s",
-    ));
+    let lags = &main.lags;
+    for (what, value, unit) in [
+        (
+            "a restage's first request to its build (mean)",
+            lags.before_build_s,
+            "s",
+        ),
+        (
+            "a build's end seen to its deployment (mean)",
+            lags.before_deploy_s,
+            "s",
+        ),
+        (
+            "slots busy: first request to deployment's end seen, share of C × makespan",
+            lags.slots_busy,
+            "",
+        ),
+        (
+            "slots idle after the last restage started, share of C × makespan",
+            lags.tail_idle,
+            "",
+        ),
+        (
+            "a freed slot to the next restage's first request (median)",
+            lags.handover_median_s,
+            "s",
+        ),
+        (
+            "a freed slot to the next restage's first request (mean, space waits included)",
+            lags.handover_mean_s,
+            "s",
+        ),
+    ] {
+        fig.line(Line::new(what, value, unit));
+    }
     fig.line(
         Line::new("restager makespan (handovers and order)", makespan, "s").against(
             "replay of the engine's policy on what each restage held its slot for",
