@@ -227,6 +227,13 @@ mod tests {
         beat.bracket(P, tick - ms(before), tick + ms(after));
     }
 
+    /// Enough narrow brackets, around the first three ticks, to aim by.
+    fn learned(beat: &Beat, t0: Instant) {
+        for k in 0..3 {
+            around(beat, t0, k, 100, 100);
+        }
+    }
+
     #[test]
     fn agreeing_brackets_pin_the_tick_down() {
         let beat = Beat::default();
@@ -240,7 +247,7 @@ mod tests {
         around(&beat, t0, 3, 100, 1100);
         around(&beat, t0, 7, 400, 50);
         let ticks = beat.ticks(P, t0 + ms(40_000)).expect("narrow enough");
-        // The arc is about 1.1–1.35 s into each period (widened a little for
+        // The arc is about 1.2–1.35 s into each period (widened a little for
         // drift): aim just past it.
         let aim = ticks.first_after(t0 + ms(40_000)) - t0;
         let offset = aim.as_secs_f64() % 5.0;
@@ -289,9 +296,7 @@ mod tests {
         // A bracket as wide as the period says nothing of where the tick was.
         assert_eq!(beat.ticks(P, t0 + ms(17_000)), None);
         let beat = Beat::default();
-        for k in 0..3 {
-            around(&beat, t0, k, 100, 100);
-        }
+        learned(&beat, t0);
         assert!(beat.ticks(P, t0 + ms(12_000)).is_some());
         // Asked about another period: nothing is known of it; a zero
         // period (aiming off) is never recorded nor answered.
@@ -305,9 +310,7 @@ mod tests {
     fn the_estimate_widens_until_it_is_no_longer_worth_aiming_at() {
         let beat = Beat::default();
         let t0 = Instant::now();
-        for k in 0..3 {
-            around(&beat, t0, k, 100, 100);
-        }
+        learned(&beat, t0);
         assert!(beat.ticks(P, t0 + ms(12_000)).is_some());
         // 0.1 % of the time since: 0.99 s of drift allowed after 990 s,
         // wider than the 0.75 s worth aiming at.

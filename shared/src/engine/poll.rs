@@ -6,10 +6,10 @@
 //! how long the phase takes (the app's own history, from the job's
 //! [`ScheduleHints`]), the poller instead sleeps until shortly before the
 //! phase is likely to end, polls at a short interval across the window where
-//! it most likely ends (at most three tenths of the fixed interval apart), and past that
-//! window widens its polls back to the fixed interval. Without an expectation it polls on the
-//! fixed beat, as restager always did. Every wait keeps its jitter, so
-//! workers never poll in lockstep.
+//! it most likely ends (at most three tenths of the fixed interval apart),
+//! and past that window widens its polls back to the fixed interval. Without
+//! an expectation it polls on the fixed beat, as restager always did. Every
+//! wait keeps its jitter, so workers never poll in lockstep.
 //!
 //! How wide the window is comes from [`Calibration`]: the errors of this
 //! process's earlier expectations (observed ÷ expected, on a log scale),
